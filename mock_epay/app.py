@@ -1,0 +1,74 @@
+"""`create_app(settings)`: builds the aiohttp Application and wires every part together, nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from mock_epay.app_keys import CLOCK, DISPATCHER, ENGINE, SETTINGS, STORE, TOKENS
+from mock_epay.callbacks import CallbackDispatcher
+from mock_epay.clock import Clock
+from mock_epay.errors import error_middleware
+from mock_epay.fakedata import FakeData
+from mock_epay.journal import request_log_middleware
+from mock_epay.routes import admin, oauth, payments
+from mock_epay.scenarios import ScenarioEngine
+from mock_epay.settings import Settings
+from mock_epay.store import Store
+from mock_epay.tokens import TokenService
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ROUTE_MODULES = (oauth, payments, admin)
+
+
+def _route_adder(app: web.Application) -> Callable[[str, str, Handler], None]:
+    """Register a path so a trailing slash is tolerated (Appendix A)."""
+
+    def add_route(method: str, path: str, handler: Handler, **kwargs: Any) -> None:
+        if path.endswith("/"):
+            app.router.add_route(method, path, handler, **kwargs)
+            return
+        app.router.add_route(method, path + "{_slash:/?}", handler, **kwargs)
+
+    return add_route
+
+
+async def _start_dispatcher(app: web.Application) -> None:
+    await app[DISPATCHER].start()
+
+
+async def _stop_dispatcher(app: web.Application) -> None:
+    await app[DISPATCHER].stop()
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> web.Application:
+    """A ready-to-run mock gateway for `settings` (defaults when None)."""
+    settings = settings or Settings()
+    clock = clock or Clock()
+    app = web.Application(
+        middlewares=[request_log_middleware, error_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
+    store = Store(
+        settings.merchants,
+        clock,
+        FakeData(settings.seed),
+        max_transactions=settings.max_transactions,
+        journal_size=settings.journal_size,
+    )
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[STORE] = store
+    app[TOKENS] = TokenService(store, settings)
+    app[ENGINE] = ScenarioEngine()
+    app[DISPATCHER] = CallbackDispatcher(store, settings)
+    app.on_startup.append(_start_dispatcher)
+    app.on_cleanup.append(_stop_dispatcher)
+    add_route = _route_adder(app)
+    for module in ROUTE_MODULES:
+        module.setup(app, add_route)
+    return app
+
+

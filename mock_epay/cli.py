@@ -1,0 +1,79 @@
+"""The command line: `mock-epay serve` and friends; `python -m mock_epay` runs it too."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mock_epay import __version__
+from mock_epay.settings import ConfigError, Settings, build_settings
+
+log = logging.getLogger("mock_epay")
+
+
+def _serve_parser(sub: Any) -> None:
+    serve = sub.add_parser("serve", help="run the mock gateway")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1; env MOCK_EPAY_HOST)")
+    serve.add_argument("--port", type=int, help="port (default 8080; env MOCK_EPAY_PORT)")
+    serve.add_argument("--config", dest="config_file", type=Path,
+                       help="YAML config file: merchants, terminals, saved cards, settings "
+                            "(env MOCK_EPAY_CONFIG)")
+    serve.add_argument("--seed", type=int,
+                       help="seed for generated data, makes a run reproducible (env MOCK_EPAY_SEED)")
+    serve.add_argument("--public-url", dest="public_url",
+                       help="base URL browsers use to reach the mock (env MOCK_EPAY_PUBLIC_URL)")
+    serve.add_argument("--admin-token", dest="admin_token",
+                       help="token required by the /_mock/ admin API (env MOCK_EPAY_ADMIN_TOKEN)")
+    serve.add_argument("--quiet", action="store_true", help="do not log one line per request")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mock-epay", description="A local sandbox of Halyk Bank's ePay payment gateway."
+    )
+    parser.add_argument("--version", action="version", version=f"mock-epay {__version__}")
+    sub = parser.add_subparsers(dest="command")
+    _serve_parser(sub)
+    return parser
+
+
+def _cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    names = ("host", "port", "config_file", "seed", "public_url", "admin_token")
+    overrides = {name: getattr(args, name, None) for name in names}
+    if getattr(args, "quiet", False):
+        overrides["log_requests"] = False
+    return overrides
+
+
+def serve(settings: Settings) -> int:
+    from aiohttp import web
+
+    from mock_epay.app import create_app
+
+    app = create_app(settings)
+    log.info("mock-epay %s listening on http://%s:%s", __version__, settings.host, settings.port)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        settings = build_settings(_cli_overrides(args), os.environ)
+    except ConfigError as exc:
+        print(f"mock-epay: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        return serve(settings)
+    parser.error(f"unknown command {args.command}")
+    return 2

@@ -1,0 +1,39 @@
+"""The mock's clock: real time plus an offset that tests can advance.
+
+Everything that expires or waits (tokens, auto-cancel, callback retries) reads
+time from one `Clock`, so a test can move time forward instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta, timezone
+
+ALMATY = timezone(timedelta(hours=5), "Asia/Almaty")
+
+
+class Clock:
+    """Wall-clock and monotonic time shifted by an adjustable offset."""
+
+    def __init__(self) -> None:
+        self._offset = 0.0
+
+    @property
+    def offset(self) -> float:
+        return self._offset
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("the clock only moves forward")
+        self._offset += seconds
+
+    def reset(self) -> None:
+        self._offset = 0.0
+
+    def monotonic(self) -> float:
+        """Seconds on a monotonic scale, including the offset (for expiry checks)."""
+        return time.monotonic() + self._offset
+
+    def now(self) -> datetime:
+        """The current time in Kazakhstan (UTC+5), as the bank stamps it."""
+        return datetime.now(UTC).astimezone(ALMATY) + timedelta(seconds=self._offset)

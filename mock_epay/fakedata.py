@@ -1,0 +1,114 @@
+"""Realistic-looking values: ids, references, approval codes, card masks, payer data.
+
+One `FakeData` per app; with a seed every value it makes is reproducible.
+Faker is loaded on first use so start-up stays fast.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+import uuid
+from typing import Any
+
+_TOKEN_ALPHABET = string.ascii_uppercase + string.digits + "_-"
+_INT_REF_ALPHABET = string.ascii_uppercase + string.digits
+
+_BRANDS = (
+    ("4", "VISA"),
+    ("51", "MasterCard"),
+    ("52", "MasterCard"),
+    ("53", "MasterCard"),
+    ("54", "MasterCard"),
+    ("55", "MasterCard"),
+    ("2", "MasterCard"),
+    ("34", "AMEX"),
+    ("37", "AMEX"),
+    ("62", "UnionPay"),
+)
+
+
+def card_type(pan: str) -> str:
+    for prefix, brand in _BRANDS:
+        if pan.startswith(prefix):
+            return brand
+    return "VISA"
+
+
+def mask_pan(pan: str) -> str:
+    """First 6 and last 4 digits, as the bank shows them: 440563...5096."""
+    return f"{pan[:6]}...{pan[-4:]}"
+
+
+def luhn_valid(pan: str) -> bool:
+    if not pan.isdigit() or not 12 <= len(pan) <= 19:
+        return False
+    total = 0
+    for index, char in enumerate(reversed(pan)):
+        digit = int(char)
+        if index % 2 == 1:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+class FakeData:
+    """Source of generated values; reproducible when given a seed."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self._seed = seed
+        self._rng = random.Random(seed)
+        self._faker: Any = None
+
+    def _digits(self, count: int) -> str:
+        return "".join(self._rng.choices(string.digits, k=count))
+
+    def uuid(self) -> str:
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+    def access_token(self) -> str:
+        return "".join(self._rng.choices(_TOKEN_ALPHABET, k=22))
+
+    def reference(self) -> str:
+        """A 12-digit retrieval reference number (RRN)."""
+        return self._digits(12)
+
+    def approval_code(self) -> str:
+        return self._digits(6)
+
+    def int_reference(self) -> str:
+        return "".join(self._rng.choices(_INT_REF_ALPHABET, k=16))
+
+    def terminal_number(self) -> str:
+        return self._digits(8)
+
+    def ip(self) -> str:
+        return f"95.{self._rng.randint(56, 59)}.{self._rng.randint(0, 255)}.{self._rng.randint(1, 254)}"
+
+    def card_number(self, prefix: str = "440563") -> str:
+        body = prefix + self._digits(15 - len(prefix))
+        for check in string.digits:
+            if luhn_valid(body + check):
+                return body + check
+        raise AssertionError("unreachable: one check digit always fits")
+
+    def _fake(self) -> Any:
+        if self._faker is None:
+            from faker import Faker
+
+            self._faker = Faker("en_US")
+            if self._seed is not None:
+                self._faker.seed_instance(self._seed)
+        return self._faker
+
+    def payer_name(self) -> str:
+        fake = self._fake()
+        return f"{fake.first_name()} {fake.last_name()}".upper()
+
+    def email(self) -> str:
+        return self._fake().free_email()
+
+    def phone(self) -> str:
+        return "77" + self._digits(9)

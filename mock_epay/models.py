@@ -1,0 +1,242 @@
+"""Plain data: merchants, terminals, tokens, saved cards, transactions and outcomes.
+
+No behaviour lives here beyond small derived properties; the store owns the
+state and its invariants, the scenario engine produces `Outcome`s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    """`statusName` values of spec section 6.3."""
+
+    NEW = "NEW"
+    AUTH = "AUTH"
+    CHARGE = "CHARGE"
+    CANCEL = "CANCEL"
+    CANCEL_OLD = "CANCEL_OLD"
+    REFUND = "REFUND"
+    REJECT = "REJECT"
+    FAILED = "FAILED"
+    THREE_D = "3D"
+    VERIFIED = "VERIFIED"
+
+    @property
+    def is_success(self) -> bool:
+        return self in SUCCESS_STATUSES
+
+
+SUCCESS_STATUSES = frozenset({Status.AUTH, Status.CHARGE, Status.REFUND, Status.VERIFIED})
+
+
+class TokenKind(StrEnum):
+    PAYMENT = "payment"
+    SERVICE = "service"
+
+
+@dataclass(frozen=True)
+class Terminal:
+    id: str  # the UUID merchants send as `terminal` / `terminalId`
+    number: str  # the 8-digit processing terminal number shown as `terminal` in status
+    two_stage: bool = False
+    auto_cancel_seconds: float | None = None  # AUTH older than this becomes CANCEL_OLD
+
+
+@dataclass(frozen=True)
+class SeedCard:
+    """A saved card declared in the config file for an accountId."""
+
+    account_id: str
+    card_number: str
+    id: str | None = None
+    payer_name: str = "TEST CARDHOLDER"
+    expiry: str = "01/27"
+
+
+@dataclass(frozen=True)
+class Merchant:
+    client_id: str
+    client_secret: str
+    name: str
+    terminals: tuple[Terminal, ...]
+    callback_format: str = "current"  # or "legacy" (spec 5.4)
+    callbacks_after_operations: bool = False
+    saved_cards: tuple[SeedCard, ...] = ()
+
+    def terminal(self, terminal_id: str) -> Terminal | None:
+        for terminal in self.terminals:
+            if terminal.id == terminal_id:
+                return terminal
+        return None
+
+
+@dataclass(slots=True)
+class Token:
+    access_token: str
+    client_id: str
+    kind: TokenKind
+    scope: str
+    expires_at: float  # on the clock's monotonic scale
+    expires_in: int
+    invoice_id: str | None = None
+    amount: float | None = None
+    currency: str | None = None
+    terminal_id: str | None = None
+    post_link: str | None = None
+    failure_post_link: str | None = None
+    secret_hash: str | None = None
+
+
+@dataclass(slots=True)
+class Card:
+    """A payment card as the mock knows it. The full number never leaves the process."""
+
+    pan: str
+    mask: str  # first 6 + "..." + last 4
+    card_type: str  # VISA, MasterCard, AMEX, ...
+    issuer: str = "HALYK BANK"
+    issuer_country: str = "KAZ"
+    payer_name: str = ""
+    expiry: str = ""
+
+
+@dataclass(slots=True)
+class SavedCard:
+    id: str
+    client_id: str
+    account_id: str
+    card: Card
+    created_at: datetime
+    terminal_id: str = ""
+    transaction_id: str = ""
+    reference: str = ""
+    int_reference: str = ""
+    token: str = ""
+    active: bool = True
+
+
+@dataclass(slots=True)
+class HistoryEntry:
+    at: datetime
+    status: Status
+    amount: float
+    note: str = ""
+
+
+@dataclass(slots=True)
+class Transaction:
+    id: str
+    client_id: str
+    invoice_id: str
+    amount: float  # current amount (after partial charge / refund)
+    org_amount: float  # amount originally authorised
+    currency: str
+    terminal_id: str
+    terminal_number: str
+    status: Status
+    created_at: datetime
+    card: Card | None = None
+    card_id: str | None = None  # saved card used or created
+    invoice_id_alt: str = ""
+    account_id: str = ""
+    description: str = ""
+    language: str = "RU"
+    name: str = ""
+    email: str = ""
+    phone: str = ""
+    data: str = ""
+    ip: str = ""
+    reference: str = ""
+    int_reference: str = ""
+    approval_code: str = ""
+    reason: str = "success"
+    reason_code: int = 0
+    secure: bool = False
+    secure_details: str = ""
+    charged_amount: float = 0.0
+    refunded_amount: float = 0.0
+    post_link: str | None = None
+    failure_post_link: str | None = None
+    secret_hash: str | None = None
+    source: str = "cards/auth"  # or "payform"
+    history: list[HistoryEntry] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class CallbackMode(StrEnum):
+    SEND = "send"
+    DELAY = "delay"
+    SKIP = "skip"
+    TWICE = "twice"
+
+
+@dataclass(frozen=True)
+class CallbackPlan:
+    """What happens to the postLink for one outcome."""
+
+    mode: CallbackMode = CallbackMode.SEND
+    delay_ms: int = 0
+
+
+class OutcomeKind(StrEnum):
+    APPROVE = "approve"
+    DECLINE = "decline"
+    DUPLICATE = "duplicate"
+    SECURE3D = "secure3d"
+    SERVER_ERROR = "server_error"
+    HANG = "hang"
+    DROP = "drop"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the bank does with one payment attempt (decided by the scenario engine)."""
+
+    kind: OutcomeKind = OutcomeKind.APPROVE
+    reason_code: int = 0
+    message: str = "success"
+    http_status: int = 200
+    body: str | None = None  # raw body for server errors; None means the bank's error JSON
+    delay_ms: int = 0
+    otp: str = "123456"  # the one-time code a 3-D Secure step accepts
+    callback: CallbackPlan = CallbackPlan()
+    rule: str = ""  # name of the scenario rule that decided it
+
+
+APPROVED = Outcome()
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentAttempt:
+    """One payment request as the scenario engine sees it (from cards/auth or the payment page)."""
+
+    client_id: str
+    invoice_id: str
+    amount: float
+    currency: str
+    terminal_id: str
+    description: str = ""
+    account_id: str = ""
+    invoice_id_alt: str = ""
+    name: str = ""
+    email: str = ""
+    phone: str = ""
+    language: str = "RU"
+    data: str = ""
+    card_pan: str | None = None  # full number when typed on the page or known from a saved card
+    card_id: str | None = None  # saved card used (cards/auth, paymentType cardId)
+    card_expiry: str = ""  # MM/YY as typed on the page
+    card_cvc: str = ""
+    card_save: bool = False
+    recurrent: bool = False
+    scenario: str | None = None  # X-Mock-Scenario header: names a rule outright
+    source: str = "cards/auth"  # or "payform"
+    post_link: str | None = None
+    failure_post_link: str | None = None
+    secret_hash: str | None = None
+    ip: str = ""

@@ -1,0 +1,1 @@
+"""HTTP handlers: each module parses its requests and answers them, nothing else."""

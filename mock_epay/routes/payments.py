@@ -1,0 +1,191 @@
+"""Server-to-server payments: `POST /payments/cards/auth` and the transaction status."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from mock_epay.app_keys import SETTINGS, STORE, TOKENS
+from mock_epay.errors import GENERIC, NOT_FOUND, bad_request, error_response
+from mock_epay.models import OutcomeKind, PaymentAttempt, Token, TokenKind
+from mock_epay.payflow import PaymentResult, run_payment
+from mock_epay.serializers import amount_json, card_payment_body, status_transaction
+from mock_epay.validation import (
+    first_present,
+    optional_str,
+    parse_amount,
+    parse_bool,
+    parse_card_id,
+    parse_currency,
+    parse_description,
+    parse_invoice_id,
+    parse_language,
+    parse_str,
+    parse_url,
+    read_json_object,
+    require,
+)
+
+SCENARIO_HEADER = "X-Mock-Scenario"
+
+
+@dataclass(frozen=True, slots=True)
+class CardPayment:
+    """A validated `cards/auth` body."""
+
+    amount: float
+    currency: str
+    terminal_id: str
+    invoice_id: str
+    description: str
+    card_id: str
+    account_id: str
+    invoice_id_alt: str
+    name: str
+    email: str
+    phone: str
+    language: str
+    post_link: str | None
+    failure_post_link: str | None
+    recurrent: bool
+    data: str
+
+
+def parse_card_payment(body: dict[str, Any], strict_invoice_id: bool) -> CardPayment:
+    payment_type = body.get("paymentType")
+    if payment_type is not None and payment_type != "cardId":
+        raise bad_request(f"field 'paymentType' must be 'cardId', got {str(payment_type)[:40]!r}")
+    terminal_field, terminal = first_present(body, "terminalId", "terminal")
+    card_field, card = first_present(body, "cardId", "cardid", "cardID")
+    alt = body.get("invoiceIdAlt")
+    data = body.get("data")
+    return CardPayment(
+        amount=parse_amount(body.get("amount")),
+        currency=parse_currency(body.get("currency")),
+        terminal_id=parse_str(require(terminal, terminal_field), terminal_field),
+        invoice_id=parse_invoice_id(body.get("invoiceId"), "invoiceId", strict=strict_invoice_id),
+        description=parse_description(body.get("description")),
+        card_id=parse_card_id(card, card_field),
+        account_id=optional_str(body.get("accountId"), "accountId", max_length=128),
+        invoice_id_alt=(
+            parse_invoice_id(alt, "invoiceIdAlt", strict=strict_invoice_id) if alt else ""
+        ),
+        name=optional_str(body.get("name"), "name", max_length=128),
+        email=optional_str(body.get("email"), "email", max_length=256),
+        phone=optional_str(body.get("phone"), "phone", max_length=32),
+        language=parse_language(body.get("language")),
+        post_link=parse_url(body.get("postLink"), "postLink"),
+        failure_post_link=parse_url(body.get("failurePostLink"), "failurePostLink"),
+        recurrent=parse_bool(body.get("recurrent"), "recurrent"),
+        data=data if isinstance(data, str) else (json.dumps(data) if data is not None else ""),
+    )
+
+
+def check_matches_token(payment: CardPayment, token: Token) -> None:
+    """A payment token is bound to invoice, amount, currency and terminal."""
+    if payment.invoice_id != token.invoice_id:
+        raise bad_request(
+            f"field 'invoiceId' ({payment.invoice_id}) does not match the payment token's "
+            f"invoiceID ({token.invoice_id})"
+        )
+    if token.amount is not None and payment.amount != token.amount:
+        raise bad_request(
+            f"field 'amount' ({amount_json(payment.amount)}) does not match the payment "
+            f"token's amount ({amount_json(token.amount)})"
+        )
+    if token.currency and payment.currency != token.currency:
+        raise bad_request(
+            f"field 'currency' ({payment.currency}) does not match the payment token's "
+            f"currency ({token.currency})"
+        )
+    if token.terminal_id and payment.terminal_id != token.terminal_id:
+        raise bad_request(
+            f"field 'terminalId' ({payment.terminal_id[:64]}) does not match the payment "
+            f"token's terminal ({token.terminal_id})"
+        )
+
+
+async def pay_with_saved_card(request: web.Request) -> web.StreamResponse:
+    app = request.app
+    token = app[TOKENS].authenticate(request.headers, TokenKind.PAYMENT)
+    body = await read_json_object(request)
+    payment = parse_card_payment(body, app[SETTINGS].strict_invoice_id)
+    check_matches_token(payment, token)
+    store = app[STORE]
+    saved = store.card(token.client_id, payment.card_id)
+    if saved is None:
+        raise bad_request(f"card {payment.card_id[:64]!r} not found")
+    if not saved.active:
+        raise bad_request(f"card {saved.id} is deactivated and cannot be used for payments")
+    if payment.account_id and payment.account_id != saved.account_id:
+        raise bad_request(
+            f"card {saved.id} does not belong to accountId {payment.account_id[:64]!r}"
+        )
+    attempt = PaymentAttempt(
+        client_id=token.client_id,
+        invoice_id=payment.invoice_id,
+        amount=payment.amount,
+        currency=payment.currency,
+        terminal_id=payment.terminal_id,
+        description=payment.description,
+        account_id=payment.account_id or saved.account_id,
+        invoice_id_alt=payment.invoice_id_alt,
+        name=payment.name,
+        email=payment.email,
+        phone=payment.phone,
+        language=payment.language,
+        data=payment.data,
+        card_pan=saved.card.pan,
+        card_id=saved.id,
+        recurrent=payment.recurrent,
+        scenario=request.headers.get(SCENARIO_HEADER),
+        source="cards/auth",
+        post_link=payment.post_link or token.post_link,
+        failure_post_link=payment.failure_post_link or token.failure_post_link,
+        secret_hash=token.secret_hash,
+        ip=request.remote or "",
+    )
+    result = await run_payment(app, attempt, saved.card, saved.id)
+    return card_payment_response(result)
+
+
+def card_payment_response(result: PaymentResult) -> web.StreamResponse:
+    outcome = result.outcome
+    if outcome.kind is OutcomeKind.APPROVE and result.transaction is not None:
+        return web.json_response(card_payment_body(result.transaction))
+    if outcome.kind is OutcomeKind.SERVER_ERROR:
+        if outcome.body is None:
+            return error_response(outcome.http_status, GENERIC, outcome.message)
+        return web.Response(status=outcome.http_status, text=outcome.body)
+    code = GENERIC if outcome.kind is OutcomeKind.DUPLICATE else outcome.reason_code
+    return error_response(outcome.http_status or 400, code, outcome.message)
+
+
+async def transaction_status(request: web.Request) -> web.Response:
+    app = request.app
+    token = app[TOKENS].authenticate(request.headers)
+    invoice_id = request.match_info["invoice_id"]
+    tx = None
+    if token.kind is TokenKind.SERVICE or token.invoice_id == invoice_id:
+        tx = app[STORE].transaction_for_invoice(token.client_id, invoice_id)
+    if tx is None:
+        body = {"resultCode": str(NOT_FOUND), "resultMessage": "transaction not found"}
+        return web.json_response(body, status=app[SETTINGS].status_error_http)
+    return web.json_response(
+        {"resultCode": "100", "resultMessage": "SUCCESS", "transaction": status_transaction(tx)}
+    )
+
+
+def setup(app: web.Application, add_route: Any) -> None:
+    for prefix in ("", "/api"):
+        add_route("POST", prefix + "/payments/cards/auth", pay_with_saved_card)
+        add_route(
+            "GET",
+            prefix + "/check-status/payment/transaction/{invoice_id}",
+            transaction_status,
+        )
+
+

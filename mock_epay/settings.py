@@ -1,0 +1,291 @@
+"""Settings: one frozen dataclass from defaults, a YAML config file, MOCK_EPAY_* env vars and CLI flags.
+
+Later sources win: defaults < config file < environment < command line.
+A malformed config file is refused with the file, the key and what is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import fastjsonschema
+import yaml
+
+from mock_epay.models import Merchant, SeedCard, Terminal
+
+TEST_CLIENT_ID = "test"
+TEST_CLIENT_SECRET = "yF587AV9Ms94qN2QShFzVR3vFnWkhjbAK3sG"
+TEST_TERMINAL_ID = "67e34d63-102f-4bd1-898e-370781d0074d"
+TEST_TERMINAL_NUMBER = "98120001"
+
+TEST_ACCOUNT_ID = "testuser1"
+# Saved cards of the test merchant's demo customer; the ids are the ones in the bank's examples.
+TEST_SAVED_CARDS = (
+    SeedCard(TEST_ACCOUNT_ID, "4405639704015096", "e7e2587f-de26-4f41-ae1f-80c1fea31728",
+             "TEST VISA", "01/27"),
+    SeedCard(TEST_ACCOUNT_ID, "5522042705066736", "22f2c5db-64d8-475f-8066-af3de3dc8233",
+             "TEST MASTERCARD", "01/27"),
+    SeedCard(TEST_ACCOUNT_ID, "4003032704547597", "16aae4f4-6d24-4a17-b1c6-c09ce7659efb",
+             "TEST LOCKED", "09/20"),
+)
+
+DEFAULT_MERCHANT = Merchant(
+    client_id=TEST_CLIENT_ID,
+    client_secret=TEST_CLIENT_SECRET,
+    name="Test merchant",
+    terminals=(Terminal(id=TEST_TERMINAL_ID, number=TEST_TERMINAL_NUMBER),),
+    saved_cards=TEST_SAVED_CARDS,
+)
+
+
+class ConfigError(Exception):
+    """A config file or setting that cannot be used; the message names file and key."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    config_file: Path | None = None
+    seed: int | None = None
+    public_url: str | None = None  # base URL browsers use to reach the mock
+    admin_token: str | None = None
+    log_requests: bool = True
+    scenario_paths: tuple[Path, ...] = ()
+    watch_scenarios: bool = False
+    payment_token_ttl: int = 1200
+    service_token_ttl: int = 7200
+    payment_expires_in_as_string: bool = True
+    service_expires_in_as_string: bool = False
+    strict_invoice_id: bool = True
+    max_body_bytes: int = 1024 * 1024
+    max_transactions: int = 50_000
+    journal_size: int = 500
+    status_error_http: int = 400
+    callback_timeout: float = 10.0
+    callback_max_attempts: int = 5
+    callback_backoff: float = 1.0
+    callback_window: float = 600.0
+    callback_allowed_hosts: tuple[str, ...] = ()  # empty: loopback and private ranges
+    merchants: tuple[Merchant, ...] = field(default=(DEFAULT_MERCHANT,))
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        known = {f.name for f in fields(self)}
+        return replace(self, **{k: v for k, v in overrides.items() if k in known and v is not None})
+
+
+_TERMINAL_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id"],
+    "properties": {
+        "id": {"type": "string", "minLength": 1},
+        "number": {"type": "string", "pattern": "^[0-9]{8}$"},
+        "two_stage": {"type": "boolean"},
+        "auto_cancel_seconds": {"type": "number", "exclusiveMinimum": 0},
+    },
+}
+_CARD_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["account_id", "card_number"],
+    "properties": {
+        "account_id": {"type": "string", "minLength": 1},
+        "card_number": {"type": ["string", "integer"], "pattern": "^[0-9]{12,19}$"},
+        "id": {"type": "string", "minLength": 1},
+        "payer_name": {"type": "string"},
+        "expiry": {"type": "string", "pattern": "^[0-9]{2}/[0-9]{2}$"},
+    },
+}
+_MERCHANT_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["client_id", "client_secret", "terminals"],
+    "properties": {
+        "client_id": {"type": "string", "minLength": 1},
+        "client_secret": {"type": "string", "minLength": 1},
+        "name": {"type": "string"},
+        "callback_format": {"enum": ["current", "legacy"]},
+        "callbacks_after_operations": {"type": "boolean"},
+        "terminals": {"type": "array", "minItems": 1, "items": _TERMINAL_SCHEMA},
+        "saved_cards": {"type": "array", "items": _CARD_SCHEMA},
+    },
+}
+_SETTING_TYPES = {
+    "host": {"type": "string"},
+    "port": {"type": "integer", "minimum": 0, "maximum": 65535},
+    "seed": {"type": "integer"},
+    "public_url": {"type": "string", "pattern": "^https?://"},
+    "admin_token": {"type": "string", "minLength": 1},
+    "log_requests": {"type": "boolean"},
+    "scenarios": {"type": "array", "items": {"type": "string"}},
+    "watch_scenarios": {"type": "boolean"},
+    "payment_token_ttl": {"type": "integer", "minimum": 1},
+    "service_token_ttl": {"type": "integer", "minimum": 1},
+    "payment_expires_in_as_string": {"type": "boolean"},
+    "service_expires_in_as_string": {"type": "boolean"},
+    "strict_invoice_id": {"type": "boolean"},
+    "max_body_bytes": {"type": "integer", "minimum": 1024},
+    "max_transactions": {"type": "integer", "minimum": 100},
+    "journal_size": {"type": "integer", "minimum": 1},
+    "status_error_http": {"enum": [200, 400]},
+    "callback_timeout": {"type": "number", "exclusiveMinimum": 0},
+    "callback_max_attempts": {"type": "integer", "minimum": 1},
+    "callback_backoff": {"type": "number", "minimum": 0},
+    "callback_window": {"type": "number", "exclusiveMinimum": 0},
+    "callback_allowed_hosts": {"type": "array", "items": {"type": "string"}},
+    "merchants": {"type": "array", "items": _MERCHANT_SCHEMA},
+    "include_test_merchant": {"type": "boolean"},
+}
+CONFIG_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": _SETTING_TYPES,
+}
+_validate_config = fastjsonschema.compile(CONFIG_SCHEMA)
+
+
+def _describe_schema_error(exc: fastjsonschema.JsonSchemaValueException) -> str:
+    key = exc.name.removeprefix("data").lstrip(".") or "(top level)"
+    what = exc.message.removeprefix(exc.name).strip()
+    return f"key {key!r}: {what}"
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    """Read and validate a YAML config file; raise ConfigError naming file, key and problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    try:
+        _validate_config(data)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        raise ConfigError(f"{path}: {_describe_schema_error(exc)}") from exc
+    _check_unique_merchants(path, data.get("merchants", []))
+    return data
+
+
+def _check_unique_merchants(path: Path, merchants: list[dict[str, Any]]) -> None:
+    seen_clients: set[str] = set()
+    seen_terminals: set[str] = set()
+    for index, merchant in enumerate(merchants):
+        if merchant["client_id"] in seen_clients:
+            raise ConfigError(
+                f"{path}: key 'merchants[{index}].client_id': "
+                f"{merchant['client_id']!r} is defined twice"
+            )
+        seen_clients.add(merchant["client_id"])
+        for t_index, terminal in enumerate(merchant["terminals"]):
+            if terminal["id"] in seen_terminals:
+                raise ConfigError(
+                    f"{path}: key 'merchants[{index}].terminals[{t_index}].id': "
+                    f"terminal {terminal['id']!r} belongs to two merchants"
+                )
+            seen_terminals.add(terminal["id"])
+
+
+def _merchant_from_config(raw: Mapping[str, Any], index: int) -> Merchant:
+    terminals = tuple(
+        Terminal(
+            id=t["id"],
+            number=t.get("number") or f"{98120002 + index * 10 + t_index:08d}",
+            two_stage=t.get("two_stage", False),
+            auto_cancel_seconds=t.get("auto_cancel_seconds"),
+        )
+        for t_index, t in enumerate(raw["terminals"])
+    )
+    cards = tuple(
+        SeedCard(
+            account_id=c["account_id"],
+            card_number=str(c["card_number"]),
+            id=c.get("id"),
+            payer_name=c.get("payer_name", "TEST CARDHOLDER"),
+            expiry=c.get("expiry", "01/27"),
+        )
+        for c in raw.get("saved_cards", [])
+    )
+    return Merchant(
+        client_id=raw["client_id"],
+        client_secret=raw["client_secret"],
+        name=raw.get("name", raw["client_id"]),
+        terminals=terminals,
+        callback_format=raw.get("callback_format", "current"),
+        callbacks_after_operations=raw.get("callbacks_after_operations", False),
+        saved_cards=cards,
+    )
+
+
+def settings_from_config(data: Mapping[str, Any], base: Settings | None = None) -> Settings:
+    """Apply a validated config mapping on top of `base` (defaults when None)."""
+    base = base or Settings()
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in ("merchants", "include_test_merchant", "scenarios"):
+            continue
+        values[key] = tuple(value) if isinstance(value, list) else value
+    if "scenarios" in data:
+        values["scenario_paths"] = tuple(Path(p) for p in data["scenarios"])
+    if "merchants" in data:
+        merchants = [_merchant_from_config(m, i) for i, m in enumerate(data["merchants"])]
+        configured_ids = {m.client_id for m in merchants}
+        if data.get("include_test_merchant", True) and TEST_CLIENT_ID not in configured_ids:
+            merchants.insert(0, DEFAULT_MERCHANT)
+        values["merchants"] = tuple(merchants)
+    return replace(base, **values)
+
+
+_ENV_PREFIX = "MOCK_EPAY_"
+_ENV_CONVERTERS: dict[str, Any] = {
+    "HOST": ("host", str),
+    "PORT": ("port", int),
+    "SEED": ("seed", int),
+    "PUBLIC_URL": ("public_url", str),
+    "ADMIN_TOKEN": ("admin_token", str),
+    "CONFIG": ("config_file", Path),
+    "LOG_REQUESTS": ("log_requests", lambda v: v.lower() in ("1", "true", "yes", "on")),
+    "SCENARIOS": ("scenario_paths", lambda v: tuple(Path(p) for p in v.split(os.pathsep) if p)),
+    "WATCH_SCENARIOS": ("watch_scenarios", lambda v: v.lower() in ("1", "true", "yes", "on")),
+}
+
+
+def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Overrides read from MOCK_EPAY_* environment variables."""
+    overrides: dict[str, Any] = {}
+    for suffix, (name, convert) in _ENV_CONVERTERS.items():
+        raw = environ.get(_ENV_PREFIX + suffix)
+        if raw is None or raw == "":
+            continue
+        try:
+            overrides[name] = convert(raw)
+        except ValueError as exc:
+            raise ConfigError(f"environment variable {_ENV_PREFIX + suffix}={raw!r}: {exc}") from exc
+    return overrides
+
+
+def build_settings(cli: Mapping[str, Any], environ: Mapping[str, str]) -> Settings:
+    """Combine defaults, config file, environment and CLI flags (in that order of precedence)."""
+    env = settings_from_env(environ)
+    config_path = cli.get("config_file") or env.get("config_file")
+    settings = Settings()
+    if config_path:
+        settings = settings_from_config(load_config_file(Path(config_path)), settings)
+        settings = replace(settings, config_file=Path(config_path))
+    settings = settings.with_overrides(**env)
+    return settings.with_overrides(**cli)

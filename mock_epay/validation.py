@@ -1,0 +1,210 @@
+"""Reading request bodies and checking single fields, with errors that name the field.
+
+Each `parse_*` function takes a raw value and the field's name and returns a clean
+value or raises `EpayError` (HTTP 400, or 413/415 for the body itself). Routes compose
+these into their request dataclasses; nothing here knows about a particular endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from mock_epay.errors import GENERIC, EpayError, bad_request
+
+INVOICE_ID_RE = re.compile(r"^[0-9]{6,15}$")
+CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+MAX_DESCRIPTION_BYTES = 125
+LANGUAGES = {"RUS": "RUS", "RU": "RU", "ENG": "ENG", "EN": "EN", "KAZ": "KAZ", "KZ": "KZ"}
+_JSON_TYPES = ("application/json", "text/plain", "application/octet-stream", "")
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def unsupported_media(message: str) -> EpayError:
+    return EpayError(415, GENERIC, message)
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object; clear 4xx errors for anything else.
+
+    JSON sent without a Content-Type (or as text/plain) is accepted, as many HTTP
+    clients do that; form bodies are refused with 415.
+    """
+    content_type = request.content_type if request.headers.get("Content-Type") else ""
+    if content_type not in _JSON_TYPES and not content_type.endswith("+json"):
+        raise unsupported_media(
+            f"Content-Type must be application/json, got {content_type!r}"
+        )
+    raw = await request.read()
+    if not raw.strip():
+        raise bad_request("request body is empty; a JSON object is required")
+    try:
+        data = json.loads(raw)
+    except UnicodeDecodeError as exc:
+        raise bad_request("request body is not valid UTF-8") from exc
+    except json.JSONDecodeError as exc:
+        raise bad_request(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    except RecursionError as exc:
+        raise bad_request("malformed JSON: nested too deeply") from exc
+    if not isinstance(data, dict):
+        raise bad_request(f"request body must be a JSON object, got {type(data).__name__}")
+    return data
+
+
+async def read_form_or_json(request: web.Request) -> dict[str, Any]:
+    """A urlencoded, multipart or JSON body as a flat dict of field -> value."""
+    content_type = request.content_type if request.headers.get("Content-Type") else ""
+    if content_type in _FORM_TYPES:
+        try:
+            form = await request.post()
+        except ValueError as exc:
+            raise bad_request(f"malformed form body: {exc}") from exc
+        values: dict[str, Any] = {}
+        for key, value in form.items():
+            if not isinstance(value, str):
+                raise bad_request(f"field {key!r}: file uploads are not accepted")
+            values.setdefault(key, value)
+        return values
+    if content_type in ("application/json",) or content_type.endswith("+json"):
+        return await read_json_object(request)
+    raise unsupported_media(
+        "Content-Type must be multipart/form-data, application/x-www-form-urlencoded "
+        f"or application/json, got {content_type or 'none'!r}"
+    )
+
+
+def first_present(data: dict[str, Any], *names: str) -> tuple[str, Any]:
+    """The first of several accepted spellings present in `data` (name, value)."""
+    for name in names:
+        if name in data:
+            return name, data[name]
+    return names[0], None
+
+
+def require(value: Any, field: str) -> Any:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise bad_request(f"field {field!r} is required")
+    return value
+
+
+def parse_str(value: Any, field: str, *, max_length: int = 1024) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise bad_request(f"field {field!r} must be a string")
+    text = str(value).strip()
+    if len(text) > max_length:
+        raise bad_request(f"field {field!r} is longer than {max_length} characters")
+    return text
+
+
+def optional_str(value: Any, field: str, *, max_length: int = 1024) -> str:
+    if value is None:
+        return ""
+    return parse_str(value, field, max_length=max_length)
+
+
+def parse_invoice_id(value: Any, field: str, *, strict: bool = True) -> str:
+    require(value, field)
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise bad_request(f"field {field!r} must be a string of 6 to 15 digits")
+    text = str(value).strip()
+    if strict and not INVOICE_ID_RE.match(text):
+        raise bad_request(f"field {field!r} must be 6 to 15 digits, got {text[:40]!r}")
+    if not strict and not 1 <= len(text) <= 64:
+        raise bad_request(f"field {field!r} must be 1 to 64 characters")
+    return text
+
+
+def parse_amount(value: Any, field: str = "amount", *, allow_zero: bool = False) -> float:
+    """A positive amount in tenge, number or numeric string, at most 2 decimal places."""
+    require(value, field)
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise bad_request(f"field {field!r} must be a number")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation as exc:
+        raise bad_request(f"field {field!r} must be a number, got {str(value)[:40]!r}") from exc
+    if not number.is_finite():
+        raise bad_request(f"field {field!r} must be a finite number")
+    if number < 0 or (number == 0 and not allow_zero):
+        raise bad_request(f"field {field!r} must be a positive number, got {value}")
+    if number.as_tuple().exponent < -2 and number != number.quantize(Decimal("0.01")):
+        raise bad_request(f"field {field!r} has more than 2 decimal places: {value}")
+    if number > Decimal("999999999999"):
+        raise bad_request(f"field {field!r} is too large: {value}")
+    amount = float(number)
+    if not math.isfinite(amount):
+        raise bad_request(f"field {field!r} must be a finite number")
+    return amount
+
+
+def parse_currency(value: Any, field: str = "currency") -> str:
+    require(value, field)
+    text = parse_str(value, field, max_length=8).upper()
+    if not CURRENCY_RE.match(text):
+        raise bad_request(f"field {field!r} must be a 3-letter currency code such as KZT")
+    return text
+
+
+def parse_description(value: Any, field: str = "description", *, required: bool = True) -> str:
+    if required:
+        require(value, field)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise bad_request(f"field {field!r} must be a string")
+    size = len(value.encode("utf-8"))
+    if size > MAX_DESCRIPTION_BYTES:
+        raise bad_request(
+            f"field {field!r} is {size} bytes of UTF-8; at most {MAX_DESCRIPTION_BYTES} are allowed"
+        )
+    return value
+
+
+def parse_bool(value: Any, field: str) -> bool:
+    if value is None or value == "":
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise bad_request(f"field {field!r} must be a boolean (true or false)")
+
+
+def parse_language(value: Any, field: str = "language") -> str:
+    if value is None or value == "":
+        return "RU"
+    text = parse_str(value, field, max_length=8).upper()
+    if text not in LANGUAGES:
+        raise bad_request(f"field {field!r} must be one of rus, eng, kaz (any case), got {text!r}")
+    return LANGUAGES[text]
+
+
+def parse_url(value: Any, field: str) -> str | None:
+    """An optional http(s) URL; empty means absent."""
+    if value is None or value == "":
+        return None
+    text = parse_str(value, field, max_length=2048)
+    if not text:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise bad_request(f"field {field!r} must be an http or https URL, got {text[:80]!r}")
+    return text
+
+
+def parse_card_id(value: Any, field: str = "cardId") -> str:
+    """`cardId` as `{"id": "..."}` (every working integration) or a bare string (RU doc table)."""
+    require(value, field)
+    if isinstance(value, dict):
+        if "id" not in value:
+            raise bad_request(f"field {field!r} must be an object with an 'id' or a string")
+        value = value["id"]
+        field = f"{field}.id"
+        require(value, field)
+    return parse_str(value, field, max_length=64)
