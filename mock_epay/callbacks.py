@@ -51,6 +51,15 @@ class CallbackDispatcher:
         for _ in range(copies):
             self._queue.put_nowait((target, body, delay))
 
+    def operation_finished(self, tx: Transaction, operation: str, amount: float) -> None:
+        """After charge/cancel/refund: a callback only for merchants that opted in."""
+        merchant = self._store.merchant(tx.client_id)
+        if merchant is None or not merchant.callbacks_after_operations or not tx.post_link:
+            return
+        body = callback_body(tx, legacy=merchant.callback_format == "legacy")
+        body["operation"] = operation
+        self._queue.put_nowait((tx.post_link, body, 0.0))
+
     async def _run(self) -> None:
         assert self._session is not None
         while True:

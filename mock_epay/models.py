@@ -240,3 +240,20 @@ class PaymentAttempt:
     failure_post_link: str | None = None
     secret_hash: str | None = None
     ip: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OperationAttempt:
+    """A charge / cancel / refund request as the scenario engine sees it."""
+
+    client_id: str
+    operation: str  # "charge", "cancel" or "refund"
+    transaction_id: str
+    invoice_id: str
+    amount: float  # the amount asked for (full amount when none was given)
+    currency: str
+    terminal_id: str
+    account_id: str = ""
+    card_pan: str | None = None
+    card_id: str | None = None
+    scenario: str | None = None  # X-Mock-Scenario header

@@ -7,7 +7,7 @@ version knows the bank's published test cards (spec 9.2); everything else approv
 from __future__ import annotations
 
 from mock_epay.codes import reason_message
-from mock_epay.models import APPROVED, Outcome, OutcomeKind, PaymentAttempt
+from mock_epay.models import APPROVED, OperationAttempt, Outcome, OutcomeKind, PaymentAttempt
 
 LOCKED_TEST_CARDS = frozenset({"4003032704547597", "5578342710750560"})
 
@@ -25,3 +25,7 @@ class ScenarioEngine:
                 rule="locked test card",
             )
         return APPROVED
+
+    def decide_operation(self, attempt: OperationAttempt) -> Outcome | None:
+        """An outcome forced on a charge/cancel/refund, or None to let it proceed normally."""
+        return None
