@@ -4,7 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHON="${PYTHON:-python3}"
+# Use the active virtualenv; otherwise create (once) and use .venv beside this script's repo.
+if [ -z "${VIRTUAL_ENV:-}" ] && [ -z "${PYTHON:-}" ]; then
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    PYTHON=.venv/bin/python
+fi
+PYTHON="${PYTHON:-python}"
 "$PYTHON" -m pip install --quiet --disable-pip-version-check -e ".[test]"
 
 # The widget and dashboard tests drive Debian's Chromium through Playwright.
