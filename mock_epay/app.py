@@ -12,7 +12,7 @@ from mock_epay.callbacks import CallbackDispatcher
 from mock_epay.clock import Clock
 from mock_epay.errors import error_middleware
 from mock_epay.fakedata import FakeData
-from mock_epay.journal import request_log_middleware
+from mock_epay.journal import AccessLog, request_log_middleware_for
 from mock_epay.routes import admin, oauth, payments
 from mock_epay.scenarios import ScenarioEngine
 from mock_epay.settings import Settings
@@ -24,13 +24,15 @@ ROUTE_MODULES = (oauth, payments, admin)
 
 
 def _route_adder(app: web.Application) -> Callable[[str, str, Handler], None]:
-    """Register a path so a trailing slash is tolerated (Appendix A)."""
+    """Register a path with and without a trailing slash (Appendix A tolerates both).
+
+    Two plain routes rather than one regex keep route resolution a dictionary lookup.
+    """
 
     def add_route(method: str, path: str, handler: Handler, **kwargs: Any) -> None:
-        if path.endswith("/"):
-            app.router.add_route(method, path, handler, **kwargs)
-            return
-        app.router.add_route(method, path + "{_slash:/?}", handler, **kwargs)
+        app.router.add_route(method, path, handler, **kwargs)
+        if not path.endswith("/"):
+            app.router.add_route(method, path + "/", handler, **kwargs)
 
     return add_route
 
@@ -43,12 +45,17 @@ async def _stop_dispatcher(app: web.Application) -> None:
     await app[DISPATCHER].stop()
 
 
+async def _flush(access_log: AccessLog) -> None:
+    access_log.flush()
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> web.Application:
     """A ready-to-run mock gateway for `settings` (defaults when None)."""
     settings = settings or Settings()
     clock = clock or Clock()
+    access_log = AccessLog()
     app = web.Application(
-        middlewares=[request_log_middleware, error_middleware],
+        middlewares=[request_log_middleware_for(access_log), error_middleware],
         client_max_size=settings.max_body_bytes,
     )
     store = Store(
@@ -66,6 +73,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app[DISPATCHER] = CallbackDispatcher(store, settings)
     app.on_startup.append(_start_dispatcher)
     app.on_cleanup.append(_stop_dispatcher)
+    app.on_shutdown.append(lambda _app: _flush(access_log))
     add_route = _route_adder(app)
     for module in ROUTE_MODULES:
         module.setup(app, add_route)

@@ -78,7 +78,7 @@ class Store:
         self._succeeded_suffixes: dict[tuple[str, str], str] = {}
         self._in_flight: set[tuple[str, str]] = set()
         self._cards: dict[str, SavedCard] = {}
-        self._journal: deque[dict[str, Any]] = deque(maxlen=journal_size)
+        self._journal: deque[tuple[Any, ...]] = deque(maxlen=journal_size)
         for merchant in merchants:
             self.add_merchant(merchant)
 
@@ -129,11 +129,14 @@ class Store:
     def _sweep_tokens(self) -> None:
         """Drop expired tokens from the oldest end (tokens are kept in issue order)."""
         now = self.clock.monotonic()
-        for key in list(self._tokens.keys())[:64]:
-            token = self._tokens[key]
-            if token.expires_at > now:
-                break
-            del self._tokens[key]
+        tokens = self._tokens
+        for _ in range(64):
+            if not tokens:
+                return
+            oldest = next(iter(tokens.values()))
+            if oldest.expires_at > now:
+                return
+            tokens.popitem(last=False)
 
     # -- invoices ----------------------------------------------------------------
 
@@ -309,10 +312,11 @@ class Store:
 
     # -- request journal ---------------------------------------------------------
 
-    def journal_request(self, entry: dict[str, Any]) -> None:
+    def journal_request(self, entry: tuple[Any, ...]) -> None:
+        """(epoch seconds, method, path, status, ms, body bytes) of one request."""
         self._journal.append(entry)
 
-    def journal(self, limit: int | None = None) -> list[dict[str, Any]]:
+    def journal(self, limit: int | None = None) -> list[tuple[Any, ...]]:
         entries = list(self._journal)
         return entries[-limit:] if limit else entries
 

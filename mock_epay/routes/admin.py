@@ -8,6 +8,7 @@ from aiohttp import web
 
 from mock_epay import __version__
 from mock_epay.app_keys import STORE
+from mock_epay.journal import journal_entry_json
 
 
 async def health(request: web.Request) -> web.Response:
@@ -17,7 +18,8 @@ async def health(request: web.Request) -> web.Response:
 async def journal(request: web.Request) -> web.Response:
     limit = request.query.get("limit", "100")
     count = int(limit) if limit.isdigit() else 100
-    return web.json_response({"requests": request.app[STORE].journal(count)})
+    entries = request.app[STORE].journal(count)
+    return web.json_response({"requests": [journal_entry_json(e) for e in reversed(entries)]})
 
 
 def setup(app: web.Application, add_route: Any) -> None:

@@ -1,0 +1,26 @@
+"""The request journal keeps the last requests with card numbers masked."""
+
+from __future__ import annotations
+
+from tests.conftest import get_token
+from tests.test_cards_auth import pay, payment_body
+
+
+async def test_journal_lists_requests_newest_first_with_masked_card_numbers(client):
+    token = await get_token(client)
+    await pay(client, token, payment_body(description="card 4405639704015096 in text"))
+    response = await client.get("/_mock/requests?limit=10")
+    assert response.status == 200
+    entries = (await response.json())["requests"]
+    assert [e["path"] for e in entries[:2]] == ["/payments/cards/auth", "/epay2/oauth2/token"]
+    payment = entries[0]
+    assert payment["method"] == "POST" and payment["status"] == 200
+    assert "4405639704015096" not in payment["body"]
+    assert "440563...5096" in payment["body"]
+    assert payment["at"].endswith("+05:00")
+
+
+async def test_admin_requests_are_not_journaled(client):
+    await client.get("/_mock/health")
+    entries = (await (await client.get("/_mock/requests")).json())["requests"]
+    assert all(not e["path"].startswith("/_mock/") for e in entries)
