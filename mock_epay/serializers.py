@@ -200,3 +200,38 @@ def _legacy_callback_body(tx: Transaction, approved: bool) -> dict[str, Any]:
         "code": -1,
         "message": tx.reason,
     }
+
+
+def legacy_operation_body(tx: Transaction) -> dict[str, Any]:
+    """The legacy `GET /operation/{invoiceId}` answer: postLink-like, `code` = status name (spec 6.5)."""
+    card = tx.card
+    return {
+        "id": tx.id,
+        "dateTime": rfc3339(tx.created_at),
+        "invoiceId": tx.invoice_id,
+        "amount": amount_json(tx.amount),
+        "currency": tx.currency,
+        "terminal": tx.terminal_number,
+        "accountId": tx.account_id,
+        "description": tx.description,
+        "language": tx.language,
+        "cardMask": card.mask if card else "",
+        "cardType": card.card_type if card else "",
+        "issuer": card.issuer if card else "",
+        "reference": tx.reference,
+        "secure": "true" if tx.secure else "false",
+        "code": tx.status.value,
+        "reason": tx.reason,
+        "reasonCode": tx.reason_code,
+        "name": tx.name,
+        "email": tx.email,
+        "phone": tx.phone,
+        "ip": tx.ip,
+        "ipCountry": "",
+        "ipCity": "",
+        "ipRegion": "",
+        "ipDistrict": "",
+        "ipLongitude": 0,
+        "ipLatitude": 0,
+        "cardId": tx.card_id or "",
+    }

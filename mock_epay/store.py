@@ -20,6 +20,7 @@ from typing import Any
 from mock_epay.clock import Clock
 from mock_epay.errors import DUPLICATE_MESSAGE, GENERIC, EpayError
 from mock_epay.fakedata import FakeData, card_type, mask_pan
+from mock_epay.lifecycle import Balances, Operation, auth_expired, not_found_error, plan_operation
 from mock_epay.models import (
     Card,
     HistoryEntry,
@@ -44,6 +45,15 @@ def invoice_suffix(invoice_id: str) -> str:
 
 def duplicate_error() -> EpayError:
     return EpayError(400, GENERIC, DUPLICATE_MESSAGE)
+
+
+@dataclass(frozen=True, slots=True)
+class OperationResult:
+    """A charge, cancel or refund the store applied: the transaction after it and the amount moved."""
+
+    transaction: Transaction
+    operation: Operation
+    amount: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,16 +271,67 @@ class Store:
         tx = self._transactions.get(transaction_id)
         if tx is None or tx.client_id != client_id:
             return None
-        return tx
+        return self._expire_auth(tx)
 
     def transaction_for_invoice(self, client_id: str, invoice_id: str) -> Transaction | None:
         tx_id = self._latest_by_invoice.get((client_id, invoice_id))
-        return self._transactions.get(tx_id) if tx_id else None
+        tx = self._transactions.get(tx_id) if tx_id else None
+        return self._expire_auth(tx) if tx else None
 
     def transactions(self, client_id: str | None = None) -> Iterator[Transaction]:
         for tx in reversed(self._transactions.values()):
             if client_id is None or tx.client_id == client_id:
-                yield tx
+                yield self._expire_auth(tx)
+
+    # -- operations (charge / cancel / refund) -----------------------------------
+
+    def apply_operation(
+        self,
+        client_id: str,
+        transaction_id: str,
+        operation: Operation,
+        amount: float | None = None,
+        external_id: str = "",
+    ) -> OperationResult:
+        """Check and apply one operation atomically (no await inside), or raise the bank's 400.
+
+        Unknown or another merchant's transaction: code 102. Wrong status or amount: code 100
+        (the rules live in `mock_epay.lifecycle`).
+        """
+        tx = self.transaction(client_id, transaction_id)
+        if tx is None:
+            raise not_found_error()
+        transition = plan_operation(operation, Balances.of(tx), amount, tx.id)
+        new = transition.balances
+        tx.status = new.status
+        tx.amount = new.amount
+        tx.charged_amount = new.charged_amount
+        tx.refunded_amount = new.refunded_amount
+        note = operation.value + (f" externalID={external_id}" if external_id else "")
+        tx.history.append(
+            HistoryEntry(at=self.clock.now(), status=new.status, amount=transition.amount, note=note)
+        )
+        return OperationResult(tx, operation, transition.amount)
+
+    def _expire_auth(self, tx: Transaction) -> Transaction:
+        """Release an AUTH older than its terminal's `auto_cancel_seconds` (status CANCEL_OLD)."""
+        if tx.status is not Status.AUTH:
+            return tx
+        terminal = self.terminal_of(tx.client_id, tx.terminal_id)
+        limit = terminal.auto_cancel_seconds if terminal else None
+        if limit is None:
+            return tx
+        authorised_at = next(
+            (h.at for h in reversed(tx.history) if h.status is Status.AUTH), tx.created_at
+        )
+        age = (self.clock.now() - authorised_at).total_seconds()
+        if auth_expired(tx.status, age, limit):
+            tx.status = Status.CANCEL_OLD
+            tx.history.append(
+                HistoryEntry(at=self.clock.now(), status=Status.CANCEL_OLD, amount=tx.org_amount,
+                             note=f"auto-cancel after {limit:g} s")
+            )
+        return tx
 
     # -- saved cards -------------------------------------------------------------
 
@@ -309,6 +370,16 @@ class Store:
             c for c in self._cards.values()
             if c.client_id == client_id and c.account_id == account_id and c.active
         ]
+
+    def deactivate_card(self, client_id: str, card_id: str) -> SavedCard:
+        """Deactivate this merchant's saved card; 400 when unknown, another's, or already inactive."""
+        saved = self.card(client_id, card_id)
+        if saved is None:
+            raise EpayError(400, GENERIC, f"card {card_id[:64]!r} not found")
+        if not saved.active:
+            raise EpayError(400, GENERIC, f"card {saved.id} is already deactivated")
+        saved.active = False
+        return saved
 
     # -- request journal ---------------------------------------------------------
 

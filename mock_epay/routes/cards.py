@@ -1,0 +1,40 @@
+"""Saved cards: `GET /cards/{accountId}` (list) and `POST /card/deactivate/{cardId}` (spec 8.2, 8.3).
+
+Both need a service token and only ever see the token's own merchant's cards.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from mock_epay.app_keys import STORE, TOKENS
+from mock_epay.errors import NO_SAVED_CARDS, EpayError
+from mock_epay.models import TokenKind
+from mock_epay.serializers import saved_card_body
+
+DEACTIVATED_STATUS = "card successfully deactivated"
+
+
+async def list_cards(request: web.Request) -> web.Response:
+    app = request.app
+    token = app[TOKENS].authenticate(request.headers, TokenKind.SERVICE)
+    account_id = request.match_info["account_id"]
+    cards = app[STORE].cards_for_account(token.client_id, account_id)
+    if not cards:
+        raise EpayError(400, NO_SAVED_CARDS, f"no saved cards for accountId {account_id[:128]!r}")
+    return web.json_response([saved_card_body(card, token.client_id) for card in cards])
+
+
+async def deactivate_card(request: web.Request) -> web.Response:
+    app = request.app
+    token = app[TOKENS].authenticate(request.headers, TokenKind.SERVICE)
+    app[STORE].deactivate_card(token.client_id, request.match_info["card_id"])
+    return web.json_response({"status": DEACTIVATED_STATUS})
+
+
+def setup(app: web.Application, add_route: Any) -> None:
+    for prefix in ("", "/api"):
+        add_route("GET", prefix + "/cards/{account_id}", list_cards)
+        add_route("POST", prefix + "/card/deactivate/{card_id}", deactivate_card)
