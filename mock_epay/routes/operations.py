@@ -60,10 +60,18 @@ def _first_given(sources: tuple[Any, ...], names: tuple[str, ...]) -> Any:
     return None
 
 
+def _amount(value: Any, where: str) -> float:
+    """`parse_amount`, but answered with the operations' error code 100."""
+    try:
+        return parse_amount(value, "amount")
+    except EpayError as exc:
+        raise EpayError(exc.status, OPERATION_ERROR, exc.message.replace("field 'amount'", where)) from exc
+
+
 def parse_requested_amount(query_value: Any, body_value: Any) -> float | None:
     """`?amount=` and/or `{"amount": ...}`: either, or both when they agree; none means full."""
-    from_query = None if _blank(query_value) else parse_amount(query_value, "amount")
-    from_body = None if _blank(body_value) else parse_amount(body_value, "amount")
+    from_query = None if _blank(query_value) else _amount(query_value, "query parameter 'amount'")
+    from_body = None if _blank(body_value) else _amount(body_value, "body field 'amount'")
     if from_query is not None and from_body is not None and cents(from_query) != cents(from_body):
         raise bad_request(
             f"query parameter 'amount' ({show(from_query)}) and body field 'amount' "
