@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ SHOP_CREDENTIALS = {"client_id": "shop", "client_secret": "s3cret"}
 
 
 def two_stage_settings(**merchant_overrides: Any) -> Settings:
-    shop = Merchant(**{**SHOP.__dict__, **merchant_overrides})
+    shop = replace(SHOP, **merchant_overrides)
     return Settings(seed=7, log_requests=False, merchants=(DEFAULT_MERCHANT, shop))
 
 
