@@ -113,3 +113,9 @@ async def test_reset_also_resets_the_engine_when_it_can(client, monkeypatch):
     monkeypatch.setattr(client.app[ENGINE], "reset", lambda: calls.append("engine"), raising=False)
     assert (await client.post("/_mock/reset")).status == 200
     assert calls == ["engine"]
+
+
+async def test_clock_advance_with_curl_style_json(client):
+    response = await client.post("/_mock/clock/advance", data=b'{"seconds": 60}',
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert await response.json() == {"offset": 60}

@@ -156,3 +156,13 @@ async def test_legacy_operation_status_by_invoice(client, api):
     assert body["reasonCode"] == 0
     missing = await client.get("/operation/999999999", headers={"Authorization": f"Bearer {token}"})
     await assert_refused(missing, 100, "not found")
+
+
+async def test_json_labelled_as_a_form_is_read_as_json(client):
+    """`curl -d '{"amount": 30}'` sends JSON as application/x-www-form-urlencoded."""
+    tx_id = await pay_test(client)
+    token = await get_service_token(client)
+    response = await operate(client, token, tx_id, "refund", data=b'{"amount": 30}',
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status == 200
+    assert (await status_of(client, token, "000000001"))["amount"] == 70

@@ -9,6 +9,7 @@ synchronous step (so concurrent refunds cannot overdraw and charge/cancel race c
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,9 +44,21 @@ async def read_optional_body(request: web.Request) -> dict[str, Any]:
     raw = await request.read()
     if not raw.strip():
         return {}
-    if request.content_type in _FORM_TYPES:
+    if request.content_type in _FORM_TYPES and not raw.lstrip().startswith(b"{"):
         return await read_form_or_json(request)
+    if request.content_type in _FORM_TYPES:
+        return _json_object(raw)  # `curl -d '{"amount": 10}'` labels JSON as a form
     return await read_json_object(request)
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise bad_request(f"malformed JSON body: {exc}") from exc
+    if not isinstance(data, dict):
+        raise bad_request(f"request body must be a JSON object, got {type(data).__name__}")
+    return data
 
 
 def _blank(value: Any) -> bool:
