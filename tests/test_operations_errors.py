@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 
 from mock_epay.app_keys import STORE
@@ -166,3 +167,12 @@ async def test_json_labelled_as_a_form_is_read_as_json(client):
                              headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert response.status == 200
     assert (await status_of(client, token, "000000001"))["amount"] == 70
+
+
+async def test_multipart_form_body_is_read(client):
+    tx_id = await pay_test(client)
+    token = await get_service_token(client)
+    form = aiohttp.FormData({"amount": "40", "externalID": "R-9"}, default_to_multipart=True)
+    response = await operate(client, token, tx_id, "refund", data=form)
+    assert response.status == 200, await response.text()
+    assert (await status_of(client, token, "000000001"))["amount"] == 60

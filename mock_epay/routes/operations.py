@@ -41,6 +41,8 @@ async def read_optional_body(request: web.Request) -> dict[str, Any]:
     """The body as a dict: empty when there is none (the bank requires no body)."""
     if not request.can_read_body:
         return {}
+    if request.content_type == "multipart/form-data":
+        return await read_form_or_json(request)  # reads the stream itself
     raw = await request.read()
     if not raw.strip():
         return {}
