@@ -8,6 +8,7 @@ import pytest
 from mock_epay.app_keys import STORE
 from tests.conftest import get_service_token, get_token
 from tests.test_operations import (
+    NO_CALLBACKS,
     assert_refused,
     operate,
     pay_shop,
@@ -120,7 +121,8 @@ async def test_partial_cancel_is_refused(shop_client):
 async def test_declined_payment_cannot_be_refunded(client):
     from tests.test_cards_auth import LOCKED_CARD, pay, payment_body
 
-    response = await pay(client, await get_token(client), payment_body(cardId={"id": LOCKED_CARD}))
+    body = payment_body(cardId={"id": LOCKED_CARD}, **NO_CALLBACKS)
+    response = await pay(client, await get_token(client), body)
     assert response.status == 400
     token = await get_service_token(client)
     tx = await status_of(client, token, "000000001")

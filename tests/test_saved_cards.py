@@ -6,7 +6,13 @@ import pytest
 
 from tests.conftest import get_service_token, get_token
 from tests.test_cards_auth import LOCKED_CARD, MASTERCARD_CARD, VISA_CARD, pay, payment_body
-from tests.test_operations import SHOP_CARD, SHOP_CREDENTIALS, assert_refused, two_stage_settings
+from tests.test_operations import (
+    NO_CALLBACKS,
+    SHOP_CARD,
+    SHOP_CREDENTIALS,
+    assert_refused,
+    two_stage_settings,
+)
 
 CARD_FIELDS = {"ID", "TransactionId", "MerchantID", "CardHash", "CardMask", "PayerName", "Reference",
                "IntReference", "Token", "Terminal", "CreatedDate", "PaymentAvailable", "AccountID"}
@@ -60,7 +66,8 @@ async def test_deactivate_a_card(client, prefix):
 async def test_a_deactivated_card_cannot_pay(client):
     token = await get_service_token(client)
     await client.post(f"/card/deactivate/{VISA_CARD}", headers=bearer(token))
-    response = await pay(client, await get_token(client), payment_body(cardId={"id": VISA_CARD}))
+    body = payment_body(cardId={"id": VISA_CARD}, **NO_CALLBACKS)
+    response = await pay(client, await get_token(client), body)
     await assert_refused(response, -1, f"card {VISA_CARD} is deactivated")
 
 
