@@ -7,6 +7,7 @@ time from one `Clock`, so a test can move time forward instead of sleeping.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 ALMATY = timezone(timedelta(hours=5), "Asia/Almaty")
@@ -17,6 +18,7 @@ class Clock:
 
     def __init__(self) -> None:
         self._offset = 0.0
+        self._listeners: list[Callable[[], None]] = []
 
     @property
     def offset(self) -> float:
@@ -26,9 +28,23 @@ class Clock:
         if seconds < 0:
             raise ValueError("the clock only moves forward")
         self._offset += seconds
+        self._notify()
 
     def reset(self) -> None:
         self._offset = 0.0
+        self._notify()
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call `listener()` whenever the clock jumps (so timers waiting on it re-check)."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _notify(self) -> None:
+        for listener in list(self._listeners):
+            listener()
 
     def monotonic(self) -> float:
         """Seconds on a monotonic scale, including the offset (for expiry checks)."""

@@ -68,9 +68,12 @@ class Settings:
     status_error_http: int = 400
     callback_timeout: float = 10.0
     callback_max_attempts: int = 5
-    callback_backoff: float = 1.0
+    callback_backoff: float = 5.0  # first retry after ~5 s; doubles each time (covers a 30 s outage)
     callback_window: float = 600.0
-    callback_allowed_hosts: tuple[str, ...] = ()  # empty: loopback and private ranges
+    callback_allowed_hosts: tuple[str, ...] = ()  # empty: any host except link-local / metadata
+    callback_concurrency: int = 64  # deliveries in flight at once, across all merchants
+    callback_log_size: int = 5000  # deliveries kept in the delivery log
+    callback_shutdown_grace: float = 5.0  # seconds a graceful stop waits for due deliveries
     merchants: tuple[Merchant, ...] = field(default=(DEFAULT_MERCHANT,))
 
     @property
@@ -144,7 +147,13 @@ _SETTING_TYPES = {
     "callback_max_attempts": {"type": "integer", "minimum": 1},
     "callback_backoff": {"type": "number", "minimum": 0},
     "callback_window": {"type": "number", "exclusiveMinimum": 0},
-    "callback_allowed_hosts": {"type": "array", "items": {"type": "string"}},
+    "callback_allowed_hosts": {
+        "type": "array",
+        "items": {"type": "string", "pattern": "^(\\*\\.)?[A-Za-z0-9._:\\[\\]-]+$"},
+    },
+    "callback_concurrency": {"type": "integer", "minimum": 1},
+    "callback_log_size": {"type": "integer", "minimum": 10},
+    "callback_shutdown_grace": {"type": "number", "minimum": 0},
     "merchants": {"type": "array", "items": _MERCHANT_SCHEMA},
     "include_test_merchant": {"type": "boolean"},
 }
@@ -262,6 +271,11 @@ _ENV_CONVERTERS: dict[str, Any] = {
     "LOG_REQUESTS": ("log_requests", lambda v: v.lower() in ("1", "true", "yes", "on")),
     "SCENARIOS": ("scenario_paths", lambda v: tuple(Path(p) for p in v.split(os.pathsep) if p)),
     "WATCH_SCENARIOS": ("watch_scenarios", lambda v: v.lower() in ("1", "true", "yes", "on")),
+    "CALLBACK_TIMEOUT": ("callback_timeout", float),
+    "CALLBACK_MAX_ATTEMPTS": ("callback_max_attempts", int),
+    "CALLBACK_ALLOWED_HOSTS": (
+        "callback_allowed_hosts", lambda v: tuple(h.strip() for h in v.split(",") if h.strip())
+    ),
 }
 
 

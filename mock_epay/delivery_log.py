@@ -1,0 +1,148 @@
+"""The delivery log: every callback the mock queued, every attempt to send it, bounded in size.
+
+Owned by the callback dispatcher (it is the only writer). The admin API reads it to
+list, show, replay and wait for deliveries. Waiters are woken by `changed()`, which is
+swapped for a fresh event on every change, so code that is not async can notify.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+RESPONSE_BODY_LIMIT = 4096  # bytes of the merchant's answer kept per attempt
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+    @property
+    def is_final(self) -> bool:
+        return self is not DeliveryStatus.PENDING
+
+
+class DeliveryKind(StrEnum):
+    PAYMENT = "payment"
+    OPERATION = "operation"
+    FORGED = "forged"
+    REPLAY = "replay"
+
+
+@dataclass(slots=True)
+class DeliveryAttempt:
+    number: int
+    started_at: datetime
+    duration_ms: float = 0.0
+    response_status: int | None = None
+    response_body: str | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "attempt": self.number,
+            "startedAt": self.started_at.isoformat(timespec="milliseconds"),
+            "durationMs": round(self.duration_ms, 2),
+            "responseStatus": self.response_status,
+            "responseBody": self.response_body,
+            "error": self.error,
+        }
+
+
+@dataclass(slots=True)
+class Delivery:
+    """One callback to send (and, for a retried one, every attempt at sending it)."""
+
+    kind: DeliveryKind
+    client_id: str
+    invoice_id: str
+    transaction_id: str
+    url: str | None
+    body: Any
+    created_at: datetime
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    status: DeliveryStatus = DeliveryStatus.PENDING
+    attempts: list[DeliveryAttempt] = field(default_factory=list)
+    due_at: float = 0.0  # clock-monotonic time of the next attempt (delay or retry)
+    waiting: bool = False  # True while waiting for `due_at` (delayed or between retries)
+    error: str | None = None  # why it failed or was skipped
+    replay_of: str | None = None
+    note: str = ""  # e.g. the callback plan that produced it ("delay 2000 ms", "twice 2/2")
+    finished_at: datetime | None = None
+
+    def to_json(self, next_retry_at: datetime | None = None) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind.value,
+            "clientId": self.client_id,
+            "invoiceId": self.invoice_id,
+            "transactionId": self.transaction_id,
+            "url": self.url,
+            "status": self.status.value,
+            "body": self.body,
+            "attempts": [attempt.to_json() for attempt in self.attempts],
+            "nextRetryAt": next_retry_at.isoformat(timespec="milliseconds") if next_retry_at else None,
+            "error": self.error,
+            "replayOf": self.replay_of,
+            "note": self.note,
+            "createdAt": self.created_at.isoformat(timespec="milliseconds"),
+            "finishedAt": self.finished_at.isoformat(timespec="milliseconds") if self.finished_at else None,
+        }
+
+
+class DeliveryLog:
+    """The last `max_size` deliveries, oldest evicted first, indexed by id and invoice."""
+
+    def __init__(self, max_size: int = 5000) -> None:
+        self._max_size = max_size
+        self._by_id: OrderedDict[str, Delivery] = OrderedDict()
+        self._by_invoice: dict[str, list[Delivery]] = {}
+        self._changed = asyncio.Event()
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def add(self, delivery: Delivery) -> None:
+        self._by_id[delivery.id] = delivery
+        self._by_invoice.setdefault(delivery.invoice_id, []).append(delivery)
+        while len(self._by_id) > self._max_size:
+            _, old = self._by_id.popitem(last=False)
+            siblings = self._by_invoice.get(old.invoice_id, [])
+            if old in siblings:
+                siblings.remove(old)
+            if not siblings:
+                self._by_invoice.pop(old.invoice_id, None)
+        self.touch()
+
+    def get(self, delivery_id: str) -> Delivery | None:
+        return self._by_id.get(delivery_id)
+
+    def for_invoice(self, invoice_id: str, client_id: str | None = None) -> list[Delivery]:
+        """Deliveries of one invoice, oldest first."""
+        found = self._by_invoice.get(invoice_id, [])
+        return [d for d in found if client_id is None or d.client_id == client_id]
+
+    def newest_first(self) -> Iterator[Delivery]:
+        return reversed(self._by_id.values())
+
+    def clear(self) -> None:
+        self._by_id.clear()
+        self._by_invoice.clear()
+        self.touch()
+
+    def touch(self) -> None:
+        """Wake everyone waiting for a change."""
+        event, self._changed = self._changed, asyncio.Event()
+        event.set()
+
+    def changed(self) -> asyncio.Event:
+        """An event set at the next change (take it before checking, then wait on it)."""
+        return self._changed
