@@ -70,6 +70,7 @@ class CallbackDispatcher:
         self._semaphore: asyncio.Semaphore | None = None
         self._running = False
         self._closing = False
+        self._dropped_at_shutdown = 0
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -99,12 +100,11 @@ class CallbackDispatcher:
             for task in unfinished:
                 task.cancel()
             await asyncio.gather(*unfinished, return_exceptions=True)
-        dropped = list(self._pending.values())
-        for delivery in dropped:
+        for delivery in list(self._pending.values()):
             self._finish(delivery, DeliveryStatus.FAILED, SHUTDOWN_ERROR)
-        if dropped:
-            log.warning("shutdown: %d callback(s) not delivered, marked failed: %s",
-                        len(dropped), ", ".join(f"{d.invoice_id} -> {d.url}" for d in dropped[:10]))
+        if self._dropped_at_shutdown:
+            log.warning("shutdown: %d callback(s) were not delivered and are marked failed in the log",
+                        self._dropped_at_shutdown)
         self._clock.remove_listener(self._on_clock_jump)
         self._running = False
         if self._session:
@@ -335,8 +335,7 @@ class CallbackDispatcher:
             attempt.error = f"timed out after {self._settings.callback_timeout:g} s"
         except aiohttp.ClientConnectorError as exc:
             refused = isinstance(exc.os_error, TargetRefused)
-            reason = exc.os_error if refused else exc.os_error.strerror or exc
-            attempt.error = f"{'' if refused else 'cannot connect: '}{reason}"
+            attempt.error = str(exc.os_error) if refused else _connect_error(exc.os_error)
         except aiohttp.ClientError as exc:
             attempt.error = f"{type(exc).__name__}: {exc}"
         except asyncio.CancelledError:
@@ -353,6 +352,8 @@ class CallbackDispatcher:
         delivery.waiting = False
         delivery.finished_at = self._clock.now()
         self._pending.pop(delivery.id, None)
+        if error == SHUTDOWN_ERROR:
+            self._dropped_at_shutdown += 1
         if status is DeliveryStatus.FAILED:
             log.warning("callback %s for invoice %s to %s failed: %s", delivery.id, delivery.invoice_id,
                         delivery.url, error)
@@ -374,3 +375,9 @@ async def _read_head(response: aiohttp.ClientResponse) -> str:
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks).decode("utf-8", "replace")
+
+
+def _connect_error(error: OSError) -> str:
+    if isinstance(error, ConnectionRefusedError):
+        return f"cannot connect (connection refused): {error}"
+    return f"cannot connect ({type(error).__name__}): {error}"

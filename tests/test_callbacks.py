@@ -324,7 +324,7 @@ async def test_connection_refused_is_retried_on_the_clock_until_the_merchant_is_
     await pay_invoice(client, "100000014", postLink=f"http://127.0.0.1:{port}/cb", failurePostLink=None)
     [delivery] = client.app[DISPATCHER].select(invoice_id="100000014")
     await until(lambda: delivery.waiting and len(delivery.attempts) == 1)
-    assert delivery.attempts[0].error.startswith("cannot connect")
+    assert delivery.attempts[0].error.startswith("cannot connect (connection refused)")
     shown = await (await client.get(f"/_mock/deliveries/{delivery.id}")).json()
     assert shown["status"] == "pending" and shown["nextRetryAt"] is not None
 
