@@ -8,7 +8,7 @@ swapped for a fresh event on every change, so code that is not async can notify.
 from __future__ import annotations
 
 import asyncio
-import uuid
+import itertools
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,6 +17,12 @@ from enum import StrEnum
 from typing import Any
 
 RESPONSE_BODY_LIMIT = 4096  # bytes of the merchant's answer kept per attempt
+_ids = itertools.count(1)
+
+
+def new_delivery_id() -> str:
+    """Short, unique within the process, cheap (no uuid on the payment's hot path)."""
+    return f"dlv-{next(_ids)}"
 
 
 class DeliveryStatus(StrEnum):
@@ -68,7 +74,7 @@ class Delivery:
     url: str | None
     body: Any
     created_at: datetime
-    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    id: str = field(default_factory=new_delivery_id)
     status: DeliveryStatus = DeliveryStatus.PENDING
     attempts: list[DeliveryAttempt] = field(default_factory=list)
     due_at: float = 0.0  # clock-monotonic time of the next attempt (delay or retry)
