@@ -217,9 +217,9 @@ class CallbackDispatcher:
     def to_json(self, delivery: Delivery) -> dict[str, Any]:
         return delivery.to_json(self.next_retry_at(delivery))
 
-    def clear_log(self) -> None:
-        """Forget finished deliveries (pending ones are still delivered)."""
-        self.log.clear()
+    def reset(self, client_id: str | None = None) -> None:
+        """`POST /_mock/reset`: forget finished deliveries; pending ones are still delivered."""
+        self.log.forget(client_id)
 
     # -- queueing -------------------------------------------------------------------
 

@@ -139,9 +139,14 @@ class DeliveryLog:
     def newest_first(self) -> Iterator[Delivery]:
         return reversed(self._by_id.values())
 
-    def clear(self) -> None:
-        self._by_id.clear()
-        self._by_invoice.clear()
+    def forget(self, client_id: str | None = None) -> None:
+        """Drop finished deliveries (of one merchant, or all); pending ones stay visible."""
+        keep = [d for d in self._by_id.values()
+                if not d.status.is_final or (client_id is not None and d.client_id != client_id)]
+        self._by_id = OrderedDict((d.id, d) for d in keep)
+        self._by_invoice = {}
+        for delivery in keep:
+            self._by_invoice.setdefault(delivery.invoice_id, []).append(delivery)
         self.touch()
 
     def touch(self) -> None:

@@ -209,3 +209,30 @@ def test_backoff_doubles_with_jitter_and_fits_the_window():
     assert sum(default) > 30  # a 30-second outage is covered by default
     squeezed = schedule(callback_backoff=10, callback_max_attempts=8, callback_window=60)
     assert sum(squeezed) <= 60
+
+
+async def test_reset_forgets_finished_deliveries(gateway, merchant):
+    client = await gateway()
+    await pay_invoice(client, "300000020", postLink=merchant.url(), failurePostLink=None)
+    await wait_callback(client, "300000020")
+    assert (await client.post("/_mock/reset")).status == 200
+    listed = await (await client.get("/_mock/deliveries")).json()
+    assert listed["deliveries"] == []
+
+
+async def test_the_clock_endpoint_makes_a_waiting_retry_due_at_once(gateway):
+    from tests.test_callbacks import FakeMerchant, free_port
+
+    client = await gateway(callback_backoff=5.0)
+    port = free_port()
+    await pay_invoice(client, "300000021", postLink=f"http://127.0.0.1:{port}/cb", failurePostLink=None)
+    [delivery] = client.app[DISPATCHER].select(invoice_id="300000021")
+    early = await client.get(WAIT, params={"invoiceId": "300000021", "timeout": "0.2"})
+    assert early.status == 408 and delivery.waiting  # refused once, next try seconds away
+    shop = FakeMerchant()
+    await shop.start(port)
+    try:
+        assert (await client.post("/_mock/clock/advance", params={"seconds": "60"})).status == 200
+        assert (await wait_callback(client, "300000021"))["status"] == "delivered"
+    finally:
+        await shop.stop()
