@@ -41,7 +41,6 @@ STATIC_FILES = {
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
     autoescape=True,
-    undefined=jinja2.StrictUndefined,
 )
 
 
