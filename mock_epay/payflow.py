@@ -72,16 +72,20 @@ def _save_card_if_asked(
         app[STORE].attach_saved_card(tx, card)
 
 
-def finish_secure3d(app: web.Application, transaction_id: str, code: str) -> Transaction:
-    """Check the one-time code of a pending 3-D Secure step, finish the payment, queue its callback.
+def finish_secure3d(
+    app: web.Application, transaction_id: str, code: str = "", passed: bool | None = None
+) -> Transaction:
+    """Finish a pending 3-D Secure step, record the result, queue the callback.
 
-    A wrong code declines with 473 (status 3D). Raises 400 when no step is pending.
+    The step passes when `code` is the one-time code (or, from the mock ACS, when
+    `passed` says so); otherwise it declines with 473 (status 3D). 400 when none is pending.
     """
     store = app[STORE]
     pending = store.pending_secure3d(transaction_id)
     if pending is None:
         raise EpayError(400, GENERIC, "no 3-D Secure step is pending for this transaction")
-    approved = hmac.compare_digest(code.strip().encode(), pending.otp.encode())
+    approved = passed if passed is not None else hmac.compare_digest(code.strip().encode(),
+                                                                      pending.otp.encode())
     tx = store.finish_secure3d(transaction_id, approved, reason_code=473)
     _save_card_if_asked(app, tx, pending.attempt, tx.card, tx.card_id)
     app[DISPATCHER].payment_finished(tx, pending.callback)

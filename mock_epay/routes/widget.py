@@ -328,7 +328,69 @@ async def submit_secure3d(request: web.Request) -> web.Response:
                   tx_reference=tx.reference)
 
 
+# -- 3-D Secure for cards/auth (spec 2.4): the mock ACS and the TermUrl ---------------------
+
+
+async def _form_or_query(request: web.Request) -> dict[str, str]:
+    values = dict(request.query)
+    if request.method == "POST" and request.content_type in ("application/x-www-form-urlencoded",
+                                                             "multipart/form-data"):
+        values.update({k: v for k, v in (await request.post()).items() if isinstance(v, str)})
+    return values
+
+
+async def mock_acs(request: web.Request) -> web.Response:
+    """The issuer's 3-D Secure page, mocked: the buyer approves or fails the check."""
+    form = await _form_or_query(request)
+    md, term_url = form.get("MD", ""), form.get("TermUrl", "")
+    if not md or not term_url.startswith(("http://", "https://")):
+        error = PageError("The ACS needs MD, PaReq and TermUrl (an http(s) URL), posted as a form.",
+                          title="3-D Secure request incomplete")
+        return render_error(request, error, False)
+    pending = request.app[STORE].pending_secure3d(md)
+    card = pending.attempt.card_pan if pending else ""
+    return render("acs.html", md=md, pa_req=form.get("PaReq", ""), term_url=term_url,
+                  card_mask=f"{card[:6]}...{card[-4:]}" if card else "", **_common(request, False))
+
+
+def _with_query(url: str, key: str, value: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}{key}={value}"
+
+
+async def confirm_payment(request: web.Request) -> web.Response:
+    """TermUrl: the ACS posts MD and PaRes here; the payment ends and the browser is redirected."""
+    app = request.app
+    token = app[TOKENS].resolve(request.query.get("Access", ""))
+    form = await _form_or_query(request)
+    md = form.get("MD", "")
+    pending = app[STORE].pending_secure3d(md)
+    if pending is None or pending.client_id != token.client_id:
+        raise EpayError(400, -1, "no 3-D Secure step is pending for this MD")
+    context = pending.context
+    tx = finish_secure3d(app, md, passed=form.get("PaRes", "").upper() in ("Y", "APPROVED", "OK"))
+    result_page = public_base(request) + "/_mock/acs/result"
+    if tx.status.is_success:
+        target = _with_query(context.get("back_link") or result_page, "reference", tx.reference)
+    else:
+        back = context.get("failure_back_link") or context.get("back_link") or result_page
+        target = _with_query(back, "errorCode", str(tx.reason_code))
+    raise web.HTTPSeeOther(target)
+
+
+async def acs_result(request: web.Request) -> web.Response:
+    success = "reference" in request.query
+    message = "Payment successful" if success else f"Payment declined ({request.query.get('errorCode', '')})"
+    return render("payform_result.html", success=success, message=message,
+                  reference=request.query.get("reference", ""), back_link=None,
+                  **_common(request, False, {"result": {"success": success}}))
+
+
 def setup(app: web.Application, add_route: Any) -> None:
+    add_route("GET", "/_mock/acs", mock_acs)
+    add_route("POST", "/_mock/acs", mock_acs)
+    add_route("GET", "/_mock/acs/result", acs_result)
+    for prefix in ("", "/api"):
+        add_route("POST", prefix + "/payments/cards/confirmPayment", confirm_payment)
     for prefix in PREFIXES:
         add_route("GET", prefix + "payment-api.js", payment_api_js)
         add_route("GET", prefix + "static/{name}", static_file)
