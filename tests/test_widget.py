@@ -407,6 +407,18 @@ async def test_auto_pay_from_the_payment_object_or_the_url_reaches_the_page(clie
     assert '"autoPay": {"card": "4405639704015096", "afterMs": 50, "expiry": "01/27", "cvc": "321"}' in html
     html = await (await open_page(client, payment_object(auth), extra=f"&mockAutoPay={LOCKED}")).text()
     assert '"card": "4003032704547597", "afterMs": 300' in html
+    assert f'<input type="hidden" name="mockAutoPay" value="{LOCKED}">' in html  # kept for the form post
+
+
+async def test_url_auto_pay_completes_a_secure3d_step_too(client):
+    auth = await token_response(client)
+    html = await (await open_page(client, payment_object(auth), extra=f"&mockAutoPay={SECURE3D}")).text()
+    response = await client.post("/payform/pay", data={
+        "params": params_of(html), "mockAutoPay": SECURE3D, "cardNumber": SECURE3D, "expiry": "12/30",
+        "cvc": "123"})
+    step = await response.text()
+    assert 'data-testid="secure3d-code"' in step
+    assert '"autoOtp": {"otp": "123456", "afterMs": 300}' in step
 
 
 async def test_token_endpoint_answers_cors_preflight_and_sets_allow_origin(client):

@@ -34,6 +34,7 @@ from mock_epay.payform import (
 from mock_epay.resources import data_dir
 
 PREFIXES = ("/payform/", "/redesign-payform/")
+PASSED_ON = ("mockAutoPay", "mockAutoPayMs", "mockScenario")  # page-URL options kept through the form post
 STATIC_FILES = {
     "payform.css": "text/css",
     "payform.js": "application/javascript",
@@ -100,6 +101,7 @@ class OpenPayment:
     """A decoded, checked payment object with what the page shows about it."""
 
     raw_params: str
+    query: dict[str, str]
     payment: PaymentObject
     token: Token
     merchant: Merchant
@@ -133,7 +135,8 @@ def open_payment(request: web.Request, raw_params: str, query: dict[str, str], s
             raise PageError(f"saved card {payment.card_id[:64]!r} is not found or is deactivated")
         if payment.account_id and saved.account_id != payment.account_id:
             raise PageError(f"saved card {saved.id} does not belong to accountId {payment.account_id!r}")
-    return OpenPayment(raw_params, payment, token, merchant, saved, short)
+    passed_on = {k: query[k] for k in PASSED_ON if query.get(k)}
+    return OpenPayment(raw_params, passed_on, payment, token, merchant, saved, short)
 
 
 def _is_true(value: str | None) -> bool:
@@ -200,6 +203,7 @@ def render_form(
         payment=payment,
         amount=format_amount(payment.amount, payment.currency),
         params=opened.raw_params,
+        passed_on=opened.query,
         saved_card=opened.saved_card,
         errors=errors or {},
         typed=typed,
@@ -241,7 +245,7 @@ async def submit_payment(request: web.Request) -> web.Response:
     app = request.app
     form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
     short = _is_true(form.get("isShortForm"))
-    query = {k: form[k] for k in ("mockAutoPay", "mockAutoPayMs", "mockScenario") if form.get(k)}
+    query = {k: form[k] for k in PASSED_ON if form.get(k)}
     try:
         opened = open_payment(request, form.get("params", ""), query, short)
     except PageError as exc:
