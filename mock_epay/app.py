@@ -13,14 +13,23 @@ from mock_epay.clock import Clock
 from mock_epay.errors import error_middleware
 from mock_epay.fakedata import FakeData
 from mock_epay.journal import AccessLog, request_log_middleware_for
-from mock_epay.routes import admin, admin_callbacks, admin_state, cards, oauth, operations, payments
+from mock_epay.routes import (
+    admin,
+    admin_callbacks,
+    admin_state,
+    cards,
+    oauth,
+    operations,
+    payments,
+    widget,
+)
 from mock_epay.scenarios import ScenarioEngine
 from mock_epay.settings import Settings
 from mock_epay.store import Store
 from mock_epay.tokens import TokenService
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-ROUTE_MODULES = (oauth, payments, operations, cards, admin, admin_state, admin_callbacks)
+ROUTE_MODULES = (oauth, payments, operations, cards, widget, admin, admin_state, admin_callbacks)
 
 
 def _route_adder(app: web.Application) -> Callable[[str, str, Handler], None]:

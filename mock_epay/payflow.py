@@ -7,11 +7,14 @@ Both the server-to-server payment (`cards/auth`) and the hosted payment page cal
 from __future__ import annotations
 
 import asyncio
+import hmac
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
-from mock_epay.app_keys import DISPATCHER, ENGINE, STORE
+from mock_epay.app_keys import DISPATCHER, ENGINE, SETTINGS, STORE
+from mock_epay.errors import GENERIC, EpayError
 from mock_epay.models import Card, Outcome, OutcomeKind, PaymentAttempt, Transaction
 
 # Outcomes that produce a transaction record and a callback.
@@ -31,10 +34,17 @@ async def run_payment(
     attempt: PaymentAttempt,
     card: Card | None,
     card_id: str | None = None,
+    secure3d_context: dict[str, Any] | None = None,
 ) -> PaymentResult:
-    """Decide and record one attempt; raises the duplicate error when the invoice is taken."""
+    """Decide and record one attempt; raises the duplicate error when the invoice is taken.
+
+    A successful attempt with `card_save` and an `account_id` saves the card first, so
+    the callback carries `cardId`. A 3-D Secure outcome leaves the transaction NEW with
+    its invoice reserved (remembering `secure3d_context`) until `finish_secure3d`.
+    """
     store = app[STORE]
     reservation = store.reserve_invoice(attempt.client_id, attempt.invoice_id)
+    held_for_secure3d = False
     try:
         outcome = app[ENGINE].decide(attempt)
         if outcome.delay_ms:
@@ -42,8 +52,41 @@ async def run_payment(
         if outcome.kind not in RECORDED_KINDS:
             return PaymentResult(outcome, None)
         tx = store.record_payment(reservation, attempt, outcome, card, card_id)
-        if outcome.kind is not OutcomeKind.SECURE3D:
-            app[DISPATCHER].payment_finished(tx, outcome.callback)
+        if outcome.kind is OutcomeKind.SECURE3D:
+            store.hold_for_secure3d(tx, attempt, outcome.otp, outcome.callback,
+                                    ttl=app[SETTINGS].payment_token_ttl, context=secure3d_context)
+            held_for_secure3d = True
+            return PaymentResult(outcome, tx)
+        _save_card_if_asked(app, tx, attempt, card, card_id)
+        app[DISPATCHER].payment_finished(tx, outcome.callback)
         return PaymentResult(outcome, tx)
     finally:
-        store.release_invoice(reservation)
+        if not held_for_secure3d:  # the hold owns the invoice now
+            store.release_invoice(reservation)
+
+
+def _save_card_if_asked(
+    app: web.Application, tx: Transaction, attempt: PaymentAttempt, card: Card | None, card_id: str | None
+) -> None:
+    if tx.status.is_success and attempt.card_save and attempt.account_id and card and not card_id:
+        app[STORE].attach_saved_card(tx, card)
+
+
+def finish_secure3d(
+    app: web.Application, transaction_id: str, code: str = "", passed: bool | None = None
+) -> Transaction:
+    """Finish a pending 3-D Secure step, record the result, queue the callback.
+
+    The step passes when `code` is the one-time code (or, from the mock ACS, when
+    `passed` says so); otherwise it declines with 473 (status 3D). 400 when none is pending.
+    """
+    store = app[STORE]
+    pending = store.pending_secure3d(transaction_id)
+    if pending is None:
+        raise EpayError(400, GENERIC, "no 3-D Secure step is pending for this transaction")
+    approved = passed if passed is not None else hmac.compare_digest(code.strip().encode(),
+                                                                      pending.otp.encode())
+    tx = store.finish_secure3d(transaction_id, approved, reason_code=473)
+    _save_card_if_asked(app, tx, pending.attempt, tx.card, tx.card_id)
+    app[DISPATCHER].payment_finished(tx, pending.callback)
+    return tx

@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from mock_epay.clock import Clock
+from mock_epay.codes import reason_message
 from mock_epay.errors import DUPLICATE_MESSAGE, GENERIC, EpayError
 from mock_epay.fakedata import FakeData, card_type, mask_pan
 from mock_epay.lifecycle import Balances, Operation, auth_expired, not_found_error, plan_operation
 from mock_epay.models import (
+    CallbackPlan,
     Card,
     HistoryEntry,
     Merchant,
@@ -64,6 +66,20 @@ class InvoiceReservation:
     invoice_id: str
 
 
+@dataclass(slots=True)
+class PendingSecure3D:
+    """A payment waiting for its 3-D Secure step; its invoice stays reserved meanwhile."""
+
+    transaction_id: str
+    client_id: str
+    otp: str
+    callback: CallbackPlan
+    attempt: PaymentAttempt
+    reservation: InvoiceReservation
+    expires_at: float  # on the clock's monotonic scale
+    context: dict[str, Any]  # what the page needs to finish (links, widget mode, ...)
+
+
 class Store:
     """In-memory state of the mock gateway."""
 
@@ -88,6 +104,7 @@ class Store:
         self._succeeded_suffixes: dict[tuple[str, str], str] = {}
         self._in_flight: set[tuple[str, str]] = set()
         self._cards: dict[str, SavedCard] = {}
+        self._secure3d: dict[str, PendingSecure3D] = {}
         self._journal: deque[tuple[Any, ...]] = deque(maxlen=journal_size)
         for merchant in merchants:
             self.add_merchant(merchant)
@@ -158,6 +175,7 @@ class Store:
         """
         suffix_key = (client_id, "~" + invoice_suffix(invoice_id))
         invoice_key = (client_id, invoice_id)
+        self._expire_secure3d()
         if (client_id, invoice_suffix(invoice_id)) in self._succeeded_suffixes:
             raise duplicate_error()
         if invoice_key in self._in_flight or suffix_key in self._in_flight:
@@ -381,6 +399,77 @@ class Store:
         saved.active = False
         return saved
 
+    def attach_saved_card(self, tx: Transaction, card: Card) -> SavedCard:
+        """Save the card of a successful payment under its accountId (`cardSave: true`)."""
+        saved = self.save_card(tx.client_id, tx.account_id, card, transaction=tx)
+        tx.card_id = saved.id
+        return saved
+
+    # -- 3-D Secure step ---------------------------------------------------------
+
+    def hold_for_secure3d(
+        self,
+        tx: Transaction,
+        attempt: PaymentAttempt,
+        otp: str,
+        callback: CallbackPlan,
+        ttl: float,
+        context: dict[str, Any] | None = None,
+    ) -> PendingSecure3D:
+        """Keep the invoice of a NEW (3-D Secure) transaction reserved until the step ends.
+
+        Call it right after `record_payment`, with no `await` in between.
+        """
+        reservation = self.reserve_invoice(tx.client_id, tx.invoice_id)
+        pending = PendingSecure3D(
+            transaction_id=tx.id,
+            client_id=tx.client_id,
+            otp=otp,
+            callback=callback,
+            attempt=attempt,
+            reservation=reservation,
+            expires_at=self.clock.monotonic() + ttl,
+            context=dict(context or {}),
+        )
+        self._secure3d[tx.id] = pending
+        return pending
+
+    def pending_secure3d(self, transaction_id: str) -> PendingSecure3D | None:
+        self._expire_secure3d()
+        return self._secure3d.get(transaction_id)
+
+    def finish_secure3d(self, transaction_id: str, approved: bool, reason_code: int = 473) -> Transaction:
+        """End a 3-D Secure step: the NEW transaction succeeds or fails with `reason_code` (status 3D)."""
+        pending = self._secure3d.pop(transaction_id)
+        tx = self._transactions[transaction_id]
+        terminal = self.terminal_of(tx.client_id, tx.terminal_id)
+        if approved:
+            if tx.org_amount == 0:
+                tx.status = Status.VERIFIED
+            else:
+                tx.status = Status.AUTH if terminal and terminal.two_stage else Status.CHARGE
+            tx.approval_code = self.fake.approval_code()
+            tx.reason, tx.reason_code = "success", 0
+            tx.charged_amount = tx.amount if tx.status is Status.CHARGE else 0.0
+            self._succeeded_suffixes[(tx.client_id, invoice_suffix(tx.invoice_id))] = tx.id
+        else:
+            tx.status = Status.THREE_D
+            tx.reason, tx.reason_code = reason_message(reason_code), reason_code
+        tx.secure = True
+        tx.history.append(HistoryEntry(at=self.clock.now(), status=tx.status, amount=tx.amount,
+                                       note="3-D Secure passed" if approved else "3-D Secure failed"))
+        self.release_invoice(pending.reservation)
+        return tx
+
+    def _expire_secure3d(self) -> None:
+        """Abandoned 3-D Secure steps end as failed (499, code not entered) and free the invoice."""
+        now = self.clock.monotonic()
+        for tx_id in [k for k, p in self._secure3d.items() if p.expires_at <= now]:
+            if tx_id in self._transactions:
+                self.finish_secure3d(tx_id, approved=False, reason_code=499)
+            else:
+                self.release_invoice(self._secure3d.pop(tx_id).reservation)
+
     # -- request journal ---------------------------------------------------------
 
     def journal_request(self, entry: tuple[Any, ...]) -> None:
@@ -407,6 +496,7 @@ class Store:
             k: v for k, v in self._succeeded_suffixes.items() if keep(k[0])
         }
         self._in_flight = {k for k in self._in_flight if keep(k[0])}
+        self._secure3d = {k: p for k, p in self._secure3d.items() if keep(p.client_id)}
         self._cards = {k: c for k, c in self._cards.items() if keep(c.client_id)}
         if client_id is None:
             self._journal.clear()

@@ -1,4 +1,8 @@
-"""The OAuth token endpoint: `POST /oauth2/token` (also under `/epay2`)."""
+"""The OAuth token endpoint: `POST /oauth2/token` (also under `/epay2`).
+
+It answers CORS preflights and sets `Access-Control-Allow-Origin: *` (also on errors),
+because widget integrations sometimes fetch the payment token from the browser.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from mock_epay.app_keys import SETTINGS, STORE, TOKENS
-from mock_epay.errors import bad_request, unauthorized
+from mock_epay.errors import EpayError, bad_request, unauthorized
 from mock_epay.tokens import TokenRequest
 from mock_epay.validation import (
     first_present,
@@ -21,6 +25,12 @@ from mock_epay.validation import (
 )
 
 GRANT_TYPES = ("client_credentials",)
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Content-Type, Authorization",
+    "Access-Control-Max-Age": "600",
+}
 
 
 def parse_token_request(form: dict[str, Any], strict_invoice_id: bool) -> TokenRequest:
@@ -80,6 +90,20 @@ async def issue_token(request: web.Request) -> web.Response:
     return web.json_response(tokens.response_body(token))
 
 
+async def issue_token_cors(request: web.Request) -> web.Response:
+    try:
+        response = await issue_token(request)
+    except EpayError as exc:
+        response = exc.to_response()
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+async def token_preflight(request: web.Request) -> web.Response:
+    return web.Response(status=204, headers=CORS_HEADERS)
+
+
 def setup(app: web.Application, add_route: Any) -> None:
     for prefix in ("", "/epay2"):
-        add_route("POST", prefix + "/oauth2/token", issue_token)
+        add_route("POST", prefix + "/oauth2/token", issue_token_cors)
+        add_route("OPTIONS", prefix + "/oauth2/token", token_preflight)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -148,8 +149,26 @@ async def pay_with_saved_card(request: web.Request) -> web.StreamResponse:
         secret_hash=token.secret_hash,
         ip=request.remote or "",
     )
-    result = await run_payment(app, attempt, saved.card, saved.id)
+    links = {"back_link": parse_url(body.get("backLink"), "backLink"),
+             "failure_back_link": parse_url(body.get("failureBackLink"), "failureBackLink")}
+    result = await run_payment(app, attempt, saved.card, saved.id, secure3d_context=links)
+    if result.outcome.kind is OutcomeKind.SECURE3D and result.transaction is not None:
+        return web.json_response(secure3d_payment_body(request, result.transaction, token))
     return card_payment_response(result)
+
+
+def secure3d_payment_body(request: web.Request, tx: Any, token: Token) -> dict[str, Any]:
+    """The 200 answer when 3-D Secure is needed: `secure3D` says where to send the buyer (spec 2.4)."""
+    settings = request.app[SETTINGS]
+    base = settings.base_url if settings.public_url else str(request.url.origin()).rstrip("/")
+    body = card_payment_body(tx)
+    body["secure3D"] = {
+        "action": f"{base}/_mock/acs",
+        "md": tx.id,
+        "paReq": base64.b64encode(f"mock-epay:{tx.id}".encode()).decode(),
+        "termURL": f"{base}/payments/cards/confirmPayment?Access={token.access_token}",
+    }
+    return body
 
 
 def card_payment_response(result: PaymentResult) -> web.StreamResponse:
