@@ -16,6 +16,7 @@ from mock_epay.journal import AccessLog, request_log_middleware_for
 from mock_epay.routes import (
     admin,
     admin_callbacks,
+    admin_scenarios,
     admin_state,
     cards,
     oauth,
@@ -23,13 +24,16 @@ from mock_epay.routes import (
     payments,
     widget,
 )
+from mock_epay.scenario_watch import setup_watcher
 from mock_epay.scenarios import ScenarioEngine
 from mock_epay.settings import Settings
 from mock_epay.store import Store
 from mock_epay.tokens import TokenService
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-ROUTE_MODULES = (oauth, payments, operations, cards, widget, admin, admin_state, admin_callbacks)
+ROUTE_MODULES = (
+    oauth, payments, operations, cards, widget, admin, admin_state, admin_callbacks, admin_scenarios,
+)
 
 
 def _route_adder(app: web.Application) -> Callable[[str, str, Handler], None]:
@@ -78,11 +82,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app[CLOCK] = clock
     app[STORE] = store
     app[TOKENS] = TokenService(store, settings)
-    app[ENGINE] = ScenarioEngine()
+    app[ENGINE] = ScenarioEngine(settings.scenario_paths, include_defaults=settings.default_scenarios)
     app[DISPATCHER] = CallbackDispatcher(store, settings, clock)
     app.on_startup.append(_start_dispatcher)
     app.on_cleanup.append(_stop_dispatcher)
     app.on_shutdown.append(lambda _app: _flush(access_log))
+    setup_watcher(app)
     add_route = _route_adder(app)
     for module in ROUTE_MODULES:
         module.setup(app, add_route)

@@ -30,6 +30,23 @@ def _serve_parser(sub: Any) -> None:
     serve.add_argument("--admin-token", dest="admin_token",
                        help="token required by the /_mock/ admin API (env MOCK_EPAY_ADMIN_TOKEN)")
     serve.add_argument("--quiet", action="store_true", help="do not log one line per request")
+    serve.add_argument("--scenarios", dest="scenario_paths", action="append", type=Path,
+                       metavar="FILE_OR_DIR",
+                       help="scenario rules file or directory; repeatable; tried in the order "
+                            "given, before the shipped library (env MOCK_EPAY_SCENARIOS)")
+    serve.add_argument("--no-default-scenarios", dest="default_scenarios", action="store_false",
+                       default=None, help="do not load the shipped scenarios/ library")
+    serve.add_argument("--watch-scenarios", dest="watch_scenarios", action="store_true",
+                       default=None, help="reload scenario files when they change")
+
+
+def _check_parser(sub: Any) -> None:
+    check = sub.add_parser(
+        "check-scenarios",
+        help="validate scenario files; exit 1 naming the file, rule index and problem",
+    )
+    check.add_argument("files", nargs="*", type=Path, metavar="FILE_OR_DIR",
+                       help="files or directories to check (default: the shipped library)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,23 +56,57 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mock-epay {__version__}")
     sub = parser.add_subparsers(dest="command")
     _serve_parser(sub)
+    _check_parser(sub)
     return parser
 
 
 def _cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    names = ("host", "port", "config_file", "seed", "public_url", "admin_token")
+    names = ("host", "port", "config_file", "seed", "public_url", "admin_token",
+             "default_scenarios", "watch_scenarios")
     overrides = {name: getattr(args, name, None) for name in names}
+    if getattr(args, "scenario_paths", None):
+        overrides["scenario_paths"] = tuple(args.scenario_paths)
     if getattr(args, "quiet", False):
         overrides["log_requests"] = False
     return overrides
+
+
+def check_scenarios(files: Sequence[Path]) -> int:
+    """`mock-epay check-scenarios FILE...`: 0 when every file is good, 1 with each problem."""
+    from mock_epay.scenario_schema import ScenarioError, read_rule_files
+    from mock_epay.scenarios import shipped_paths
+
+    paths = list(files) or shipped_paths()
+    missing = [p for p in paths if not p.exists()]
+    for path in missing:
+        print(f"{path}: no such file or directory", file=sys.stderr)
+    try:
+        loaded = read_rule_files([p for p in paths if p.exists()])
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    if missing:
+        return 1
+    if not loaded:
+        print("no scenario files found in " + ", ".join(map(str, paths)), file=sys.stderr)
+        return 1
+    for path, rules in loaded:
+        print(f"{path}: ok, {len(rules)} rules")
+    return 0
 
 
 def serve(settings: Settings) -> int:
     from aiohttp import web
 
     from mock_epay.app import create_app
+    from mock_epay.scenario_schema import ScenarioError
 
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except ScenarioError as exc:
+        print(f"mock-epay: bad scenario file, not starting:\n{exc}", file=sys.stderr)
+        return 2
     log.info("mock-epay %s listening on http://%s:%s", __version__, settings.host, settings.port)
     web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
     return 0
@@ -68,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if args.command == "check-scenarios":
+        return check_scenarios(args.files)
     try:
         settings = build_settings(_cli_overrides(args), os.environ)
     except ConfigError as exc:

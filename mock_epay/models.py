@@ -206,6 +206,9 @@ class Outcome:
     otp: str = "123456"  # the one-time code a 3-D Secure step accepts
     callback: CallbackPlan = CallbackPlan()
     rule: str = ""  # name of the scenario rule that decided it
+    # server_error / hang / drop only: the bank still approves the payment (and sends its
+    # callback) although the merchant never sees a good answer.
+    records_approval: bool = False
 
 
 APPROVED = Outcome()

@@ -29,28 +29,51 @@ class PaymentResult:
     transaction: Transaction | None
 
 
+async def wait_for_disconnect(request: web.Request | None, limit: float) -> bool:
+    """Hold the answer until the client goes away (True) or `limit` seconds pass (False)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while (left := deadline - loop.time()) > 0:
+        if request is not None and (request.transport is None or request.transport.is_closing()):
+            return True
+        await asyncio.sleep(min(0.05, left))
+    return False
+
+
 async def run_payment(
     app: web.Application,
     attempt: PaymentAttempt,
     card: Card | None,
     card_id: str | None = None,
     secure3d_context: dict[str, Any] | None = None,
+    request: web.Request | None = None,
 ) -> PaymentResult:
     """Decide and record one attempt; raises the duplicate error when the invoice is taken.
 
     A successful attempt with `card_save` and an `account_id` saves the card first, so
     the callback carries `cardId`. A 3-D Secure outcome leaves the transaction NEW with
     its invoice reserved (remembering `secure3d_context`) until `finish_secure3d`.
+    `request` lets a `hang` outcome notice when the client gives up; without it a hang
+    lasts the full `scenario_hang_seconds`.
     """
     store = app[STORE]
+    settings = app[SETTINGS]
     reservation = store.reserve_invoice(attempt.client_id, attempt.invoice_id)
     held_for_secure3d = False
     try:
         outcome = app[ENGINE].decide(attempt)
         if outcome.delay_ms:
-            await asyncio.sleep(outcome.delay_ms / 1000)
+            await asyncio.sleep(outcome.delay_ms * settings.scenario_time_scale / 1000)
         if outcome.kind not in RECORDED_KINDS:
-            return PaymentResult(outcome, None)
+            tx = None
+            if outcome.records_approval:
+                approved = Outcome(rule=outcome.rule, callback=outcome.callback)
+                tx = store.record_payment(reservation, attempt, approved, card, card_id)
+                _save_card_if_asked(app, tx, attempt, card, card_id)
+                app[DISPATCHER].payment_finished(tx, outcome.callback)
+            if outcome.kind is OutcomeKind.HANG:
+                await wait_for_disconnect(request, settings.scenario_hang_seconds)
+            return PaymentResult(outcome, tx)
         tx = store.record_payment(reservation, attempt, outcome, card, card_id)
         if outcome.kind is OutcomeKind.SECURE3D:
             store.hold_for_secure3d(tx, attempt, outcome.otp, outcome.callback,

@@ -57,6 +57,10 @@ class Settings:
     log_requests: bool = True
     scenario_paths: tuple[Path, ...] = ()
     watch_scenarios: bool = False
+    default_scenarios: bool = True  # load the shipped scenarios/ library after the user's files
+    scenario_watch_interval: float = 1.0  # seconds between checks of watched scenario files
+    scenario_hang_seconds: float = 300.0  # a `hang` outcome answers 504 after this long at most
+    scenario_time_scale: float = 1.0  # multiplies scenario delays (0.01 makes a 3 s delay 30 ms)
     payment_token_ttl: int = 1200
     service_token_ttl: int = 7200
     payment_expires_in_as_string: bool = True
@@ -134,6 +138,10 @@ _SETTING_TYPES = {
     "log_requests": {"type": "boolean"},
     "scenarios": {"type": "array", "items": {"type": "string"}},
     "watch_scenarios": {"type": "boolean"},
+    "default_scenarios": {"type": "boolean"},
+    "scenario_watch_interval": {"type": "number", "exclusiveMinimum": 0},
+    "scenario_hang_seconds": {"type": "number", "exclusiveMinimum": 0},
+    "scenario_time_scale": {"type": "number", "minimum": 0},
     "payment_token_ttl": {"type": "integer", "minimum": 1},
     "service_token_ttl": {"type": "integer", "minimum": 1},
     "payment_expires_in_as_string": {"type": "boolean"},
@@ -276,6 +284,7 @@ _ENV_CONVERTERS: dict[str, Any] = {
     "CALLBACK_ALLOWED_HOSTS": (
         "callback_allowed_hosts", lambda v: tuple(h.strip() for h in v.split(",") if h.strip())
     ),
+    "DEFAULT_SCENARIOS": ("default_scenarios", lambda v: v.lower() in ("1", "true", "yes", "on")),
 }
 
 

@@ -151,10 +151,11 @@ async def pay_with_saved_card(request: web.Request) -> web.StreamResponse:
     )
     links = {"back_link": parse_url(body.get("backLink"), "backLink"),
              "failure_back_link": parse_url(body.get("failureBackLink"), "failureBackLink")}
-    result = await run_payment(app, attempt, saved.card, saved.id, secure3d_context=links)
+    result = await run_payment(app, attempt, saved.card, saved.id, secure3d_context=links,
+                               request=request)
     if result.outcome.kind is OutcomeKind.SECURE3D and result.transaction is not None:
         return web.json_response(secure3d_payment_body(request, result.transaction, token))
-    return card_payment_response(result)
+    return card_payment_response(result, request)
 
 
 def secure3d_payment_body(request: web.Request, tx: Any, token: Token) -> dict[str, Any]:
@@ -171,7 +172,20 @@ def secure3d_payment_body(request: web.Request, tx: Any, token: Token) -> dict[s
     return body
 
 
-def card_payment_response(result: PaymentResult) -> web.StreamResponse:
+RULE_HEADER = "X-Mock-Rule"  # names the scenario rule that decided (absent when none did)
+DROPPED_STATUS = 444  # journal-only status of a dropped connection (nothing is sent)
+
+
+def card_payment_response(
+    result: PaymentResult, request: web.Request | None = None
+) -> web.StreamResponse:
+    response = _outcome_response(result, request)
+    if result.outcome.rule:
+        response.headers[RULE_HEADER] = result.outcome.rule
+    return response
+
+
+def _outcome_response(result: PaymentResult, request: web.Request | None) -> web.StreamResponse:
     outcome = result.outcome
     if outcome.kind is OutcomeKind.APPROVE and result.transaction is not None:
         return web.json_response(card_payment_body(result.transaction))
@@ -179,6 +193,13 @@ def card_payment_response(result: PaymentResult) -> web.StreamResponse:
         if outcome.body is None:
             return error_response(outcome.http_status, GENERIC, outcome.message)
         return web.Response(status=outcome.http_status, text=outcome.body)
+    if outcome.kind is OutcomeKind.DROP:
+        if request is not None and request.transport is not None:
+            request.transport.close()  # aiohttp then skips writing the answer, quietly
+        return web.Response(status=DROPPED_STATUS)
+    if outcome.kind is OutcomeKind.HANG:
+        # Reached only when the client is gone (nothing is written) or the hang limit passed.
+        return error_response(504, GENERIC, "the gateway did not answer in time (scenario hang)")
     code = GENERIC if outcome.kind is OutcomeKind.DUPLICATE else outcome.reason_code
     return error_response(outcome.http_status or 400, code, outcome.message)
 
