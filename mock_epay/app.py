@@ -82,7 +82,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app[CLOCK] = clock
     app[STORE] = store
     app[TOKENS] = TokenService(store, settings)
-    app[ENGINE] = ScenarioEngine(settings.scenario_paths, include_defaults=settings.default_scenarios)
+    app[ENGINE] = ScenarioEngine(settings.scenario_paths, include_defaults=settings.default_scenarios,
+                                 time_scale=settings.scenario_time_scale)
     app[DISPATCHER] = CallbackDispatcher(store, settings, clock)
     app.on_startup.append(_start_dispatcher)
     app.on_cleanup.append(_stop_dispatcher)

@@ -63,7 +63,7 @@ async def run_payment(
     try:
         outcome = app[ENGINE].decide(attempt)
         if outcome.delay_ms:
-            await asyncio.sleep(outcome.delay_ms * settings.scenario_time_scale / 1000)
+            await asyncio.sleep(outcome.delay_ms / 1000)  # already scaled by the engine
         if outcome.kind not in RECORDED_KINDS:
             tx = None
             if outcome.records_approval:

@@ -15,7 +15,7 @@ import logging
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -274,9 +274,12 @@ def _sequence_key(rule: Rule, attempt: Attempt) -> tuple[str, str, str]:
 class ScenarioEngine:
     """Decides outcomes from loaded rules; reloadable; overrides for the next N requests."""
 
-    def __init__(self, paths: Sequence[Path] = (), include_defaults: bool = True) -> None:
+    def __init__(
+        self, paths: Sequence[Path] = (), include_defaults: bool = True, time_scale: float = 1.0
+    ) -> None:
         self.paths = tuple(Path(p) for p in paths)
         self.include_defaults = include_defaults
+        self.time_scale = time_scale  # multiplies every outcome's delay_ms (settings.scenario_time_scale)
         self._init_state()
         self._install(self._load())  # a bad file at start-up raises ScenarioError
 
@@ -294,6 +297,7 @@ class ScenarioEngine:
         engine = cls.__new__(cls)
         engine.paths = ()
         engine.include_defaults = False
+        engine.time_scale = 1.0
         engine._init_state()
         checked = validate_rules(list(specs), source)
         engine._install([compile_rule(s, source, i) for i, s in enumerate(checked)])
@@ -404,13 +408,17 @@ class ScenarioEngine:
 
     def _pick_outcome(self, rule: Rule, attempt: Attempt) -> Outcome:
         if len(rule.outcomes) == 1:
-            return rule.outcomes[0]
-        key = _sequence_key(rule, attempt)
-        step = self._sequence.pop(key, 0)
-        self._sequence[key] = step + 1
-        if len(self._sequence) > SEQUENCE_STATE_LIMIT:
-            self._sequence.popitem(last=False)
-        return rule.outcomes[min(step, len(rule.outcomes) - 1)]
+            outcome = rule.outcomes[0]
+        else:
+            key = _sequence_key(rule, attempt)
+            step = self._sequence.pop(key, 0)
+            self._sequence[key] = step + 1
+            if len(self._sequence) > SEQUENCE_STATE_LIMIT:
+                self._sequence.popitem(last=False)
+            outcome = rule.outcomes[min(step, len(rule.outcomes) - 1)]
+        if outcome.delay_ms and self.time_scale != 1.0:
+            outcome = replace(outcome, delay_ms=round(outcome.delay_ms * self.time_scale))
+        return outcome
 
     def _unknown_scenario(self, name: str) -> EpayError:
         names = sorted(self._names)

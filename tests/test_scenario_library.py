@@ -303,3 +303,38 @@ def test_docs_contain_the_current_generated_table():
     doc = (Path(__file__).resolve().parent.parent / "docs" / "scenarios.md").read_text()
     embedded = doc.split(TABLE_START, 1)[1].split(TABLE_END, 1)[0]
     assert embedded.strip() == markdown_table().strip(), "run: python -m mock_epay.scenarios_table"
+
+
+async def pay_then(client, amount: int, invoice: str) -> str:
+    response = await trigger(client, {"amount": amount}, invoice=invoice)
+    assert response.status == 200
+    return (await response.json())["id"]
+
+
+@pytest.mark.parametrize(
+    ("name", "amount", "statuses"),
+    [("refund-declined", 6100, [400]), ("refund-server-error", 6500, [500]),
+     ("refund-flaky", 6222, [500, 500, 200]), ("refund-slow", 6003, [200])],
+)
+async def test_shipped_refund_rules_through_http(lib, name, amount, statuses):
+    invoice = f"{next(_invoices):09d}"
+    tx_id = await pay_then(lib, amount, invoice)
+    service = await get_service_token(lib)
+    seen = []
+    for _ in statuses:
+        response = await lib.post(f"/operation/{tx_id}/refund",
+                                  headers={"Authorization": f"Bearer {service}"})
+        seen.append(response.status)
+        if response.status == 400:
+            assert (await response.json())["code"] == 100
+    assert seen == statuses
+
+
+async def test_operation_rule_picked_by_header_through_http(lib):
+    tx_id = await pay_then(lib, 100, f"{next(_invoices):09d}")
+    service = await get_service_token(lib)
+    response = await lib.post(f"/operation/{tx_id}/refund", headers={
+        "Authorization": f"Bearer {service}", "X-Mock-Scenario": "refund-server-error"})
+    assert response.status == 500
+    response = await lib.post(f"/operation/{tx_id}/refund", headers={"Authorization": f"Bearer {service}"})
+    assert response.status == 200

@@ -294,3 +294,9 @@ def test_many_rules_compile_into_one_matcher():
     e = engine(*specs)
     assert e.decide(attempt(amount=1999.0, account_id="a1999")).rule == "r1999"
     assert e.decide(attempt(amount=1999.0, account_id="a1")).rule == ""
+
+
+def test_time_scale_shortens_delays():
+    e = ScenarioEngine(time_scale=0.01)
+    assert e.decide(attempt(amount=7003.0)).delay_ms == 30
+    assert e.decide_operation(operation(amount=6003.0)).delay_ms == 30
