@@ -435,3 +435,21 @@ async def test_token_endpoint_answers_cors_preflight_and_sets_allow_origin(clien
 
 def test_client_id_is_the_public_test_merchant():
     assert TEST_CLIENT_ID == "test"
+
+
+@pytest.mark.parametrize(("amount", "status"), [(7500, 500), (7502, 502), (7503, 503)])
+async def test_chaos_server_errors_on_the_page_show_an_error_page(client, amount, status):
+    auth = await token_response(client, amount=str(amount))
+    response = await submit(client, payment_object(auth, amount=amount))
+    assert response.status == status
+    assert "payment service is unavailable" in await response.text()
+    assert (await status_of(client))["resultCode"] == "102"  # no payment was made
+
+
+async def test_chaos_dropped_connection_on_the_page_answers_nothing(client):
+    import aiohttp
+
+    auth = await token_response(client, amount="7778")
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await submit(client, payment_object(auth, amount=7778))
+    assert (await client.get("/_mock/health")).status == 200

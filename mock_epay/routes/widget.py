@@ -20,7 +20,7 @@ from aiohttp import web
 from mock_epay import test_cards
 from mock_epay.app_keys import CLOCK, SETTINGS, STORE, TOKENS
 from mock_epay.errors import EpayError
-from mock_epay.models import Card, Merchant, OutcomeKind, PaymentAttempt, SavedCard, Token
+from mock_epay.models import Card, Merchant, Outcome, OutcomeKind, PaymentAttempt, SavedCard, Token
 from mock_epay.payflow import finish_secure3d, run_payment
 from mock_epay.payform import (
     CardForm,
@@ -292,10 +292,13 @@ async def submit_payment(request: web.Request) -> web.Response:
         auto_otp = {"otp": payment.auto_pay.otp, "afterMs": payment.auto_pay.after_ms}
     try:
         result = await run_payment(app, attempt, card, attempt.card_id,
-                                   secure3d_context={"short": short, "auto": auto_otp, **links})
+                                   secure3d_context={"short": short, "auto": auto_otp, **links},
+                                   request=request)
     except EpayError as exc:  # the invoice is paid or being paid
         return finish(request, success=False, message=exc.message, short=short, **links)
     outcome, tx = result.outcome, result.transaction
+    if outcome.kind in GATEWAY_FAILURES:
+        return gateway_failure(request, outcome, short)
     if outcome.kind is OutcomeKind.SECURE3D and tx is not None:
         return render_secure3d(request, tx.id, tx.card, short, auto_otp, outcome.otp)
     success = outcome.kind is OutcomeKind.APPROVE and tx is not None and tx.status.is_success
@@ -304,6 +307,19 @@ async def submit_payment(request: web.Request) -> web.Response:
         message = "Card verified and saved" if tx and tx.card_id else "Card verified"
     return finish(request, success=success, message=message, short=short,
                   tx_reference=tx.reference if tx else "", **links)
+
+
+GATEWAY_FAILURES = frozenset({OutcomeKind.SERVER_ERROR, OutcomeKind.HANG, OutcomeKind.DROP})
+
+
+def gateway_failure(request: web.Request, outcome: Outcome, short: bool) -> web.Response:
+    """A chaos outcome on the page: the connection drops, or the bank's page answers an error."""
+    if outcome.kind is OutcomeKind.DROP and request.transport is not None:
+        request.transport.close()  # aiohttp then writes nothing
+    status = outcome.http_status if outcome.kind is OutcomeKind.SERVER_ERROR else 504
+    error = PageError(f"The payment gateway answered HTTP {status}. Please try again later.",
+                      status=status, title="The payment service is unavailable")
+    return render_error(request, error, short)
 
 
 def render_secure3d(request: web.Request, tx_id: str, card: Card | None, short: bool,
