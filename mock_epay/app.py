@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from mock_epay.admin_auth import admin_auth_middleware
 from mock_epay.app_keys import CLOCK, DISPATCHER, ENGINE, SETTINGS, STORE, TOKENS
 from mock_epay.callbacks import CallbackDispatcher
 from mock_epay.clock import Clock
@@ -68,7 +69,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     clock = clock or Clock()
     access_log = AccessLog()
     app = web.Application(
-        middlewares=[request_log_middleware_for(access_log), error_middleware],
+        middlewares=[request_log_middleware_for(access_log), error_middleware, admin_auth_middleware],
         client_max_size=settings.max_body_bytes,
     )
     store = Store(

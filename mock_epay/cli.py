@@ -29,6 +29,9 @@ def _serve_parser(sub: Any) -> None:
                        help="base URL browsers use to reach the mock (env MOCK_EPAY_PUBLIC_URL)")
     serve.add_argument("--admin-token", dest="admin_token",
                        help="token required by the /_mock/ admin API (env MOCK_EPAY_ADMIN_TOKEN)")
+    serve.add_argument("--allow-open-admin", dest="allow_open_admin", action="store_true", default=None,
+                       help="serve the /_mock/ admin API without a token even on a non-loopback "
+                            "address (env MOCK_EPAY_ALLOW_OPEN_ADMIN=1)")
     serve.add_argument("--quiet", action="store_true", help="do not log one line per request")
     serve.add_argument("--scenarios", dest="scenario_paths", action="append", type=Path,
                        metavar="FILE_OR_DIR",
@@ -62,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
     names = ("host", "port", "config_file", "seed", "public_url", "admin_token",
-             "default_scenarios", "watch_scenarios")
+             "default_scenarios", "watch_scenarios", "allow_open_admin")
     overrides = {name: getattr(args, name, None) for name in names}
     if getattr(args, "scenario_paths", None):
         overrides["scenario_paths"] = tuple(args.scenario_paths)
@@ -99,15 +102,26 @@ def check_scenarios(files: Sequence[Path]) -> int:
 def serve(settings: Settings) -> int:
     from aiohttp import web
 
+    from mock_epay.admin_auth import AUTO_TOKEN, exposure_problem, is_loopback, resolve_admin_token
     from mock_epay.app import create_app
     from mock_epay.scenario_schema import ScenarioError
 
+    generated = settings.admin_token == AUTO_TOKEN
+    settings = resolve_admin_token(settings)
+    problem = exposure_problem(settings)
+    if problem:
+        print(f"mock-epay: {problem}", file=sys.stderr)
+        return 2
     try:
         app = create_app(settings)
     except ScenarioError as exc:
         print(f"mock-epay: bad scenario file, not starting:\n{exc}", file=sys.stderr)
         return 2
     log.info("mock-epay %s listening on http://%s:%s", __version__, settings.host, settings.port)
+    if generated and settings.admin_token:
+        log.info("admin token (generated, MOCK_EPAY_ADMIN_TOKEN=auto): %s", settings.admin_token)
+    elif settings.admin_token is None and not is_loopback(settings.host):
+        log.warning("the /_mock/ admin API is open to anyone who reaches this port (allow_open_admin)")
     web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
     return 0
 

@@ -54,6 +54,7 @@ class Settings:
     seed: int | None = None
     public_url: str | None = None  # base URL browsers use to reach the mock
     admin_token: str | None = None
+    allow_open_admin: bool = False  # opt-out: no admin token even on a non-loopback address
     log_requests: bool = True
     scenario_paths: tuple[Path, ...] = ()
     watch_scenarios: bool = False
@@ -135,6 +136,7 @@ _SETTING_TYPES = {
     "seed": {"type": "integer"},
     "public_url": {"type": "string", "pattern": "^https?://"},
     "admin_token": {"type": "string", "minLength": 1},
+    "allow_open_admin": {"type": "boolean"},
     "log_requests": {"type": "boolean"},
     "scenarios": {"type": "array", "items": {"type": "string"}},
     "watch_scenarios": {"type": "boolean"},
@@ -275,6 +277,7 @@ _ENV_CONVERTERS: dict[str, Any] = {
     "SEED": ("seed", int),
     "PUBLIC_URL": ("public_url", str),
     "ADMIN_TOKEN": ("admin_token", str),
+    "ALLOW_OPEN_ADMIN": ("allow_open_admin", lambda v: v.lower() in ("1", "true", "yes", "on")),
     "CONFIG": ("config_file", Path),
     "LOG_REQUESTS": ("log_requests", lambda v: v.lower() in ("1", "true", "yes", "on")),
     "SCENARIOS": ("scenario_paths", lambda v: tuple(Path(p) for p in v.split(os.pathsep) if p)),
