@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from importlib.metadata import entry_points
 from typing import Any
 
 import pytest
@@ -18,6 +19,15 @@ from mock_epay.settings import (
 )
 
 TOKEN_PATH = "/epay2/oauth2/token"
+
+
+def _plugin_installed() -> bool:
+    """True when the installed package already registers the pytest plugin (entry point pytest11)."""
+    return any(ep.value == "mock_epay.pytest_plugin" for ep in entry_points(group="pytest11"))
+
+
+# An installed mock-epay loads its fixtures through the entry point; a bare checkout loads them here.
+pytest_plugins = ["pytester"] + ([] if _plugin_installed() else ["mock_epay.pytest_plugin"])
 
 
 @pytest.fixture

@@ -1,0 +1,83 @@
+"""pytest fixtures that run mock-epay in-process on a free loopback port.
+
+Loaded automatically once mock-epay is installed (entry point `pytest11`):
+
+- `mock_epay`: a fresh server per test; returns a `mock_epay.testing.MockEpay` handle
+  (base URLs, the test merchant's credentials, admin helpers). Settings come from the
+  overridable `mock_epay_settings` fixture and the `@pytest.mark.mock_epay(...)` marker.
+- `mock_epay_session`: one server for the whole session (settings from the overridable
+  `mock_epay_session_settings`); call `.reset()` where a test needs a clean state.
+
+The server runs on its own thread and event loop, so sync tests (requests, urllib,
+Django, Flask) and async tests can both use it; it is ready when the fixture returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import fields, replace
+from pathlib import Path
+
+import pytest
+
+from mock_epay.settings import Settings, load_config_file, settings_from_config
+from mock_epay.testing import MockEpay, MockEpayServer
+
+MARKER = "mock_epay"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(config=None, **settings): settings for this test's `mock_epay` server, e.g. "
+        f"seed=1, admin_token='t', config='tests/epay.yaml' (a mock-epay YAML config file)",
+    )
+
+
+def settings_for_marker(base: Settings, marker: pytest.Mark | None) -> Settings:
+    """`base` with the marker's keyword arguments applied (`config=` loads a YAML config file)."""
+    if marker is None:
+        return base
+    if marker.args:
+        raise pytest.UsageError(f"@pytest.mark.{MARKER} takes keyword arguments only, got {marker.args!r}")
+    overrides = dict(marker.kwargs)
+    config = overrides.pop("config", None)
+    settings = base
+    if config is not None:
+        settings = settings_from_config(load_config_file(Path(config)), settings)
+    known = {f.name for f in fields(Settings)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise pytest.UsageError(
+            f"@pytest.mark.{MARKER}: unknown setting(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(known))}"
+        )
+    return replace(settings, **overrides)
+
+
+@pytest.fixture
+def mock_epay_settings() -> Settings:
+    """Settings for the function-scoped `mock_epay` server; override this fixture to change them."""
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def mock_epay_session_settings() -> Settings:
+    """Settings for the session-scoped `mock_epay_session` server; override to change them."""
+    return Settings()
+
+
+@pytest.fixture
+def mock_epay(request: pytest.FixtureRequest, mock_epay_settings: Settings) -> Iterator[MockEpay]:
+    """A fresh mock-epay server for this test, on a free 127.0.0.1 port."""
+    settings = settings_for_marker(mock_epay_settings, request.node.get_closest_marker(MARKER))
+    with MockEpayServer(settings) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="session")
+def mock_epay_session(mock_epay_session_settings: Settings) -> Iterator[MockEpay]:
+    """One mock-epay server shared by the whole session; call `.reset()` for a clean state."""
+    with MockEpayServer(mock_epay_session_settings) as handle:
+        yield handle
+

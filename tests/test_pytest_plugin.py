@@ -1,0 +1,302 @@
+"""The pytest plugin as a merchant's test suite uses it: a Flask shop (sync) and an aiohttp shop (async)
+pay through the `mock_epay` fixture and see the callback, without a single sleep."""
+
+from __future__ import annotations
+
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from aiohttp import ClientSession, web
+from flask import Flask, jsonify
+from flask import request as flask_request
+from werkzeug.serving import make_server
+
+from mock_epay.app import create_app
+from mock_epay.testing import MockEpay, MockEpayError, MockEpayServer
+
+
+def has_route(method: str, path: str) -> bool:
+    """Whether the app serves `method path` (admin endpoints land from parallel work)."""
+    app = create_app()
+    return any(r.method == method and r.resource is not None
+               and r.resource.canonical.replace("{_slash}", "").rstrip("/") == path
+               for r in app.router.routes())
+
+
+needs_wait_endpoint = pytest.mark.skipif(not has_route("GET", "/_mock/callbacks/wait"),
+                                         reason="GET /_mock/callbacks/wait has not landed yet")
+
+# ---------------------------------------------------------------------------------------------
+# A tiny Flask shop, written the way a merchant writes one: requests to the bank, a postLink view.
+
+
+def flask_shop(epay: MockEpay) -> Flask:
+    app = Flask("shop")
+    app.config.update(EPAY=epay, PUBLIC_URL="", PAID={})
+
+    @app.post("/orders/<invoice_id>/pay")
+    def pay(invoice_id: str) -> Any:
+        bank = app.config["EPAY"]
+        token = requests.post(bank.oauth_url, data={
+            "grant_type": "client_credentials", "scope": "webapi payment",
+            "client_id": bank.client_id, "client_secret": bank.client_secret,
+            "invoiceID": invoice_id, "amount": "2500", "currency": "KZT", "terminal": bank.terminal_id,
+        }, timeout=10).json()["access_token"]
+        answer = requests.post(f"{bank.api_url}/payments/cards/auth", json={
+            "amount": 2500, "currency": "KZT", "name": "TEST", "terminalId": bank.terminal_id,
+            "invoiceId": invoice_id, "description": "order", "accountId": bank.account_id,
+            "email": "buyer@example.com", "phone": "77001112233", "language": "rus",
+            "postLink": f"{app.config['PUBLIC_URL']}/epay/postlink",
+            "failurePostLink": f"{app.config['PUBLIC_URL']}/epay/postlink",
+            "paymentType": "cardId", "cardId": {"id": bank.card_ids["visa"]},
+        }, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        return jsonify(answer.json()), answer.status_code
+
+    @app.post("/epay/postlink")
+    def postlink() -> Any:
+        body = flask_request.get_json()
+        app.config["PAID"][body["invoiceId"]] = body
+        return "", 200
+
+    return app
+
+
+@pytest.fixture
+def live_flask_shop(mock_epay: MockEpay) -> Iterator[Flask]:
+    """The shop served on a free loopback port (like Django's LiveServerTestCase), so postLinks reach it."""
+    app = flask_shop(mock_epay)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.port}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield app
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@needs_wait_endpoint
+def test_sync_flask_shop_pays_and_receives_the_postlink(mock_epay, live_flask_shop):
+    response = live_flask_shop.test_client().post("/orders/000000123/pay")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["status"] == "CHARGE"
+
+    delivery = mock_epay.wait_for_callback("000000123")
+
+    assert delivery
+    paid = live_flask_shop.config["PAID"]["000000123"]
+    assert paid["code"] == "ok" and paid["amount"] == 2500 and paid["invoiceId"] == "000000123"
+
+
+# ---------------------------------------------------------------------------------------------
+# The same story in an async shop (aiohttp), on the test's own event loop.
+
+
+def aiohttp_shop(epay: MockEpay, paid: dict[str, dict]) -> web.Application:
+    async def pay(request: web.Request) -> web.Response:
+        invoice_id = request.match_info["invoice_id"]
+        public_url = f"{request.scheme}://{request.host}"
+        async with ClientSession() as http:
+            async with http.post(epay.oauth_url, data={
+                "grant_type": "client_credentials", "scope": "webapi payment",
+                "client_id": epay.client_id, "client_secret": epay.client_secret,
+                "invoiceID": invoice_id, "amount": "990", "currency": "KZT", "terminal": epay.terminal_id,
+            }) as token_answer:
+                token = (await token_answer.json())["access_token"]
+            async with http.post(f"{epay.api_url}/payments/cards/auth", json={
+                "amount": 990, "currency": "KZT", "name": "TEST", "terminalId": epay.terminal_id,
+                "invoiceId": invoice_id, "description": "order", "accountId": epay.account_id,
+                "postLink": f"{public_url}/epay/postlink", "language": "rus",
+                "paymentType": "cardId", "cardId": {"id": epay.card_ids["mastercard"]},
+            }, headers={"Authorization": f"Bearer {token}"}) as answer:
+                return web.json_response(await answer.json(), status=answer.status)
+
+    async def postlink(request: web.Request) -> web.Response:
+        body = await request.json()
+        paid[body["invoiceId"]] = body
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/orders/{invoice_id}/pay", pay)
+    app.router.add_post("/epay/postlink", postlink)
+    return app
+
+
+@needs_wait_endpoint
+async def test_async_aiohttp_shop_pays_and_receives_the_postlink(mock_epay, aiohttp_client):
+    paid: dict[str, dict] = {}
+    shop = await aiohttp_client(aiohttp_shop(mock_epay, paid))
+
+    response = await shop.post("/orders/000000456/pay")
+    assert response.status == 200, await response.text()
+    assert (await response.json())["status"] == "CHARGE"
+
+    await mock_epay.aio.wait_for_callback("000000456")
+
+    assert paid["000000456"]["code"] == "ok" and paid["000000456"]["amount"] == 990
+
+
+# ---------------------------------------------------------------------------------------------
+# The fixture itself.
+
+
+def _status(url: str, headers: dict[str, str] | None = None) -> int:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_fixture_is_ready_when_it_returns_and_gives_urls_and_credentials(mock_epay):
+    assert mock_epay.base_url.startswith("http://127.0.0.1:")
+    assert not mock_epay.base_url.endswith(":0")
+    assert _status(mock_epay.url("/_mock/health")) == 200  # no waiting: it already listens
+    assert mock_epay.oauth_url == f"{mock_epay.base_url}/epay2/oauth2/token"
+    assert mock_epay.api_url == f"{mock_epay.base_url}/api"
+    assert (mock_epay.client_id, mock_epay.terminal_id) == ("test", "67e34d63-102f-4bd1-898e-370781d0074d")
+    assert mock_epay.client_secret == "yF587AV9Ms94qN2QShFzVR3vFnWkhjbAK3sG"
+    assert mock_epay.account_id == "testuser1"
+    assert set(mock_epay.card_ids) == {"visa", "mastercard", "locked"}
+    assert mock_epay.settings is not None and mock_epay.settings.base_url == mock_epay.base_url
+    assert mock_epay.health()["status"] == "ok"
+
+
+def test_request_log_shows_what_the_merchant_sent(mock_epay):
+    answer = requests.post(mock_epay.oauth_url, data={"grant_type": "client_credentials"}, timeout=10)
+    assert answer.status_code == 400
+    log = mock_epay.request_log()
+    assert [entry["path"] for entry in log] == ["/epay2/oauth2/token"]
+    assert log[0]["status"] == 400
+
+
+@pytest.mark.mock_epay(admin_token="marker-token", seed=7)
+def test_marker_sets_the_servers_settings_and_the_handle_follows(mock_epay):
+    assert mock_epay.settings.seed == 7
+    assert mock_epay.admin_token == "marker-token"
+    assert _status(mock_epay.url("/_mock/requests")) == 401
+    assert mock_epay.request_log() == []  # the handle sends the token
+
+
+def test_admin_errors_raise_with_the_banks_code_and_message(mock_epay):
+    with MockEpayServer(mock_epay.settings.with_overrides(admin_token="right")) as guarded:
+        wrong = MockEpay(guarded.base_url, admin_token="wrong")
+        with pytest.raises(MockEpayError) as caught:
+            wrong.request_log()
+        assert caught.value.status == 401 and caught.value.code == -1
+        assert "admin token is wrong" in str(caught.value)
+        assert guarded.request_log() == []
+
+
+def test_connect_reads_url_and_token_from_the_environment(monkeypatch):
+    monkeypatch.setenv("MOCK_EPAY_URL", "http://localhost:8080/")
+    monkeypatch.setenv("MOCK_EPAY_ADMIN_TOKEN", "ci-token")
+    handle = MockEpay.connect()
+    assert handle.base_url == "http://localhost:8080"
+    assert handle.admin_token == "ci-token"
+    assert handle.oauth_url == "http://localhost:8080/epay2/oauth2/token"
+    assert MockEpay.connect("http://mock:8080", admin_token="x").admin_token == "x"
+
+
+def test_connect_drives_a_server_started_elsewhere():
+    with MockEpayServer() as started:
+        remote = MockEpay.connect(started.base_url, admin_token="")
+        assert remote.health()["status"] == "ok"
+        assert remote.settings is None
+
+
+def test_server_stops_at_teardown_and_frees_its_port():
+    server = MockEpayServer()
+    handle = server.start()
+    assert handle.health()["status"] == "ok"
+    server.stop()
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(handle.url("/_mock/health"), timeout=5)
+    server.stop()  # a second stop is harmless
+
+
+# ---------------------------------------------------------------------------------------------
+# Scopes, overrides and loading, as a user's own suite would see them (pytester).
+
+_CONFTEST = """
+from importlib.metadata import entry_points
+_installed = any(ep.value == "mock_epay.pytest_plugin" for ep in entry_points(group="pytest11"))
+pytest_plugins = [] if _installed else ["mock_epay.pytest_plugin"]
+"""
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeconftest(_CONFTEST)
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    return pytester
+
+
+def test_function_scope_gives_each_test_a_fresh_server_and_session_scope_shares_one(suite):
+    suite.makepyfile("""
+        seen = {"function": set(), "session": set()}
+
+        def test_one(mock_epay, mock_epay_session):
+            seen["function"].add(mock_epay.base_url)
+            seen["session"].add(mock_epay_session.base_url)
+
+        def test_two(mock_epay, mock_epay_session):
+            seen["function"].add(mock_epay.base_url)
+            seen["session"].add(mock_epay_session.base_url)
+
+        def test_counts():
+            assert len(seen["function"]) == 2
+            assert len(seen["session"]) == 1
+    """)
+    suite.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=3)
+
+
+def test_settings_fixture_can_be_overridden(suite):
+    suite.makepyfile("""
+        import pytest
+        from mock_epay.settings import Settings
+
+        @pytest.fixture
+        def mock_epay_settings():
+            return Settings(seed=42, admin_token="from-fixture")
+
+        def test_it(mock_epay):
+            assert mock_epay.settings.seed == 42
+            assert mock_epay.admin_token == "from-fixture"
+            assert mock_epay.health()["status"] == "ok"
+    """)
+    suite.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_marker_with_a_config_file_and_a_wrong_setting(suite):
+    suite.makefile(".yaml", epay="""
+merchants:
+  - client_id: shop
+    client_secret: shop-secret
+    terminals: [{id: 11111111-2222-3333-4444-555555555555}]
+""")
+    suite.makepyfile("""
+        import pytest
+
+        @pytest.mark.mock_epay(config="epay.yaml")
+        def test_config(mock_epay):
+            ids = [m.client_id for m in mock_epay.settings.merchants]
+            assert ids == ["test", "shop"]
+
+        @pytest.mark.mock_epay(sede=1)
+        def test_typo(mock_epay):
+            pass
+    """)
+    result = suite.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*unknown setting(s) sede*"])
+
+
+def test_marker_is_registered(suite):
+    result = suite.runpytest_inprocess("--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.mock_epay(config=None, **settings)*"])
