@@ -9,12 +9,14 @@ it with the HEALTHCHECK command. It also lints the Dockerfile with hadolint when
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shlex
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -293,3 +295,38 @@ def test_github_actions_example_uses_a_service_container_and_waits_on_health():
     assert job["env"]["EPAY_OAUTH_URL"].endswith("/epay2/oauth2/token")
     wait = next(step for step in job["steps"] if "/_mock/health" in step.get("run", ""))
     assert "seq 1 60" in wait["run"]  # bounded
+
+
+def _load_shop():
+    spec = importlib.util.spec_from_file_location("example_shop", ROOT / "examples" / "merchant" / "shop.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_compose_merchant_pays_and_records_the_postlink(mock_epay):
+    """The compose file's shop, with the URLs it would get in compose pointed at the in-process mock."""
+    shop_module = _load_shop()
+    config = {**shop_module.DEFAULTS, "EPAY_OAUTH_URL": mock_epay.oauth_url,
+              "EPAY_API_URL": mock_epay.api_url, "SHOP_HOST": "127.0.0.1", "SHOP_PORT": "0"}
+    shop = shop_module.Shop(config)
+    shop.config["SHOP_PUBLIC_URL"] = f"http://127.0.0.1:{shop.server_address[1]}"
+    thread = threading.Thread(target=shop.serve_forever, daemon=True)
+    thread.start()
+    base = shop.config["SHOP_PUBLIC_URL"]
+    try:
+        assert _get(f"{base}/orders/000000777")[0] == 404
+        request = urllib.request.Request(f"{base}/orders/000000777/pay", data=b'{"amount": 1500}',
+                                         method="POST", headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert json.loads(answer.read())["status"] == "CHARGE"
+        assert mock_epay.wait_for_callback("000000777")["status"] == "delivered"
+        status, body = _get(f"{base}/orders/000000777")
+        assert status == 200
+        callback = json.loads(body)
+        assert callback["code"] == "ok" and callback["amount"] == 1500
+    finally:
+        shop.shutdown()
+        shop.server_close()
+        thread.join(timeout=10)

@@ -3,6 +3,7 @@ pay through the `mock_epay` fixture and see the callback, without a single sleep
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import urllib.error
 import urllib.request
@@ -28,8 +29,8 @@ def has_route(method: str, path: str) -> bool:
                for r in app.router.routes())
 
 
-needs_wait_endpoint = pytest.mark.skipif(not has_route("GET", "/_mock/callbacks/wait"),
-                                         reason="GET /_mock/callbacks/wait has not landed yet")
+needs_scenarios_api = pytest.mark.skipif(not has_route("POST", "/_mock/scenarios"),
+                                         reason="POST /_mock/scenarios has not landed yet")
 
 # ---------------------------------------------------------------------------------------------
 # A tiny Flask shop, written the way a merchant writes one: requests to the bank, a postLink view.
@@ -79,7 +80,6 @@ def live_flask_shop(mock_epay: MockEpay) -> Iterator[Flask]:
     thread.join(timeout=10)
 
 
-@needs_wait_endpoint
 def test_sync_flask_shop_pays_and_receives_the_postlink(mock_epay, live_flask_shop):
     response = live_flask_shop.test_client().post("/orders/000000123/pay")
     assert response.status_code == 200, response.get_json()
@@ -87,7 +87,7 @@ def test_sync_flask_shop_pays_and_receives_the_postlink(mock_epay, live_flask_sh
 
     delivery = mock_epay.wait_for_callback("000000123")
 
-    assert delivery
+    assert delivery["status"] == "delivered" and delivery["body"]["code"] == "ok"
     paid = live_flask_shop.config["PAID"]["000000123"]
     assert paid["code"] == "ok" and paid["amount"] == 2500 and paid["invoiceId"] == "000000123"
 
@@ -126,7 +126,6 @@ def aiohttp_shop(epay: MockEpay, paid: dict[str, dict]) -> web.Application:
     return app
 
 
-@needs_wait_endpoint
 async def test_async_aiohttp_shop_pays_and_receives_the_postlink(mock_epay, aiohttp_client):
     paid: dict[str, dict] = {}
     shop = await aiohttp_client(aiohttp_shop(mock_epay, paid))
@@ -135,7 +134,9 @@ async def test_async_aiohttp_shop_pays_and_receives_the_postlink(mock_epay, aioh
     assert response.status == 200, await response.text()
     assert (await response.json())["status"] == "CHARGE"
 
-    await mock_epay.aio.wait_for_callback("000000456")
+    delivery = await mock_epay.aio.wait_for_callback("000000456")
+
+    assert delivery["status"] == "delivered"
 
     assert paid["000000456"]["code"] == "ok" and paid["000000456"]["amount"] == 990
 
@@ -218,6 +219,104 @@ def test_server_stops_at_teardown_and_frees_its_port():
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(handle.url("/_mock/health"), timeout=5)
     server.stop()  # a second stop is harmless
+
+
+# ---------------------------------------------------------------------------------------------
+# The admin helpers, each against the endpoint it wraps.
+
+
+def pay_with_saved_card(epay: MockEpay, invoice_id: str, amount: int = 100, post_link: str | None = None,
+                        card: str = "visa") -> requests.Response:
+    token = requests.post(epay.oauth_url, data={
+        "grant_type": "client_credentials", "scope": "webapi payment", "client_id": epay.client_id,
+        "client_secret": epay.client_secret, "invoiceID": invoice_id, "amount": str(amount),
+        "currency": "KZT", "terminal": epay.terminal_id,
+    }, timeout=10).json()["access_token"]
+    body = {"amount": amount, "currency": "KZT", "name": "TEST", "terminalId": epay.terminal_id,
+            "invoiceId": invoice_id, "description": "order", "accountId": epay.account_id,
+            "language": "rus", "paymentType": "cardId", "cardId": {"id": epay.card_ids[card]}}
+    if post_link:
+        body["postLink"] = post_link
+    return requests.post(f"{epay.api_url}/payments/cards/auth", json=body,
+                         headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+
+@pytest.fixture
+def postlink_sink() -> Iterator[str]:
+    """A merchant endpoint that answers 200 to anything, on its own thread (for sync tests)."""
+    app = Flask("sink")
+    app.add_url_rule("/cb", "cb", lambda: ("", 200), methods=["POST"])
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.port}/cb"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+def test_deliveries_lists_the_callbacks_of_an_invoice(mock_epay, postlink_sink):
+    assert pay_with_saved_card(mock_epay, "000000201", post_link=postlink_sink).status_code == 200
+    assert pay_with_saved_card(mock_epay, "000000202", post_link=postlink_sink).status_code == 200
+    mock_epay.wait_for_callback("000000201")
+    mock_epay.wait_for_callback("000000202")
+
+    mine = mock_epay.deliveries(invoice_id="000000201")
+    assert [(d["invoiceId"], d["status"], d["url"]) for d in mine] == [
+        ("000000201", "delivered", postlink_sink)]
+    assert len(mock_epay.deliveries(status="delivered")) == 2
+    assert mock_epay.deliveries(status="failed") == []
+
+
+def test_wait_for_callback_that_never_comes_raises_with_the_mocks_reason(mock_epay):
+    with pytest.raises(MockEpayError) as caught:
+        mock_epay.wait_for_callback("000000999", timeout=0.1)
+    assert caught.value.status == 408
+    assert "no callback was queued" in str(caught.value)
+
+
+def test_advance_clock_expires_a_payment_token_without_sleeping(mock_epay):
+    token = requests.post(mock_epay.oauth_url, data={
+        "grant_type": "client_credentials", "scope": "webapi payment", "client_id": mock_epay.client_id,
+        "client_secret": mock_epay.client_secret, "invoiceID": "000000301", "amount": "100",
+        "currency": "KZT", "terminal": mock_epay.terminal_id,
+    }, timeout=10).json()["access_token"]
+    mock_epay.advance_clock(mock_epay.settings.payment_token_ttl + 1)
+    answer = requests.post(f"{mock_epay.api_url}/payments/cards/auth", json={
+        "amount": 100, "currency": "KZT", "terminalId": mock_epay.terminal_id, "invoiceId": "000000301",
+        "accountId": mock_epay.account_id, "paymentType": "cardId",
+        "cardId": {"id": mock_epay.card_ids["visa"]},
+    }, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert answer.status_code == 401
+
+
+def test_reset_forgets_payments_so_an_invoice_can_be_paid_again(mock_epay_session):
+    epay = mock_epay_session
+    assert pay_with_saved_card(epay, "000000401").status_code == 200
+    assert pay_with_saved_card(epay, "000000401").status_code == 400  # one success per invoice
+    epay.reset()
+    assert epay.request_log() == []
+    assert pay_with_saved_card(epay, "000000401").status_code == 200
+
+
+async def test_async_helpers_do_not_block_the_loop(mock_epay):
+    health, log = await asyncio.gather(mock_epay.aio.health(), mock_epay.aio.request_log())
+    assert health["status"] == "ok" and log == []
+    with pytest.raises(AttributeError):
+        mock_epay.aio.base_url  # noqa: B018 - only helpers are wrapped
+
+
+@needs_scenarios_api
+def test_add_scenario_applies_to_the_next_n_payments_then_clear(mock_epay):
+    mock_epay.add_scenario(match={"amount": 100}, outcome={"preset": "insufficient_funds"}, times=1)
+    assert mock_epay.scenarios()
+
+    declined = pay_with_saved_card(mock_epay, "000000501")
+    assert declined.status_code == 400 and declined.json()["code"] == 484
+    assert pay_with_saved_card(mock_epay, "000000502").status_code == 200  # only the next one
+
+    mock_epay.add_scenario(match={"amount": 100}, outcome={"preset": "insufficient_funds"}, times=5)
+    mock_epay.clear_scenarios()
+    assert pay_with_saved_card(mock_epay, "000000503").status_code == 200
 
 
 # ---------------------------------------------------------------------------------------------
