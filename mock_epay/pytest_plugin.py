@@ -17,11 +17,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from mock_epay.settings import Settings, load_config_file, settings_from_config
-from mock_epay.testing import MockEpay, MockEpayServer
+if TYPE_CHECKING:  # imported lazily: the plugin loads in every pytest run of a project that has mock-epay
+    from mock_epay.settings import Settings
+    from mock_epay.testing import MockEpay
 
 MARKER = "mock_epay"
 
@@ -36,6 +38,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def settings_for_marker(base: Settings, marker: pytest.Mark | None) -> Settings:
     """`base` with the marker's keyword arguments applied (`config=` loads a YAML config file)."""
+    from mock_epay.settings import Settings, load_config_file, settings_from_config  # noqa: F811
+
     if marker is None:
         return base
     if marker.args:
@@ -58,18 +62,24 @@ def settings_for_marker(base: Settings, marker: pytest.Mark | None) -> Settings:
 @pytest.fixture
 def mock_epay_settings() -> Settings:
     """Settings for the function-scoped `mock_epay` server; override this fixture to change them."""
+    from mock_epay.settings import Settings
+
     return Settings()
 
 
 @pytest.fixture(scope="session")
 def mock_epay_session_settings() -> Settings:
     """Settings for the session-scoped `mock_epay_session` server; override to change them."""
+    from mock_epay.settings import Settings
+
     return Settings()
 
 
 @pytest.fixture
 def mock_epay(request: pytest.FixtureRequest, mock_epay_settings: Settings) -> Iterator[MockEpay]:
     """A fresh mock-epay server for this test, on a free 127.0.0.1 port."""
+    from mock_epay.testing import MockEpayServer
+
     settings = settings_for_marker(mock_epay_settings, request.node.get_closest_marker(MARKER))
     with MockEpayServer(settings) as handle:
         yield handle
@@ -78,6 +88,8 @@ def mock_epay(request: pytest.FixtureRequest, mock_epay_settings: Settings) -> I
 @pytest.fixture(scope="session")
 def mock_epay_session(mock_epay_session_settings: Settings) -> Iterator[MockEpay]:
     """One mock-epay server shared by the whole session; call `.reset()` for a clean state."""
+    from mock_epay.testing import MockEpayServer
+
     with MockEpayServer(mock_epay_session_settings) as handle:
         yield handle
 
