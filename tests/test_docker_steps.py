@@ -312,7 +312,7 @@ def test_compose_merchant_pays_and_records_the_postlink(mock_epay):
               "EPAY_API_URL": mock_epay.api_url, "SHOP_HOST": "127.0.0.1", "SHOP_PORT": "0"}
     shop = shop_module.Shop(config)
     shop.config["SHOP_PUBLIC_URL"] = f"http://127.0.0.1:{shop.server_address[1]}"
-    thread = threading.Thread(target=shop.serve_forever, daemon=True)
+    thread = threading.Thread(target=shop.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     base = shop.config["SHOP_PUBLIC_URL"]
     try:

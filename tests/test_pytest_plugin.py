@@ -73,7 +73,7 @@ def live_flask_shop(mock_epay: MockEpay) -> Iterator[Flask]:
     app = flask_shop(mock_epay)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield app
     server.shutdown()
@@ -247,7 +247,7 @@ def postlink_sink() -> Iterator[str]:
     app = Flask("sink")
     app.add_url_rule("/cb", "cb", lambda: ("", 200), methods=["POST"])
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.port}/cb"
     server.shutdown()
