@@ -136,7 +136,10 @@ class MockEpay:
         return _unwrap(self._call("GET", "/_mock/deliveries", query), "deliveries")
 
     def wait_for_callback(self, invoice_id: str, timeout: float = 10.0) -> dict[str, Any]:
-        """Block until the callback for `invoice_id` was delivered (the server long-polls); its record."""
+        """Block until the callback for `invoice_id` was delivered or finally failed; its delivery record.
+
+        The server long-polls (at most 60 s); no callback in time raises `MockEpayError` (HTTP 408).
+        """
         query = {"invoiceId": invoice_id, "timeout": timeout}
         return self._call("GET", "/_mock/callbacks/wait", query, http_timeout=timeout + self.timeout)
 
@@ -145,7 +148,7 @@ class MockEpay:
         return self._call("POST", "/_mock/clock/advance", {"seconds": seconds})
 
     def reset(self) -> Any:
-        """Forget tokens, transactions, deliveries and scenario overrides; the clock goes back to now."""
+        """Forget tokens, transactions, finished deliveries and scenario overrides; the clock restarts."""
         return self._call("POST", "/_mock/reset")
 
     @property
