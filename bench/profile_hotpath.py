@@ -1,0 +1,140 @@
+"""Where the mock's CPU goes per request: cProfile (CPU-time clock) on an in-process server under wrk.
+
+The server is built exactly as `mock_epay serve` builds it (same CLI parser, settings and
+logging set-up, request log written to a file), run in this process, and loaded by wrk
+with the bench's Lua scripts. Profiling uses `time.process_time`, so time spent waiting
+for the CPU on a busy machine does not count. A first, unprofiled run gives the true CPU
+cost per request; the profiled run (slower, by cProfile's overhead) gives the breakdown.
+
+    python bench/profile_hotpath.py [token|pay] [--duration 8] [--server-args "--quiet"] [--top 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import logging
+import os
+import pstats
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(1, str(BENCH))
+
+from run import HOST, LUA, WARMUP_OFFSET, WRK, Receiver, free_port  # noqa: E402
+
+from mock_epay.app import create_app  # noqa: E402
+from mock_epay.cli import _cli_overrides, build_parser  # noqa: E402
+from mock_epay.settings import build_settings  # noqa: E402
+
+SCRIPTS = {"token": "token.lua", "pay": "pay.lua"}
+
+
+async def wrk(port: int, script: str, seconds: float, offset: int, post_link: str) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        WRK, "-t2", "-c50", f"-d{seconds}s", "-s", str(LUA / script), f"http://{HOST}:{port}",
+        "--", str(offset), "2", post_link, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=seconds + 60)
+    return out.decode()
+
+
+def requests_of(wrk_output: str) -> int:
+    import json
+
+    line = next(ln for ln in wrk_output.splitlines() if ln.startswith("BENCH_JSON "))
+    data = json.loads(line.removeprefix("BENCH_JSON "))
+    if data["non2xx"]:
+        print(f"!!! {data['non2xx']} non-2xx answers; first: {data['first_error']}")
+    return data["requests"]
+
+
+async def profile(kind: str, duration: float, server_args: list[str], post_link: str) -> tuple[int, float,
+                                                                                              pstats.Stats]:
+    args = build_parser().parse_args(["serve", *server_args])
+    port = free_port()
+    settings = build_settings({**_cli_overrides(args), "port": port}, os.environ)
+    from aiohttp import web
+
+    runner = web.AppRunner(create_app(settings), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, HOST, port).start()
+    script = SCRIPTS[kind]
+    try:
+        await wrk(port, script, 1, WARMUP_OFFSET, post_link)
+        cpu = time.process_time()
+        plain = requests_of(await wrk(port, script, duration, 0, post_link))
+        cpu_us = (time.process_time() - cpu) * 1e6 / plain
+        profiler = cProfile.Profile(time.process_time)
+        profiler.enable()
+        profiled = requests_of(await wrk(port, script, duration, 450_000, post_link))
+        await asyncio.sleep(1)  # let queued callbacks go out inside the profile
+        profiler.disable()
+    finally:
+        await runner.cleanup()
+    return profiled, cpu_us, pstats.Stats(profiler)
+
+
+def short(key: tuple[str, int, str]) -> str:
+    filename, line, name = key
+    for marker in ("/mock_epay/", "/aiohttp/", "/asyncio/", "/logging/", "/json/", "/yarl/", "/multidict/"):
+        if marker in filename:
+            filename = marker.strip("/") + "/" + filename.split(marker, 1)[1]
+            break
+    else:
+        filename = Path(filename).name
+    return f"{filename}:{line} {name}"
+
+
+def report(stats: pstats.Stats, requests: int, top: int) -> str:
+    rows = stats.stats  # type: ignore[attr-defined]
+    total = sum(tt for _, _, tt, _, _ in rows.values())
+    out = io.StringIO()
+    out.write(f"profiled CPU: {total * 1e6 / requests:.0f} us/request (with cProfile overhead)\n\n")
+    out.write("self time (tottime), us per request:\n")
+    by_self = sorted(rows.items(), key=lambda kv: kv[1][2], reverse=True)[:top]
+    for key, (_, calls, tt, _, _) in by_self:
+        out.write(f"  {tt * 1e6 / requests:7.1f}  {100 * tt / total:5.1f}%  {calls / requests:5.2f} calls  "
+                  f"{short(key)}\n")
+    out.write("\nmock_epay functions by cumulative time, us per request:\n")
+    ours = [(k, v) for k, v in rows.items() if "/mock_epay/" in k[0]]
+    for key, (_, calls, _, ct, _) in sorted(ours, key=lambda kv: kv[1][3], reverse=True)[:top]:
+        out.write(f"  {ct * 1e6 / requests:7.1f}  {100 * ct / total:5.1f}%  {calls / requests:5.2f} calls  "
+                  f"{short(key)}\n")
+    return out.getvalue()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("kind", choices=sorted(SCRIPTS), nargs="?", default="pay")
+    parser.add_argument("--duration", type=int, default=8)
+    parser.add_argument("--server-args", default="")
+    parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--save", help="also dump the raw pstats to this file")
+    args = parser.parse_args()
+
+    log_file = Path(tempfile.mkdtemp(prefix="mock-epay-profile-")) / "server.log"
+    handler = logging.FileHandler(log_file)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", handlers=[handler])
+    with Receiver(log_file.parent) as receiver:
+        requests, cpu_us, stats = asyncio.run(
+            profile(args.kind, args.duration, shlex.split(args.server_args), receiver.url))
+    print(f"# {args.kind}: server CPU {cpu_us:.0f} us per HTTP request (unprofiled run); "
+          f"request log in {log_file}")
+    print(report(stats, requests, args.top))
+    if args.save:
+        stats.dump_stats(args.save)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
