@@ -123,8 +123,9 @@ def main() -> int:
     args = parser.parse_args()
 
     log_file = Path(tempfile.mkdtemp(prefix="mock-epay-profile-")) / "server.log"
-    handler = logging.FileHandler(log_file)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", handlers=[handler])
+    log_stream = log_file.open("w")
+    sys.stderr = log_stream  # like `serve 2>server.log`: the access log writes to stderr
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=log_stream)
     with Receiver(log_file.parent) as receiver:
         requests, cpu_us, stats = asyncio.run(
             profile(args.kind, args.duration, shlex.split(args.server_args), receiver.url))
