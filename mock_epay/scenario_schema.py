@@ -111,9 +111,9 @@ _MATCH = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        **{key: _string_match() for key in MATCH_ATTRIBUTES},
-        "amount": _AMOUNT_MATCH,
-        "cardNumber": _string_match(allow_integer=True),
+        **{key: {"$ref": "#/definitions/stringMatch"} for key in MATCH_ATTRIBUTES},
+        "amount": {"$ref": "#/definitions/amountMatch"},
+        "cardNumber": {"$ref": "#/definitions/cardNumberMatch"},
         "operation": {
             "type": ["string", "array"],
             "pattern": "^(charge|cancel|refund)$",
@@ -155,11 +155,21 @@ RULE_SCHEMA: dict[str, Any] = {
     "properties": {
         "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$"},
         "description": {"type": "string", "minLength": 1, "maxLength": 300, "pattern": "^[^\\n]*$"},
-        "match": _MATCH,
+        "match": {"$ref": "#/definitions/match"},
         "header_only": {"type": "boolean"},
-        "outcome": _OUTCOME,
-        "outcomes": {"type": "array", "minItems": 1, "maxItems": 100, "items": _OUTCOME},
+        "outcome": {"$ref": "#/definitions/outcome"},
+        "outcomes": {"type": "array", "minItems": 1, "maxItems": 100,
+                     "items": {"$ref": "#/definitions/outcome"}},
         "sequence_by": {"enum": ["invoice", "card", "transaction"]},
+    },
+    # Shared parts are referenced, not repeated: fastjsonschema then generates each
+    # validator once, which keeps start-up time and idle memory small.
+    "definitions": {
+        "stringMatch": _string_match(),
+        "cardNumberMatch": _string_match(allow_integer=True),
+        "amountMatch": _AMOUNT_MATCH,
+        "match": _MATCH,
+        "outcome": _OUTCOME,
     },
 }
 _validate_rule = fastjsonschema.compile(RULE_SCHEMA)

@@ -6,6 +6,7 @@ A malformed config file is refused with the file, the key and what is wrong.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -172,7 +173,12 @@ CONFIG_SCHEMA = {
     "additionalProperties": False,
     "properties": _SETTING_TYPES,
 }
-_validate_config = fastjsonschema.compile(CONFIG_SCHEMA)
+
+
+@functools.cache
+def _config_validator() -> Any:
+    """Compiled on first use: a server started without a config file never pays for it."""
+    return fastjsonschema.compile(CONFIG_SCHEMA)
 
 
 def _describe_schema_error(exc: fastjsonschema.JsonSchemaValueException) -> str:
@@ -194,7 +200,7 @@ def load_config_file(path: Path) -> dict[str, Any]:
     if data is None:
         return {}
     try:
-        _validate_config(data)
+        _config_validator()(data)
     except fastjsonschema.JsonSchemaValueException as exc:
         raise ConfigError(f"{path}: {_describe_schema_error(exc)}") from exc
     _check_unique_merchants(path, data.get("merchants", []))

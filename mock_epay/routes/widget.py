@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import jinja2
 from aiohttp import web
 
 from mock_epay import test_cards
 from mock_epay.app_keys import CLOCK, SETTINGS, STORE, TOKENS
 from mock_epay.errors import EpayError
 from mock_epay.models import Card, Merchant, Outcome, OutcomeKind, PaymentAttempt, SavedCard, Token
+from mock_epay.pages import render_template
 from mock_epay.payflow import finish_secure3d, run_payment
 from mock_epay.payform import (
     CardForm,
@@ -39,10 +38,6 @@ STATIC_FILES = {
     "payform.css": "text/css",
     "payform.js": "application/javascript",
 }
-_TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
-    autoescape=True,
-)
 
 
 # -- addresses ----------------------------------------------------------------------
@@ -147,7 +142,7 @@ def _is_true(value: str | None) -> bool:
 
 
 def render(template: str, status: int = 200, **context: Any) -> web.Response:
-    html = _TEMPLATES.get_template(template).render(**context)
+    html = render_template(template, **context)
     return web.Response(text=html, status=status, content_type="text/html")
 
 
