@@ -69,7 +69,7 @@ class Settings:
     service_expires_in_as_string: bool = False
     strict_invoice_id: bool = True
     max_body_bytes: int = 1024 * 1024
-    max_transactions: int = 50_000
+    max_transactions: int = 20_000  # older ones are forgotten, so memory stays bounded
     journal_size: int = 500
     status_error_http: int = 400
     callback_timeout: float = 10.0

@@ -37,7 +37,7 @@ from mock_epay.models import (
     Transaction,
 )
 
-MAX_TOKENS = 50_000
+MAX_TOKENS = 20_000
 
 
 def invoice_suffix(invoice_id: str) -> str:
@@ -88,7 +88,7 @@ class Store:
         merchants: Iterable[Merchant],
         clock: Clock,
         fake: FakeData,
-        max_transactions: int = 50_000,
+        max_transactions: int = 20_000,
         journal_size: int = 500,
         max_tokens: int = MAX_TOKENS,
     ) -> None:
@@ -283,6 +283,9 @@ class Store:
             key = (old.client_id, old.invoice_id)
             if self._latest_by_invoice.get(key) == old.id:
                 del self._latest_by_invoice[key]
+            suffix_key = (old.client_id, invoice_suffix(old.invoice_id))
+            if self._succeeded_suffixes.get(suffix_key) == old.id:
+                del self._succeeded_suffixes[suffix_key]
 
     def transaction(self, client_id: str, transaction_id: str) -> Transaction | None:
         """A transaction by UUID, only if it belongs to this merchant."""

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from mock_epay.app_keys import STORE as STORE_KEY
 from mock_epay.models import Merchant, SeedCard, Terminal
 from mock_epay.settings import DEFAULT_MERCHANT, TEST_TERMINAL_ID, Settings
 from tests.conftest import TOKEN_PATH, get_token, token_form
@@ -279,3 +280,19 @@ async def test_another_merchants_card_is_not_found(make_client):
         terminalId="99999999-2222-3333-4444-555555555555"))
     assert response.status == 400
     assert "not found" in (await response.json())["message"]
+
+
+async def test_memory_is_bounded_oldest_transactions_are_forgotten(make_client):
+    client = await make_client(Settings(log_requests=False, max_transactions=100))
+    store = client.server.app[STORE_KEY]
+    for number in range(150):
+        invoice = f"{number + 100000:09d}"
+        token = await get_token(client, invoiceID=invoice)
+        assert (await pay(client, token, payment_body(invoiceId=invoice, postLink=None,
+                                                      failurePostLink=None))).status == 200
+    assert len(list(store.transactions())) == 100
+    assert store.transaction_for_invoice("test", "000100000") is None
+    assert store.transaction_for_invoice("test", "000100149") is not None
+    # the forgotten invoice is no longer remembered as paid; the remembered one still is
+    assert not store.invoice_succeeded("test", "000100000")
+    assert store.invoice_succeeded("test", "000100149")
