@@ -6,12 +6,12 @@ Faker is loaded on first use so start-up stays fast.
 
 from __future__ import annotations
 
+import base64
 import random
 import string
 import uuid
 from typing import Any
 
-_TOKEN_ALPHABET = string.ascii_uppercase + string.digits + "_-"
 _INT_REF_ALPHABET = string.ascii_uppercase + string.digits
 
 _BRANDS = (
@@ -63,13 +63,14 @@ class FakeData:
         self._faker: Any = None
 
     def _digits(self, count: int) -> str:
-        return "".join(self._rng.choices(string.digits, k=count))
+        return f"{self._rng.randrange(10**count):0{count}d}"
 
     def uuid(self) -> str:
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
 
     def access_token(self) -> str:
-        return "".join(self._rng.choices(_TOKEN_ALPHABET, k=22))
+        """22 characters of A-Z and 2-7 (base32), within the bank's A-Z0-9_- alphabet."""
+        return base64.b32encode(self._rng.randbytes(14)).decode("ascii")[:22]
 
     def reference(self) -> str:
         """A 12-digit retrieval reference number (RRN)."""
