@@ -75,6 +75,17 @@ class TargetPolicy:
         return f"host {host!r} is link-local (cloud metadata range); callbacks there are refused"
 
 
+    def safe_addresses(self, host: str, addresses: list[str]) -> list[str]:
+        """The resolved addresses that may be contacted; TargetRefused when none may."""
+        if self.restricted:
+            return addresses  # the host name itself was allowed by name
+        safe = [a for a in addresses if not _resolves_link_local(a)]
+        if not safe:
+            raise TargetRefused(f"host {host!r} resolves to a link-local address; callbacks there "
+                                "are refused")
+        return safe
+
+
 class GuardedResolver(AbstractResolver):
     """DNS resolution that drops link-local answers (in "local use" mode)."""
 
@@ -86,13 +97,8 @@ class GuardedResolver(AbstractResolver):
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         results = await self._inner.resolve(host, port, family)
-        if self._policy.restricted:
-            return results  # the host name itself was allowed by name
-        safe = [r for r in results if not _resolves_link_local(r["host"])]
-        if not safe:
-            raise TargetRefused(f"host {host!r} resolves to a link-local address; callbacks there "
-                                "are refused")
-        return safe
+        allowed = set(self._policy.safe_addresses(host, [r["host"] for r in results]))
+        return [r for r in results if r["host"] in allowed]
 
     async def close(self) -> None:
         await self._inner.close()

@@ -41,6 +41,7 @@ from mock_epay.delivery_log import (
     DeliveryLog,
     DeliveryStatus,
 )
+from mock_epay.http_client import HttpProtocolError, PlainHttpClient
 from mock_epay.models import CallbackMode, CallbackPlan, Transaction
 from mock_epay.serializers import amount_json, callback_body
 from mock_epay.settings import Settings
@@ -67,6 +68,7 @@ class CallbackDispatcher:
         self._pending: dict[str, Delivery] = {}
         self._wake = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
+        self._plain = PlainHttpClient(address_filter=self.policy.safe_addresses)
         self._semaphore: asyncio.Semaphore | None = None
         self._running = False
         self._closing = False
@@ -107,6 +109,7 @@ class CallbackDispatcher:
                         self._dropped_at_shutdown)
         self._clock.remove_listener(self._on_clock_jump)
         self._running = False
+        await self._plain.close()
         if self._session:
             await self._session.close()
 
@@ -326,11 +329,14 @@ class CallbackDispatcher:
         data = body.encode() if isinstance(body, str) else json.dumps(body, ensure_ascii=False).encode()
         started = time.perf_counter()
         try:
-            async with self._semaphore, self._session.post(
-                delivery.url, data=data, headers=HEADERS, allow_redirects=False
-            ) as response:
-                attempt.response_status = response.status
-                attempt.response_body = await _read_head(response)
+            if delivery.url.startswith("http://"):
+                await self._post_plain(delivery.url, data, attempt)
+            else:
+                async with self._semaphore, self._session.post(
+                    delivery.url, data=data, headers=HEADERS, allow_redirects=False
+                ) as response:
+                    attempt.response_status = response.status
+                    attempt.response_body = await _read_head(response)
         except TimeoutError:
             attempt.error = f"timed out after {self._settings.callback_timeout:g} s"
         except aiohttp.ClientConnectorError as exc:
@@ -338,6 +344,13 @@ class CallbackDispatcher:
             attempt.error = str(exc.os_error) if refused else _connect_error(exc.os_error)
         except aiohttp.ClientError as exc:
             attempt.error = f"{type(exc).__name__}: {exc}"
+        except TargetRefused as exc:
+            refused = True
+            attempt.error = str(exc)
+        except OSError as exc:
+            attempt.error = _connect_error(exc)
+        except HttpProtocolError as exc:
+            attempt.error = f"invalid HTTP answer: {exc}"
         except asyncio.CancelledError:
             attempt.error = "cancelled: mock-epay shut down during the attempt"
             raise
@@ -345,6 +358,14 @@ class CallbackDispatcher:
             attempt.duration_ms = (time.perf_counter() - started) * 1000
             self.log.touch()
         return attempt, refused
+
+    async def _post_plain(self, url: str, data: bytes, attempt: DeliveryAttempt) -> None:
+        """An http:// target, through the lightweight keep-alive client."""
+        assert self._semaphore is not None
+        async with self._semaphore, asyncio.timeout(self._settings.callback_timeout):
+            answer = await self._plain.post(url, data, HEADERS, keep=RESPONSE_BODY_LIMIT)
+        attempt.response_status = answer.status
+        attempt.response_body = answer.head.decode("utf-8", "replace")
 
     def _finish(self, delivery: Delivery, status: DeliveryStatus, error: str | None = None) -> None:
         delivery.status = status

@@ -1,0 +1,150 @@
+"""The plain-HTTP callback client against real loopback servers, including awkward ones."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+from aiohttp import web
+
+from mock_epay.callback_targets import TargetPolicy, TargetRefused
+from mock_epay.http_client import HttpProtocolError, PlainHttpClient
+
+HEADERS = {"Content-Type": "application/json"}
+
+
+async def raw_server(answer: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]):
+    """A TCP server on loopback whose every connection is handled by `answer`."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await answer(reader, writer)
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def read_request(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                  if line.lower().startswith(b"content-length"))
+    return head + await reader.readexactly(length)
+
+
+async def test_posts_json_and_reuses_the_connection(aiohttp_server):
+    seen: list[tuple[str, bytes, str]] = []
+    peers: set[int] = set()
+
+    async def hook(request: web.Request) -> web.Response:
+        seen.append((request.path_qs, await request.read(), request.headers["Content-Type"]))
+        peers.add(request.transport.get_extra_info("peername")[1])
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    server = await aiohttp_server(app)
+    client = PlainHttpClient()
+    for number in range(3):
+        answer = await client.post(f"http://127.0.0.1:{server.port}/hook?n={number}",
+                                   b'{"code": "ok"}', HEADERS)
+        assert answer.status == 200 and answer.head == b'{"ok": true}'
+    await client.close()
+    assert [s[0] for s in seen] == ["/hook?n=0", "/hook?n=1", "/hook?n=2"]
+    assert seen[0][1] == b'{"code": "ok"}' and seen[0][2] == "application/json"
+    assert len(peers) == 1  # one kept-alive connection served all three
+
+
+async def test_chunked_answer_and_interim_100_continue():
+    async def answer(reader, writer):
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n4\r\nwiki\r\n5;x=1\r\npedia\r\n0\r\n\r\n")
+        await writer.drain()
+
+    server, port = await raw_server(answer)
+    async with server:
+        answer_ = await PlainHttpClient().post(f"http://127.0.0.1:{port}/", b"{}", HEADERS)
+    assert answer_.status == 202 and answer_.head == b"wikipedia"
+
+
+async def test_body_until_close_and_only_the_first_bytes_are_kept():
+    async def answer(reader, writer):
+        await read_request(reader)
+        writer.write(b"HTTP/1.0 500 Oops\r\n\r\n" + b"x" * 10000)
+        await writer.drain()
+
+    server, port = await raw_server(answer)
+    async with server:
+        result = await PlainHttpClient().post(f"http://127.0.0.1:{port}/", b"{}", HEADERS, keep=100)
+    assert result.status == 500 and result.head == b"x" * 100
+
+
+async def test_a_kept_alive_connection_the_server_closed_is_replaced():
+    calls = 0
+
+    async def answer(reader, writer):
+        nonlocal calls
+        await read_request(reader)
+        calls += 1
+        # says keep-alive, then closes anyway: the next request must open a new connection
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+
+    server, port = await raw_server(answer)
+    async with server:
+        client = PlainHttpClient()
+        first = await client.post(f"http://127.0.0.1:{port}/", b"{}", HEADERS)
+        await asyncio.sleep(0)  # let the close arrive
+        second = await client.post(f"http://127.0.0.1:{port}/", b"{}", HEADERS)
+        await client.close()
+    assert (first.status, second.status, calls) == (200, 200, 2)
+
+
+@pytest.mark.parametrize("reply", [b"SSH-2.0-OpenSSH\r\n", b"HTTP/1.1 abc\r\n\r\n",
+                                   b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"])
+async def test_garbage_answers_are_protocol_errors(reply):
+    async def answer(reader, writer):
+        await read_request(reader)
+        writer.write(reply)
+        await writer.drain()
+
+    server, port = await raw_server(answer)
+    async with server:
+        with pytest.raises(HttpProtocolError):
+            await PlainHttpClient().post(f"http://127.0.0.1:{port}/", b"{}", HEADERS)
+
+
+async def test_closing_without_an_answer_is_a_protocol_error():
+    async def answer(reader, writer):
+        await read_request(reader)
+
+    server, port = await raw_server(answer)
+    async with server:
+        with pytest.raises(HttpProtocolError, match="without answering"):
+            await PlainHttpClient().post(f"http://127.0.0.1:{port}/", b"{}", HEADERS)
+
+
+async def test_connection_refused_is_an_os_error(unused_tcp_port):
+    with pytest.raises(ConnectionRefusedError):
+        await PlainHttpClient().post(f"http://127.0.0.1:{unused_tcp_port}/", b"{}", HEADERS)
+
+
+async def test_a_silent_server_is_bounded_by_the_callers_timeout():
+    async def answer(reader, writer):
+        await read_request(reader)
+        await asyncio.sleep(5)
+
+    server, port = await raw_server(answer)
+    async with server:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.2):
+                await PlainHttpClient().post(f"http://127.0.0.1:{port}/", b"{}", HEADERS)
+
+
+async def test_link_local_addresses_are_refused_by_the_policy_filter():
+    client = PlainHttpClient(address_filter=TargetPolicy().safe_addresses)
+    with pytest.raises(TargetRefused):
+        await client.post("http://169.254.169.254/latest", b"{}", HEADERS)
