@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from urllib.parse import urlsplit
@@ -55,7 +56,14 @@ class TargetPolicy:
         return ip is None or not is_link_local(ip)
 
     def refusal(self, url: str | None) -> str | None:
-        """None when `url` may be contacted, otherwise the reason it is refused."""
+        """None when `url` may be contacted, otherwise the reason it is refused.
+
+        Cached per URL: the policy never changes and shops use a handful of callback URLs.
+        """
+        return self._refusal_cached(url)
+
+    @functools.lru_cache(maxsize=1024)  # noqa: B019 - one policy per app, lives as long as it
+    def _refusal_cached(self, url: str | None) -> str | None:
         if not url:
             return "no callback URL"
         try:

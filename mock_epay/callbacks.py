@@ -68,7 +68,8 @@ class CallbackDispatcher:
         self._pending: dict[str, Delivery] = {}
         self._wake = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
-        self._plain = PlainHttpClient(address_filter=self.policy.safe_addresses)
+        self._plain = PlainHttpClient(address_filter=self.policy.safe_addresses,
+                                      idle_per_origin=settings.callback_concurrency)
         self._semaphore: asyncio.Semaphore | None = None
         self._running = False
         self._closing = False

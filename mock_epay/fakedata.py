@@ -12,8 +12,6 @@ import string
 import uuid
 from typing import Any
 
-_INT_REF_ALPHABET = string.ascii_uppercase + string.digits
-
 _BRANDS = (
     ("4", "VISA"),
     ("51", "MasterCard"),
@@ -80,7 +78,8 @@ class FakeData:
         return self._digits(6)
 
     def int_reference(self) -> str:
-        return "".join(self._rng.choices(_INT_REF_ALPHABET, k=16))
+        """16 upper-case letters and digits, like the bank's C3B673466V9600X3."""
+        return base64.b32encode(self._rng.randbytes(10)).decode("ascii")
 
     def terminal_number(self) -> str:
         return self._digits(8)

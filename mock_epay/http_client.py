@@ -11,6 +11,7 @@ https targets keep going through aiohttp (see callbacks.py).
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 import time
@@ -20,7 +21,6 @@ from urllib.parse import urlsplit
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_DRAIN_BYTES = 1024 * 1024  # a longer answer is cut and its connection closed
-IDLE_PER_ORIGIN = 32
 DNS_TTL = 10.0
 
 
@@ -49,23 +49,18 @@ AddressFilter = Callable[[str, list[str]], list[str]]  # (host, addresses) -> ad
 class PlainHttpClient:
     """POSTs over plain HTTP/1.1, reusing idle connections per (host, port)."""
 
-    def __init__(self, address_filter: AddressFilter | None = None, user_agent: str = "") -> None:
+    def __init__(self, address_filter: AddressFilter | None = None, idle_per_origin: int = 64) -> None:
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
         self._dns: dict[tuple[str, int], tuple[float, list[str]]] = {}
         self._address_filter = address_filter
-        self._user_agent = user_agent
+        self._idle_per_origin = idle_per_origin
 
     async def post(
         self, url: str, body: bytes, headers: Mapping[str, str], keep: int = 4096
     ) -> HttpAnswer:
         """Send one POST; raises OSError (connect), TimeoutError (via the caller's timeout)
         or HttpProtocolError. The caller bounds the time with `asyncio.timeout`."""
-        parts = urlsplit(url)
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError(f"not a plain http URL: {url!r}")
-        host, port = parts.hostname, parts.port or 80
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        host_header = parts.netloc.rpartition("@")[2]
+        host, port, target, host_header = _split(url)
         request = self._request_bytes(target, host_header, body, headers)
         connection = self._idle_connection(host, port)
         if connection is not None:
@@ -98,7 +93,7 @@ class PlainHttpClient:
 
     def _release(self, origin: tuple[str, int], connection: _Connection) -> None:
         pool = self._idle.setdefault(origin, [])
-        if len(pool) < IDLE_PER_ORIGIN:
+        if len(pool) < self._idle_per_origin:
             pool.append(connection)
         else:
             connection.close()
@@ -158,6 +153,16 @@ class PlainHttpClient:
         else:
             connection.close()
         return HttpAnswer(status, body)
+
+
+@functools.lru_cache(maxsize=1024)
+def _split(url: str) -> tuple[str, int, str, str]:
+    """(host, port, request target, Host header) of a plain http URL."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise ValueError(f"not a plain http URL: {url!r}")
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return parts.hostname, parts.port or 80, target, parts.netloc.rpartition("@")[2]
 
 
 class _StaleConnection(Exception):
