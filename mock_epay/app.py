@@ -19,7 +19,9 @@ from mock_epay.routes import (
     admin_callbacks,
     admin_scenarios,
     admin_state,
+    admin_transactions,
     cards,
+    dashboard,
     oauth,
     operations,
     payments,
@@ -34,6 +36,7 @@ from mock_epay.tokens import TokenService
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ROUTE_MODULES = (
     oauth, payments, operations, cards, widget, admin, admin_state, admin_callbacks, admin_scenarios,
+    admin_transactions, dashboard,
 )
 
 
