@@ -69,6 +69,11 @@
     return withDate ? match[3] + "." + match[2] + "." + match[1] + " " + match[4] : match[4];
   }
 
+  /* Wall-clock time in Almaty (UTC+5 all year since 2024), whatever the browser's zone. */
+  function almatyNow() {
+    return new Date(Date.now() + 5 * 3600 * 1000).toISOString().slice(11, 19);
+  }
+
   var STATUS_COLOURS = {
     AUTH: "green", CHARGE: "green", VERIFIED: "green", NEW: "amber",
     REJECT: "red", FAILED: "red", "3D": "red", CANCEL: "grey", CANCEL_OLD: "grey", REFUND: "blue",
@@ -100,9 +105,10 @@
 
   function callbackCell(summary) {
     if (!summary || !summary.count) return el("span", { className: "muted" }, "none");
-    return el("span", { className: "cb" }, badge(summary.latestStatus, "tx-callback-status"),
-              " " + summary.count + (summary.count === 1 ? " delivery, " : " deliveries, ") +
-              summary.attempts + (summary.attempts === 1 ? " attempt" : " attempts"));
+    var full = summary.count + (summary.count === 1 ? " delivery, " : " deliveries, ") +
+               summary.attempts + (summary.attempts === 1 ? " attempt" : " attempts");
+    return el("span", { className: "cb", title: full }, badge(summary.latestStatus, "tx-callback-status"),
+              " ×" + summary.count);
   }
 
   function renderTransactions(list) {
@@ -289,7 +295,7 @@
     });
     Promise.all([listing, journal, refreshDetail()]).then(function () {
       document.body.classList.remove("offline");
-      $("live-text").textContent = "live · updated " + new Date().toLocaleTimeString("ru-RU");
+      $("live-text").textContent = "live · updated " + almatyNow();
       if ($("error-banner").textContent.indexOf("Cannot reach") === 0) showError("");
     }, function (error) {
       document.body.classList.add("offline");
