@@ -1,4 +1,4 @@
-"""The dashboard at /_mock/ui/ in headless Chromium: live transactions, callbacks, replay, scenario form, reset.
+"""The dashboard at /_mock/ui/ in headless Chromium: transactions, callbacks, replay, scenario form, reset.
 
 The mock and a merchant backend (whose postLink can be switched between answering 500
 and 200) run on loopback in a background thread; Playwright drives Debian's
