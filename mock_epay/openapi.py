@@ -129,7 +129,8 @@ def operation(
 PAYMENT_TOKEN = [{"paymentToken": []}]
 SERVICE_TOKEN = [{"serviceToken": []}]
 ANY_TOKEN = [{"serviceToken": []}, {"paymentToken": []}]
-ADMIN = [{}, {"adminToken": []}, {"adminBearer": []}]  # needed only when the server has one
+# Needed only when the server has an admin token (--admin-token); `?token=` also sets a cookie.
+ADMIN = [{}, {"adminToken": []}, {"adminBearer": []}, {"adminQuery": []}]
 PUBLIC: list[dict[str, list[str]]] = [{}]
 
 UNAUTHORIZED = error("Missing, unknown or expired token", {"code": -1, "message": "invalid access token"})
@@ -1395,7 +1396,7 @@ def _admin_operations() -> list[tuple[str, str, dict[str, Any]]]:
                 "This document",
                 ["admin"],
                 {"200": response("OpenAPI 3.1", {"type": "object"})},
-                security=PUBLIC,
+                security=ADMIN,
             ),
         ),
     ]
@@ -1475,6 +1476,12 @@ def build_document() -> dict[str, Any]:
                     "in": "header",
                     "name": "X-Mock-Admin-Token",
                     "description": "Only when the server has an admin token (--admin-token)",
+                },
+                "adminQuery": {
+                    "type": "apiKey",
+                    "in": "query",
+                    "name": "token",
+                    "description": "The admin token in the URL (for the dashboard in a browser)",
                 },
                 "adminBearer": {
                     "type": "http",

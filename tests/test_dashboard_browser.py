@@ -44,7 +44,8 @@ expect = playwright_sync.expect
 class Sandbox:
     """The mock gateway and a merchant backend on 127.0.0.1, served from a background event loop."""
 
-    def __init__(self) -> None:
+    def __init__(self, admin_token: str | None = None) -> None:
+        self.admin_token = admin_token
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.runners: list[web.AppRunner] = []
@@ -75,7 +76,7 @@ class Sandbox:
 
     async def _start(self) -> None:
         settings = Settings(log_requests=False, seed=11, callback_max_attempts=1,
-                            callback_allowed_hosts=("127.0.0.1",))
+                            callback_allowed_hosts=("127.0.0.1",), admin_token=self.admin_token)
         self.mock = await self._serve(create_app(settings))
 
         async def hook(request: web.Request) -> web.Response:
@@ -91,6 +92,8 @@ class Sandbox:
     def call(self, method: str, path: str, *, form: dict | None = None, body: dict | None = None,
              token: str | None = None) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if path.startswith("/_mock/") and self.admin_token:
+            headers["X-Mock-Admin-Token"] = self.admin_token
         data = None
         if form is not None:
             data = urllib.parse.urlencode(form).encode()
@@ -212,3 +215,28 @@ def test_reset_asks_first_then_empties_the_table(page, sandbox):
     expect(page.get_by_test_id("tx-row")).to_have_count(0)
     expect(page.get_by_test_id("tx-empty")).to_be_visible()
     assert sandbox.call("GET", "/_mock/transactions")[1]["total"] == 0
+
+
+def test_with_the_admin_token_on_the_page_works_when_opened_with_token(browser):
+    sandbox = Sandbox(admin_token="dash-secret")
+    sandbox.start()
+    try:
+        sandbox.pay("000600001", 100, post_link=False)
+        context = browser.new_context()
+        context.set_default_timeout(WAIT_MS)
+        page = context.new_page()
+        refused = page.goto(sandbox.mock + "/_mock/ui/")
+        assert refused is not None and refused.status == 401
+        seen: list[str] = []
+
+        def note_token(request: Any) -> None:
+            if "/_mock/transactions" in request.url:
+                seen.append(request.headers.get("x-mock-admin-token", ""))
+
+        page.on("request", note_token)
+        page.goto(sandbox.mock + "/_mock/ui/?token=dash-secret")
+        expect(row(page, "000600001").get_by_test_id("tx-status")).to_have_text("CHARGE")
+        assert seen and set(seen) == {"dash-secret"}  # the script sends the token on its fetches
+        context.close()
+    finally:
+        sandbox.stop()
