@@ -8,15 +8,14 @@ open the page as `/_mock/ui/?token=<token>`: the script sends it as `X-Mock-Admi
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import jinja2
 from aiohttp import web
 
 from mock_epay import __version__
 from mock_epay.app_keys import STORE
 from mock_epay.codes import reason_message
+from mock_epay.pages import render_template
 from mock_epay.resources import data_dir
 
 STATIC_FILES = {
@@ -24,15 +23,12 @@ STATIC_FILES = {
     "dashboard.js": "application/javascript",
 }
 DECLINE_CODES = (465, 484, 478, 466, 462, 472, 473, 481, 483, 491, 493, 494, 505)
-_TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
-    autoescape=True,
-)
 
 
 async def dashboard_page(request: web.Request) -> web.Response:
     merchants = request.app[STORE].merchants()
-    html = _TEMPLATES.get_template("dashboard.html").render(
+    html = render_template(
+        "dashboard.html",
         version=__version__,
         static_url="/_mock/static/",
         merchants=[{"client_id": m.client_id, "name": m.name} for m in merchants],
