@@ -17,9 +17,12 @@ from mock_epay.journal import AccessLog, request_log_middleware_for
 from mock_epay.routes import (
     admin,
     admin_callbacks,
+    admin_openapi,
     admin_scenarios,
     admin_state,
+    admin_transactions,
     cards,
+    dashboard,
     oauth,
     operations,
     payments,
@@ -34,6 +37,7 @@ from mock_epay.tokens import TokenService
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ROUTE_MODULES = (
     oauth, payments, operations, cards, widget, admin, admin_state, admin_callbacks, admin_scenarios,
+    admin_transactions, dashboard, admin_openapi,
 )
 
 

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage
 
 from mock_epay.app_keys import SETTINGS
 
@@ -75,6 +76,8 @@ async def error_middleware(
         return await handler(request)
     except EpayError as exc:
         return exc.to_response()
+    except BadHttpMessage as exc:  # e.g. a multipart body with a malformed part header
+        return error_response(400, GENERIC, f"malformed request body: {exc.message}"[:300])
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

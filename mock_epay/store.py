@@ -299,6 +299,11 @@ class Store:
         tx = self._transactions.get(tx_id) if tx_id else None
         return self._expire_auth(tx) if tx else None
 
+    def find_transaction(self, transaction_id: str) -> Transaction | None:
+        """A transaction by UUID, whichever merchant it belongs to (admin API only)."""
+        tx = self._transactions.get(transaction_id)
+        return self._expire_auth(tx) if tx else None
+
     def transactions(self, client_id: str | None = None) -> Iterator[Transaction]:
         for tx in reversed(self._transactions.values()):
             if client_id is None or tx.client_id == client_id:

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from mock_epay import test_cards
 from mock_epay.app_keys import CLOCK, SETTINGS, STORE, TOKENS
-from mock_epay.errors import EpayError
+from mock_epay.errors import EpayError, bad_request
 from mock_epay.models import Card, Merchant, Outcome, OutcomeKind, PaymentAttempt, SavedCard, Token
 from mock_epay.pages import render_template
 from mock_epay.payflow import finish_secure3d, run_payment
@@ -238,7 +238,7 @@ async def payment_page(request: web.Request) -> web.Response:
 
 async def submit_payment(request: web.Request) -> web.Response:
     app = request.app
-    form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+    form = await _posted_form(request)
     short = _is_true(form.get("isShortForm"))
     query = {k: form[k] for k in PASSED_ON if form.get(k)}
     try:
@@ -327,7 +327,7 @@ def render_secure3d(request: web.Request, tx_id: str, card: Card | None, short: 
 
 
 async def submit_secure3d(request: web.Request) -> web.Response:
-    form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+    form = await _posted_form(request)
     tx_id = form.get("transaction", "")
     pending = request.app[STORE].pending_secure3d(tx_id)
     if pending is None:
@@ -346,11 +346,20 @@ async def submit_secure3d(request: web.Request) -> web.Response:
 # -- 3-D Secure for cards/auth (spec 2.4): the mock ACS and the TermUrl ---------------------
 
 
+async def _posted_form(request: web.Request) -> dict[str, str]:
+    """The posted form's text fields; a malformed body (e.g. multipart without a boundary) is a 400."""
+    try:
+        posted = await request.post()
+    except ValueError as exc:
+        raise bad_request(f"malformed form body: {exc}") from exc
+    return {k: v for k, v in posted.items() if isinstance(v, str)}
+
+
 async def _form_or_query(request: web.Request) -> dict[str, str]:
     values = dict(request.query)
     if request.method == "POST" and request.content_type in ("application/x-www-form-urlencoded",
                                                              "multipart/form-data"):
-        values.update({k: v for k, v in (await request.post()).items() if isinstance(v, str)})
+        values.update(await _posted_form(request))
     return values
 
 

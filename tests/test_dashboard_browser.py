@@ -1,0 +1,242 @@
+"""The dashboard at /_mock/ui/ in headless Chromium: transactions, callbacks, replay, scenario form, reset.
+
+The mock and a merchant backend (whose postLink can be switched between answering 500
+and 200) run on loopback in a background thread; Playwright drives Debian's
+/usr/bin/chromium. Skipped when Chromium is missing, unless MOCK_EPAY_REQUIRE_BROWSER=1.
+The screenshot goes to test-artifacts/dashboard.png.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import socket
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from mock_epay.app import create_app
+from mock_epay.settings import TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TERMINAL_ID, Settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+VISA_CARD = "e7e2587f-de26-4f41-ae1f-80c1fea31728"
+LOCKED_CARD = "16aae4f4-6d24-4a17-b1c6-c09ce7659efb"
+WAIT_MS = 10_000
+
+if not CHROMIUM.exists() and os.environ.get("MOCK_EPAY_REQUIRE_BROWSER") != "1":
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+playwright_sync = pytest.importorskip("playwright.sync_api")
+expect = playwright_sync.expect
+
+
+class Sandbox:
+    """The mock gateway and a merchant backend on 127.0.0.1, served from a background event loop."""
+
+    def __init__(self, admin_token: str | None = None) -> None:
+        self.admin_token = admin_token
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.runners: list[web.AppRunner] = []
+        self.merchant_status = 500  # what the merchant's postLink answers
+        self.received: list[dict[str, Any]] = []
+
+    def start(self) -> None:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(timeout=20)
+
+    def stop(self) -> None:
+        async def cleanup() -> None:
+            for runner in self.runners:
+                await runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(cleanup(), self.loop).result(timeout=20)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+    async def _serve(self, app: web.Application) -> str:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.SockSite(runner, sock).start()
+        self.runners.append(runner)
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+    async def _start(self) -> None:
+        settings = Settings(log_requests=False, seed=11, callback_max_attempts=1,
+                            callback_allowed_hosts=("127.0.0.1",), admin_token=self.admin_token)
+        self.mock = await self._serve(create_app(settings))
+
+        async def hook(request: web.Request) -> web.Response:
+            self.received.append(await request.json())
+            return web.Response(status=self.merchant_status, text="merchant says hi")
+
+        merchant = web.Application()
+        merchant.router.add_post("/epay/callback", hook)
+        self.merchant = await self._serve(merchant)
+
+    # -- what a merchant's backend does ----------------------------------------------------
+
+    def call(self, method: str, path: str, *, form: dict | None = None, body: dict | None = None,
+             token: str | None = None) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if path.startswith("/_mock/") and self.admin_token:
+            headers["X-Mock-Admin-Token"] = self.admin_token
+        data = None
+        if form is not None:
+            data = urllib.parse.urlencode(form).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        elif body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(self.mock + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                text = response.read()
+                return response.status, json.loads(text) if text else None
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    def pay(self, invoice_id: str, amount: int, card: str = VISA_CARD, post_link: bool = True) -> dict:
+        form = {"grant_type": "client_credentials", "scope": "webapi payment", "client_id": TEST_CLIENT_ID,
+                "client_secret": TEST_CLIENT_SECRET, "invoiceID": invoice_id, "amount": str(amount),
+                "currency": "KZT", "terminal": TEST_TERMINAL_ID}
+        token = self.call("POST", "/oauth2/token", form=form)[1]["access_token"]
+        body = {"amount": amount, "currency": "KZT", "terminalId": TEST_TERMINAL_ID, "invoiceId": invoice_id,
+                "description": "Заказ в демо-магазине", "accountId": "testuser1", "paymentType": "cardId",
+                "cardId": {"id": card}, "name": "ARMAN ALI"}
+        if post_link:
+            body["postLink"] = self.merchant + "/epay/callback"
+        return self.call("POST", "/payments/cards/auth", body=body, token=token)[1]
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    box = Sandbox()
+    box.start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    ARTIFACTS.mkdir(exist_ok=True)
+    with playwright_sync.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(WAIT_MS)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+def row(page: Any, invoice_id: str) -> Any:
+    return page.locator(f'[data-testid="tx-row"][data-invoice-id="{invoice_id}"]')
+
+
+def test_replaying_a_failed_callback_shows_the_new_attempt(page, sandbox):
+    sandbox.merchant_status = 500
+    paid = sandbox.pay("000500001", 12500)
+    sandbox.pay("000500002", 4990, card=LOCKED_CARD, post_link=False)
+    sandbox.pay("000500003", 250000)
+    page.goto(sandbox.mock + "/_mock/ui/")
+
+    first = row(page, "000500001")
+    expect(first.get_by_test_id("tx-status")).to_have_text("CHARGE")
+    expect(first.get_by_test_id("tx-amount")).to_have_text(re.compile(r"12\s500,00\s₸"))
+    expect(row(page, "000500002").get_by_test_id("tx-status")).to_have_text("REJECT")
+    expect(row(page, "000500003").get_by_test_id("tx-amount")).to_have_text(re.compile(r"250\s000,00\s₸"))
+    expect(first.get_by_test_id("tx-callback-status")).to_have_text("failed")  # the merchant answered 500
+
+    first.click()
+    detail = page.get_by_test_id("tx-detail")
+    expect(detail.get_by_test_id("detail-id")).to_have_text(paid["id"])
+    expect(detail.get_by_test_id("history-entry")).to_have_count(1)
+    failed = detail.locator('[data-testid="delivery"][data-kind="payment"]')
+    expect(failed.get_by_test_id("delivery-status")).to_have_text("failed")
+    expect(failed.get_by_test_id("delivery-attempt")).to_contain_text("HTTP 500")
+
+    sandbox.merchant_status = 200  # the merchant fixed its endpoint: replay the callback
+    failed.get_by_test_id("replay-button").click()
+    replay = detail.locator('[data-testid="delivery"][data-kind="replay"]')
+    expect(replay.get_by_test_id("delivery-status")).to_have_text("delivered")
+    expect(replay.get_by_test_id("delivery-attempt")).to_contain_text("HTTP 200")
+    callbacks = first.get_by_test_id("tx-callbacks").locator(".cb")
+    expect(callbacks).to_have_attribute("title", "2 deliveries, 2 attempts")
+    assert sorted(body["invoiceId"] for body in sandbox.received) == ["000500001", "000500001", "000500003"]
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+
+
+def test_the_scenario_form_adds_a_rule_or_shows_the_apis_error(page, sandbox):
+    page.goto(sandbox.mock + "/_mock/ui/")
+    page.get_by_test_id("scenario-outcome").select_option("decline")
+    page.get_by_test_id("scenario-reason").select_option("484")
+    page.get_by_test_id("scenario-match-value").fill("000500484")
+    page.get_by_test_id("scenario-submit").click()
+    result = page.get_by_test_id("scenario-result")
+    expect(result).not_to_have_text(re.compile(r"^(|sending…)$"))
+    status, _ = sandbox.call("GET", "/_mock/scenarios")
+    if status == 404:  # the scenario admin API is not in this build: the page says why
+        expect(result).to_contain_text("Not added: HTTP 404")
+        return
+    expect(result).to_contain_text("Added")
+    declined = sandbox.pay("000500484", 100, post_link=False)
+    assert declined["code"] == 484, declined
+    expect(row(page, "000500484").get_by_test_id("tx-status")).to_have_text("REJECT")
+
+
+def test_reset_asks_first_then_empties_the_table(page, sandbox):
+    sandbox.pay("000500900", 100, post_link=False)
+    page.goto(sandbox.mock + "/_mock/ui/")
+    expect(row(page, "000500900")).to_have_count(1)
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.get_by_test_id("reset-button").click()
+    assert sandbox.call("GET", "/_mock/transactions")[1]["total"] > 0  # dismissed: nothing happened
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_test_id("reset-button").click()
+    expect(page.get_by_test_id("tx-row")).to_have_count(0)
+    expect(page.get_by_test_id("tx-empty")).to_be_visible()
+    assert sandbox.call("GET", "/_mock/transactions")[1]["total"] == 0
+
+
+def test_with_the_admin_token_on_the_page_works_when_opened_with_token(browser):
+    sandbox = Sandbox(admin_token="dash-secret")
+    sandbox.start()
+    try:
+        sandbox.pay("000600001", 100, post_link=False)
+        context = browser.new_context()
+        context.set_default_timeout(WAIT_MS)
+        page = context.new_page()
+        refused = page.goto(sandbox.mock + "/_mock/ui/")
+        assert refused is not None and refused.status == 401
+        seen: list[str] = []
+
+        def note_token(request: Any) -> None:
+            if "/_mock/transactions" in request.url:
+                seen.append(request.headers.get("x-mock-admin-token", ""))
+
+        page.on("request", note_token)
+        page.goto(sandbox.mock + "/_mock/ui/?token=dash-secret")
+        expect(row(page, "000600001").get_by_test_id("tx-status")).to_have_text("CHARGE")
+        assert seen and set(seen) == {"dash-secret"}  # the script sends the token on its fetches
+        context.close()
+    finally:
+        sandbox.stop()

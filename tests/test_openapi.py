@@ -1,0 +1,199 @@
+"""The OpenAPI description stays true: every route is described, every example gets a described answer.
+
+Each operation's example request (path and query examples, the JSON or form body example)
+is sent to a fresh app with the state it needs (a payment for a transaction id, a charge
+before a refund, ...), and the answer must be one the document describes, with a body
+that validates against the described schema (jsonschema, draft 2020-12).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from mock_epay.app import create_app
+from mock_epay.models import Terminal
+from mock_epay.openapi import build_document
+from mock_epay.settings import DEFAULT_MERCHANT, TEST_TERMINAL_ID, Settings
+from tests.conftest import get_service_token, get_token
+from tests.test_cards_auth import pay, payment_body
+
+DOCUMENT = build_document()
+OPERATIONS = [(path, method, op) for path, ops in DOCUMENT["paths"].items() for method, op in ops.items()]
+# Operations whose example cannot succeed without a browser-made state; the answer they get instead.
+EXPECTED_STATUS = {
+    "paymentPage": 400,  # no payment object in the example: the page explains what is missing
+    "submitPaymentPage": 400,
+    "submitSecure3dPage": 400,
+    "mockAcs": 400,
+    "mockAcsForm": 400,
+    "confirmPayment": 401,  # needs the payment token of a pending 3-D Secure step
+}
+TWO_STAGE = replace(DEFAULT_MERCHANT, terminals=(Terminal(TEST_TERMINAL_ID, "98120001", two_stage=True),))
+SETTINGS = Settings(merchants=(TWO_STAGE,), seed=7, log_requests=False, callback_max_attempts=1,
+                    callback_allowed_hosts=("127.0.0.1",))
+
+
+def validator(schema: dict[str, Any]) -> Draft202012Validator:
+    """A validator for `schema` that resolves `#/components/...` references of the document."""
+    return Draft202012Validator({**schema, "components": DOCUMENT["components"]})
+
+
+def normalise(path: str) -> str:
+    return path.rstrip("/") or "/"
+
+
+def op_id(item: tuple[str, str, dict[str, Any]]) -> str:
+    return item[2]["operationId"]
+
+
+# -- the document itself --------------------------------------------------------------------------
+
+
+def test_every_registered_route_is_described_and_every_described_path_exists():
+    app = create_app(Settings())
+    registered = {(r.method.lower(), normalise(r.resource.canonical)) for r in app.router.routes()
+                  if r.method != "HEAD"}
+    described = {(method, normalise(path)) for path, method, _ in OPERATIONS}
+    assert registered - described == set(), "routes missing from the OpenAPI document"
+    assert described - registered == set(), "described paths the app does not serve"
+
+
+async def test_the_served_document_is_the_built_one(client):
+    response = await client.get("/_mock/openapi.json")
+    assert response.status == 200
+    served = await response.json()
+    assert served["openapi"] == "3.1.0"
+    assert served == json.loads(json.dumps(DOCUMENT))
+
+
+def test_operation_ids_are_unique_and_every_operation_has_a_success_and_an_error_answer():
+    ids = [op["operationId"] for _, _, op in OPERATIONS]
+    assert len(ids) == len(set(ids))
+    for _, _, op in OPERATIONS:
+        assert any(code.startswith(("2", "3")) for code in op["responses"]), op["operationId"]
+        assert op["responses"]["default"]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/Error"}
+
+
+def _examples() -> list[tuple[str, dict[str, Any], Any]]:
+    found = []
+    for _, _, op in OPERATIONS:
+        for code, answer in op["responses"].items():
+            for media, content in answer.get("content", {}).items():
+                if "example" in content:
+                    where = f"{op['operationId']} {code} {media}"
+                    found.append((where, content["schema"], content["example"]))
+        for media, content in op.get("requestBody", {}).get("content", {}).items():
+            if "example" in content:
+                found.append((f"{op['operationId']} request {media}", content["schema"], content["example"]))
+    for name, hook in DOCUMENT["webhooks"].items():
+        content = hook["post"]["requestBody"]["content"]["application/json"]
+        found.append((name, content["schema"], content["example"]))
+    return found
+
+
+@pytest.mark.parametrize(("where", "schema", "example"), _examples(), ids=[e[0] for e in _examples()])
+def test_every_example_in_the_document_fits_its_own_schema(where, schema, example):
+    errors = [e.message for e in validator(schema).iter_errors(example)]
+    assert errors == [], where
+
+
+# -- examples against the real app ------------------------------------------------------------------
+
+
+class ExampleRun:
+    """Prepares the state an example needs and sends it."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.payment: dict[str, Any] | None = None
+
+    async def paid(self, charged: bool = False) -> dict[str, Any]:
+        """Invoice 000000001 paid by saved card (AUTH on this two-stage terminal); its callback fails fast."""
+        token = await get_token(self.client)
+        body = payment_body(postLink="http://127.0.0.1:9/epay/callback", failurePostLink=None)
+        response = await pay(self.client, token, body)
+        assert response.status == 200, await response.text()
+        payment = await response.json()
+        if charged:
+            service = await get_service_token(self.client)
+            charge = await self.client.post(f"/operation/{payment['id']}/charge",
+                                            headers={"Authorization": f"Bearer {service}"})
+            assert charge.status == 200
+        wait = await self.client.get("/_mock/callbacks/wait?invoiceId=000000001&timeout=5")
+        self.delivery = await wait.json()
+        return payment
+
+    async def path_value(self, op: dict[str, Any], parameter: dict[str, Any]) -> str:
+        name = parameter["name"]
+        if name == "transaction_id":
+            return (await self.paid(charged=op["operationId"].startswith("refund")))["id"]
+        if name == "delivery_id":
+            await self.paid()
+            return self.delivery["id"]
+        if name == "invoice_id":
+            await self.paid()
+        return str(parameter["example"])
+
+    async def send(self, path: str, method: str, op: dict[str, Any]) -> Any:
+        query: dict[str, str] = {}
+        headers: dict[str, str] = {}
+        for parameter in op.get("parameters", []):
+            if parameter["in"] == "path":
+                value = await self.path_value(op, parameter)
+                path = path.replace("{" + parameter["name"] + "}", value)
+            elif parameter["in"] == "query" and "example" in parameter:
+                query[parameter["name"]] = str(parameter["example"])
+            elif parameter["in"] == "query" and parameter["required"]:
+                query[parameter["name"]] = "example"
+        if "invoiceId" in query and "invoiceId" not in path:
+            await self.paid()  # the callback of invoice 000000001 exists
+        kwargs: dict[str, Any] = {"params": query, "headers": headers}
+        content = op.get("requestBody", {}).get("content", {})
+        body = None
+        for media, described in content.items():
+            if "example" in described:
+                body = described["example"]
+                kwargs["json" if media == "application/json" else "data"] = body
+                break
+        else:
+            if "application/x-www-form-urlencoded" in content:
+                kwargs["data"] = {}
+        scheme = next(iter(op.get("security", [{}])[0]), None)
+        if scheme == "paymentToken":
+            token = await get_token(self.client, invoiceID=body["invoiceId"], amount=str(body["amount"]))
+            headers["Authorization"] = f"Bearer {token}"
+        elif scheme == "serviceToken":
+            headers["Authorization"] = f"Bearer {await get_service_token(self.client)}"
+        return await self.client.request(method.upper(), path, allow_redirects=False, **kwargs)
+
+
+@pytest.mark.parametrize(("path", "method", "op"), OPERATIONS, ids=[op_id(o) for o in OPERATIONS])
+async def test_every_example_request_gets_a_described_answer_from_the_real_app(
+    aiohttp_client, path, method, op
+):
+    client = await aiohttp_client(create_app(SETTINGS))
+    response = await ExampleRun(client).send(path, method, op)
+    text = await response.text()
+    expected = EXPECTED_STATUS.get(re.sub(r"_(api|epay2|redesign_payform)$", "", op["operationId"]))
+    if expected is None:
+        assert 200 <= response.status < 300, f"{op['operationId']}: {response.status} {text[:300]}"
+    else:
+        assert response.status == expected, f"{op['operationId']}: {response.status} {text[:300]}"
+    described = op["responses"].get(str(response.status))
+    assert described is not None, f"{op['operationId']}: HTTP {response.status} is not described"
+    media = response.content_type
+    if "content" not in described:
+        assert text == "" or media != "application/json"
+        return
+    assert media in described["content"], f"{op['operationId']}: {media} is not described"
+    if media == "application/json":
+        schema = described["content"][media]["schema"]
+        errors = [e.message for e in validator(schema).iter_errors(json.loads(text))]
+        assert errors == [], f"{op['operationId']}: {errors[:3]}"
