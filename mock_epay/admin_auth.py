@@ -34,7 +34,7 @@ QUERY_PARAM = "token"
 AUTO_TOKEN = "auto"  # MOCK_EPAY_ADMIN_TOKEN=auto: generate a random token at start-up
 
 # Reachable without the token: what CI polls and what a payer's browser loads mid-payment.
-PUBLIC_PATHS = frozenset({"/_mock/health"})
+PUBLIC_PATHS = frozenset({"/_mock/health", "/_mock/demo"})  # the demo uses only public data
 PUBLIC_PREFIXES = ("/_mock/static", "/_mock/acs")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -23,6 +23,7 @@ from mock_epay.routes import (
     admin_transactions,
     cards,
     dashboard,
+    demo,
     oauth,
     operations,
     payments,
@@ -37,7 +38,7 @@ from mock_epay.tokens import TokenService
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ROUTE_MODULES = (
     oauth, payments, operations, cards, widget, admin, admin_state, admin_callbacks, admin_scenarios,
-    admin_transactions, dashboard, admin_openapi,
+    admin_transactions, dashboard, admin_openapi, demo,
 )
 
 

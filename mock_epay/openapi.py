@@ -1389,6 +1389,23 @@ def _admin_operations() -> list[tuple[str, str, dict[str, Any]]]:
             ),
         ),
         (
+            "/_mock/demo",
+            "get",
+            operation(
+                "demoShop",
+                "A demo shop that pays the public test merchant through the widget",
+                ["admin"],
+                {"200": html("The demo shop"), "404": error("The server has no public test merchant")},
+                parameters=[
+                    param("amount", "query", STR, "pre-filled amount", required=False),
+                    param("result", "query", STR, "success or failure (the widget's backLinks)",
+                          required=False),
+                    param("invoiceId", "query", STR, "invoice to show the status of", required=False),
+                ],
+                security=PUBLIC,
+            ),
+        ),
+        (
             "/_mock/openapi.json",
             "get",
             operation(

@@ -347,3 +347,30 @@ def test_result_pages_and_client_side_validation(page, sandbox):
     playwright_sync.expect(page.get_by_test_id("error-cvc")).to_contain_text("3 digits")
     page.screenshot(path=str(ARTIFACTS / "payform-validation.png"))
     assert "/payform/?params=" in page.url  # nothing was submitted
+
+
+# -- the demo shop (/_mock/demo): the README's five-minute declined-payment demo ----------------
+
+
+def test_demo_shop_declined_payment_as_the_readme_walks_through_it(page, sandbox):
+    page.goto(sandbox.mock + "/_mock/demo")
+    page.get_by_test_id("demo-amount").fill("4840")
+    page.get_by_test_id("demo-pay").click()
+    frame = page.frame_locator("[data-testid=epay-widget-frame]")
+    fill_card(frame, VISA, "01/27", "321")
+    frame.get_by_test_id("pay-button").click()
+    playwright_sync.expect(page.get_by_test_id("demo-result")).to_have_attribute("data-success", "false")
+    playwright_sync.expect(page.get_by_test_id("demo-status")).to_contain_text("REJECT (reasonCode 484")
+    page.screenshot(path=str(ARTIFACTS / "demo-declined.png"))
+
+
+def test_demo_shop_full_page_payment_comes_back_paid(page, sandbox):
+    page.goto(sandbox.mock + "/_mock/demo?amount=250")
+    page.get_by_test_id("demo-mode").select_option("page")
+    page.get_by_test_id("demo-pay").click()
+    page.get_by_test_id("card-number").fill(VISA)
+    page.get_by_test_id("card-expiry").fill("01/27")
+    page.get_by_test_id("card-cvc").fill("321")
+    page.get_by_test_id("pay-button").click()
+    playwright_sync.expect(page.get_by_test_id("demo-result")).to_have_attribute("data-success", "true")
+    playwright_sync.expect(page.get_by_test_id("demo-status")).to_contain_text("CHARGE")
