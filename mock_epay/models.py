@@ -54,7 +54,7 @@ class SeedCard:
     account_id: str
     card_number: str
     id: str | None = None
-    payer_name: str = "TEST CARDHOLDER"
+    payer_name: str = ""  # empty: a generated (Faker) cardholder name
     expiry: str = "01/27"
 
 

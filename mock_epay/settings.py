@@ -241,7 +241,7 @@ def _merchant_from_config(raw: Mapping[str, Any], index: int) -> Merchant:
             account_id=c["account_id"],
             card_number=str(c["card_number"]),
             id=c.get("id"),
-            payer_name=c.get("payer_name", "TEST CARDHOLDER"),
+            payer_name=c.get("payer_name", ""),
             expiry=c.get("expiry", "01/27"),
         )
         for c in raw.get("saved_cards", [])

@@ -115,13 +115,13 @@ class Store:
         self._merchants[merchant.client_id] = merchant
         for terminal in merchant.terminals:
             self._terminal_owner[terminal.id] = merchant.client_id
+        self._seed_cards(merchant)
+
+    def _seed_cards(self, merchant: Merchant) -> None:
+        """Save the cards the config declares (a generated cardholder name when none is given)."""
         for seed in merchant.saved_cards:
-            self.save_card(
-                merchant.client_id,
-                seed.account_id,
-                self.make_card(seed.card_number, seed.payer_name, seed.expiry),
-                card_id=seed.id,
-            )
+            card = self.make_card(seed.card_number, seed.payer_name or self.fake.payer_name(), seed.expiry)
+            self.save_card(merchant.client_id, seed.account_id, card, card_id=seed.id)
 
     def merchants(self) -> list[Merchant]:
         return list(self._merchants.values())
@@ -510,10 +510,4 @@ class Store:
             self._journal.clear()
         for merchant in self._merchants.values():
             if not keep(merchant.client_id):
-                for seed in merchant.saved_cards:
-                    self.save_card(
-                        merchant.client_id,
-                        seed.account_id,
-                        self.make_card(seed.card_number, seed.payer_name, seed.expiry),
-                        card_id=seed.id,
-                    )
+                self._seed_cards(merchant)

@@ -117,7 +117,7 @@ class MockEpay:
                      **rule_fields: Any) -> Any:
         """Apply a scenario rule to the next `times` matching payments, e.g.
 
-        `add_scenario(outcome={"kind": "decline", "code": 2019}, times=1)`; the rule has the
+        `add_scenario(outcome={"result": "decline", "reasonCode": 484}, times=1)`; the rule has the
         same shape as one rule of a scenario YAML file (`match`, `outcome`, ...).
         """
         body = {**(rule or {}), **rule_fields, "times": times}

@@ -295,12 +295,13 @@ async def test_no_default_scenarios_leaves_only_the_test_card_table(make_client)
     assert (locked.status, locked.headers["X-Mock-Rule"]) == (400, "test card: locked")
 
 
-def test_docs_contain_the_current_generated_table():
+@pytest.mark.parametrize("document", ["docs/scenarios.md", "README.md"])
+def test_docs_contain_the_current_generated_table(document):
     from pathlib import Path
 
     from mock_epay.scenarios_table import TABLE_END, TABLE_START, markdown_table
 
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "scenarios.md").read_text()
+    doc = (Path(__file__).resolve().parent.parent / document).read_text()
     embedded = doc.split(TABLE_START, 1)[1].split(TABLE_END, 1)[0]
     assert embedded.strip() == markdown_table().strip(), "run: python -m mock_epay.scenarios_table"
 

@@ -105,3 +105,18 @@ async def test_seed_makes_generated_data_reproducible(make_client):
     assert answers[0][0] == answers[1][0]
     assert answers[0][1]["reference"] == answers[1][1]["reference"]
     assert answers[0][1]["id"] == answers[1][1]["id"]
+
+
+async def test_seeded_cards_without_a_name_get_a_generated_cardholder(tmp_path, make_client):
+    names = []
+    for _ in range(2):
+        settings = build_settings({"config_file": write(tmp_path, GOOD_CONFIG)}, {})
+        client = await make_client(settings.with_overrides(log_requests=False, seed=5))
+        token = (await (await client.post("/oauth2/token", data={
+            "grant_type": "client_credentials", "scope": "webapi", "client_id": "shop",
+            "client_secret": "s3cret"})).json())["access_token"]
+        cards = await (await client.get("/cards/user-42",
+                                        headers={"Authorization": f"Bearer {token}"})).json()
+        names.append(cards[0]["PayerName"])
+    assert names[0] == names[1]  # reproducible with --seed
+    assert names[0] and names[0] == names[0].upper() and " " in names[0]
