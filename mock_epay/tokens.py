@@ -109,6 +109,11 @@ class TokenService:
         return token
 
 
+def may_read_invoice(token: Token, invoice_id: str) -> bool:
+    """A service token reads every invoice of its merchant; a payment token only its own."""
+    return token.kind is TokenKind.SERVICE or token.invoice_id == invoice_id
+
+
 def wrong_kind(expected: TokenKind) -> EpayError:
     if expected is TokenKind.PAYMENT:
         return unauthorized(

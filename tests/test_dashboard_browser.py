@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import socket
 import threading
@@ -18,7 +17,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,18 +24,11 @@ from aiohttp import web
 
 from mock_epay.app import create_app
 from mock_epay.settings import TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TERMINAL_ID, Settings
+from tests.browser import ARTIFACTS, WAIT_MS, browser_page, chromium, playwright_sync
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 VISA_CARD = "e7e2587f-de26-4f41-ae1f-80c1fea31728"
 LOCKED_CARD = "16aae4f4-6d24-4a17-b1c6-c09ce7659efb"
-WAIT_MS = 10_000
 
-if not CHROMIUM.exists() and os.environ.get("MOCK_EPAY_REQUIRE_BROWSER") != "1":
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
-playwright_sync = pytest.importorskip("playwright.sync_api")
 expect = playwright_sync.expect
 
 
@@ -132,20 +123,14 @@ def sandbox() -> Iterator[Sandbox]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    ARTIFACTS.mkdir(exist_ok=True)
-    with playwright_sync.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    context.set_default_timeout(WAIT_MS)
-    tab = context.new_page()
-    yield tab
-    context.close()
+    with browser_page(browser, 1400, 900) as tab:
+        yield tab
 
 
 def row(page: Any, invoice_id: str) -> Any:

@@ -11,14 +11,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
 import socket
 import threading
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,19 +25,12 @@ from aiohttp import web
 from mock_epay.app import create_app
 from mock_epay.payform import payform_url
 from mock_epay.settings import TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TERMINAL_ID, Settings
+from tests.browser import ARTIFACTS, browser_page, chromium, playwright_sync
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 VISA = "4405639704015096"
 LOCKED = "4003032704547597"
 SECURE3D = "4000000000003220"
-WAIT_MS = 10_000
 
-if not CHROMIUM.exists() and os.environ.get("MOCK_EPAY_REQUIRE_BROWSER") != "1":
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
-playwright_sync = pytest.importorskip("playwright.sync_api")
 
 SHOP_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>Demo shop</title>
@@ -196,20 +187,14 @@ def sandbox() -> Iterator[Sandbox]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    ARTIFACTS.mkdir(exist_ok=True)
-    with playwright_sync.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1000, "height": 800})
-    context.set_default_timeout(WAIT_MS)
-    tab = context.new_page()
-    yield tab
-    context.close()
+    with browser_page(browser, 1000, 800) as tab:
+        yield tab
 
 
 def open_widget(page: Any, sandbox: Sandbox, obj: dict[str, Any]) -> Any:

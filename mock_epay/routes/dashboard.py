@@ -15,8 +15,7 @@ from aiohttp import web
 from mock_epay import __version__
 from mock_epay.app_keys import STORE
 from mock_epay.codes import reason_message
-from mock_epay.pages import render_template
-from mock_epay.resources import data_dir
+from mock_epay.pages import render_template, static_file_response
 
 STATIC_FILES = {
     "dashboard.css": "text/css",
@@ -38,11 +37,7 @@ async def dashboard_page(request: web.Request) -> web.Response:
 
 
 async def dashboard_static(request: web.Request) -> web.Response:
-    name = request.match_info["name"]
-    if name not in STATIC_FILES:
-        raise web.HTTPNotFound()
-    text = (data_dir("static") / name).read_text(encoding="utf-8")
-    return web.Response(text=text, content_type=STATIC_FILES[name], headers={"Cache-Control": "no-cache"})
+    return static_file_response(request.match_info["name"], STATIC_FILES)
 
 
 def setup(app: web.Application, add_route: Any) -> None:

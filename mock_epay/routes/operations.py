@@ -21,6 +21,7 @@ from mock_epay.lifecycle import Balances, Operation, cents, full_amount, not_fou
 from mock_epay.models import OperationAttempt, Outcome, OutcomeKind, TokenKind, Transaction
 from mock_epay.routes.payments import SCENARIO_HEADER
 from mock_epay.serializers import legacy_operation_body
+from mock_epay.tokens import may_read_invoice
 from mock_epay.validation import optional_str, parse_amount, read_form_or_json, read_json_object
 
 MAX_ID_LENGTH = 128
@@ -175,9 +176,8 @@ async def legacy_operation_status(request: web.Request) -> web.Response:
     app = request.app
     token = app[TOKENS].authenticate(request.headers)
     invoice_id = request.match_info["invoice_id"]
-    tx = None
-    if token.kind is TokenKind.SERVICE or token.invoice_id == invoice_id:
-        tx = app[STORE].transaction_for_invoice(token.client_id, invoice_id)
+    readable = may_read_invoice(token, invoice_id)
+    tx = app[STORE].transaction_for_invoice(token.client_id, invoice_id) if readable else None
     if tx is None:
         raise EpayError(400, OPERATION_ERROR, f"invoice {invoice_id[:64]!r} not found")
     return web.json_response(legacy_operation_body(tx))

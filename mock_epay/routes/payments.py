@@ -14,6 +14,7 @@ from mock_epay.errors import GENERIC, NOT_FOUND, bad_request, error_response
 from mock_epay.models import OutcomeKind, PaymentAttempt, Token, TokenKind
 from mock_epay.payflow import PaymentResult, run_payment
 from mock_epay.serializers import amount_json, card_payment_body, status_transaction
+from mock_epay.tokens import may_read_invoice
 from mock_epay.validation import (
     first_present,
     optional_str,
@@ -208,9 +209,8 @@ async def transaction_status(request: web.Request) -> web.Response:
     app = request.app
     token = app[TOKENS].authenticate(request.headers)
     invoice_id = request.match_info["invoice_id"]
-    tx = None
-    if token.kind is TokenKind.SERVICE or token.invoice_id == invoice_id:
-        tx = app[STORE].transaction_for_invoice(token.client_id, invoice_id)
+    readable = may_read_invoice(token, invoice_id)
+    tx = app[STORE].transaction_for_invoice(token.client_id, invoice_id) if readable else None
     if tx is None:
         body = {"resultCode": str(NOT_FOUND), "resultMessage": "transaction not found"}
         return web.json_response(body, status=app[SETTINGS].status_error_http)

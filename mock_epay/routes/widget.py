@@ -19,7 +19,7 @@ from mock_epay import test_cards
 from mock_epay.app_keys import CLOCK, SETTINGS, STORE, TOKENS
 from mock_epay.errors import EpayError, bad_request
 from mock_epay.models import Card, Merchant, Outcome, OutcomeKind, PaymentAttempt, SavedCard, Token
-from mock_epay.pages import render_template
+from mock_epay.pages import render_template, static_file_response
 from mock_epay.payflow import finish_secure3d, run_payment
 from mock_epay.payform import (
     CardForm,
@@ -81,11 +81,7 @@ def _js_string_body(value: str) -> str:
 
 
 async def static_file(request: web.Request) -> web.Response:
-    name = request.match_info["name"]
-    if name not in STATIC_FILES:
-        raise web.HTTPNotFound()
-    text = (data_dir("static") / name).read_text(encoding="utf-8")
-    return web.Response(text=text, content_type=STATIC_FILES[name], headers={"Cache-Control": "no-cache"})
+    return static_file_response(request.match_info["name"], STATIC_FILES)
 
 
 # -- opening a payment ----------------------------------------------------------------
