@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mock_epay.clock import Clock
-from mock_epay.codes import reason_message
+from mock_epay.codes import THREE_D_SECURE_CODES, reason_message
 from mock_epay.errors import DUPLICATE_MESSAGE, GENERIC, EpayError
 from mock_epay.fakedata import FakeData, card_type, mask_pan
 from mock_epay.lifecycle import Balances, Operation, auth_expired, not_found_error, plan_operation
@@ -271,7 +271,7 @@ class Store:
             return Status.AUTH if terminal and terminal.two_stage else Status.CHARGE
         if outcome.kind is OutcomeKind.SECURE3D:
             return Status.NEW
-        if outcome.reason_code in (473, 499, 455, 496):
+        if outcome.reason_code in THREE_D_SECURE_CODES:
             return Status.THREE_D
         return Status.REJECT
 
