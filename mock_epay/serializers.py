@@ -6,13 +6,25 @@ responses and status, `invoiceId`/`cardId` in callbacks, PascalCase in saved-car
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
+
+from aiohttp import web
 
 from mock_epay.models import SavedCard, Status, Transaction
 
 # statusID values are not published; the mock gives each status a stable number.
 STATUS_IDS = {status: str(index) for index, status in enumerate(Status, start=1)}
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    """A JSON answer with non-ASCII text as UTF-8 (Cyrillic descriptions stay readable), not \\u escapes."""
+    return web.json_response(data, status=status, dumps=_dumps_utf8)
+
+
+def _dumps_utf8(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False)
 
 
 def amount_json(value: float) -> int | float:

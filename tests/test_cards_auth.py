@@ -116,6 +116,8 @@ async def test_unicode_description_within_125_bytes(client):
     response = await pay(client, token, payment_body(description=description))
     assert response.status == 200
     assert (await response.json())["description"] == description
+    assert description in await response.text()  # UTF-8 text, not \u escapes
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
 
 
 async def test_extra_fields_are_ignored(client):

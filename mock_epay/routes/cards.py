@@ -12,7 +12,7 @@ from aiohttp import web
 from mock_epay.app_keys import STORE, TOKENS
 from mock_epay.errors import NO_SAVED_CARDS, EpayError
 from mock_epay.models import TokenKind
-from mock_epay.serializers import saved_card_body
+from mock_epay.serializers import json_response, saved_card_body
 
 DEACTIVATED_STATUS = "card successfully deactivated"
 
@@ -24,14 +24,14 @@ async def list_cards(request: web.Request) -> web.Response:
     cards = app[STORE].cards_for_account(token.client_id, account_id)
     if not cards:
         raise EpayError(400, NO_SAVED_CARDS, f"no saved cards for accountId {account_id[:128]!r}")
-    return web.json_response([saved_card_body(card, token.client_id) for card in cards])
+    return json_response([saved_card_body(card, token.client_id) for card in cards])
 
 
 async def deactivate_card(request: web.Request) -> web.Response:
     app = request.app
     token = app[TOKENS].authenticate(request.headers, TokenKind.SERVICE)
     app[STORE].deactivate_card(token.client_id, request.match_info["card_id"])
-    return web.json_response({"status": DEACTIVATED_STATUS})
+    return json_response({"status": DEACTIVATED_STATUS})
 
 
 def setup(app: web.Application, add_route: Any) -> None:

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from mock_epay.app_keys import SETTINGS, STORE, TOKENS
 from mock_epay.errors import EpayError, bad_request, unauthorized
+from mock_epay.serializers import json_response
 from mock_epay.tokens import TokenRequest
 from mock_epay.validation import (
     first_present,
@@ -87,7 +88,7 @@ async def issue_token(request: web.Request) -> web.Response:
         )
     tokens = request.app[TOKENS]
     token = tokens.issue(merchant, token_request)
-    return web.json_response(tokens.response_body(token))
+    return json_response(tokens.response_body(token))
 
 
 async def issue_token_cors(request: web.Request) -> web.Response:

@@ -20,7 +20,7 @@ from mock_epay.errors import GENERIC, OPERATION_ERROR, EpayError, bad_request, e
 from mock_epay.lifecycle import Balances, Operation, cents, full_amount, not_found_error, show
 from mock_epay.models import OperationAttempt, Outcome, OutcomeKind, TokenKind, Transaction
 from mock_epay.routes.payments import SCENARIO_HEADER
-from mock_epay.serializers import legacy_operation_body
+from mock_epay.serializers import json_response, legacy_operation_body
 from mock_epay.tokens import may_read_invoice
 from mock_epay.validation import optional_str, parse_amount, read_form_or_json, read_json_object
 
@@ -180,7 +180,7 @@ async def legacy_operation_status(request: web.Request) -> web.Response:
     tx = app[STORE].transaction_for_invoice(token.client_id, invoice_id) if readable else None
     if tx is None:
         raise EpayError(400, OPERATION_ERROR, f"invoice {invoice_id[:64]!r} not found")
-    return web.json_response(legacy_operation_body(tx))
+    return json_response(legacy_operation_body(tx))
 
 
 def setup(app: web.Application, add_route: Any) -> None:

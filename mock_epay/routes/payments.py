@@ -13,7 +13,7 @@ from mock_epay.app_keys import SETTINGS, STORE, TOKENS
 from mock_epay.errors import GENERIC, NOT_FOUND, bad_request, error_response
 from mock_epay.models import OutcomeKind, PaymentAttempt, Token, TokenKind
 from mock_epay.payflow import PaymentResult, run_payment
-from mock_epay.serializers import amount_json, card_payment_body, status_transaction
+from mock_epay.serializers import amount_json, card_payment_body, json_response, status_transaction
 from mock_epay.tokens import may_read_invoice
 from mock_epay.validation import (
     first_present,
@@ -155,7 +155,7 @@ async def pay_with_saved_card(request: web.Request) -> web.StreamResponse:
     result = await run_payment(app, attempt, saved.card, saved.id, secure3d_context=links,
                                request=request)
     if result.outcome.kind is OutcomeKind.SECURE3D and result.transaction is not None:
-        return web.json_response(secure3d_payment_body(request, result.transaction, token))
+        return json_response(secure3d_payment_body(request, result.transaction, token))
     return card_payment_response(result, request)
 
 
@@ -189,7 +189,7 @@ def card_payment_response(
 def _outcome_response(result: PaymentResult, request: web.Request | None) -> web.StreamResponse:
     outcome = result.outcome
     if outcome.kind is OutcomeKind.APPROVE and result.transaction is not None:
-        return web.json_response(card_payment_body(result.transaction))
+        return json_response(card_payment_body(result.transaction))
     if outcome.kind is OutcomeKind.SERVER_ERROR:
         if outcome.body is None:
             return error_response(outcome.http_status, GENERIC, outcome.message)
@@ -213,8 +213,8 @@ async def transaction_status(request: web.Request) -> web.Response:
     tx = app[STORE].transaction_for_invoice(token.client_id, invoice_id) if readable else None
     if tx is None:
         body = {"resultCode": str(NOT_FOUND), "resultMessage": "transaction not found"}
-        return web.json_response(body, status=app[SETTINGS].status_error_http)
-    return web.json_response(
+        return json_response(body, status=app[SETTINGS].status_error_http)
+    return json_response(
         {"resultCode": "100", "resultMessage": "SUCCESS", "transaction": status_transaction(tx)}
     )
 
