@@ -213,7 +213,6 @@ async def wait_until_invoice_free(client, invoice: str) -> None:
             continue
         client.app[STORE].release_invoice(reservation)
         return
-        await asyncio.sleep(0.02)
     raise AssertionError("the invoice reservation was never released")
 
 
