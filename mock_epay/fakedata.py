@@ -67,8 +67,8 @@ class FakeData:
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
 
     def access_token(self) -> str:
-        """22 characters of A-Z and 2-7 (base32), within the bank's A-Z0-9_- alphabet."""
-        return base64.b32encode(self._rng.randbytes(14)).decode("ascii")[:22]
+        """22 characters of A-Z, 0-9, '-' and '_', like the bank's DCEB8O_ZM5U7SO_T_U5EJQ."""
+        return base64.urlsafe_b64encode(self._rng.randbytes(17)).decode("ascii")[:22].upper()
 
     def reference(self) -> str:
         """A 12-digit retrieval reference number (RRN)."""
@@ -78,8 +78,8 @@ class FakeData:
         return self._digits(6)
 
     def int_reference(self) -> str:
-        """16 upper-case letters and digits, like the bank's C3B673466V9600X3."""
-        return base64.b32encode(self._rng.randbytes(10)).decode("ascii")
+        """16 upper-case hex digits (the bank's look like C3B673466V9600X3)."""
+        return self._rng.randbytes(8).hex().upper()
 
     def terminal_number(self) -> str:
         return self._digits(8)
