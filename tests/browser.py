@@ -6,13 +6,17 @@ unless MOCK_EPAY_REQUIRE_BROWSER=1 (CI), where a missing browser must fail, not 
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -46,3 +50,46 @@ def browser_page(browser: Any, width: int, height: int) -> Iterator[Any]:
         yield context.new_page()
     finally:
         context.close()
+
+
+class LoopbackSites:
+    """aiohttp apps served on 127.0.0.1 from a background event loop, so sync Playwright can drive them.
+
+    Subclasses implement `_start()` (run on that loop) with `serve(...)` calls.
+    """
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.runners: list[web.AppRunner] = []
+
+    def start(self) -> None:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(timeout=20)
+
+    def stop(self) -> None:
+        async def cleanup() -> None:
+            for runner in self.runners:
+                await runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(cleanup(), self.loop).result(timeout=20)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+    @staticmethod
+    def bind() -> tuple[socket.socket, str]:
+        """A bound loopback socket and its URL (to know an app's address before building it)."""
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        return sock, f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+    async def serve(self, app: web.Application, bound: tuple[socket.socket, str] | None = None) -> str:
+        sock, url = bound or self.bind()
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.SockSite(runner, sock).start()
+        self.runners.append(runner)
+        return url
+
+    async def _start(self) -> None:
+        raise NotImplementedError

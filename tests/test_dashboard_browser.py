@@ -8,11 +8,8 @@ The screenshot goes to test-artifacts/dashboard.png.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import socket
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -24,7 +21,7 @@ from aiohttp import web
 
 from mock_epay.app import create_app
 from mock_epay.settings import TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TERMINAL_ID, Settings
-from tests.browser import ARTIFACTS, WAIT_MS, browser_page, chromium, playwright_sync
+from tests.browser import ARTIFACTS, WAIT_MS, LoopbackSites, browser_page, chromium, playwright_sync
 
 VISA_CARD = "e7e2587f-de26-4f41-ae1f-80c1fea31728"
 LOCKED_CARD = "16aae4f4-6d24-4a17-b1c6-c09ce7659efb"
@@ -32,43 +29,19 @@ LOCKED_CARD = "16aae4f4-6d24-4a17-b1c6-c09ce7659efb"
 expect = playwright_sync.expect
 
 
-class Sandbox:
+class Sandbox(LoopbackSites):
     """The mock gateway and a merchant backend on 127.0.0.1, served from a background event loop."""
 
     def __init__(self, admin_token: str | None = None) -> None:
+        super().__init__()
         self.admin_token = admin_token
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.runners: list[web.AppRunner] = []
         self.merchant_status = 500  # what the merchant's postLink answers
         self.received: list[dict[str, Any]] = []
-
-    def start(self) -> None:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(timeout=20)
-
-    def stop(self) -> None:
-        async def cleanup() -> None:
-            for runner in self.runners:
-                await runner.cleanup()
-
-        asyncio.run_coroutine_threadsafe(cleanup(), self.loop).result(timeout=20)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
-
-    async def _serve(self, app: web.Application) -> str:
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.SockSite(runner, sock).start()
-        self.runners.append(runner)
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
     async def _start(self) -> None:
         settings = Settings(log_requests=False, seed=11, callback_max_attempts=1,
                             callback_allowed_hosts=("127.0.0.1",), admin_token=self.admin_token)
-        self.mock = await self._serve(create_app(settings))
+        self.mock = await self.serve(create_app(settings))
 
         async def hook(request: web.Request) -> web.Response:
             self.received.append(await request.json())
@@ -76,7 +49,7 @@ class Sandbox:
 
         merchant = web.Application()
         merchant.router.add_post("/epay/callback", hook)
-        self.merchant = await self._serve(merchant)
+        self.merchant = await self.serve(merchant)
 
     # -- what a merchant's backend does ----------------------------------------------------
 

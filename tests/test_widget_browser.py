@@ -8,10 +8,8 @@ Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
-import socket
 import threading
 import urllib.error
 import urllib.parse
@@ -25,7 +23,7 @@ from aiohttp import web
 from mock_epay.app import create_app
 from mock_epay.payform import payform_url
 from mock_epay.settings import TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TERMINAL_ID, Settings
-from tests.browser import ARTIFACTS, browser_page, chromium, playwright_sync
+from tests.browser import ARTIFACTS, LoopbackSites, browser_page, chromium, playwright_sync
 
 VISA = "4405639704015096"
 LOCKED = "4003032704547597"
@@ -49,49 +47,20 @@ SHOP_PAGE = """<!doctype html>
 </script></body></html>"""
 
 
-class Sandbox:
+class Sandbox(LoopbackSites):
     """The mock gateway and a merchant site, served from a background event loop on 127.0.0.1."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        super().__init__()
         self.callbacks: list[tuple[str, dict[str, Any]]] = []
         self.arrived = threading.Condition()
-        self.runners: list[web.AppRunner] = []
         self.invoices = itertools.count(710000001)
 
-    def start(self) -> None:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(timeout=20)
-
-    def stop(self) -> None:
-        async def cleanup() -> None:
-            for runner in self.runners:
-                await runner.cleanup()
-
-        asyncio.run_coroutine_threadsafe(cleanup(), self.loop).result(timeout=20)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
-
-    async def _serve(self, app: web.Application) -> str:
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.SockSite(runner, sock).start()
-        self.runners.append(runner)
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
-
     async def _start(self) -> None:
-        mock_sock = socket.socket()
-        mock_sock.bind(("127.0.0.1", 0))
-        self.mock = f"http://127.0.0.1:{mock_sock.getsockname()[1]}"
-        app = create_app(Settings(public_url=self.mock, log_requests=False, seed=7))
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.SockSite(runner, mock_sock).start()
-        self.runners.append(runner)
-        self.shop = await self._serve(self._merchant_app())
+        bound = self.bind()
+        self.mock = bound[1]  # the page's public URL must be known before the app is built
+        await self.serve(create_app(Settings(public_url=self.mock, log_requests=False, seed=7)), bound)
+        self.shop = await self.serve(self._merchant_app())
 
     def _merchant_app(self) -> web.Application:
         async def shop(request: web.Request) -> web.Response:
