@@ -19,9 +19,8 @@ from mock_epay.app_keys import DISPATCHER, ENGINE, STORE, TOKENS
 from mock_epay.errors import GENERIC, OPERATION_ERROR, EpayError, bad_request, error_response
 from mock_epay.lifecycle import Balances, Operation, cents, full_amount, not_found_error, show
 from mock_epay.models import OperationAttempt, Outcome, OutcomeKind, TokenKind, Transaction
-from mock_epay.routes.payments import SCENARIO_HEADER
+from mock_epay.routes.payments import SCENARIO_HEADER, invoice_transaction
 from mock_epay.serializers import json_response, legacy_operation_body
-from mock_epay.tokens import may_read_invoice
 from mock_epay.validation import optional_str, parse_amount, read_form_or_json, read_json_object
 
 MAX_ID_LENGTH = 128
@@ -173,11 +172,7 @@ def make_handler(operation: Operation) -> Any:
 
 async def legacy_operation_status(request: web.Request) -> web.Response:
     """`GET /operation/{invoiceId}`: the old status call, a flat postLink-like object (spec 6.5)."""
-    app = request.app
-    token = app[TOKENS].authenticate(request.headers)
-    invoice_id = request.match_info["invoice_id"]
-    readable = may_read_invoice(token, invoice_id)
-    tx = app[STORE].transaction_for_invoice(token.client_id, invoice_id) if readable else None
+    invoice_id, tx = invoice_transaction(request)
     if tx is None:
         raise EpayError(400, OPERATION_ERROR, f"invoice {invoice_id[:64]!r} not found")
     return json_response(legacy_operation_body(tx))

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from mock_epay.app_keys import SETTINGS, STORE, TOKENS
 from mock_epay.errors import GENERIC, NOT_FOUND, bad_request, error_response
-from mock_epay.models import OutcomeKind, PaymentAttempt, Token, TokenKind
+from mock_epay.models import OutcomeKind, PaymentAttempt, Token, TokenKind, Transaction
 from mock_epay.payflow import PaymentResult, run_payment
 from mock_epay.serializers import amount_json, card_payment_body, json_response, status_transaction
 from mock_epay.tokens import may_read_invoice
@@ -205,12 +205,19 @@ def _outcome_response(result: PaymentResult, request: web.Request | None) -> web
     return error_response(outcome.http_status or 400, code, outcome.message)
 
 
-async def transaction_status(request: web.Request) -> web.Response:
+def invoice_transaction(request: web.Request) -> tuple[str, Transaction | None]:
+    """The path's invoice and its latest transaction, when the request's token may read it."""
     app = request.app
     token = app[TOKENS].authenticate(request.headers)
     invoice_id = request.match_info["invoice_id"]
-    readable = may_read_invoice(token, invoice_id)
-    tx = app[STORE].transaction_for_invoice(token.client_id, invoice_id) if readable else None
+    if not may_read_invoice(token, invoice_id):
+        return invoice_id, None
+    return invoice_id, app[STORE].transaction_for_invoice(token.client_id, invoice_id)
+
+
+async def transaction_status(request: web.Request) -> web.Response:
+    app = request.app
+    _, tx = invoice_transaction(request)
     if tx is None:
         body = {"resultCode": str(NOT_FOUND), "resultMessage": "transaction not found"}
         return json_response(body, status=app[SETTINGS].status_error_http)
