@@ -67,7 +67,9 @@ def presented_tokens(request: web.Request) -> list[tuple[str, str]]:
 
 
 def _same(presented: str, expected: str) -> bool:
-    return hmac.compare_digest(presented.encode("utf-8"), expected.encode("utf-8"))
+    # Headers and cookies arrive with undecodable bytes as surrogates; those never match.
+    return hmac.compare_digest(presented.encode("utf-8", "surrogatepass"),
+                               expected.encode("utf-8", "surrogatepass"))
 
 
 def _refusal(has_token: bool) -> web.Response:

@@ -2,7 +2,9 @@
 
 Any code may raise `EpayError(status, code, message)`; the middleware turns it, and
 aiohttp's own HTTP errors (404, 405, 413, ...), into `{"code": <int>, "message": "..."}`.
-Nothing reaches the client as a traceback.
+Nothing reaches the client as a traceback: a message with text that cannot be written as
+UTF-8 is written with replacement characters, and should rendering an error itself fail,
+the answer is a fixed 500 body in the same format (logged in one line).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage
@@ -41,8 +44,17 @@ class EpayError(Exception):
 
 
 def error_response(status: int, code: int, message: str) -> web.Response:
-    body = json.dumps({"code": code, "message": message}, ensure_ascii=False)
-    return web.Response(status=status, text=body, content_type="application/json")
+    text = json.dumps({"code": code, "message": message}, ensure_ascii=False)
+    body = text.encode("utf-8", "replace")  # a lone surrogate quoted from the input becomes "?"
+    return web.Response(status=status, body=body, content_type="application/json", charset="utf-8")
+
+
+_LAST_RESORT = b'{"code": -1, "message": "internal error in mock-epay (see the server log)"}'
+
+
+def internal_error() -> web.Response:
+    """The fixed 500 answer; building it cannot fail."""
+    return web.Response(status=500, body=_LAST_RESORT, content_type="application/json", charset="utf-8")
 
 
 def bad_request(message: str, code: int = GENERIC) -> EpayError:
@@ -74,17 +86,36 @@ async def error_middleware(
 ) -> web.StreamResponse:
     try:
         return await handler(request)
-    except EpayError as exc:
-        return exc.to_response()
-    except BadHttpMessage as exc:  # e.g. a multipart body with a malformed part header
-        return error_response(400, GENERIC, f"malformed request body: {exc.message}"[:300])
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        response = error_response(exc.status, GENERIC, _http_error_message(exc, request))
-        if exc.status == 405 and "Allow" in exc.headers:
-            response.headers["Allow"] = exc.headers["Allow"]
-        return response
+        return _rendered(request, partial(_http_error_response, exc, request))
+    except EpayError as exc:
+        return _rendered(request, exc.to_response)
+    except BadHttpMessage as exc:  # e.g. a multipart body with a malformed part header
+        message = f"malformed request body: {exc.message}"[:300]
+        return _rendered(request, partial(error_response, 400, GENERIC, message))
     except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(500, GENERIC, "internal error in mock-epay (see the server log)")
+        log.exception("unhandled error on %s %s", request.method, _printable(request.path))
+        return internal_error()
+
+
+def _http_error_response(exc: web.HTTPException, request: web.Request) -> web.Response:
+    response = error_response(exc.status, GENERIC, _http_error_message(exc, request))
+    if exc.status == 405 and "Allow" in exc.headers:
+        response.headers["Allow"] = exc.headers["Allow"]
+    return response
+
+
+def _rendered(request: web.Request, render: Callable[[], web.Response]) -> web.Response:
+    """`render()`, or the fixed 500 when rendering the error fails (one log line, no traceback)."""
+    try:
+        return render()
+    except Exception as exc:
+        log.error("could not render an error answer for %s %s: %s: %s", request.method,
+                  _printable(request.path), type(exc).__name__, _printable(str(exc)))
+        return internal_error()
+
+
+def _printable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")[:200]

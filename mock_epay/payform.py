@@ -28,6 +28,7 @@ from mock_epay.lzstring import (
 from mock_epay.models import Token, TokenKind
 from mock_epay.serializers import amount_json
 from mock_epay.validation import (
+    decode_json,
     first_present,
     optional_str,
     parse_amount,
@@ -115,9 +116,9 @@ def decode_params(raw: str) -> dict[str, Any]:
         raise PageError(f"'params' is not LZString compressToEncodedURIComponent output: {exc}") from exc
     if text.lstrip().startswith("{"):
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise PageError(f"'params' holds malformed JSON: {exc.msg}") from exc
+            data = decode_json(text)
+        except EpayError as exc:
+            raise PageError(f"'params' holds {exc.message}") from exc
         if not isinstance(data, dict):
             raise PageError("'params' must hold an object")
         return data

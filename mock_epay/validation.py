@@ -46,17 +46,103 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
     raw = await request.read()
     if not raw.strip():
         raise bad_request("request body is empty; a JSON object is required")
+    return json_object(raw)
+
+
+# -- JSON text ------------------------------------------------------------------------------------
+
+MAX_JSON_DEPTH = 32  # no request shape nests deeper than a few levels
+MAX_INT_DIGITS = 64  # past Python's int-string limit (4,300 digits) int() raises; no field needs 64
+
+
+class _NotJson(ValueError):
+    """A number literal that is not JSON (`NaN`, `Infinity`) or not representable."""
+
+
+def _parse_int(text: str) -> int:
+    if len(text) > MAX_INT_DIGITS:
+        raise _NotJson(f"an integer of {len(text)} digits (at most {MAX_INT_DIGITS} are accepted)")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotJson(f"the number {text[:40]} is out of range")
+    return value
+
+
+def _parse_constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not a JSON value")
+
+
+_DECODER = json.JSONDecoder(parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant)
+
+
+def decode_json(raw: bytes | str) -> Any:
+    """Strict JSON: no NaN/Infinity, no out-of-range numbers, valid Unicode, at most MAX_JSON_DEPTH deep.
+
+    Every problem is a 400 `EpayError` whose message starts with "malformed JSON" or names the field.
+    """
     try:
-        data = json.loads(raw)
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     except UnicodeDecodeError as exc:
         raise bad_request("request body is not valid UTF-8") from exc
+    try:
+        data = _DECODER.decode(text.lstrip("\ufeff"))
     except json.JSONDecodeError as exc:
         raise bad_request(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    except _NotJson as exc:
+        raise bad_request(f"malformed JSON: {exc}") from exc
     except RecursionError as exc:
-        raise bad_request("malformed JSON: nested too deeply") from exc
+        raise bad_request(f"malformed JSON: nested more than {MAX_JSON_DEPTH} levels deep") from exc
+    if "\\u" in text or text.count("{") + text.count("[") > MAX_JSON_DEPTH:
+        check_json_values(data)  # only escapes make surrogates; only brackets make depth
+    return data
+
+
+def json_object(raw: bytes | str) -> dict[str, Any]:
+    """`decode_json`, which must give an object."""
+    data = decode_json(raw)
     if not isinstance(data, dict):
         raise bad_request(f"request body must be a JSON object, got {type(data).__name__}")
     return data
+
+
+def check_json_values(data: Any) -> None:
+    """Refuse nesting deeper than MAX_JSON_DEPTH and text that is not valid Unicode (lone surrogates)."""
+    pending: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while pending:
+        value, path, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise bad_request(f"malformed JSON: nested more than {MAX_JSON_DEPTH} levels deep")
+        if isinstance(value, str):
+            check_text(value, path or "body")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if not is_valid_text(key):
+                    raise bad_request(f"a field name under {path or 'the body'!r} is not valid Unicode "
+                                      "(it holds a lone UTF-16 surrogate)")
+                pending.append((item, f"{path}.{key}" if path else key, depth + 1))
+        elif isinstance(value, list):
+            pending.extend((item, f"{path}[{index}]", depth + 1) for index, item in enumerate(value))
+
+
+def is_valid_text(text: str) -> bool:
+    """False for strings that cannot be written as UTF-8 (a lone surrogate from a `\\ud800` escape)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_text(text: str, field: str) -> str:
+    if not is_valid_text(text):
+        raise bad_request(f"field {field[:80]!r} is not valid Unicode (it holds a lone UTF-16 surrogate)")
+    return text
 
 
 async def read_form_or_json(request: web.Request) -> dict[str, Any]:
@@ -101,7 +187,7 @@ def parse_str(value: Any, field: str, *, max_length: int = 1024) -> str:
     text = str(value).strip()
     if len(text) > max_length:
         raise bad_request(f"field {field!r} is longer than {max_length} characters")
-    return text
+    return check_text(text, field)
 
 
 def optional_str(value: Any, field: str, *, max_length: int = 1024) -> str:
@@ -114,7 +200,7 @@ def parse_invoice_id(value: Any, field: str, *, strict: bool = True) -> str:
     require(value, field)
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise bad_request(f"field {field!r} must be a string of 6 to 15 digits")
-    text = str(value).strip()
+    text = check_text(str(value).strip(), field)
     if strict and not INVOICE_ID_RE.match(text):
         raise bad_request(f"field {field!r} must be 6 to 15 digits, got {text[:40]!r}")
     if not strict and not 1 <= len(text) <= 64:
@@ -164,7 +250,7 @@ def parse_description(value: Any, field: str = "description", *, required: bool 
         return ""
     if not isinstance(value, str):
         raise bad_request(f"field {field!r} must be a string")
-    size = len(value.encode("utf-8"))
+    size = len(check_text(value, field).encode("utf-8"))
     if size > MAX_DESCRIPTION_BYTES:
         raise bad_request(
             f"field {field!r} is {size} bytes of UTF-8; at most {MAX_DESCRIPTION_BYTES} are allowed"
@@ -214,3 +300,20 @@ def parse_card_id(value: Any, field: str = "cardId") -> str:
         field = f"{field}.id"
         require(value, field)
     return parse_str(value, field, max_length=64)
+
+
+def parse_limit(raw: str | None, *, default: int, maximum: int, name: str = "limit") -> int:
+    """A row count from the query (`?limit=`): ASCII digits, 1 to `maximum`; empty means `default`."""
+    if raw is None or raw == "":
+        return default
+    text = raw.strip()
+    if not _LIMIT_RE.fullmatch(text):
+        raise bad_request(
+            f"query parameter {name!r} must be a whole number from 1 to {maximum}, got {raw[:40]!r}"
+        )
+    if not 1 <= int(text) <= maximum:
+        raise bad_request(f"query parameter {name!r} must be from 1 to {maximum}, got {int(text)}")
+    return int(text)
+
+
+_LIMIT_RE = re.compile(r"[0-9]{1,9}", re.ASCII)

@@ -9,6 +9,10 @@ from aiohttp import web
 from mock_epay import __version__
 from mock_epay.app_keys import STORE
 from mock_epay.journal import journal_entry_json
+from mock_epay.validation import parse_limit
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 10_000
 
 
 async def health(request: web.Request) -> web.Response:
@@ -16,8 +20,7 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def journal(request: web.Request) -> web.Response:
-    limit = request.query.get("limit", "100")
-    count = int(limit) if limit.isdigit() else 100
+    count = parse_limit(request.query.get("limit"), default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
     entries = request.app[STORE].journal(count)
     return web.json_response({"requests": [journal_entry_json(e) for e in reversed(entries)]})
 

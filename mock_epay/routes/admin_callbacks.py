@@ -18,10 +18,11 @@ from mock_epay.app_keys import DISPATCHER, STORE
 from mock_epay.delivery_log import Delivery, DeliveryKind, DeliveryStatus
 from mock_epay.errors import GENERIC, NOT_FOUND, EpayError, bad_request
 from mock_epay.models import Transaction
-from mock_epay.validation import parse_url, read_json_object
+from mock_epay.validation import parse_limit, parse_url, read_json_object
 
 MAX_WAIT_SECONDS = 60.0
 DEFAULT_LIMIT = 100
+MAX_LIMIT = 10_000
 
 
 def _query_choice(request: web.Request, name: str, allowed: type[DeliveryStatus] | type[DeliveryKind]) -> str:
@@ -57,7 +58,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
     dispatcher = request.app[DISPATCHER]
     status = _query_choice(request, "status", DeliveryStatus)
     kind = _query_choice(request, "kind", DeliveryKind)
-    limit = int(_query_number(request, "limit", DEFAULT_LIMIT, 10_000))
+    limit = parse_limit(request.query.get("limit"), default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
     found = dispatcher.select(
         invoice_id=request.query.get("invoiceId") or None,
         transaction_id=request.query.get("transactionId") or None,
@@ -154,7 +155,7 @@ async def wait_for_callback(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application, add_route: Any) -> None:
-    add_route("GET", "/_mock/deliveries", list_deliveries)
+    app.router.add_route("GET", "/_mock/deliveries", list_deliveries)  # no slash twin: that is an empty id
     add_route("GET", "/_mock/deliveries/{delivery_id}", show_delivery)
     add_route("POST", "/_mock/deliveries/{delivery_id}/replay", replay_delivery)
     add_route("POST", "/_mock/callbacks/forge", forge_callback)

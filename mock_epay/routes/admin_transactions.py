@@ -20,6 +20,7 @@ from mock_epay.delivery_log import Delivery
 from mock_epay.errors import NOT_FOUND, EpayError, bad_request
 from mock_epay.models import HistoryEntry, Merchant, Status, Transaction
 from mock_epay.serializers import amount_json, rfc3339
+from mock_epay.validation import parse_limit
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
@@ -88,19 +89,6 @@ def merchant_json(merchant: Merchant) -> dict[str, Any]:
 # -- query parsing ---------------------------------------------------------------------------
 
 
-def parse_limit(raw: str | None) -> int:
-    if raw is None or raw == "":
-        return DEFAULT_LIMIT
-    if not raw.isascii() or not raw.isdigit():
-        raise bad_request(
-            f"query parameter 'limit' must be a whole number from 1 to {MAX_LIMIT}, got {raw[:40]!r}"
-        )
-    value = int(raw)
-    if not 1 <= value <= MAX_LIMIT:
-        raise bad_request(f"query parameter 'limit' must be from 1 to {MAX_LIMIT}, got {value}")
-    return value
-
-
 def parse_statuses(raw: str | None) -> frozenset[str]:
     """`status=AUTH` or a comma-separated list `status=AUTH,CHARGE`; empty means any."""
     if not raw:
@@ -144,7 +132,7 @@ def select_transactions(txs: Iterable[Transaction], invoice_id: str | None,
 async def list_transactions(request: web.Request) -> web.Response:
     client_id = parse_client_id(request)
     statuses = parse_statuses(request.query.get("status"))
-    limit = parse_limit(request.query.get("limit"))
+    limit = parse_limit(request.query.get("limit"), default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
     invoice_id = request.query.get("invoiceId") or None
     found = select_transactions(request.app[STORE].transactions(client_id), invoice_id, statuses)
     grouped = deliveries_by_transaction(request)
@@ -172,6 +160,6 @@ async def list_merchants(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application, add_route: Any) -> None:
-    add_route("GET", "/_mock/transactions", list_transactions)
+    app.router.add_route("GET", "/_mock/transactions", list_transactions)  # no slash twin: an empty id
     add_route("GET", "/_mock/transactions/{transaction_id}", show_transaction)
     add_route("GET", "/_mock/merchants", list_merchants)

@@ -9,7 +9,6 @@ synchronous step (so concurrent refunds cannot overdraw and charge/cancel race c
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +20,13 @@ from mock_epay.lifecycle import Balances, Operation, cents, full_amount, not_fou
 from mock_epay.models import OperationAttempt, Outcome, OutcomeKind, TokenKind, Transaction
 from mock_epay.routes.payments import SCENARIO_HEADER, invoice_transaction
 from mock_epay.serializers import json_response, legacy_operation_body
-from mock_epay.validation import optional_str, parse_amount, read_form_or_json, read_json_object
+from mock_epay.validation import (
+    json_object,
+    optional_str,
+    parse_amount,
+    read_form_or_json,
+    read_json_object,
+)
 
 MAX_ID_LENGTH = 128
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -49,18 +54,8 @@ async def read_optional_body(request: web.Request) -> dict[str, Any]:
     if request.content_type in _FORM_TYPES and not raw.lstrip().startswith(b"{"):
         return await read_form_or_json(request)
     if request.content_type in _FORM_TYPES:
-        return _json_object(raw)  # `curl -d '{"amount": 10}'` labels JSON as a form
+        return json_object(raw)  # `curl -d '{"amount": 10}'` labels JSON as a form
     return await read_json_object(request)
-
-
-def _json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise bad_request(f"malformed JSON body: {exc}") from exc
-    if not isinstance(data, dict):
-        raise bad_request(f"request body must be a JSON object, got {type(data).__name__}")
-    return data
 
 
 def _blank(value: Any) -> bool:
