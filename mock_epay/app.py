@@ -6,14 +6,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.log import server_logger
 
 from mock_epay.admin_auth import admin_auth_middleware
 from mock_epay.app_keys import CLOCK, DISPATCHER, ENGINE, SETTINGS, STORE, TOKENS
 from mock_epay.callbacks import CallbackDispatcher
 from mock_epay.clock import Clock
-from mock_epay.errors import error_middleware
+from mock_epay.errors import ProtocolErrorLog, error_middleware
 from mock_epay.fakedata import FakeData
 from mock_epay.journal import AccessLog, request_log_middleware_for
+from mock_epay.payform import MAX_PARAMS_CHARS
 from mock_epay.routes import (
     admin,
     admin_callbacks,
@@ -76,6 +78,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app = web.Application(
         middlewares=[request_log_middleware_for(access_log), error_middleware, admin_auth_middleware],
         client_max_size=settings.max_body_bytes,
+        # A page address may carry `?params=` up to MAX_PARAMS_CHARS; malformed HTTP logs one line.
+        handler_args={"max_line_size": MAX_PARAMS_CHARS + 4096, "logger": ProtocolErrorLog(server_logger)},
     )
     store = Store(
         settings.merchants,

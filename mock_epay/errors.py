@@ -13,9 +13,10 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import Any
 
 from aiohttp import web
-from aiohttp.http_exceptions import BadHttpMessage
+from aiohttp.http_exceptions import BadHttpMessage, HttpProcessingError
 
 from mock_epay.app_keys import SETTINGS
 
@@ -115,6 +116,20 @@ def _rendered(request: web.Request, render: Callable[[], web.Response]) -> web.R
         log.error("could not render an error answer for %s %s: %s: %s", request.method,
                   _printable(request.path), type(exc).__name__, _printable(str(exc)))
         return internal_error()
+
+
+class ProtocolErrorLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's server logger, but malformed HTTP (a request line or header past the limit, bytes
+    that are not HTTP) is logged as one warning line, not a traceback: aiohttp answers it 400 before
+    any route or middleware runs, and it is the client's mistake, not the mock's."""
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
+        if isinstance(exc_info, HttpProcessingError):
+            remote = args[0] if args else "?"
+            self.warning("malformed HTTP request from %s answered %s: %s", remote, exc_info.code,
+                         _printable(str(exc_info.message)))
+            return
+        super().exception(msg, *args, exc_info=exc_info, **kwargs)
 
 
 def _printable(text: str) -> str:
