@@ -8,6 +8,15 @@ parameter or the cookie that a `?token=` visit sets (for the dashboard in a brow
 A missing or wrong token gets a 401 in the bank's error format. The bank's own paths
 are never affected.
 
+Without a token (the loopback default) the open admin API is still not open to every web page
+the developer visits (`open_admin_refusal`): an admin request whose Host is not one of the
+mock's own names is refused (DNS rebinding), and a state-changing one (POST, PUT, PATCH,
+DELETE) must come from no page or a same-origin page (`Origin` / `Referer`), must not be
+labelled as a form or `text/plain` (what any page can send without a CORS preflight), and a
+body must be labelled (as `application/json`; the handlers refuse other types with 415).
+Refusals are 403 in the bank's error format. With a token, the token is the protection and
+these checks are skipped (proxies put arbitrary names in front).
+
 `exposure_problem(settings)` is the start-up rule: a server bound to an address other
 than loopback must have an admin token, unless the operator opted out explicitly with
 `allow_open_admin`. `resolve_admin_token` turns the value `auto` into a random token.
@@ -20,6 +29,7 @@ import ipaddress
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -36,6 +46,11 @@ AUTO_TOKEN = "auto"  # MOCK_EPAY_ADMIN_TOKEN=auto: generate a random token at st
 # Reachable without the token: what CI polls and what a payer's browser loads mid-payment.
 PUBLIC_PATHS = frozenset({"/_mock/health", "/_mock/demo"})  # the demo uses only public data
 PUBLIC_PREFIXES = ("/_mock/static", "/_mock/acs")
+
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+JSON_TYPE = "application/json"
+# What a web page may send anywhere without a CORS preflight (an HTML form, a "simple" fetch).
+PAGE_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -85,9 +100,12 @@ def _refusal(has_token: bool) -> web.Response:
 
 @web.middleware
 async def admin_auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    expected = request.app[SETTINGS].admin_token
-    if not expected or not needs_admin_token(request.path):
+    if not needs_admin_token(request.path):
         return await handler(request)
+    expected = request.app[SETTINGS].admin_token
+    if not expected:
+        refusal = open_admin_refusal(request)
+        return refusal if refusal is not None else await handler(request)
     presented = presented_tokens(request)
     matching = [source for source, token in presented if _same(token, expected)]
     if not matching:
@@ -97,6 +115,93 @@ async def admin_auth_middleware(request: web.Request, handler: Handler) -> web.S
         # A browser that opened the dashboard with ?token= keeps access without the query.
         response.set_cookie(COOKIE_NAME, expected, path=ADMIN_PREFIX, httponly=True, samesite="Strict")
     return response
+
+
+# -- the open admin API (no token): Host, Origin and content type ---------------------------------
+
+
+def open_admin_refusal(request: web.Request) -> web.Response | None:
+    """The 403 for an admin request a foreign web page could have made, or None to let it through."""
+    host = host_name(request.host)
+    if not host_allowed(request, host):
+        return _forbidden(
+            f"Host {host[:80]!r} is not an address of this mock: without an admin token the admin API "
+            "answers only loopback names (localhost, *.localhost, 127.x, [::1]), the address it is "
+            "bound to and public_url (a guard against DNS rebinding); set an admin token to reach "
+            "it under other names"
+        )
+    if request.method not in STATE_CHANGING:
+        return None
+    source = request.headers.get("Origin") or request.headers.get("Referer")
+    if source is not None and not same_origin(request, source):
+        return _forbidden(
+            f"cross-origin admin request from {source[:80]!r} refused: without an admin token, "
+            "state-changing admin requests are accepted only from no web page or this mock's own pages"
+        )
+    content_type = request.content_type if "Content-Type" in request.headers else ""
+    if content_type in PAGE_TYPES or (request.body_exists and not content_type):
+        return _forbidden(
+            f"admin request bodies must be sent as Content-Type: {JSON_TYPE} (got "
+            f"{content_type or 'none'!r}); a form or text/plain body is what any web page "
+            "can send, so it is refused (curl: add -H 'Content-Type: application/json')"
+        )
+    return None
+
+
+def host_name(authority: str) -> str:
+    """The name in a Host header, lower-case, without port, brackets or a trailing dot."""
+    text = authority.strip().lower()
+    if text.startswith("["):
+        return text[1:].partition("]")[0]
+    if text.count(":") == 1:
+        text = text.partition(":")[0]
+    return text.rstrip(".")
+
+
+def host_allowed(request: web.Request, host: str) -> bool:
+    """Loopback names, the configured host, public_url's host, or the address the client reached."""
+    if is_loopback(host) or host.endswith(".localhost"):
+        return True
+    settings = request.app[SETTINGS]
+    own = {settings.host.lower().strip("[]")}
+    if settings.public_url:
+        own.add((urlsplit(settings.public_url).hostname or "").lower())
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    if isinstance(sockname, tuple) and sockname:
+        own.add(str(sockname[0]).lower())
+    return host in own - {"", "0.0.0.0", "::"}
+
+
+def same_origin(request: web.Request, source: str) -> bool:
+    """Whether an Origin or Referer names this mock (the Host it was reached by, or public_url)."""
+    if source == "null":
+        return False
+    try:
+        parts = urlsplit(source)
+        origin = _authority(parts.hostname, parts.port, parts.scheme)
+    except ValueError:
+        return False
+    mine = {_authority(host_name(request.host), _port_of(request.host), request.scheme)}
+    public_url = request.app[SETTINGS].public_url
+    if public_url:
+        public = urlsplit(public_url)
+        mine.add(_authority(public.hostname, public.port, public.scheme))
+    return origin in mine
+
+
+def _port_of(authority: str) -> int | None:
+    tail = authority.rpartition("]")[2] if authority.startswith("[") else authority
+    _, colon, port = tail.rpartition(":")
+    return int(port) if colon and port.isascii() and port.isdigit() and len(port) <= 5 else None
+
+
+def _authority(host: str | None, port: int | None, scheme: str) -> tuple[str, int]:
+    default = 443 if scheme == "https" else 80
+    return (host or "").lower().rstrip("."), port or default
+
+
+def _forbidden(message: str) -> web.Response:
+    return error_response(403, GENERIC, message)
 
 
 def is_loopback(host: str) -> bool:

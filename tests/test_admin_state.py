@@ -116,6 +116,11 @@ async def test_reset_also_resets_the_engine_when_it_can(client, monkeypatch):
 
 
 async def test_clock_advance_with_curl_style_json(client):
+    # `curl -d '{...}'` labels JSON as a form, which is what any web page can send: refused with a hint.
     response = await client.post("/_mock/clock/advance", data=b'{"seconds": 60}',
                                  headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status == 403
+    assert "-H 'Content-Type: application/json'" in (await response.json())["message"]
+    response = await client.post("/_mock/clock/advance", data=b'{"seconds": 60}',
+                                 headers={"Content-Type": "application/json"})
     assert await response.json() == {"offset": 60}

@@ -226,7 +226,8 @@ async def raw_exchange(client, head: bytes) -> tuple[int, dict[str, Any]]:
 ], ids=["admin-header", "bearer", "cookie"])
 async def test_a_non_ascii_admin_token_is_a_401(make_client, server_log, header):
     guarded = await make_client(Settings(log_requests=False, admin_token="s3cret"))
-    head = b"GET /_mock/transactions HTTP/1.1\r\nHost: 127.0.0.1\r\n" + header + b"\r\nConnection: close\r\n\r\n"
+    head = (b"GET /_mock/transactions HTTP/1.1\r\nHost: 127.0.0.1\r\n" + header
+            + b"\r\nConnection: close\r\n\r\n")
     status, body = await raw_exchange(guarded, head)
     assert status == 401
     assert isinstance(body["code"], int) and "admin token" in body["message"]
