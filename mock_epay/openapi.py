@@ -132,6 +132,13 @@ ANY_TOKEN = [{"serviceToken": []}, {"paymentToken": []}]
 # Needed only when the server has an admin token (--admin-token); `?token=` also sets a cookie.
 ADMIN = [{}, {"adminToken": []}, {"adminBearer": []}, {"adminQuery": []}]
 PUBLIC: list[dict[str, list[str]]] = [{}]
+OPEN_ADMIN_REFUSED = error(
+    "Only without an admin token: the Host is not the mock's own, or a state-changing request came "
+    "from another origin or as a form / text/plain body (see docs/admin.md)",
+    {"code": -1, "message": "cross-origin admin request from 'https://evil.example' refused: without "
+     "an admin token, state-changing admin requests are accepted only from no web page or this "
+     "mock's own pages"},
+)
 
 UNAUTHORIZED = error("Missing, unknown or expired token", {"code": -1, "message": "invalid access token"})
 
@@ -1436,6 +1443,9 @@ def build_document() -> dict[str, Any]:
             variant = _with_id_suffix(op, "" if prefix in ("", "/payform") else prefix)
             paths.setdefault(prefix + path, {})[method] = variant
     for path, method, op in _admin_operations():
+        if op.get("security") is ADMIN:
+            responses = {k: v for k, v in op["responses"].items() if k != "default"}
+            op["responses"] = {**responses, "403": OPEN_ADMIN_REFUSED, "default": op["responses"]["default"]}
         paths.setdefault(path, {})[method] = op
     return {
         "openapi": "3.1.0",
