@@ -8,8 +8,10 @@ import logging
 from typing import Any
 
 import pytest
+from aiohttp import web
 
-from mock_epay.app_keys import DISPATCHER, STORE
+from mock_epay.app_keys import DISPATCHER, SETTINGS, STORE
+from mock_epay.errors import EpayError, bad_request, error_middleware
 from mock_epay.lzstring import compress_to_encoded_uri_component
 from mock_epay.settings import Settings
 from tests.conftest import TOKEN_PATH, get_service_token, get_token, token_form
@@ -253,3 +255,38 @@ async def test_a_huge_body_is_a_413_in_the_bank_format(make_client, server_log):
     response = await small.post(TOKEN_PATH, data=b"{" + b" " * 4096 + b"}",
                                 headers={"Content-Type": "application/json"})
     await assert_bank_error(response, status=413)
+
+
+class _BrokenRendering(EpayError):
+    def to_response(self) -> web.Response:
+        raise RuntimeError("renderer broke")
+
+
+async def _raise_with_surrogate(request: web.Request) -> web.Response:
+    raise bad_request("field 'x' got 'a\ud800b'")  # as an error quoting raw input would
+
+
+async def _raise_unrenderable(request: web.Request) -> web.Response:
+    raise _BrokenRendering(400, -1, "never shown")
+
+
+@pytest.fixture
+async def bare_app(aiohttp_client):
+    app = web.Application(middlewares=[error_middleware])
+    app[SETTINGS] = Settings(log_requests=False)
+    app.router.add_get("/surrogate", _raise_with_surrogate)
+    app.router.add_get("/broken", _raise_unrenderable)
+    return await aiohttp_client(app)
+
+
+async def test_an_error_message_quoting_a_lone_surrogate_is_still_answered(bare_app, server_log):
+    body = await assert_bank_error(await bare_app.get("/surrogate"))
+    assert body["message"] == "field 'x' got 'a?b'"
+
+
+async def test_a_failing_error_renderer_gives_the_fixed_500_and_one_log_line(bare_app, caplog):
+    caplog.set_level(logging.DEBUG, logger="mock_epay")
+    await assert_bank_error(await bare_app.get("/broken"), status=500, mentions="internal error")
+    lines = [r for r in caplog.records if r.name == "mock_epay"]
+    assert len(lines) == 1 and lines[0].exc_info is None
+    assert "could not render an error answer" in lines[0].getMessage()
