@@ -450,7 +450,7 @@ class CallbackDispatcher:
         self._pending.pop(delivery.id, None)
         if error == SHUTDOWN_ERROR:
             self._dropped_at_shutdown += 1
-        if status is DeliveryStatus.FAILED:
+        if status is DeliveryStatus.FAILED and error != SHUTDOWN_ERROR:  # shutdown logs one summary
             log.warning("callback %s for invoice %s to %s failed: %s", delivery.id,
                         loggable(delivery.invoice_id), loggable(delivery.url), loggable(error))
         self.log.touch()
