@@ -6,10 +6,16 @@ O(1)); the HTTP answer never waits for delivery.
 
 * One chain per (merchant, invoice): callbacks of one invoice go out in order, each
   waiting for the previous one to be delivered or to fail. Different invoices are
-  delivered concurrently, at most `callback_concurrency` requests in flight.
+  delivered concurrently, at most `callback_concurrency` requests in flight, and at
+  most `callback_per_host_concurrency` of them to one host:port (a hung merchant
+  cannot starve the others).
 * A callback is delivered on any 2xx. Anything else (another status, connection error,
-  timeout after `callback_timeout`) is retried with exponential backoff and jitter,
-  up to `callback_max_attempts` attempts within `callback_window` seconds.
+  timeout after `callback_timeout`, any exception at all) is a failed attempt, logged at
+  once and retried with exponential backoff and jitter, up to `callback_max_attempts`
+  attempts within `callback_window` seconds. A chain never wedges on one delivery.
+* URLs are sent IRI-encoded (`iri_to_uri`). A URL into the mock's own `/_mock/` API is
+  refused before sending, and every callback carries `X-Mock-Epay-Callback: 1`, which the
+  forge / replay endpoints refuse: a callback can never make the mock send more callbacks.
 * Delays and retries are timed on the mock `Clock`, so `clock.advance()` makes them
   due at once; real waiting uses asyncio timers that also wake on a clock jump.
 * Every attempt is recorded in the `DeliveryLog`; on shutdown, whatever is still
@@ -31,7 +37,16 @@ from typing import Any
 import aiohttp
 
 from mock_epay import __version__
-from mock_epay.callback_targets import GuardedResolver, TargetPolicy, TargetRefused
+from mock_epay.callback_hints import docker_hint, loggable, running_in_container
+from mock_epay.callback_targets import (
+    GuardedResolver,
+    HostLimiter,
+    SelfAddresses,
+    TargetPolicy,
+    TargetRefused,
+    is_loopback_host,
+    origin_of,
+)
 from mock_epay.clock import Clock
 from mock_epay.delivery_log import (
     RESPONSE_BODY_LIMIT,
@@ -41,7 +56,7 @@ from mock_epay.delivery_log import (
     DeliveryLog,
     DeliveryStatus,
 )
-from mock_epay.http_client import HttpProtocolError, PlainHttpClient
+from mock_epay.http_client import HttpProtocolError, PlainHttpClient, iri_to_uri
 from mock_epay.models import CallbackMode, CallbackPlan, Transaction
 from mock_epay.serializers import amount_json, callback_body
 from mock_epay.settings import Settings
@@ -50,26 +65,35 @@ from mock_epay.store import Store
 log = logging.getLogger("mock_epay.callbacks")
 
 SHUTDOWN_ERROR = "mock-epay shut down before delivery"
-HEADERS = {"Content-Type": "application/json", "User-Agent": f"mock-epay/{__version__} (callback)"}
+CALLBACK_MARKER = "X-Mock-Epay-Callback"  # on every callback the mock sends
+REFUSED_MARKER = "X-Mock-Epay-Refused"  # on a mock's answer refusing a callback as a loop
+HEADERS = {"Content-Type": "application/json", "User-Agent": f"mock-epay/{__version__} (callback)",
+           CALLBACK_MARKER: "1"}
 
 
 class CallbackDispatcher:
     """Delivers callbacks in the background and keeps the delivery log."""
 
-    def __init__(self, store: Store, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(self, store: Store, settings: Settings, clock: Clock | None = None,
+                 http: PlainHttpClient | None = None) -> None:
         self._store = store
         self._settings = settings
         self._clock = clock or store.clock
         self.log = DeliveryLog(settings.callback_log_size)
         self.policy = TargetPolicy(settings.callback_allowed_hosts)
+        self.own = SelfAddresses()  # where the mock itself listens (see set_listen_addresses)
+        self.own.add(settings.host, settings.port)
+        self.in_container: bool | None = None  # None: detected at start()
+        self._hinted: set[tuple[str, int]] = set()
+        self._limiter = HostLimiter(settings.callback_per_host_concurrency)
         self._random = random.Random(settings.seed)
         self._chains: dict[Hashable, deque[Delivery]] = {}
         self._workers: dict[Hashable, asyncio.Task[None]] = {}
         self._pending: dict[str, Delivery] = {}
         self._wake = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
-        self._plain = PlainHttpClient(address_filter=self.policy.safe_addresses,
-                                      idle_per_origin=settings.callback_concurrency)
+        self._plain = http or PlainHttpClient(address_filter=self.policy.safe_addresses,
+                                              idle_per_origin=settings.callback_per_host_concurrency)
         self._semaphore: asyncio.Semaphore | None = None
         self._running = False
         self._closing = False
@@ -80,12 +104,15 @@ class CallbackDispatcher:
     async def start(self) -> None:
         settings = self._settings
         connector = aiohttp.TCPConnector(
-            limit=settings.callback_concurrency, resolver=GuardedResolver(self.policy)
+            limit=settings.callback_concurrency, limit_per_host=settings.callback_per_host_concurrency,
+            resolver=GuardedResolver(self.policy),
         )
         self._session = aiohttp.ClientSession(
             connector=connector, timeout=aiohttp.ClientTimeout(total=settings.callback_timeout)
         )
         self._semaphore = asyncio.Semaphore(settings.callback_concurrency)
+        if self.in_container is None:
+            self.in_container = running_in_container()
         self._clock.add_listener(self._on_clock_jump)
         self._running = True
         for key in list(self._chains):
@@ -113,6 +140,17 @@ class CallbackDispatcher:
         await self._plain.close()
         if self._session:
             await self._session.close()
+
+    def set_listen_addresses(self, addresses: list[tuple[str, int]]) -> None:
+        """Tell the dispatcher where the mock listens (e.g. the runner's bound sockets), so
+        callbacks into its own admin API are refused before they are sent."""
+        for host, port in addresses:
+            self.own.add(host, port)
+
+    def note_local_socket(self, sockname: Any) -> None:
+        """The local address a request to the mock arrived on (`transport.get_extra_info`)."""
+        if isinstance(sockname, tuple) and len(sockname) >= 2:
+            self.own.add(str(sockname[0]), int(sockname[1]))
 
     # -- what handlers call (synchronous, O(1)) ------------------------------------
 
@@ -257,7 +295,12 @@ class CallbackDispatcher:
         queue = self._chains[key]
         try:
             while queue:
-                await self._deliver(queue[0])
+                delivery = queue[0]
+                try:
+                    await self._deliver(delivery)
+                except Exception as exc:  # a bug must not wedge the chain: fail this one, go on
+                    log.exception("callback %s: unexpected error", delivery.id)
+                    self._finish(delivery, DeliveryStatus.FAILED, f"internal error: {_describe(exc)}")
                 queue.popleft()
         finally:
             self._workers.pop(key, None)
@@ -267,8 +310,8 @@ class CallbackDispatcher:
     # -- delivering -------------------------------------------------------------------
 
     async def _deliver(self, delivery: Delivery) -> None:
-        refusal = self.policy.refusal(delivery.url)
-        if refusal:
+        refusal, wire_url = self._check_target(delivery.url)
+        if refusal or wire_url is None:
             self._finish(delivery, DeliveryStatus.FAILED, f"target refused: {refusal}")
             return
         limit = self._settings.callback_max_attempts
@@ -276,23 +319,36 @@ class CallbackDispatcher:
             if not await self._wait_until_due(delivery):
                 self._finish(delivery, DeliveryStatus.FAILED, SHUTDOWN_ERROR)
                 return
-            attempt, refused = await self._attempt(delivery, number)
+            attempt, refused = await self._attempt(delivery, wire_url, number)
             status = attempt.response_status
             if status is not None and 200 <= status < 300:
                 self._finish(delivery, DeliveryStatus.DELIVERED)
                 return
             problem = attempt.error or f"HTTP {status}"
             if refused:
-                self._finish(delivery, DeliveryStatus.FAILED, f"target refused: {problem}")
+                self._finish(delivery, DeliveryStatus.FAILED, f"target refused: {refused}")
                 return
             if number >= limit:
                 self._finish(delivery, DeliveryStatus.FAILED, f"gave up after {number} attempt(s): {problem}")
                 return
-            delivery.due_at = self._clock.monotonic() + self._backoff(number)
+            delay = self._backoff(number)
+            delivery.due_at = self._clock.monotonic() + delay
             delivery.waiting = True
-            log.debug("callback %s to %s: attempt %d failed (%s), retrying", delivery.id, delivery.url,
-                      number, problem)
+            log.warning("callback %s for invoice %s to %s: attempt %d of %d failed (%s); next attempt in "
+                        "%.1f s", delivery.id, loggable(delivery.invoice_id), loggable(delivery.url),
+                        number, limit, loggable(problem), delay)
             self.log.touch()
+
+    def _check_target(self, url: str | None) -> tuple[str | None, str | None]:
+        """(why the URL is refused or None, the IRI-encoded URL to send to)."""
+        refusal = self.policy.refusal(url)
+        if refusal or url is None:
+            return refusal, None
+        try:
+            wire_url = iri_to_uri(url)
+        except ValueError as exc:
+            return f"malformed URL: {exc}", None
+        return self.own.refusal(wire_url), wire_url
 
     def _backoff(self, failed_attempt: int) -> float:
         """Seconds before the next attempt: base × 2^(n-1), scaled to fit the window, with jitter."""
@@ -320,53 +376,71 @@ class CallbackDispatcher:
             except TimeoutError:
                 pass
 
-    async def _attempt(self, delivery: Delivery, number: int) -> tuple[DeliveryAttempt, bool]:
-        """POST once; returns the recorded attempt and whether the target was refused."""
+    async def _attempt(self, delivery: Delivery, url: str, number: int) -> tuple[DeliveryAttempt, str | None]:
+        """POST once to the IRI-encoded `url`; returns the recorded attempt and, when the
+        target refused it for good, why. Any exception is a failed attempt, never an escape."""
         assert self._session is not None and self._semaphore is not None
         attempt = DeliveryAttempt(number=number, started_at=self._clock.now())
         delivery.attempts.append(attempt)
-        refused = False
-        body = delivery.body
-        data = body.encode() if isinstance(body, str) else json.dumps(body, ensure_ascii=False).encode()
+        refused: str | None = None
         started = time.perf_counter()
         try:
-            if delivery.url.startswith("http://"):
-                await self._post_plain(delivery.url, data, attempt)
-            else:
-                async with self._semaphore, self._session.post(
-                    delivery.url, data=data, headers=HEADERS, allow_redirects=False
-                ) as response:
-                    attempt.response_status = response.status
-                    attempt.response_body = await _read_head(response)
+            data = encode_body(delivery.body)
+            async with self._limiter.slot(origin_of(url)), self._semaphore:
+                refused = await self._post(url, data, attempt)
         except TimeoutError:
             attempt.error = f"timed out after {self._settings.callback_timeout:g} s"
         except aiohttp.ClientConnectorError as exc:
-            refused = isinstance(exc.os_error, TargetRefused)
-            attempt.error = str(exc.os_error) if refused else _connect_error(exc.os_error)
+            if isinstance(exc.os_error, TargetRefused):
+                refused = attempt.error = str(exc.os_error)
+            else:
+                attempt.error = self._connect_error(delivery, url, exc.os_error)
         except aiohttp.ClientError as exc:
-            attempt.error = f"{type(exc).__name__}: {exc}"
+            attempt.error = _describe(exc)
         except TargetRefused as exc:
-            refused = True
-            attempt.error = str(exc)
+            refused = attempt.error = str(exc)
         except OSError as exc:
-            attempt.error = _connect_error(exc)
+            attempt.error = self._connect_error(delivery, url, exc)
         except HttpProtocolError as exc:
             attempt.error = f"invalid HTTP answer: {exc}"
         except asyncio.CancelledError:
             attempt.error = "cancelled: mock-epay shut down during the attempt"
             raise
+        except Exception as exc:  # e.g. a transport bug: still just a failed attempt
+            attempt.error = f"unexpected error: {_describe(exc)}"
         finally:
             attempt.duration_ms = (time.perf_counter() - started) * 1000
             self.log.touch()
         return attempt, refused
 
-    async def _post_plain(self, url: str, data: bytes, attempt: DeliveryAttempt) -> None:
-        """An http:// target, through the lightweight keep-alive client."""
-        assert self._semaphore is not None
-        async with self._semaphore, asyncio.timeout(self._settings.callback_timeout):
-            answer = await self._plain.post(url, data, HEADERS, keep=RESPONSE_BODY_LIMIT)
-        attempt.response_status = answer.status
-        attempt.response_body = answer.head.decode("utf-8", "replace")
+    async def _post(self, url: str, data: bytes, attempt: DeliveryAttempt) -> str | None:
+        """Send once (plain client for http://, aiohttp for https://); the refusal of a mock, if any."""
+        assert self._session is not None
+        if url.startswith("http://"):
+            async with asyncio.timeout(self._settings.callback_timeout):
+                answer = await self._plain.post(url, data, HEADERS, keep=RESPONSE_BODY_LIMIT)
+            attempt.response_status = answer.status
+            attempt.response_body = answer.head.decode("utf-8", "replace")
+            headers: Any = answer.headers
+        else:
+            async with self._session.post(url, data=data, headers=HEADERS, allow_redirects=False) as response:
+                attempt.response_status = response.status
+                attempt.response_body = await _read_head(response)
+                headers = response.headers
+        if headers.get(REFUSED_MARKER.lower()):  # plain headers are lower-cased, aiohttp's case-blind
+            return (f"the target is a mock-epay admin endpoint that refuses callbacks "
+                    f"(HTTP {attempt.response_status})")
+        return None
+
+    def _connect_error(self, delivery: Delivery, url: str, error: OSError) -> str:
+        if not isinstance(error, ConnectionRefusedError):
+            return f"cannot connect ({type(error).__name__}): {error}"
+        host, port = origin_of(url)
+        if self.in_container and is_loopback_host(host) and (host, port) not in self._hinted:
+            self._hinted.add((host, port))
+            log.warning("callback %s to %s: connection refused; %s", delivery.id, loggable(delivery.url),
+                        docker_hint(host))
+        return f"cannot connect (connection refused): {error}"
 
     def _finish(self, delivery: Delivery, status: DeliveryStatus, error: str | None = None) -> None:
         delivery.status = status
@@ -376,9 +450,9 @@ class CallbackDispatcher:
         self._pending.pop(delivery.id, None)
         if error == SHUTDOWN_ERROR:
             self._dropped_at_shutdown += 1
-        if status is DeliveryStatus.FAILED:
-            log.warning("callback %s for invoice %s to %s failed: %s", delivery.id, delivery.invoice_id,
-                        delivery.url, error)
+        if status is DeliveryStatus.FAILED and error != SHUTDOWN_ERROR:  # shutdown logs one summary
+            log.warning("callback %s for invoice %s to %s failed: %s", delivery.id,
+                        loggable(delivery.invoice_id), loggable(delivery.url), loggable(error))
         self.log.touch()
 
     def _on_clock_jump(self) -> None:
@@ -399,7 +473,14 @@ async def _read_head(response: aiohttp.ClientResponse) -> str:
     return b"".join(chunks).decode("utf-8", "replace")
 
 
-def _connect_error(error: OSError) -> str:
-    if isinstance(error, ConnectionRefusedError):
-        return f"cannot connect (connection refused): {error}"
-    return f"cannot connect ({type(error).__name__}): {error}"
+def encode_body(body: Any) -> bytes:
+    """The bytes to POST: a string verbatim, anything else as JSON, always UTF-8.
+
+    A lone surrogate (which UTF-8 cannot carry) is written as its JSON escape `\\udXXX`.
+    """
+    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+    return text.encode("utf-8", "backslashreplace")
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

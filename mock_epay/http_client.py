@@ -6,6 +6,9 @@ is more than the payment itself; this client does the same job in about a third 
 that. It speaks just what a callback needs: one POST, a status line, headers, and a
 body framed by Content-Length, chunked encoding or the end of the connection.
 https targets keep going through aiohttp (see callbacks.py).
+
+`iri_to_uri` turns a URL as a merchant wrote it (Cyrillic path, non-ASCII host) into
+the ASCII one that goes on the wire, the way browsers do; both clients are given that.
 """
 
 from __future__ import annotations
@@ -13,15 +16,21 @@ from __future__ import annotations
 import asyncio
 import functools
 import ipaddress
+import re
 import socket
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from urllib.parse import urlsplit
+from dataclasses import dataclass, field
+from urllib.parse import quote, urlsplit, urlunsplit
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_DRAIN_BYTES = 1024 * 1024  # a longer answer is cut and its connection closed
 DNS_TTL = 10.0
+# Characters left as they are in a path / query: RFC 3986 unreserved, sub-delims, ":@/",
+# and "%" (an existing escape is kept, as browsers do).
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+_QUERY_SAFE = _PATH_SAFE + "?"
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class HttpProtocolError(Exception):
@@ -32,6 +41,7 @@ class HttpProtocolError(Exception):
 class HttpAnswer:
     status: int
     head: bytes  # the first `keep` bytes of the body
+    headers: Mapping[str, str] = field(default_factory=dict)  # names lower-cased
 
 
 @dataclass(slots=True)
@@ -137,7 +147,7 @@ class PlainHttpClient:
         lines = [f"POST {target} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}",
                  "Connection: keep-alive"]
         lines.extend(f"{name}: {value}" for name, value in headers.items())
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii") + body
 
     async def _exchange(
         self, connection: _Connection, request: bytes, keep: int, origin: tuple[str, int]
@@ -152,13 +162,46 @@ class PlainHttpClient:
             self._release(origin, connection)
         else:
             connection.close()
-        return HttpAnswer(status, body)
+        return HttpAnswer(status, body, response_headers)
+
+
+@functools.lru_cache(maxsize=1024)
+def iri_to_uri(url: str) -> str:
+    """The ASCII URL to send for `url`: IDNA host, UTF-8 percent-encoded path and query.
+
+    What a browser does with an address typed with non-Latin characters
+    (`http://127.0.0.1:9000/путь` becomes `.../%D0%BF%D1%83%D1%82%D1%8C`). Existing
+    `%XX` escapes are kept, control characters and spaces are escaped, a lone surrogate
+    becomes U+FFFD, and the fragment is dropped (it is never sent). ValueError when the
+    host cannot be IDNA-encoded or the port is malformed.
+    """
+    url = _LONE_SURROGATE.sub("\ufffd", url)
+    parts = urlsplit(url)
+    parts.port  # noqa: B018 - raises ValueError for a malformed port
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    host = parts.hostname or ""
+    port = hostport[hostport.rindex(":"):] if parts.port is not None or hostport.endswith(":") else ""
+    netloc = (quote(userinfo, safe=_PATH_SAFE) + at if at else "") + _ascii_host(host, hostport) + port
+    path = quote(parts.path, safe=_PATH_SAFE)
+    query = quote(parts.query, safe=_QUERY_SAFE)
+    return urlunsplit((parts.scheme, netloc, path, query, ""))
+
+
+def _ascii_host(host: str, hostport: str) -> str:
+    if hostport.startswith("["):  # an IPv6 literal, as written
+        return hostport[: hostport.index("]") + 1]
+    if host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise ValueError(f"host {host!r} cannot be IDNA-encoded: {exc}") from None
 
 
 @functools.lru_cache(maxsize=1024)
 def _split(url: str) -> tuple[str, int, str, str]:
-    """(host, port, request target, Host header) of a plain http URL."""
-    parts = urlsplit(url)
+    """(host, port, request target, Host header) of a plain http URL (IRI-encoded first)."""
+    parts = urlsplit(iri_to_uri(url))
     if parts.scheme != "http" or not parts.hostname:
         raise ValueError(f"not a plain http URL: {url!r}")
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")

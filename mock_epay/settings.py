@@ -78,6 +78,7 @@ class Settings:
     callback_window: float = 600.0
     callback_allowed_hosts: tuple[str, ...] = ()  # empty: any host except link-local / metadata
     callback_concurrency: int = 64  # deliveries in flight at once, across all merchants
+    callback_per_host_concurrency: int = 32  # of those, at most this many to one host:port
     callback_log_size: int = 5000  # deliveries kept in the delivery log
     callback_shutdown_grace: float = 5.0  # seconds a graceful stop waits for due deliveries
     merchants: tuple[Merchant, ...] = field(default=(DEFAULT_MERCHANT,))
@@ -163,6 +164,7 @@ _SETTING_TYPES = {
         "items": {"type": "string", "pattern": "^(\\*\\.)?[A-Za-z0-9._:\\[\\]-]+$"},
     },
     "callback_concurrency": {"type": "integer", "minimum": 1},
+    "callback_per_host_concurrency": {"type": "integer", "minimum": 1},
     "callback_log_size": {"type": "integer", "minimum": 10},
     "callback_shutdown_grace": {"type": "number", "minimum": 0},
     "merchants": {"type": "array", "items": _MERCHANT_SCHEMA},

@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 
 from mock_epay.callback_targets import TargetPolicy, TargetRefused
-from mock_epay.http_client import HttpProtocolError, PlainHttpClient
+from mock_epay.http_client import HttpProtocolError, PlainHttpClient, iri_to_uri
 
 HEADERS = {"Content-Type": "application/json"}
 
@@ -148,3 +148,38 @@ async def test_link_local_addresses_are_refused_by_the_policy_filter():
     client = PlainHttpClient(address_filter=TargetPolicy().safe_addresses)
     with pytest.raises(TargetRefused):
         await client.post("http://169.254.169.254/latest", b"{}", HEADERS)
+
+
+async def test_a_cyrillic_path_and_host_header_go_on_the_wire_percent_encoded():
+    lines: list[bytes] = []
+
+    async def answer(reader, writer):
+        lines.extend((await read_request(reader)).split(b"\r\n")[:2])
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Answer: yes\r\n\r\nOK")
+        await writer.drain()
+
+    server, port = await raw_server(answer)
+    async with server:
+        reply = await PlainHttpClient().post(f"http://127.0.0.1:{port}/путь/оплата?id=5 6", b"{}", HEADERS)
+    assert lines == [b"POST /%D0%BF%D1%83%D1%82%D1%8C/%D0%BE%D0%BF%D0%BB%D0%B0%D1%82%D0%B0?id=5%206 HTTP/1.1",
+                     f"Host: 127.0.0.1:{port}".encode()]
+    assert reply.status == 200 and reply.headers["x-answer"] == "yes"
+
+
+@pytest.mark.parametrize(("iri", "uri"), [
+    ("http://127.0.0.1:9000/путь", "http://127.0.0.1:9000/%D0%BF%D1%83%D1%82%D1%8C"),
+    ("http://shop.test/cb?q=да&x=1#frag", "http://shop.test/cb?q=%D0%B4%D0%B0&x=1"),
+    ("http://пример.рф/cb", "http://xn--e1afmkfd.xn--p1ai/cb"),
+    ("http://shop.test/already%20encoded/%D0%BF", "http://shop.test/already%20encoded/%D0%BF"),
+    ("http://shop.test/a b/\x7f", "http://shop.test/a%20b/%7F"),
+    ("http://shop.test/\ud800", "http://shop.test/%EF%BF%BD"),  # a lone surrogate: U+FFFD
+    ("http://u:p@[::1]:8080/x", "http://u:p@[::1]:8080/x"),
+])
+def test_iri_to_uri_encodes_as_browsers_do(iri, uri):
+    assert iri_to_uri(iri) == uri
+    assert iri_to_uri(uri) == uri  # idempotent
+
+
+def test_a_host_that_cannot_be_idna_encoded_is_a_value_error():
+    with pytest.raises(ValueError, match="IDNA"):
+        iri_to_uri("http://" + "я" * 70 + ".test/cb")
