@@ -7,6 +7,7 @@ full test card number, written plainly and with the separators a form or a user 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from urllib.parse import urlsplit
@@ -196,6 +197,7 @@ async def test_no_full_card_number_in_any_admin_answer_callback_or_log_line(
     assert any("mockAutoPay=552204...6736" in entry["path"] for entry in journal)
     assert any("cardNumber=440563...5096" in entry["body"] for entry in journal)
     callbacks = "\n".join(repr(body) for _, body in merchant["received"])
+    await asyncio.sleep(0.2)  # the access log is written in batches, ~50 ms late
     captured = capsys.readouterr()
     # the mock's own log: its access log (stderr) and its log records; aiohttp's test-server
     # access log (`aiohttp.access`) is the test harness's, off under `mock-epay serve`
