@@ -131,8 +131,12 @@ def _cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def check_scenarios(files: Sequence[Path]) -> int:
-    """`mock-epay check-scenarios FILE...`: 0 when every file is good, 1 with each problem."""
-    from mock_epay.scenario_schema import ScenarioError, read_rule_files
+    """`mock-epay check-scenarios FILE...`: 0 when every file is good, 1 with every problem.
+
+    Each problem names the file, the rule and the line of the bad key; warnings (a sequence
+    step that can never be reached) are printed too but do not fail the check.
+    """
+    from mock_epay.scenario_schema import ScenarioError, display_name, file_warnings, read_rule_files
     from mock_epay.scenarios import shipped_paths
 
     paths = list(files) or shipped_paths()
@@ -151,7 +155,11 @@ def check_scenarios(files: Sequence[Path]) -> int:
         print("no scenario files found in " + ", ".join(map(str, paths)), file=sys.stderr)
         return 1
     for path, rules in loaded:
-        print(f"{path}: ok, {len(rules)} rules")
+        warnings = file_warnings(path)
+        for warning in warnings:
+            print(warning, file=sys.stderr)
+        note = f", {len(warnings)} warning(s)" if warnings else ""
+        print(f"{display_name(path)}: ok, {len(rules)} rules{note}")
     return 0
 
 
