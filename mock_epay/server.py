@@ -41,7 +41,12 @@ def _raw_error(status: int, reason: str, message: str) -> bytes:
 
 
 class GuardedRequestHandler(RequestHandler):
-    """aiohttp's connection handler plus a deadline for request headers and a connection cap."""
+    """aiohttp's connection handler plus a deadline for request headers and a connection cap.
+
+    aiohttp has no header-read timeout, so this reads two of RequestHandler's internals
+    (`_request_count`, `_request_in_progress`) and the runner hook `_make_server`;
+    checked against aiohttp 3.14 (tests/test_shutdown.py fails if they change).
+    """
 
     __slots__ = ("_header_timer",)
 
@@ -61,7 +66,7 @@ class GuardedRequestHandler(RequestHandler):
         super().data_received(data)
         if self._request_count != requests_before:  # a request's headers are complete
             self._cancel_header_timer()
-        elif self._header_timer is None and data and not self._request_in_progress:
+        elif self._header_timer is None and data and not getattr(self, "_request_in_progress", False):
             timeout = getattr(self._manager, "header_timeout", 0)
             if timeout > 0:
                 self._header_timer = self._loop.call_later(timeout, self._headers_too_slow, timeout)
