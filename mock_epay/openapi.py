@@ -652,7 +652,9 @@ def _schemas() -> dict[str, Any]:
                 "path": STR,
                 "status": INT,
                 "ms": NUM,
-                "body": {**STR, "description": "first 2 KB, card numbers masked"},
+                "body": {**STR, "description": "the request's body: first 2 KB, card numbers masked"},
+                "responseBody": {**STR, "description": "the answer's body: first 2 KB, card numbers "
+                                                         "masked (empty for a streamed answer)"},
             }
         ),
         "ScenarioRule": {
@@ -1047,7 +1049,7 @@ def _admin_operations() -> list[tuple[str, str, dict[str, Any]]]:
             "get",
             operation(
                 "requestJournal",
-                "The last requests to the bank's endpoints (card numbers masked)",
+                "The last requests to the bank's endpoints with their answers (card numbers masked)",
                 ["admin"],
                 {
                     "200": response(

@@ -8,7 +8,7 @@ matches requests; `scenarios.py` compiles the checked mappings.
 
 from __future__ import annotations
 
-import re
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,63 +16,27 @@ from typing import Any
 import fastjsonschema
 import yaml
 
-from mock_epay.codes import REASON_MESSAGES
+from mock_epay.resources import data_dir
+from mock_epay.scenario_checks import (
+    MATCH_ATTRIBUTES,
+    OPERATION_CODES,
+    OPERATIONS,
+    PAYMENT_RESULTS,
+    PRESETS,
+    KeyPath,
+    Problem,
+    is_operation_rule,
+    key_name,
+    rule_problems,
+    rule_warnings,
+)
+
+__all__ = ["MATCH_ATTRIBUTES", "OPERATION_CODES", "PRESETS", "ScenarioError", "check_rule",
+           "is_operation_rule", "read_rule_files", "read_rules_file", "validate_rules"]
 
 MAX_FILE_BYTES = 1024 * 1024  # a scenario file larger than this is refused before parsing
 MAX_YAML_NODES = 100_000  # after expanding anchors and aliases
 SCENARIO_SUFFIXES = (".yaml", ".yml")
-
-# Codes only charge / cancel / refund answer with (spec 2.1 and 7).
-OPERATION_CODES: dict[int, str] = {100: "operation failed", 102: "transaction not found"}
-
-PRESETS: dict[str, int] = {
-    "insufficient_funds": 484,
-    "expired_card": 478,
-    "blocked_card": 465,
-    "secure3d_failure": 473,
-    "declined_by_issuer": 466,
-    "call_your_bank": 462,
-    "invalid_card_number": 472,
-    "lost_card": 481,
-    "stolen_card": 483,
-    "restricted_card": 479,
-    "wrong_expiry": 457,
-    "not_permitted_to_cardholder": 486,
-    "amount_limit_exceeded": 488,
-    "frequency_limit_exceeded": 491,
-    "issuer_timeout": 493,
-    "issuer_unavailable": 494,
-    "too_many_attempts": 505,
-}
-
-PAYMENT_RESULTS = ("approve", "decline", "duplicate", "secure3d", "server_error", "hang", "drop")
-OPERATION_RESULTS = ("approve", "decline", "server_error")
-SERVER_ERROR_STATUSES = (500, 502, 503)
-OPERATIONS = ("charge", "cancel", "refund")
-
-# Match keys and the attempt attribute each reads; which kind of rule may use them.
-PAYMENT_ONLY_KEYS = {
-    "invoiceIdAlt": "invoice_id_alt",
-    "description": "description",
-    "email": "email",
-    "phone": "phone",
-    "name": "name",
-    "language": "language",
-    "source": "source",
-    "cardExpiry": "card_expiry",
-    "cardCvc": "card_cvc",
-}
-OPERATION_ONLY_KEYS = {"operation": "operation", "transactionId": "transaction_id"}
-SHARED_KEYS = {
-    "amount": "amount",
-    "invoiceId": "invoice_id",
-    "cardNumber": "card_pan",
-    "cardId": "card_id",
-    "accountId": "account_id",
-    "terminal": "terminal_id",
-    "currency": "currency",
-}
-MATCH_ATTRIBUTES = {**SHARED_KEYS, **PAYMENT_ONLY_KEYS, **OPERATION_ONLY_KEYS}
 
 _STRING_OPS = {
     "equals": {"type": "string"},
@@ -187,8 +151,9 @@ class _RuleProblem(Exception):
     pass
 
 
-def _describe_schema_error(exc: fastjsonschema.JsonSchemaValueException) -> str:
-    key = exc.name.removeprefix("data").lstrip(".")
+def _describe_schema_error(exc: fastjsonschema.JsonSchemaValueException, prefix: str = "") -> str:
+    relative = exc.name.removeprefix("data")
+    key = (prefix + relative if prefix else relative).lstrip(".")
     what = exc.message.removeprefix(exc.name).strip()
     if exc.rule == "additionalProperties":
         unknown = sorted(set(exc.value) - set(exc.definition.get("properties", {})))
@@ -233,116 +198,85 @@ def _where(source: str, index: int | None, rule: Any, line: int | None) -> str:
     return ": ".join(parts)
 
 
-# -- semantic checks -------------------------------------------------------------------
+# -- checking one rule ------------------------------------------------------------------
 
 
-def _check_regexes(match: Mapping[str, Any]) -> None:
-    for key, value in match.items():
-        if isinstance(value, Mapping) and "regex" in value:
+@functools.cache
+def _part_validator(part: str) -> Any:
+    """A validator for one top-level key of a rule (compiled only when a rule is wrong)."""
+    schema = {**RULE_SCHEMA["properties"][part], "definitions": RULE_SCHEMA["definitions"]}
+    return fastjsonschema.compile(schema)
+
+
+def _schema_problem(exc: fastjsonschema.JsonSchemaValueException, prefix: KeyPath) -> Problem:
+    path = (*prefix, *(int(p) if p.isdigit() else p for p in exc.path[1:]))
+    return path, _describe_schema_error(exc, key_name(prefix))
+
+
+def _shape_problems(rule: Any) -> tuple[list[Problem], set[str]]:
+    """Every shape problem (one per key at most) and the parts whose shape is right."""
+    if not isinstance(rule, Mapping):
+        return [((), f"a rule is a mapping of keys (name, description, match, outcome), "
+                     f"got {_type_name(rule)}")], set()
+    known = RULE_SCHEMA["properties"]
+    problems: list[Problem] = []
+    for key in rule:
+        if key not in known:
+            problems.append(((key,), f"unknown key {key!r} (known keys: {', '.join(known)})"))
+    missing = [k for k in RULE_SCHEMA["required"] if k not in rule]
+    if missing:
+        problems.append(((), f"missing key {', '.join(map(repr, missing))}"))
+    valid: set[str] = set()
+    for key in (k for k in rule if k in known):
+        parts = [(key, (key,), rule[key])]
+        if key == "outcomes" and isinstance(rule[key], list) and rule[key]:
+            parts = [(f"outcomes[{i}]", ("outcomes", i), item) for i, item in enumerate(rule[key])]
+        for name, path, value in parts:
             try:
-                re.compile(value["regex"])
-            except re.error as exc:
-                raise _RuleProblem(f"key 'match.{key}.regex': bad regular expression "
-                                   f"{value['regex']!r}: {exc}") from exc
+                _part_validator("outcome" if name.startswith("outcomes[") else key)(value)
+            except fastjsonschema.JsonSchemaValueException as exc:
+                problems.append(_schema_problem(exc, path))
+            else:
+                valid.add(name)
+    return problems, valid
 
 
-def _check_match(rule: Mapping[str, Any], is_operation: bool) -> None:
-    match = rule.get("match")
-    if rule.get("header_only"):
-        extra = sorted(set(match or {}) - {"operation"})
-        if extra:
-            raise _RuleProblem(f"a header_only rule is picked by name only; remove "
-                               f"'match' keys {', '.join(extra)} (only 'operation' is allowed)")
-        return
-    if match is None:
-        raise _RuleProblem("missing key 'match' (use 'match: {}' to match every request, "
-                           "or 'header_only: true' for a rule picked only by X-Mock-Scenario)")
-    forbidden = OPERATION_ONLY_KEYS if not is_operation else PAYMENT_ONLY_KEYS
-    for key in match:
-        if key in forbidden:
-            kind = "operation rules (add 'operation')" if not is_operation else "payment rules"
-            raise _RuleProblem(f"key 'match.{key}' is only for {kind}")
-    amount = match.get("amount")
-    if isinstance(amount, Mapping) and amount.get("min", 0) > amount.get("max", float("inf")):
-        raise _RuleProblem(f"key 'match.amount': min {amount['min']} is more than max {amount['max']}")
-    _check_regexes(match)
-
-
-def _known_codes(is_operation: bool) -> dict[int, str]:
-    return {**REASON_MESSAGES, **OPERATION_CODES} if is_operation else REASON_MESSAGES
-
-
-def _check_outcome(outcome: Mapping[str, Any], key: str, is_operation: bool) -> None:
-    if ("result" in outcome) == ("preset" in outcome):
-        raise _RuleProblem(f"key {key!r}: give exactly one of 'result' or 'preset'")
-    result = "decline" if "preset" in outcome else outcome["result"]
-    allowed = OPERATION_RESULTS if is_operation else PAYMENT_RESULTS
-    if result not in allowed:
-        raise _RuleProblem(f"key '{key}.result': {result!r} is not possible for "
-                           f"{'an operation' if is_operation else 'a payment'} "
-                           f"(use one of {', '.join(allowed)})")
-    only_for = {"reasonCode": ("decline",), "body": ("server_error",), "otp": ("secure3d",),
-                "record": ("server_error", "hang", "drop"),
-                "http_status": ("decline", "server_error")}
-    for field, results in only_for.items():
-        if field in outcome and result not in results:
-            raise _RuleProblem(f"key '{key}.{field}' does not apply to result {result!r} "
-                               f"(only to {', '.join(results)})")
-    if "reasonCode" in outcome and "preset" in outcome:
-        raise _RuleProblem(f"key '{key}.reasonCode': a preset already sets the code "
-                           f"({PRESETS[outcome['preset']]}); drop one of them")
-    if result == "decline" and "preset" not in outcome:
-        if "reasonCode" not in outcome and not is_operation:
-            raise _RuleProblem(f"key {key!r}: a decline needs a reasonCode from spec 9.1 "
-                               f"(or a preset such as insufficient_funds)")
-        code = outcome.get("reasonCode")
-        if code is not None and code not in _known_codes(is_operation):
-            raise _RuleProblem(f"key '{key}.reasonCode': {code} is not a reason code of spec 9.1 "
-                               f"(see mock_epay/codes.py)")
-    status = outcome.get("http_status")
-    if status is not None:
-        if result == "decline" and not 400 <= status <= 499:
-            raise _RuleProblem(f"key '{key}.http_status': a decline answers with a 4xx status, "
-                               f"got {status}")
-        if result == "server_error" and status not in SERVER_ERROR_STATUSES:
-            raise _RuleProblem(f"key '{key}.http_status': a server_error is one of "
-                               f"{', '.join(map(str, SERVER_ERROR_STATUSES))}, got {status}")
-    callback = outcome.get("callback")
-    if callback is not None:
-        if callback["mode"] == "delay" and not callback.get("delay_ms"):
-            raise _RuleProblem(f"key '{key}.callback.delay_ms': mode 'delay' needs delay_ms > 0")
-        if callback["mode"] != "delay" and "delay_ms" in callback:
-            raise _RuleProblem(f"key '{key}.callback.delay_ms' only applies to mode 'delay'")
+def rule_problem_list(rule: Any) -> list[Problem]:
+    """Every problem of one rule, shape first, then meaning; empty when the rule is good."""
+    try:
+        _validate_rule(rule)
+    except fastjsonschema.JsonSchemaValueException:
+        problems, valid = _shape_problems(rule)
+        if not isinstance(rule, Mapping):
+            return problems
+        return problems + list(rule_problems(rule, valid))
+    valid = {"match", "outcome", *(f"outcomes[{i}]" for i in range(len(rule.get("outcomes") or ())))}
+    return list(rule_problems(rule, valid))
 
 
 def check_rule(rule: Any) -> None:
-    """Validate one rule mapping (schema, then meaning); raises `_RuleProblem`."""
-    try:
-        _validate_rule(rule)
-    except fastjsonschema.JsonSchemaValueException as exc:
-        raise _RuleProblem(_describe_schema_error(exc)) from exc
-    is_operation = is_operation_rule(rule)
-    _check_match(rule, is_operation)
-    if ("outcome" in rule) == ("outcomes" in rule):
-        raise _RuleProblem("give exactly one of 'outcome' (one answer) or 'outcomes' "
-                           "(a sequence used one after another)")
-    if "sequence_by" in rule and "outcomes" not in rule:
-        raise _RuleProblem("key 'sequence_by' only applies to a sequence ('outcomes')")
-    if rule.get("sequence_by") == "transaction" and not is_operation:
-        raise _RuleProblem("key 'sequence_by': 'transaction' is only for operation rules")
-    if "outcome" in rule:
-        _check_outcome(rule["outcome"], "outcome", is_operation)
-    else:
-        for position, outcome in enumerate(rule["outcomes"]):
-            _check_outcome(outcome, f"outcomes[{position}]", is_operation)
+    """Validate one rule mapping (schema, then meaning); raises `_RuleProblem` with every problem."""
+    problems = rule_problem_list(rule)
+    if problems:
+        raise _RuleProblem("; ".join(message for _, message in problems))
 
 
-def is_operation_rule(rule: Mapping[str, Any]) -> bool:
-    return "operation" in (rule.get("match") or {})
+def _line_of(path: KeyPath, key_lines: Mapping[KeyPath, int]) -> int | None:
+    """The line of the deepest key of `path` the file has (the rule's first line at least)."""
+    for end in range(len(path), -1, -1):
+        if path[:end] in key_lines:
+            return key_lines[path[:end]]
+    return None
 
 
-def validate_rules(data: Any, source: str, lines: Sequence[int | None] = ()) -> list[dict[str, Any]]:
-    """Check a parsed file (a list of rules); every problem is reported, nothing half-loads."""
+KeyLines = Mapping[KeyPath, int]
+
+
+def validate_rules(data: Any, source: str, key_lines: Sequence[KeyLines] = ()) -> list[dict[str, Any]]:
+    """Check a parsed file (a list of rules); every problem is reported, nothing half-loads.
+
+    `key_lines` (one per rule, from `parse_text`) places each problem on its key's line.
+    """
     if data is None:
         raise ScenarioError([f"{source}: the file is empty; a scenario file is a list of rules"])
     if not isinstance(data, list):
@@ -353,14 +287,14 @@ def validate_rules(data: Any, source: str, lines: Sequence[int | None] = ()) -> 
     problems: list[str] = []
     names: dict[str, str] = {}
     for index, rule in enumerate(data):
-        line = lines[index] if index < len(lines) else None
-        where = _where(source, index, rule, line)
-        try:
-            check_rule(rule)
-        except _RuleProblem as exc:
-            problems.append(f"{where}: {exc}")
+        lines = key_lines[index] if index < len(key_lines) else {}
+        found = rule_problem_list(rule)
+        for path, message in found:
+            problems.append(f"{_where(source, index, rule, _line_of(path, lines))}: {message}")
+        if found:
             continue
         if rule["name"] in names:
+            where = _where(source, index, rule, _line_of(("name",), lines))
             problems.append(f"{where}: name {rule['name']!r} is already used by {names[rule['name']]}")
         names[rule["name"]] = f"{source} rule index {index}"
     if problems:
@@ -394,8 +328,21 @@ def _expanded_size(node: yaml.Node, seen: dict[int, int], active: set[int]) -> i
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def parse_text(text: str, source: str) -> tuple[Any, list[int | None]]:
-    """YAML text to data plus the line of each top-level item (for error messages)."""
+def _node_lines(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int]) -> None:
+    """Record the line of every key (and list item) under `node`, by its key path."""
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                lines.setdefault((*path, key.value), key.start_mark.line + 1)
+                _node_lines(value, (*path, key.value), lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for position, item in enumerate(node.value):
+            lines.setdefault((*path, position), item.start_mark.line + 1)
+            _node_lines(item, (*path, position), lines)
+
+
+def parse_text(text: str, source: str) -> tuple[Any, list[dict[KeyPath, int]]]:
+    """YAML text to data plus, for each top-level item, the line of each of its keys."""
     loader = _Loader(text)
     try:
         root = loader.get_single_node()
@@ -409,22 +356,36 @@ def parse_text(text: str, source: str) -> tuple[Any, list[int | None]]:
         raise ScenarioError([f"{source}: refused: {exc}"]) from exc
     finally:
         loader.dispose()
-    lines: list[int | None] = []
+    lines: list[dict[KeyPath, int]] = []
     if isinstance(root, yaml.SequenceNode):
-        lines = [item.start_mark.line + 1 for item in root.value]
+        for item in root.value:
+            item_lines = {(): item.start_mark.line + 1}
+            _node_lines(item, (), item_lines)
+            lines.append(item_lines)
     return data, lines
 
 
-_cache: dict[tuple[str, int, int], tuple[list[dict[str, Any]], list[int | None]]] = {}
+_cache: dict[tuple[str, int, int], tuple[list[dict[str, Any]], list[dict[KeyPath, int]]]] = {}
 _CACHE_LIMIT = 64
 
 
-def _read_checked(path: Path) -> tuple[list[dict[str, Any]], list[int | None]]:
-    """One file's checked rules and their lines; cached by (path, mtime, size)."""
-    source = str(path)
+def display_name(path: Path) -> str:
+    """How messages name a file: as given, or a shipped file by its name (never a site-packages path)."""
+    shipped = data_dir("scenarios")
+    try:
+        if path.resolve().parent == shipped.resolve():
+            return f"{path.name} (shipped)"
+    except OSError:
+        pass
+    return str(path)
+
+
+def _read_checked(path: Path) -> tuple[list[dict[str, Any]], list[dict[KeyPath, int]]]:
+    """One file's checked rules and their keys' lines; cached by (path, mtime, size)."""
+    source = display_name(path)
     try:
         stat = path.stat()
-        key = (source, stat.st_mtime_ns, stat.st_size)
+        key = (str(path), stat.st_mtime_ns, stat.st_size)
         if key in _cache:
             return _cache[key]
         if stat.st_size > MAX_FILE_BYTES:
@@ -452,6 +413,14 @@ def read_rules_file(path: Path) -> list[dict[str, Any]]:
     return _read_checked(path)[0]
 
 
+def file_warnings(path: Path) -> list[str]:
+    """Warnings about a good file's rules (steps that can never be reached), each with its line."""
+    rules, key_lines = _read_checked(path)
+    return [f"{_where(display_name(path), index, rule, _line_of(where, key_lines[index]))}: "
+            f"warning: {message}"
+            for index, rule in enumerate(rules) for where, message in rule_warnings(rule)]
+
+
 def expand_paths(paths: Iterable[Path]) -> list[Path]:
     """Files as given, directories as their *.yaml / *.yml files in name order."""
     files: list[Path] = []
@@ -477,9 +446,9 @@ def read_rule_files(paths: Iterable[Path]) -> list[tuple[Path, list[dict[str, An
             continue
         for index, rule in enumerate(rules):
             if rule["name"] in taken:
-                where = _where(str(path), index, rule, lines[index] if index < len(lines) else None)
+                where = _where(display_name(path), index, rule, _line_of(("name",), lines[index]))
                 problems.append(f"{where}: name {rule['name']!r} is already used by {taken[rule['name']]}")
-            taken[rule["name"]] = f"{path} rule index {index}"
+            taken[rule["name"]] = f"{display_name(path)} rule index {index}"
         loaded.append((path, rules))
     if problems:
         raise ScenarioError(problems)

@@ -69,6 +69,7 @@ class Settings:
     service_expires_in_as_string: bool = False
     strict_invoice_id: bool = True
     max_body_bytes: int = 1024 * 1024
+    header_timeout: float = 10.0  # seconds a client has to send complete request headers
     max_transactions: int = 20_000  # older ones are forgotten, so memory stays bounded
     journal_size: int = 500
     status_error_http: int = 400
@@ -152,6 +153,7 @@ _SETTING_TYPES = {
     "service_expires_in_as_string": {"type": "boolean"},
     "strict_invoice_id": {"type": "boolean"},
     "max_body_bytes": {"type": "integer", "minimum": 1024},
+    "header_timeout": {"type": "number", "exclusiveMinimum": 0},
     "max_transactions": {"type": "integer", "minimum": 100},
     "journal_size": {"type": "integer", "minimum": 1},
     "status_error_http": {"enum": [200, 400]},
@@ -296,7 +298,9 @@ _ENV_CONVERTERS: dict[str, Any] = {
         "callback_allowed_hosts", lambda v: tuple(h.strip() for h in v.split(",") if h.strip())
     ),
     "DEFAULT_SCENARIOS": ("default_scenarios", lambda v: v.lower() in ("1", "true", "yes", "on")),
+    "HEADER_TIMEOUT": ("header_timeout", float),
 }
+_ENV_TYPE_NAMES = {int: "an integer", float: "a number"}
 
 
 def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -309,7 +313,9 @@ def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         try:
             overrides[name] = convert(raw)
         except ValueError as exc:
-            raise ConfigError(f"environment variable {_ENV_PREFIX + suffix}={raw!r}: {exc}") from exc
+            expected = _ENV_TYPE_NAMES.get(convert)
+            why = f"expected {expected}" if expected else str(exc)
+            raise ConfigError(f"environment variable {_ENV_PREFIX + suffix}={raw!r}: {why}") from exc
     return overrides
 
 

@@ -481,7 +481,7 @@ class Store:
     # -- request journal ---------------------------------------------------------
 
     def journal_request(self, entry: tuple[Any, ...]) -> None:
-        """(epoch seconds, method, path, status, ms, body bytes) of one request."""
+        """(epoch seconds, method, path, status, ms, request body, answer body) of one request."""
         self._journal.append(entry)
 
     def journal(self, limit: int | None = None) -> list[tuple[Any, ...]]:

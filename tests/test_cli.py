@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
+
+from mock_epay.log_format import SafeFormatter
 
 
 def free_port() -> int:
@@ -60,3 +64,64 @@ def test_version_flag():
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 0
     assert "mock-epay" in result.stdout
+
+
+def test_a_crlf_in_the_path_cannot_forge_a_log_line():
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mock_epay", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        wait_healthy(port, time.monotonic() + 15)
+        forged = "/x%0d%0a2026-01-01%2000:00:00%20mock_epay%20FORGED"
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}{forged}", timeout=5)
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 404
+        time.sleep(0.2)  # the access log is flushed in batches
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=10)
+    [line] = [line for line in output.splitlines() if "FORGED" in line]
+    assert "GET /x\\r\\n2026-01-01 00:00:00 mock_epay FORGED 404" in line
+    assert not line.startswith("2026-01-01")
+
+
+def test_log_records_are_one_line_each_with_control_characters_escaped():
+    record = logging.LogRecord("mock_epay", logging.WARNING, __file__, 1,
+                               "callback to %s failed", ("http://shop/\r\nFAKE line\x1b[31m",), None)
+    text = SafeFormatter("%(name)s %(message)s").format(record)
+    assert text == "mock_epay callback to http://shop/\\r\\nFAKE line\\x1b[31m failed"
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mock_epay", *args],
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_help_names_the_demo_the_dashboard_the_test_credentials_and_the_docs():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for expected in ("http://127.0.0.1:8080/_mock/demo", "http://127.0.0.1:8080/_mock/ui/",
+                     "client_id=test", "client_secret=yF587AV9Ms94qN2QShFzVR3vFnWkhjbAK3sG",
+                     "docs/scenarios.md", "README", "mock-epay serve --help"):
+        assert expected in result.stdout
+
+
+def test_serve_help_gives_every_flag_its_environment_variable():
+    from mock_epay.cli import build_parser
+
+    serve = build_parser()._subparsers._group_actions[0].choices["serve"]
+    flags = [action for action in serve._actions if action.option_strings and action.dest != "help"]
+    assert len(flags) >= 12
+    for action in flags:
+        assert "env MOCK_EPAY_" in action.help, action.option_strings
+    assert "MOCK_EPAY_HEADER_TIMEOUT" in run_cli("serve", "--help").stdout
+
+
+def test_a_mistyped_serve_flag_shows_the_usage_of_serve():
+    result = run_cli("serve", "--prot", "8080")
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: mock-epay serve ")
+    assert "mock-epay serve: error: unrecognized arguments: --prot 8080" in result.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tests.conftest import get_token
 from tests.test_cards_auth import pay, payment_body
+from tests.test_widget import open_page, payment_object, token_response
 
 
 async def test_journal_lists_requests_newest_first_with_masked_card_numbers(client):
@@ -24,3 +25,21 @@ async def test_admin_requests_are_not_journaled(client):
     await client.get("/_mock/health")
     entries = (await (await client.get("/_mock/requests")).json())["requests"]
     assert all(not e["path"].startswith("/_mock/") for e in entries)
+
+
+async def test_journal_shows_why_a_request_failed_with_the_answer_body(client):
+    response = await pay(client, "not-a-token", payment_body())
+    assert response.status == 401
+    [entry] = (await (await client.get("/_mock/requests?limit=1")).json())["requests"]
+    assert entry["status"] == 401
+    assert entry["responseBody"] == await response.text()
+    assert '"code"' in entry["responseBody"]
+
+
+async def test_journal_cuts_long_answers_to_two_kilobytes(client):
+    auth = await token_response(client)
+    page = await (await open_page(client, payment_object(auth))).read()
+    assert len(page) > 2048  # the payment page
+    [entry] = (await (await client.get("/_mock/requests?limit=1")).json())["requests"]
+    assert entry["path"].startswith("/payform/?params=")
+    assert entry["responseBody"] == page[:2048].decode("utf-8", "replace")

@@ -35,7 +35,7 @@ RULE = "- name: {name}\n  description: d\n  match: {match}\n  outcome: {outcome}
 
 BAD_FILES = {
     "wrong type": (RULE.format(name="a", match="{amount: lots}", outcome="{result: approve}"),
-                   "rule index 0 ('a'), line 1: key 'match.amount': must be number or array or object, "
+                   "rule index 0 ('a'), line 3: key 'match.amount': must be number or array or object, "
                    "got 'lots' (a string)"),
     "unknown outcome": (RULE.format(name="a", match="{}", outcome="{result: explode}"),
                         "key 'outcome.result': 'explode' is not one of approve, decline"),
@@ -44,7 +44,7 @@ BAD_FILES = {
     "unknown reasonCode": (
         RULE.format(name="ok", match="{}", outcome="{result: approve}")
         + RULE.format(name="a", match="{}", outcome="{result: decline, reasonCode: 999}"),
-        "rule index 1 ('a'), line 5: key 'outcome.reasonCode': 999 is not a reason code of spec 9.1"),
+        "rule index 1 ('a'), line 8: key 'outcome.reasonCode': 999 is not a reason code of spec 9.1"),
     "empty file": ("", "the file is empty; a scenario file is a list of rules"),
     "only comments": ("# nothing yet\n", "the file is empty"),
     "YAML syntax error": ("- name: a\n  description: [unclosed\n",
@@ -52,7 +52,7 @@ BAD_FILES = {
     "unknown match key": (RULE.format(name="a", match="{amout: 5}", outcome="{result: approve}"),
                           "key 'match': unknown key 'amout' (known keys: amount,"),
     "unknown rule key": (RULE.format(name="a", match="{}", outcome="{result: approve}") + "  colour: red\n",
-                         "rule index 0 ('a'), line 1: unknown key 'colour'"),
+                         "rule index 0 ('a'), line 5: unknown key 'colour'"),
     "not a list": ("name: a\n", "a scenario file is a list of rules"),
     "duplicate name": (RULE.format(name="a", match="{}", outcome="{result: approve}") * 2,
                        "rule index 1 ('a'), line 5: name 'a' is already used by"),
@@ -194,7 +194,7 @@ def test_check_scenarios_names_file_rule_and_problem(tmp_path):
     result = run_cli("check-scenarios", str(good), str(bad), str(tmp_path / "missing.yaml"))
     assert result.returncode == 1
     assert f"{tmp_path / 'missing.yaml'}: no such file or directory" in result.stderr
-    assert (f"{bad}: rule index 1 ('a'), line 5: key 'outcome.reasonCode': 999 is not a reason code"
+    assert (f"{bad}: rule index 1 ('a'), line 8: key 'outcome.reasonCode': 999 is not a reason code"
             in result.stderr)
 
 
@@ -215,3 +215,70 @@ def test_serve_flags_reach_the_settings():
     assert overrides["default_scenarios"] is False and overrides["watch_scenarios"] is True
     plain = _cli_overrides(build_parser().parse_args(["serve"]))
     assert plain["default_scenarios"] is None and "scenario_paths" not in plain
+
+
+def test_every_problem_of_a_rule_is_reported_on_the_line_of_its_key(tmp_path):
+    path = tmp_path / "three.yaml"
+    path.write_text("- name: three-mistakes\n"
+                    "  description: d\n"
+                    "  colour: red\n"
+                    "  match: {amount: lots}\n"
+                    "  outcome:\n"
+                    "    result: decline\n"
+                    "    reasonCode: 999\n")
+    with pytest.raises(ScenarioError) as caught:
+        ScenarioEngine([path])
+    where = f"{path}: rule index 0 ('three-mistakes')"
+    assert caught.value.problems == [
+        f"{where}, line 3: unknown key 'colour' (known keys: name, description, match, header_only, "
+        f"outcome, outcomes, sequence_by)",
+        f"{where}, line 4: key 'match.amount': must be number or array or object, got 'lots' (a string)",
+        f"{where}, line 7: key 'outcome.reasonCode': 999 is not a reason code of spec 9.1 "
+        f"(known: -1, 454-473, 475-505, 521-529, 703, 1612, 1636, 1654, 1759, 2092)",
+    ]
+
+
+def test_check_scenarios_names_shipped_files_by_name_never_by_a_package_path(capsys):
+    assert main(["check-scenarios"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("default.yaml (shipped): ok, ")
+    assert all("/" not in line and "mock_epay" not in line for line in out)
+
+
+APPROVE_THEN_DECLINE = """\
+- name: approve-then-decline
+  description: approves, then would decline
+  match: {invoiceId: {regex: "^77"}}
+  outcomes:
+    - {result: approve}
+    - {result: decline, reasonCode: 466}
+"""
+
+
+def test_check_scenarios_warns_about_a_step_after_an_approve(tmp_path, capsys):
+    path = tmp_path / "seq.yaml"
+    path.write_text(APPROVE_THEN_DECLINE)
+    assert main(["check-scenarios", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == f"{path}: ok, 1 rules, 1 warning(s)\n"
+    assert captured.err.startswith(
+        f"{path}: rule index 0 ('approve-then-decline'), line 6: warning: outcomes[1] can never be "
+        f"used: outcomes[0] approves the invoice")
+
+
+def readme_rule() -> str:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    block = readme.split("# Declines the first attempt of any invoice starting with 77", 1)[1]
+    return "# Declines" + block.split("```", 1)[0]
+
+
+async def test_the_readme_example_declines_the_first_attempt_then_approves(tmp_path, make_client, capsys):
+    path = tmp_path / "readme.yaml"
+    path.write_text(readme_rule())
+    assert main(["check-scenarios", str(path)]) == 0
+    assert capsys.readouterr().err == ""  # no warning
+    client = await make_client(Settings(log_requests=False, scenario_paths=(path,)))
+    first = await trigger(client, {"amount": 1000}, invoice="770000001")
+    assert first.status == 400 and (await first.json())["code"] == 466
+    retry = await trigger(client, {"amount": 1000}, invoice="770000001")
+    assert retry.status == 200 and (await retry.json())["code"] == 0
