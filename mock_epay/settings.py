@@ -47,40 +47,66 @@ class ConfigError(Exception):
     """A config file or setting that cannot be used; the message names file and key."""
 
 
+def setting(default: Any, meaning: str) -> Any:
+    """A Settings field with its one-line meaning (the README's settings table is built from it)."""
+    return field(default=default, metadata={"meaning": meaning})
+
+
 @dataclass(frozen=True)
 class Settings:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    config_file: Path | None = None
-    seed: int | None = None
-    public_url: str | None = None  # base URL browsers use to reach the mock
-    admin_token: str | None = None
-    allow_open_admin: bool = False  # opt-out: no admin token even on a non-loopback address
-    log_requests: bool = True
-    scenario_paths: tuple[Path, ...] = ()
-    watch_scenarios: bool = False
-    default_scenarios: bool = True  # load the shipped scenarios/ library after the user's files
-    scenario_watch_interval: float = 1.0  # seconds between checks of watched scenario files
-    scenario_hang_seconds: float = 300.0  # a `hang` outcome answers 504 after this long at most
-    scenario_time_scale: float = 1.0  # multiplies scenario delays (0.01 makes a 3 s delay 30 ms)
-    payment_token_ttl: int = 1200
-    service_token_ttl: int = 7200
-    payment_expires_in_as_string: bool = True
-    service_expires_in_as_string: bool = False
-    strict_invoice_id: bool = True
-    max_body_bytes: int = 1024 * 1024
-    max_transactions: int = 20_000  # older ones are forgotten, so memory stays bounded
-    journal_size: int = 500
-    status_error_http: int = 400
-    callback_timeout: float = 10.0
-    callback_max_attempts: int = 5
-    callback_backoff: float = 5.0  # first retry after ~5 s; doubles each time (covers a 30 s outage)
-    callback_window: float = 600.0
-    callback_allowed_hosts: tuple[str, ...] = ()  # empty: any host except link-local / metadata
-    callback_concurrency: int = 64  # deliveries in flight at once, across all merchants
-    callback_log_size: int = 5000  # deliveries kept in the delivery log
-    callback_shutdown_grace: float = 5.0  # seconds a graceful stop waits for due deliveries
-    merchants: tuple[Merchant, ...] = field(default=(DEFAULT_MERCHANT,))
+    host: str = setting("127.0.0.1", "address to bind")
+    port: int = setting(8080, "port to listen on (0: any free port)")
+    config_file: Path | None = setting(None, "the YAML config file these settings were read from")
+    seed: int | None = setting(None, "seed for generated data (tokens, ids, references, names): "
+                                     "makes a run reproducible")
+    public_url: str | None = setting(None, "base URL browsers use to reach the mock (behind a proxy, "
+                                           "in Docker)")
+    admin_token: str | None = setting(None, "token the /_mock/ admin API requires (`auto`: generate one)")
+    allow_open_admin: bool = setting(False, "serve the admin API without a token even on a "
+                                            "non-loopback address")
+    log_requests: bool = setting(True, "log one line per request (method, path, status, ms)")
+    scenario_paths: tuple[Path, ...] = setting((), "scenario files or directories, tried in order "
+                                                   "before the shipped library")
+    watch_scenarios: bool = setting(False, "reload scenario files when they change")
+    default_scenarios: bool = setting(True, "load the shipped scenarios/ library after the user's files")
+    scenario_watch_interval: float = setting(1.0, "seconds between checks of watched scenario files")
+    scenario_hang_seconds: float = setting(300.0, "a `hang` outcome answers 504 after this long at most")
+    scenario_time_scale: float = setting(1.0, "multiplies scenario delays (0.01 makes a 3 s delay 30 ms)")
+    payment_token_ttl: int = setting(1200, "seconds a payment token lives (its `expires_in`)")
+    service_token_ttl: int = setting(7200, "seconds a service token lives (its `expires_in`)")
+    payment_expires_in_as_string: bool = setting(True, "payment tokens' `expires_in` is a JSON string "
+                                                       "(`\"1200\"`, as live tokens); false: a number")
+    service_expires_in_as_string: bool = setting(True, "service tokens' `expires_in` is a JSON string "
+                                                       "(`\"7200\"`, as the bank's SDK declares it); "
+                                                       "false: a number")
+    strict_invoice_id: bool = setting(True, "`invoiceID` must be 6-15 digits; false: 1-64 characters")
+    max_body_bytes: int = setting(1024 * 1024, "largest request body accepted (413 above)")
+    max_transactions: int = setting(20_000, "transactions kept; older ones are forgotten")
+    journal_size: int = setting(500, "requests kept in the request journal")
+    status_unknown_http: int = setting(200, "HTTP status of a status answer with resultCode 102 "
+                                            "(unknown invoice): 200 or 400; the config key "
+                                            "`status_error_http` sets it too")
+    status_unknown_transaction_null: bool = setting(True, "a resultCode 102 status answer carries "
+                                                          "`\"transaction\": null`; false: no "
+                                                          "`transaction` key")
+    empty_cards_http: int = setting(200, "HTTP status of the saved-card list's `{\"code\": 1373}` "
+                                         "answer (no cards): 200 or 400")
+    callback_timeout: float = setting(10.0, "seconds to wait for the merchant's callback endpoint")
+    callback_max_attempts: int = setting(5, "attempts per callback before it is marked failed")
+    callback_backoff: float = setting(5.0, "seconds before the first retry; doubles each time")
+    callback_window: float = setting(600.0, "seconds all retries of one callback fit in (the backoff "
+                                             "is scaled down to fit)")
+    callback_allowed_hosts: tuple[str, ...] = setting((), "hosts callbacks may go to (`*.x` "
+                                                          "wildcards); empty: any host except "
+                                                          "link-local / metadata")
+    callback_concurrency: int = setting(64, "deliveries in flight at once, across all merchants")
+    callback_log_size: int = setting(5000, "deliveries kept in the delivery log")
+    callback_shutdown_grace: float = setting(5.0, "seconds a graceful stop waits for due deliveries")
+    merchants: tuple[Merchant, ...] = setting((DEFAULT_MERCHANT,), "merchants, terminals and saved "
+                                                                   "cards (see Config file); the "
+                                                                   "public test merchant is "
+                                                                   "always included unless "
+                                                                   "`include_test_merchant: false`")
 
     @property
     def base_url(self) -> str:
@@ -153,7 +179,10 @@ _SETTING_TYPES = {
     "max_body_bytes": {"type": "integer", "minimum": 1024},
     "max_transactions": {"type": "integer", "minimum": 100},
     "journal_size": {"type": "integer", "minimum": 1},
-    "status_error_http": {"enum": [200, 400]},
+    "status_unknown_http": {"enum": [200, 400]},
+    "status_error_http": {"enum": [200, 400]},  # the older name of status_unknown_http
+    "status_unknown_transaction_null": {"type": "boolean"},
+    "empty_cards_http": {"enum": [200, 400]},
     "callback_timeout": {"type": "number", "exclusiveMinimum": 0},
     "callback_max_attempts": {"type": "integer", "minimum": 1},
     "callback_backoff": {"type": "number", "minimum": 0},
@@ -262,9 +291,11 @@ def settings_from_config(data: Mapping[str, Any], base: Settings | None = None) 
     base = base or Settings()
     values: dict[str, Any] = {}
     for key, value in data.items():
-        if key in ("merchants", "include_test_merchant", "scenarios"):
+        if key in ("merchants", "include_test_merchant", "scenarios", "status_error_http"):
             continue
         values[key] = tuple(value) if isinstance(value, list) else value
+    if "status_error_http" in data and "status_unknown_http" not in data:
+        values["status_unknown_http"] = data["status_error_http"]
     if "scenarios" in data:
         values["scenario_paths"] = tuple(Path(p) for p in data["scenarios"])
     if "merchants" in data:
@@ -295,6 +326,41 @@ _ENV_CONVERTERS: dict[str, Any] = {
     ),
     "DEFAULT_SCENARIOS": ("default_scenarios", lambda v: v.lower() in ("1", "true", "yes", "on")),
 }
+
+
+def _env_flag(value: str) -> bool:
+    """A boolean env var: 1/true/yes/on is true, 0/false/no/off false, anything else an error."""
+    text = value.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false (1/0, yes/no, on/off)")
+
+
+def _env_http_status(value: str) -> int:
+    status = int(value)
+    if status not in (200, 400):
+        raise ValueError("expected 200 or 400")
+    return status
+
+
+# Answer-shape switches: how strict clients decode tokens, status and saved-card answers.
+_ENV_CONVERTERS.update({
+    "PAYMENT_EXPIRES_IN_AS_STRING": ("payment_expires_in_as_string", _env_flag),
+    "SERVICE_EXPIRES_IN_AS_STRING": ("service_expires_in_as_string", _env_flag),
+    "STATUS_UNKNOWN_HTTP": ("status_unknown_http", _env_http_status),
+    "STATUS_UNKNOWN_TRANSACTION_NULL": ("status_unknown_transaction_null", _env_flag),
+    "EMPTY_CARDS_HTTP": ("empty_cards_http", _env_http_status),
+})
+
+
+def env_var_of(name: str) -> str | None:
+    """The MOCK_EPAY_* variable that sets the field `name`, if there is one."""
+    for suffix, (field_name, _) in _ENV_CONVERTERS.items():
+        if field_name == name:
+            return _ENV_PREFIX + suffix
+    return None
 
 
 def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:

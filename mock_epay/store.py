@@ -408,7 +408,7 @@ class Store:
         return saved
 
     def attach_saved_card(self, tx: Transaction, card: Card) -> SavedCard:
-        """Save the card of a successful payment under its accountId (`cardSave: true`)."""
+        """Save the card of a successful payment under its accountId, empty or not (`cardSave: true`)."""
         saved = self.save_card(tx.client_id, tx.account_id, card, transaction=tx)
         tx.card_id = saved.id
         return saved
