@@ -47,16 +47,21 @@ class ConfigError(Exception):
     """A config file or setting that cannot be used; the message names file and key."""
 
 
-def setting(default: Any, meaning: str) -> Any:
-    """A Settings field with its one-line meaning (the README's settings table is built from it)."""
-    return field(default=default, metadata={"meaning": meaning})
+def setting(default: Any, meaning: str, *, config_key: str | None = None) -> Any:
+    """A Settings field with its one-line meaning (the README's settings table is built from it).
+
+    `config_key` is the field's key in the config file when it differs from its name
+    ("" when the file cannot set it).
+    """
+    return field(default=default, metadata={"meaning": meaning, "config_key": config_key})
 
 
 @dataclass(frozen=True)
 class Settings:
     host: str = setting("127.0.0.1", "address to bind")
     port: int = setting(8080, "port to listen on (0: any free port)")
-    config_file: Path | None = setting(None, "the YAML config file these settings were read from")
+    config_file: Path | None = setting(None, "the YAML config file these settings were read from",
+                                       config_key="")
     seed: int | None = setting(None, "seed for generated data (tokens, ids, references, names): "
                                      "makes a run reproducible")
     public_url: str | None = setting(None, "base URL browsers use to reach the mock (behind a proxy, "
@@ -66,7 +71,8 @@ class Settings:
                                             "non-loopback address")
     log_requests: bool = setting(True, "log one line per request (method, path, status, ms)")
     scenario_paths: tuple[Path, ...] = setting((), "scenario files or directories, tried in order "
-                                                   "before the shipped library")
+                                                   "before the shipped library",
+                                               config_key="scenarios")
     watch_scenarios: bool = setting(False, "reload scenario files when they change")
     default_scenarios: bool = setting(True, "load the shipped scenarios/ library after the user's files")
     scenario_watch_interval: float = setting(1.0, "seconds between checks of watched scenario files")
@@ -146,7 +152,10 @@ _CARD_SCHEMA = {
 _MERCHANT_SCHEMA = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["client_id", "client_secret", "terminals"],
+    # The built-in test merchant is extended, not re-declared: it needs only its client_id.
+    "if": {"properties": {"client_id": {"const": TEST_CLIENT_ID}}},
+    "then": {"required": ["client_id"]},
+    "else": {"required": ["client_id", "client_secret", "terminals"]},
     "properties": {
         "client_id": {"type": "string", "minLength": 1},
         "client_secret": {"type": "string", "minLength": 1},
@@ -232,48 +241,80 @@ def load_config_file(path: Path) -> dict[str, Any]:
         _config_validator()(data)
     except fastjsonschema.JsonSchemaValueException as exc:
         raise ConfigError(f"{path}: {_describe_schema_error(exc)}") from exc
-    _check_unique_merchants(path, data.get("merchants", []))
+    _check_merchants(path, data.get("merchants", []), data.get("include_test_merchant", True))
     return data
 
 
-def _check_unique_merchants(path: Path, merchants: list[dict[str, Any]]) -> None:
+def _check_merchants(path: Path, merchants: list[dict[str, Any]], include_test: bool) -> None:
+    """Refuse what would silently mix merchants up: a client_id twice, a terminal or saved-card
+    id owned by two merchants (the built-in test merchant's included)."""
+    terminal_owner: dict[str, str] = {}
+    card_owner: dict[str, str] = {}
+    if include_test:
+        terminal_owner = {t.id: TEST_CLIENT_ID for t in DEFAULT_MERCHANT.terminals}
+        card_owner = {c.id: TEST_CLIENT_ID for c in DEFAULT_MERCHANT.saved_cards if c.id}
     seen_clients: set[str] = set()
     seen_terminals: set[str] = set()
+    seen_cards: set[str] = set()
     for index, merchant in enumerate(merchants):
-        if merchant["client_id"] in seen_clients:
-            raise ConfigError(
-                f"{path}: key 'merchants[{index}].client_id': "
-                f"{merchant['client_id']!r} is defined twice"
-            )
-        seen_clients.add(merchant["client_id"])
-        for t_index, terminal in enumerate(merchant["terminals"]):
+        client_id = merchant["client_id"]
+        key = f"{path}: key 'merchants[{index}]"
+        if client_id in seen_clients:
+            raise ConfigError(f"{key}.client_id': {client_id!r} is defined twice")
+        seen_clients.add(client_id)
+        if client_id == TEST_CLIENT_ID and not include_test and not (
+            "client_secret" in merchant and "terminals" in merchant
+        ):
+            raise ConfigError(f"{key}': with include_test_merchant: false, merchant {client_id!r} "
+                              "is declared from scratch and needs client_secret and terminals")
+        for t_index, terminal in enumerate(merchant.get("terminals", [])):
+            terminal_key = f"{key}.terminals[{t_index}].id'"
+            owner = terminal_owner.setdefault(terminal["id"], client_id)
+            if owner != client_id:
+                raise ConfigError(f"{terminal_key}: terminal {terminal['id']!r} belongs to two "
+                                  f"merchants, {owner!r} and {client_id!r}")
             if terminal["id"] in seen_terminals:
-                raise ConfigError(
-                    f"{path}: key 'merchants[{index}].terminals[{t_index}].id': "
-                    f"terminal {terminal['id']!r} belongs to two merchants"
-                )
+                raise ConfigError(f"{terminal_key}: terminal {terminal['id']!r} is declared twice "
+                                  f"for merchant {client_id!r}")
             seen_terminals.add(terminal["id"])
+        for c_index, card in enumerate(merchant.get("saved_cards", [])):
+            card_id = card.get("id")
+            if card_id is None:
+                continue
+            card_key = f"{key}.saved_cards[{c_index}].id'"
+            owner = card_owner.setdefault(card_id, client_id)
+            if owner != client_id:
+                raise ConfigError(f"{card_key}: saved card {card_id!r} belongs to two merchants, "
+                                  f"{owner!r} and {client_id!r}")
+            if card_id in seen_cards:
+                raise ConfigError(f"{card_key}: saved card {card_id!r} is declared twice "
+                                  f"for merchant {client_id!r}")
+            seen_cards.add(card_id)
+
+
+def _terminal_from_config(raw: Mapping[str, Any], number: str) -> Terminal:
+    return Terminal(
+        id=raw["id"],
+        number=raw.get("number") or number,
+        two_stage=raw.get("two_stage", False),
+        auto_cancel_seconds=raw.get("auto_cancel_seconds"),
+    )
+
+
+def _card_from_config(raw: Mapping[str, Any]) -> SeedCard:
+    return SeedCard(
+        account_id=raw["account_id"],
+        card_number=str(raw["card_number"]),
+        id=raw.get("id"),
+        payer_name=raw.get("payer_name", ""),
+        expiry=raw.get("expiry", "01/27"),
+    )
 
 
 def _merchant_from_config(raw: Mapping[str, Any], index: int) -> Merchant:
     terminals = tuple(
-        Terminal(
-            id=t["id"],
-            number=t.get("number") or f"{98120002 + index * 10 + t_index:08d}",
-            two_stage=t.get("two_stage", False),
-            auto_cancel_seconds=t.get("auto_cancel_seconds"),
-        )
+        _terminal_from_config(t, f"{98120002 + index * 10 + t_index:08d}")
         for t_index, t in enumerate(raw["terminals"])
-    )
-    cards = tuple(
-        SeedCard(
-            account_id=c["account_id"],
-            card_number=str(c["card_number"]),
-            id=c.get("id"),
-            payer_name=c.get("payer_name", ""),
-            expiry=c.get("expiry", "01/27"),
-        )
-        for c in raw.get("saved_cards", [])
     )
     return Merchant(
         client_id=raw["client_id"],
@@ -282,12 +323,44 @@ def _merchant_from_config(raw: Mapping[str, Any], index: int) -> Merchant:
         terminals=terminals,
         callback_format=raw.get("callback_format", "current"),
         callbacks_after_operations=raw.get("callbacks_after_operations", False),
-        saved_cards=cards,
+        saved_cards=tuple(_card_from_config(c) for c in raw.get("saved_cards", [])),
+    )
+
+
+def _merge_by_id(base: tuple[Any, ...], added: list[Any]) -> tuple[Any, ...]:
+    """`base` with items of the same `id` replaced by `added` ones, the other `added` ones after."""
+    by_id = {item.id: item for item in added if item.id}
+    merged = [by_id.pop(item.id, item) for item in base]
+    return tuple(merged + [item for item in added if not item.id or item.id in by_id])
+
+
+def _extend_test_merchant(raw: Mapping[str, Any], index: int) -> Merchant:
+    """The built-in test merchant plus what the config adds: terminals and saved cards (a
+    terminal or card with an id it already has replaces that one); other keys override."""
+    base = DEFAULT_MERCHANT
+    base_numbers = {t.id: t.number for t in base.terminals}
+    terminals = [
+        _terminal_from_config(t, base_numbers.get(t["id"]) or f"{98120002 + index * 10 + t_index:08d}")
+        for t_index, t in enumerate(raw.get("terminals", []))
+    ]
+    cards = [_card_from_config(c) for c in raw.get("saved_cards", [])]
+    return replace(
+        base,
+        client_secret=raw.get("client_secret", base.client_secret),
+        name=raw.get("name", base.name),
+        callback_format=raw.get("callback_format", base.callback_format),
+        callbacks_after_operations=raw.get("callbacks_after_operations", base.callbacks_after_operations),
+        terminals=_merge_by_id(base.terminals, terminals),
+        saved_cards=_merge_by_id(base.saved_cards, cards),
     )
 
 
 def settings_from_config(data: Mapping[str, Any], base: Settings | None = None) -> Settings:
-    """Apply a validated config mapping on top of `base` (defaults when None)."""
+    """Apply a validated config mapping on top of `base` (defaults when None).
+
+    A merchant with the test merchant's client_id extends the built-in one (unless
+    `include_test_merchant: false`); the built-in one is always first.
+    """
     base = base or Settings()
     values: dict[str, Any] = {}
     for key, value in data.items():
@@ -299,10 +372,17 @@ def settings_from_config(data: Mapping[str, Any], base: Settings | None = None) 
     if "scenarios" in data:
         values["scenario_paths"] = tuple(Path(p) for p in data["scenarios"])
     if "merchants" in data:
-        merchants = [_merchant_from_config(m, i) for i, m in enumerate(data["merchants"])]
-        configured_ids = {m.client_id for m in merchants}
-        if data.get("include_test_merchant", True) and TEST_CLIENT_ID not in configured_ids:
-            merchants.insert(0, DEFAULT_MERCHANT)
+        include_test = data.get("include_test_merchant", True)
+        merchants = [
+            _extend_test_merchant(m, i) if include_test and m["client_id"] == TEST_CLIENT_ID
+            else _merchant_from_config(m, i)
+            for i, m in enumerate(data["merchants"])
+        ]
+        if include_test:
+            extended = [m for m in merchants if m.client_id == TEST_CLIENT_ID]
+            merchants = [extended[0] if extended else DEFAULT_MERCHANT] + [
+                m for m in merchants if m.client_id != TEST_CLIENT_ID
+            ]
         values["merchants"] = tuple(merchants)
     return replace(base, **values)
 
