@@ -25,6 +25,11 @@ MAX_WAIT_SECONDS = 60  # /_mock/callbacks/wait caps its timeout here
 # -- schema helpers ---------------------------------------------------------------------------
 
 STR: dict[str, Any] = {"type": "string"}
+BACK_LINK: dict[str, Any] = {
+    "type": "string",
+    "description": "any absolute URI (https://..., an app's myapp://...); javascript:, data:, "
+                   "vbscript:, blob:, filesystem: and about: are refused",
+}
 INT: dict[str, Any] = {"type": "integer"}
 NUM: dict[str, Any] = {"type": "number"}
 BOOL: dict[str, Any] = {"type": "boolean"}
@@ -386,7 +391,9 @@ def _schemas() -> dict[str, Any]:
                 "access_token": STR,
                 "expires_in": {
                     **text_or_number,
-                    "description": '"1200" (string) for payment tokens, 7200 (number) for service tokens',
+                    "description": 'a string by default: "1200" for payment tokens, "7200" for service '
+                                   "tokens (numbers with payment_expires_in_as_string / "
+                                   "service_expires_in_as_string false)",
                 },
                 "refresh_token": STR,
                 "scope": STR,
@@ -411,8 +418,8 @@ def _schemas() -> dict[str, Any]:
                 "phone": STR,
                 "language": STR,
                 "invoiceIdAlt": STR,
-                "backLink": STR,
-                "failureBackLink": STR,
+                "backLink": BACK_LINK,
+                "failureBackLink": BACK_LINK,
                 "postLink": STR,
                 "failurePostLink": STR,
                 "recurrent": BOOL,
@@ -487,7 +494,15 @@ def _schemas() -> dict[str, Any]:
             }
         ),
         "StatusResponse": obj(
-            {"resultCode": STR, "resultMessage": STR, "transaction": ref("StatusTransaction")},
+            {
+                "resultCode": STR,
+                "resultMessage": STR,
+                "transaction": {
+                    "anyOf": [ref("StatusTransaction"), {"type": "null"}],
+                    "description": "null for resultCode 102 (absent with "
+                                   "status_unknown_transaction_null false)",
+                },
+            },
             required=("resultCode", "resultMessage"),
         ),
         "LegacyOperation": obj(
@@ -783,7 +798,8 @@ def _bank_operations() -> list[tuple[tuple[str, ...], str, str, dict[str, Any]]]
                 ["payments"],
                 {
                     "200": response(
-                        "resultCode 100 and the transaction",
+                        "resultCode 100 and the transaction; for an unknown invoice resultCode 102 "
+                        "and `\"transaction\": null` (status_unknown_http 200, the default)",
                         ref("StatusResponse"),
                         {
                             "resultCode": "100",
@@ -792,7 +808,8 @@ def _bank_operations() -> list[tuple[tuple[str, ...], str, str, dict[str, Any]]]
                         },
                     ),
                     "400": response(
-                        "Not found: resultCode 102 (or the bank's error format)",
+                        "Not found (resultCode 102) with status_unknown_http 400; or the bank's "
+                        "error format",
                         {"anyOf": [ref("StatusResponse"), ref("Error")]},
                         {"resultCode": "102", "resultMessage": "transaction not found"},
                     ),
@@ -856,11 +873,13 @@ def _bank_operations() -> list[tuple[tuple[str, ...], str, str, dict[str, Any]]]
                 ["cards"],
                 {
                     "200": response(
-                        "PascalCase card objects",
-                        {"type": "array", "items": ref("SavedCard")},
+                        "PascalCase card objects; no saved cards: `{\"code\": 1373, ...}` instead "
+                        "of the array (HTTP status empty_cards_http, 200 by default)",
+                        {"anyOf": [{"type": "array", "items": ref("SavedCard")}, ref("Error")]},
                         [SAVED_CARD_EXAMPLE],
                     ),
-                    "400": error("No saved cards (code 1373)", {"code": 1373, "message": "no saved cards"}),
+                    "400": error("No saved cards (code 1373) with empty_cards_http 400",
+                                 {"code": 1373, "message": "no saved cards"}),
                     "401": UNAUTHORIZED,
                 },
                 parameters=[param("account_id", "path", STR, "the customer's accountId", "testuser1")],

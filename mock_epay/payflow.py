@@ -50,9 +50,10 @@ async def run_payment(
 ) -> PaymentResult:
     """Decide and record one attempt; raises the duplicate error when the invoice is taken.
 
-    A successful attempt with `card_save` and an `account_id` saves the card first, so
-    the callback carries `cardId`. A 3-D Secure outcome leaves the transaction NEW with
-    its invoice reserved (remembering `secure3d_context`) until `finish_secure3d`.
+    A successful attempt with `card_save` saves the card first (under its `account_id`, an
+    empty one when none was sent), so the callback carries `cardId`. A 3-D Secure outcome
+    leaves the transaction NEW with its invoice reserved (remembering `secure3d_context`)
+    until `finish_secure3d`.
     `request` lets a `hang` outcome notice when the client gives up; without it a hang
     lasts the full `scenario_hang_seconds`.
     """
@@ -91,7 +92,7 @@ async def run_payment(
 def _save_card_if_asked(
     app: web.Application, tx: Transaction, attempt: PaymentAttempt, card: Card | None, card_id: str | None
 ) -> None:
-    if tx.status.is_success and attempt.card_save and attempt.account_id and card and not card_id:
+    if tx.status.is_success and attempt.card_save and card and not card_id:
         app[STORE].attach_saved_card(tx, card)
 
 

@@ -32,6 +32,7 @@ from mock_epay.validation import (
     first_present,
     optional_str,
     parse_amount,
+    parse_back_link,
     parse_bool,
     parse_currency,
     parse_description,
@@ -182,8 +183,9 @@ class PaymentObject:
 
     @property
     def saves_card(self) -> bool:
-        """`cardSave: true`, or a card verification (which exists to save the card), with an accountId."""
-        return bool(self.account_id) and (self.card_save or self.is_verification)
+        """`cardSave: true`, or a card verification (which exists to save the card); an absent
+        accountId saves the card under an empty one, it never drops it."""
+        return self.card_save or self.is_verification
 
 
 def access_token_of(value: Any) -> str:
@@ -261,8 +263,8 @@ def _read_payment_object(fields: dict[str, Any], query: dict[str, str], strict: 
         access_token=access_token_of(auth),
         description=parse_description(fields.get("description") or "", required=False),
         invoice_id_alt=parse_invoice_id(alt, "invoiceIdAlt", strict=strict) if alt else "",
-        back_link=parse_url(fields.get("backLink"), "backLink"),
-        failure_back_link=parse_url(fields.get("failureBackLink"), "failureBackLink"),
+        back_link=parse_back_link(fields.get("backLink"), "backLink"),
+        failure_back_link=parse_back_link(fields.get("failureBackLink"), "failureBackLink"),
         post_link=parse_url(fields.get("postLink"), "postLink"),
         failure_post_link=parse_url(fields.get("failurePostLink"), "failurePostLink"),
         language=parse_language(fields.get("language")),

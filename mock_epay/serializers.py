@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from mock_epay.errors import NOT_FOUND
 from mock_epay.models import SavedCard, Status, Transaction
 
 # statusID values are not published; the mock gives each status a stable number.
@@ -125,6 +126,14 @@ def status_transaction(tx: Transaction) -> dict[str, Any]:
         "ipLatitude": 0,
         "ipLongitude": 0,
     }
+
+
+def unknown_invoice_body(transaction_null: bool) -> dict[str, Any]:
+    """The status answer for an invoice the token cannot see (resultCode 102, spec 6.4)."""
+    body: dict[str, Any] = {"resultCode": str(NOT_FOUND), "resultMessage": "transaction not found"}
+    if transaction_null:
+        body["transaction"] = None
+    return body
 
 
 def saved_card_body(saved: SavedCard, merchant_id: str) -> dict[str, Any]:

@@ -47,42 +47,75 @@ class ConfigError(Exception):
     """A config file or setting that cannot be used; the message names file and key."""
 
 
+def setting(default: Any, meaning: str, *, config_key: str | None = None) -> Any:
+    """A Settings field with its one-line meaning (the README's settings table is built from it).
+
+    `config_key` is the field's key in the config file when it differs from its name
+    ("" when the file cannot set it).
+    """
+    return field(default=default, metadata={"meaning": meaning, "config_key": config_key})
+
+
 @dataclass(frozen=True)
 class Settings:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    config_file: Path | None = None
-    seed: int | None = None
-    public_url: str | None = None  # base URL browsers use to reach the mock
-    admin_token: str | None = None
-    allow_open_admin: bool = False  # opt-out: no admin token even on a non-loopback address
-    log_requests: bool = True
-    scenario_paths: tuple[Path, ...] = ()
-    watch_scenarios: bool = False
-    default_scenarios: bool = True  # load the shipped scenarios/ library after the user's files
-    scenario_watch_interval: float = 1.0  # seconds between checks of watched scenario files
-    scenario_hang_seconds: float = 300.0  # a `hang` outcome answers 504 after this long at most
-    scenario_time_scale: float = 1.0  # multiplies scenario delays (0.01 makes a 3 s delay 30 ms)
-    payment_token_ttl: int = 1200
-    service_token_ttl: int = 7200
-    payment_expires_in_as_string: bool = True
-    service_expires_in_as_string: bool = False
-    strict_invoice_id: bool = True
-    max_body_bytes: int = 1024 * 1024
-    header_timeout: float = 10.0  # seconds a client has to send complete request headers
-    max_transactions: int = 20_000  # older ones are forgotten, so memory stays bounded
-    journal_size: int = 500
-    status_error_http: int = 400
-    callback_timeout: float = 10.0
-    callback_max_attempts: int = 5
-    callback_backoff: float = 5.0  # first retry after ~5 s; doubles each time (covers a 30 s outage)
-    callback_window: float = 600.0
-    callback_allowed_hosts: tuple[str, ...] = ()  # empty: any host except link-local / metadata
-    callback_concurrency: int = 64  # deliveries in flight at once, across all merchants
-    callback_per_host_concurrency: int = 32  # of those, at most this many to one host:port
-    callback_log_size: int = 5000  # deliveries kept in the delivery log
-    callback_shutdown_grace: float = 5.0  # seconds a graceful stop waits for due deliveries
-    merchants: tuple[Merchant, ...] = field(default=(DEFAULT_MERCHANT,))
+    host: str = setting("127.0.0.1", "address to bind")
+    port: int = setting(8080, "port to listen on (0: any free port)")
+    config_file: Path | None = setting(None, "the YAML config file these settings were read from",
+                                       config_key="")
+    seed: int | None = setting(None, "seed for generated data (tokens, ids, references, names): "
+                                     "makes a run reproducible")
+    public_url: str | None = setting(None, "base URL browsers use to reach the mock (behind a proxy, "
+                                           "in Docker)")
+    admin_token: str | None = setting(None, "token the /_mock/ admin API requires (`auto`: generate one)")
+    allow_open_admin: bool = setting(False, "serve the admin API without a token even on a "
+                                            "non-loopback address")
+    log_requests: bool = setting(True, "log one line per request (method, path, status, ms)")
+    scenario_paths: tuple[Path, ...] = setting((), "scenario files or directories, tried in order "
+                                                   "before the shipped library",
+                                               config_key="scenarios")
+    watch_scenarios: bool = setting(False, "reload scenario files when they change")
+    default_scenarios: bool = setting(True, "load the shipped scenarios/ library after the user's files")
+    scenario_watch_interval: float = setting(1.0, "seconds between checks of watched scenario files")
+    scenario_hang_seconds: float = setting(300.0, "a `hang` outcome answers 504 after this long at most")
+    scenario_time_scale: float = setting(1.0, "multiplies scenario delays (0.01 makes a 3 s delay 30 ms)")
+    payment_token_ttl: int = setting(1200, "seconds a payment token lives (its `expires_in`)")
+    service_token_ttl: int = setting(7200, "seconds a service token lives (its `expires_in`)")
+    payment_expires_in_as_string: bool = setting(True, "payment tokens' `expires_in` is a JSON string "
+                                                       "(`\"1200\"`, as live tokens); false: a number")
+    service_expires_in_as_string: bool = setting(True, "service tokens' `expires_in` is a JSON string "
+                                                       "(`\"7200\"`, as the bank's SDK declares it); "
+                                                       "false: a number")
+    strict_invoice_id: bool = setting(True, "`invoiceID` must be 6-15 digits; false: 1-64 characters")
+    max_body_bytes: int = setting(1024 * 1024, "largest request body accepted (413 above)")
+    header_timeout: float = setting(10.0, "seconds a client has to send complete request headers (408 after)")
+    max_transactions: int = setting(20_000, "transactions kept; older ones are forgotten")
+    journal_size: int = setting(500, "requests kept in the request journal")
+    status_unknown_http: int = setting(200, "HTTP status of a status answer with resultCode 102 "
+                                            "(unknown invoice): 200 or 400; the config key "
+                                            "`status_error_http` sets it too")
+    status_unknown_transaction_null: bool = setting(True, "a resultCode 102 status answer carries "
+                                                          "`\"transaction\": null`; false: no "
+                                                          "`transaction` key")
+    empty_cards_http: int = setting(200, "HTTP status of the saved-card list's `{\"code\": 1373}` "
+                                         "answer (no cards): 200 or 400")
+    callback_timeout: float = setting(10.0, "seconds to wait for the merchant's callback endpoint")
+    callback_max_attempts: int = setting(5, "attempts per callback before it is marked failed")
+    callback_backoff: float = setting(5.0, "seconds before the first retry; doubles each time")
+    callback_window: float = setting(600.0, "seconds all retries of one callback fit in (the backoff "
+                                             "is scaled down to fit)")
+    callback_allowed_hosts: tuple[str, ...] = setting((), "hosts callbacks may go to (`*.x` "
+                                                          "wildcards); empty: any host except "
+                                                          "link-local / metadata")
+    callback_concurrency: int = setting(64, "deliveries in flight at once, across all merchants")
+    callback_per_host_concurrency: int = setting(32, "of those, at most this many to one merchant host:port, "
+                                                     "so one hung merchant cannot starve the others")
+    callback_log_size: int = setting(5000, "deliveries kept in the delivery log")
+    callback_shutdown_grace: float = setting(5.0, "seconds a graceful stop waits for due deliveries")
+    merchants: tuple[Merchant, ...] = setting((DEFAULT_MERCHANT,), "merchants, terminals and saved "
+                                                                   "cards (see Config file); the "
+                                                                   "public test merchant is "
+                                                                   "always included unless "
+                                                                   "`include_test_merchant: false`")
 
     @property
     def base_url(self) -> str:
@@ -122,7 +155,10 @@ _CARD_SCHEMA = {
 _MERCHANT_SCHEMA = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["client_id", "client_secret", "terminals"],
+    # The built-in test merchant is extended, not re-declared: it needs only its client_id.
+    "if": {"properties": {"client_id": {"const": TEST_CLIENT_ID}}},
+    "then": {"required": ["client_id"]},
+    "else": {"required": ["client_id", "client_secret", "terminals"]},
     "properties": {
         "client_id": {"type": "string", "minLength": 1},
         "client_secret": {"type": "string", "minLength": 1},
@@ -156,7 +192,10 @@ _SETTING_TYPES = {
     "header_timeout": {"type": "number", "exclusiveMinimum": 0},
     "max_transactions": {"type": "integer", "minimum": 100},
     "journal_size": {"type": "integer", "minimum": 1},
-    "status_error_http": {"enum": [200, 400]},
+    "status_unknown_http": {"enum": [200, 400]},
+    "status_error_http": {"enum": [200, 400]},  # the older name of status_unknown_http
+    "status_unknown_transaction_null": {"type": "boolean"},
+    "empty_cards_http": {"enum": [200, 400]},
     "callback_timeout": {"type": "number", "exclusiveMinimum": 0},
     "callback_max_attempts": {"type": "integer", "minimum": 1},
     "callback_backoff": {"type": "number", "minimum": 0},
@@ -207,48 +246,80 @@ def load_config_file(path: Path) -> dict[str, Any]:
         _config_validator()(data)
     except fastjsonschema.JsonSchemaValueException as exc:
         raise ConfigError(f"{path}: {_describe_schema_error(exc)}") from exc
-    _check_unique_merchants(path, data.get("merchants", []))
+    _check_merchants(path, data.get("merchants", []), data.get("include_test_merchant", True))
     return data
 
 
-def _check_unique_merchants(path: Path, merchants: list[dict[str, Any]]) -> None:
+def _check_merchants(path: Path, merchants: list[dict[str, Any]], include_test: bool) -> None:
+    """Refuse what would silently mix merchants up: a client_id twice, a terminal or saved-card
+    id owned by two merchants (the built-in test merchant's included)."""
+    terminal_owner: dict[str, str] = {}
+    card_owner: dict[str, str] = {}
+    if include_test:
+        terminal_owner = {t.id: TEST_CLIENT_ID for t in DEFAULT_MERCHANT.terminals}
+        card_owner = {c.id: TEST_CLIENT_ID for c in DEFAULT_MERCHANT.saved_cards if c.id}
     seen_clients: set[str] = set()
     seen_terminals: set[str] = set()
+    seen_cards: set[str] = set()
     for index, merchant in enumerate(merchants):
-        if merchant["client_id"] in seen_clients:
-            raise ConfigError(
-                f"{path}: key 'merchants[{index}].client_id': "
-                f"{merchant['client_id']!r} is defined twice"
-            )
-        seen_clients.add(merchant["client_id"])
-        for t_index, terminal in enumerate(merchant["terminals"]):
+        client_id = merchant["client_id"]
+        key = f"{path}: key 'merchants[{index}]"
+        if client_id in seen_clients:
+            raise ConfigError(f"{key}.client_id': {client_id!r} is defined twice")
+        seen_clients.add(client_id)
+        if client_id == TEST_CLIENT_ID and not include_test and not (
+            "client_secret" in merchant and "terminals" in merchant
+        ):
+            raise ConfigError(f"{key}': with include_test_merchant: false, merchant {client_id!r} "
+                              "is declared from scratch and needs client_secret and terminals")
+        for t_index, terminal in enumerate(merchant.get("terminals", [])):
+            terminal_key = f"{key}.terminals[{t_index}].id'"
+            owner = terminal_owner.setdefault(terminal["id"], client_id)
+            if owner != client_id:
+                raise ConfigError(f"{terminal_key}: terminal {terminal['id']!r} belongs to two "
+                                  f"merchants, {owner!r} and {client_id!r}")
             if terminal["id"] in seen_terminals:
-                raise ConfigError(
-                    f"{path}: key 'merchants[{index}].terminals[{t_index}].id': "
-                    f"terminal {terminal['id']!r} belongs to two merchants"
-                )
+                raise ConfigError(f"{terminal_key}: terminal {terminal['id']!r} is declared twice "
+                                  f"for merchant {client_id!r}")
             seen_terminals.add(terminal["id"])
+        for c_index, card in enumerate(merchant.get("saved_cards", [])):
+            card_id = card.get("id")
+            if card_id is None:
+                continue
+            card_key = f"{key}.saved_cards[{c_index}].id'"
+            owner = card_owner.setdefault(card_id, client_id)
+            if owner != client_id:
+                raise ConfigError(f"{card_key}: saved card {card_id!r} belongs to two merchants, "
+                                  f"{owner!r} and {client_id!r}")
+            if card_id in seen_cards:
+                raise ConfigError(f"{card_key}: saved card {card_id!r} is declared twice "
+                                  f"for merchant {client_id!r}")
+            seen_cards.add(card_id)
+
+
+def _terminal_from_config(raw: Mapping[str, Any], number: str) -> Terminal:
+    return Terminal(
+        id=raw["id"],
+        number=raw.get("number") or number,
+        two_stage=raw.get("two_stage", False),
+        auto_cancel_seconds=raw.get("auto_cancel_seconds"),
+    )
+
+
+def _card_from_config(raw: Mapping[str, Any]) -> SeedCard:
+    return SeedCard(
+        account_id=raw["account_id"],
+        card_number=str(raw["card_number"]),
+        id=raw.get("id"),
+        payer_name=raw.get("payer_name", ""),
+        expiry=raw.get("expiry", "01/27"),
+    )
 
 
 def _merchant_from_config(raw: Mapping[str, Any], index: int) -> Merchant:
     terminals = tuple(
-        Terminal(
-            id=t["id"],
-            number=t.get("number") or f"{98120002 + index * 10 + t_index:08d}",
-            two_stage=t.get("two_stage", False),
-            auto_cancel_seconds=t.get("auto_cancel_seconds"),
-        )
+        _terminal_from_config(t, f"{98120002 + index * 10 + t_index:08d}")
         for t_index, t in enumerate(raw["terminals"])
-    )
-    cards = tuple(
-        SeedCard(
-            account_id=c["account_id"],
-            card_number=str(c["card_number"]),
-            id=c.get("id"),
-            payer_name=c.get("payer_name", ""),
-            expiry=c.get("expiry", "01/27"),
-        )
-        for c in raw.get("saved_cards", [])
     )
     return Merchant(
         client_id=raw["client_id"],
@@ -257,25 +328,66 @@ def _merchant_from_config(raw: Mapping[str, Any], index: int) -> Merchant:
         terminals=terminals,
         callback_format=raw.get("callback_format", "current"),
         callbacks_after_operations=raw.get("callbacks_after_operations", False),
-        saved_cards=cards,
+        saved_cards=tuple(_card_from_config(c) for c in raw.get("saved_cards", [])),
+    )
+
+
+def _merge_by_id(base: tuple[Any, ...], added: list[Any]) -> tuple[Any, ...]:
+    """`base` with items of the same `id` replaced by `added` ones, the other `added` ones after."""
+    by_id = {item.id: item for item in added if item.id}
+    merged = [by_id.pop(item.id, item) for item in base]
+    return tuple(merged + [item for item in added if not item.id or item.id in by_id])
+
+
+def _extend_test_merchant(raw: Mapping[str, Any], index: int) -> Merchant:
+    """The built-in test merchant plus what the config adds: terminals and saved cards (a
+    terminal or card with an id it already has replaces that one); other keys override."""
+    base = DEFAULT_MERCHANT
+    base_numbers = {t.id: t.number for t in base.terminals}
+    terminals = [
+        _terminal_from_config(t, base_numbers.get(t["id"]) or f"{98120002 + index * 10 + t_index:08d}")
+        for t_index, t in enumerate(raw.get("terminals", []))
+    ]
+    cards = [_card_from_config(c) for c in raw.get("saved_cards", [])]
+    return replace(
+        base,
+        client_secret=raw.get("client_secret", base.client_secret),
+        name=raw.get("name", base.name),
+        callback_format=raw.get("callback_format", base.callback_format),
+        callbacks_after_operations=raw.get("callbacks_after_operations", base.callbacks_after_operations),
+        terminals=_merge_by_id(base.terminals, terminals),
+        saved_cards=_merge_by_id(base.saved_cards, cards),
     )
 
 
 def settings_from_config(data: Mapping[str, Any], base: Settings | None = None) -> Settings:
-    """Apply a validated config mapping on top of `base` (defaults when None)."""
+    """Apply a validated config mapping on top of `base` (defaults when None).
+
+    A merchant with the test merchant's client_id extends the built-in one (unless
+    `include_test_merchant: false`); the built-in one is always first.
+    """
     base = base or Settings()
     values: dict[str, Any] = {}
     for key, value in data.items():
-        if key in ("merchants", "include_test_merchant", "scenarios"):
+        if key in ("merchants", "include_test_merchant", "scenarios", "status_error_http"):
             continue
         values[key] = tuple(value) if isinstance(value, list) else value
+    if "status_error_http" in data and "status_unknown_http" not in data:
+        values["status_unknown_http"] = data["status_error_http"]
     if "scenarios" in data:
         values["scenario_paths"] = tuple(Path(p) for p in data["scenarios"])
     if "merchants" in data:
-        merchants = [_merchant_from_config(m, i) for i, m in enumerate(data["merchants"])]
-        configured_ids = {m.client_id for m in merchants}
-        if data.get("include_test_merchant", True) and TEST_CLIENT_ID not in configured_ids:
-            merchants.insert(0, DEFAULT_MERCHANT)
+        include_test = data.get("include_test_merchant", True)
+        merchants = [
+            _extend_test_merchant(m, i) if include_test and m["client_id"] == TEST_CLIENT_ID
+            else _merchant_from_config(m, i)
+            for i, m in enumerate(data["merchants"])
+        ]
+        if include_test:
+            extended = [m for m in merchants if m.client_id == TEST_CLIENT_ID]
+            merchants = [extended[0] if extended else DEFAULT_MERCHANT] + [
+                m for m in merchants if m.client_id != TEST_CLIENT_ID
+            ]
         values["merchants"] = tuple(merchants)
     return replace(base, **values)
 
@@ -301,6 +413,41 @@ _ENV_CONVERTERS: dict[str, Any] = {
     "HEADER_TIMEOUT": ("header_timeout", float),
 }
 _ENV_TYPE_NAMES = {int: "an integer", float: "a number"}
+
+
+def _env_flag(value: str) -> bool:
+    """A boolean env var: 1/true/yes/on is true, 0/false/no/off false, anything else an error."""
+    text = value.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false (1/0, yes/no, on/off)")
+
+
+def _env_http_status(value: str) -> int:
+    status = int(value)
+    if status not in (200, 400):
+        raise ValueError("expected 200 or 400")
+    return status
+
+
+# Answer-shape switches: how strict clients decode tokens, status and saved-card answers.
+_ENV_CONVERTERS.update({
+    "PAYMENT_EXPIRES_IN_AS_STRING": ("payment_expires_in_as_string", _env_flag),
+    "SERVICE_EXPIRES_IN_AS_STRING": ("service_expires_in_as_string", _env_flag),
+    "STATUS_UNKNOWN_HTTP": ("status_unknown_http", _env_http_status),
+    "STATUS_UNKNOWN_TRANSACTION_NULL": ("status_unknown_transaction_null", _env_flag),
+    "EMPTY_CARDS_HTTP": ("empty_cards_http", _env_http_status),
+})
+
+
+def env_var_of(name: str) -> str | None:
+    """The MOCK_EPAY_* variable that sets the field `name`, if there is one."""
+    for suffix, (field_name, _) in _ENV_CONVERTERS.items():
+        if field_name == name:
+            return _ENV_PREFIX + suffix
+    return None
 
 
 def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:

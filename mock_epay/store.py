@@ -36,6 +36,7 @@ from mock_epay.models import (
     Token,
     Transaction,
 )
+from mock_epay.settings import ConfigError
 
 MAX_TOKENS = 20_000
 
@@ -106,12 +107,16 @@ class Store:
         self._cards: dict[str, SavedCard] = {}
         self._secure3d: dict[str, PendingSecure3D] = {}
         self._journal: deque[tuple[Any, ...]] = deque(maxlen=journal_size)
+        merchants = list(merchants)
+        # Ids the config declares: a generated id never takes one, whatever the seeding order.
+        self._declared_card_ids = {c.id for m in merchants for c in m.saved_cards if c.id}
         for merchant in merchants:
             self.add_merchant(merchant)
 
     # -- merchants ---------------------------------------------------------------
 
     def add_merchant(self, merchant: Merchant) -> None:
+        self._declared_card_ids.update(c.id for c in merchant.saved_cards if c.id)
         self._merchants[merchant.client_id] = merchant
         for terminal in merchant.terminals:
             self._terminal_owner[terminal.id] = merchant.client_id
@@ -369,8 +374,22 @@ class Store:
         card_id: str | None = None,
         transaction: Transaction | None = None,
     ) -> SavedCard:
+        """Keep a saved card under `card_id`, or under a fresh id unique across all merchants.
+
+        A `card_id` another merchant already has is refused (ConfigError): card ids are
+        global, and taking it over would hand that merchant's card to this one.
+        """
+        if card_id is not None:
+            existing = self._cards.get(card_id)
+            if existing is not None and existing.client_id != client_id:
+                raise ConfigError(f"saved card {card_id!r} belongs to two merchants, "
+                                 f"{existing.client_id!r} and {client_id!r}")
+        else:
+            card_id = self.fake.uuid()
+            while card_id in self._cards or card_id in self._declared_card_ids:
+                card_id = self.fake.uuid()
         saved = SavedCard(
-            id=card_id or self.fake.uuid(),
+            id=card_id,
             client_id=client_id,
             account_id=account_id,
             card=card,
@@ -408,7 +427,7 @@ class Store:
         return saved
 
     def attach_saved_card(self, tx: Transaction, card: Card) -> SavedCard:
-        """Save the card of a successful payment under its accountId (`cardSave: true`)."""
+        """Save the card of a successful payment under its accountId, empty or not (`cardSave: true`)."""
         saved = self.save_card(tx.client_id, tx.account_id, card, transaction=tx)
         tx.card_id = saved.id
         return saved

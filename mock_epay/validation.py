@@ -290,6 +290,41 @@ def parse_url(value: Any, field: str) -> str | None:
     return text
 
 
+# backLink / failureBackLink: where the buyer's browser or app goes back to. Any absolute URI
+# (an app deep link such as `myapp://payment-return` too), except schemes that run code or
+# carry a document when a page navigates to them.
+_URI_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):(.+)$", re.DOTALL)
+SCRIPT_SCHEMES = frozenset({"javascript", "vbscript", "data", "blob", "filesystem", "about"})
+
+
+def parse_back_link(value: Any, field: str) -> str | None:
+    """An optional absolute URI the buyer is sent back to; empty means absent.
+
+    Refused: no scheme, nothing after the scheme, whitespace or control characters
+    (browsers drop them, so `java\tscript:` would pass a naive check), and the
+    script-capable schemes of `SCRIPT_SCHEMES`.
+    """
+    if value is None or value == "":
+        return None
+    text = parse_str(value, field, max_length=2048)
+    if not text:
+        return None
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+        raise bad_request(f"field {field!r} must be a URI without spaces or control characters")
+    match = _URI_SCHEME_RE.match(text)
+    if match is None or match.group(2).strip("/") == "":
+        raise bad_request(
+            f"field {field!r} must be an absolute URI such as https://shop.kz/done or "
+            f"myapp://payment-return, got {text[:80]!r}"
+        )
+    scheme = match.group(1).lower()
+    if scheme in SCRIPT_SCHEMES:
+        raise bad_request(f"field {field!r} must not be a {scheme}: URI (the page would run or show it)")
+    if scheme in ("http", "https") and not urlsplit(text).hostname:
+        raise bad_request(f"field {field!r} must name a host, got {text[:80]!r}")
+    return text
+
+
 def parse_card_id(value: Any, field: str = "cardId") -> str:
     """`cardId` as `{"id": "..."}` (every working integration) or a bare string (RU doc table)."""
     require(value, field)

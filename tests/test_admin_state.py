@@ -99,7 +99,7 @@ async def test_reset_of_one_merchant_keeps_the_others(make_client):
     shop_token = await get_service_token(client, **SHOP_CREDENTIALS)
     assert (await status_of(client, test_token, "000000001"))["statusName"] == "CHARGE"
     missing = await client.get("/check-status/payment/transaction/000000101", headers=bearer(shop_token))
-    assert missing.status == 400
+    assert (await missing.json())["resultCode"] == "102"
 
 
 async def test_reset_of_an_unknown_merchant_is_refused(client):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from mock_epay.settings import TEST_TERMINAL_ID, Settings
+from mock_epay.settings import TEST_TERMINAL_ID, ConfigError, Settings, build_settings
 from tests.conftest import TOKEN_PATH, service_form, token_form
 
 
@@ -36,11 +36,11 @@ async def test_payment_token_from_json_body(client):
     assert response.status == 200, await response.text()
 
 
-async def test_service_token_has_numeric_expiry(client):
+async def test_service_token_expiry_is_a_string_like_the_payment_tokens(client):
     response = await client.post(TOKEN_PATH, data=service_form())
     body = await response.json()
     assert response.status == 200
-    assert body["expires_in"] == 7200
+    assert body["expires_in"] == "7200"  # the bank's iOS SDK and Go clients decode a String
 
 
 async def test_service_token_may_name_a_terminal(client):
@@ -71,12 +71,20 @@ async def test_unknown_fields_are_ignored(client):
 async def test_expiry_types_are_configurable(make_client):
     client = await make_client(
         Settings(log_requests=False, payment_expires_in_as_string=False,
-                 service_expires_in_as_string=True, payment_token_ttl=600)
+                 service_expires_in_as_string=False, payment_token_ttl=600)
     )
     payment = await (await client.post(TOKEN_PATH, data=token_form())).json()
     service = await (await client.post(TOKEN_PATH, data=service_form())).json()
     assert payment["expires_in"] == 600
-    assert service["expires_in"] == "7200"
+    assert service["expires_in"] == 7200
+
+
+def test_expiry_types_come_from_env_vars():
+    settings = build_settings({}, {"MOCK_EPAY_PAYMENT_EXPIRES_IN_AS_STRING": "false",
+                                   "MOCK_EPAY_SERVICE_EXPIRES_IN_AS_STRING": "0"})
+    assert (settings.payment_expires_in_as_string, settings.service_expires_in_as_string) == (False, False)
+    with pytest.raises(ConfigError, match="MOCK_EPAY_SERVICE_EXPIRES_IN_AS_STRING"):
+        build_settings({}, {"MOCK_EPAY_SERVICE_EXPIRES_IN_AS_STRING": "maybe"})
 
 
 @pytest.mark.parametrize(

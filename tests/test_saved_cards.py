@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from mock_epay.settings import ConfigError, Settings, build_settings
 from tests.conftest import get_service_token, get_token
 from tests.test_cards_auth import LOCKED_CARD, MASTERCARD_CARD, VISA_CARD, pay, payment_body
 from tests.test_operations import (
@@ -38,10 +39,41 @@ async def test_list_a_customers_saved_cards(client, prefix):
     assert visa["MerchantID"] == "test"
 
 
-async def test_an_account_without_cards_answers_1373(client):
+async def assert_no_cards(response, status: int = 200) -> None:
+    """The bank's "no saved cards" object, `{"code": 1373, ...}`, where the card array would be."""
+    assert response.status == status, await response.text()
+    body = await response.json()
+    assert set(body) == {"code", "message"}
+    assert body["code"] == 1373
+
+
+async def test_an_account_without_cards_answers_1373_with_http_200(client):
     token = await get_service_token(client)
     response = await client.get("/cards/nobody", headers=bearer(token))
-    await assert_refused(response, 1373, "no saved cards for accountId 'nobody'")
+    await assert_no_cards(response)
+    assert (await response.json())["message"] == "no saved cards for accountId 'nobody'"
+
+
+async def test_the_http_status_of_an_empty_card_list_is_switchable(make_client):
+    client = await make_client(Settings(log_requests=False, empty_cards_http=400))
+    token = await get_service_token(client)
+    await assert_no_cards(await client.get("/cards/nobody", headers=bearer(token)), 400)
+
+
+@pytest.mark.parametrize(("config", "env", "expected"), [
+    ("empty_cards_http: 400\n", {}, 400),
+    ("", {"MOCK_EPAY_EMPTY_CARDS_HTTP": "400"}, 400),
+    ("empty_cards_http: 400\n", {"MOCK_EPAY_EMPTY_CARDS_HTTP": "200"}, 200),
+])
+def test_the_empty_card_list_switch_comes_from_config_and_env(tmp_path, config, env, expected):
+    path = tmp_path / "mock-epay.yaml"
+    path.write_text(config, encoding="utf-8")
+    assert build_settings({"config_file": path}, env).empty_cards_http == expected
+
+
+def test_a_bad_empty_card_list_status_is_refused():
+    with pytest.raises(ConfigError, match="MOCK_EPAY_EMPTY_CARDS_HTTP"):
+        build_settings({}, {"MOCK_EPAY_EMPTY_CARDS_HTTP": "404"})
 
 
 async def test_listing_needs_a_service_token(client):
@@ -75,7 +107,7 @@ async def test_deactivating_every_card_leaves_1373(client):
     token = await get_service_token(client)
     for card in (VISA_CARD, MASTERCARD_CARD, LOCKED_CARD):
         assert (await client.post(f"/card/deactivate/{card}", headers=bearer(token))).status == 200
-    await assert_refused(await client.get("/cards/testuser1", headers=bearer(token)), 1373)
+    await assert_no_cards(await client.get("/cards/testuser1", headers=bearer(token)))
 
 
 async def test_unknown_card_cannot_be_deactivated(client):
@@ -90,7 +122,7 @@ async def test_another_merchants_card_is_invisible(make_client):
     shop_token = await get_service_token(client, **SHOP_CREDENTIALS)
     await assert_refused(await client.post(f"/card/deactivate/{SHOP_CARD}", headers=bearer(test_token)),
                          -1, "not found")
-    await assert_refused(await client.get("/cards/u1", headers=bearer(test_token)), 1373)
+    await assert_no_cards(await client.get("/cards/u1", headers=bearer(test_token)))
     cards = await (await client.get("/cards/u1", headers=bearer(shop_token))).json()
     assert [card["ID"] for card in cards] == [SHOP_CARD]
     assert cards[0]["MerchantID"] == "shop"

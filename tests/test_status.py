@@ -7,7 +7,7 @@ import re
 import pytest
 
 from mock_epay.models import Merchant, Terminal
-from mock_epay.settings import DEFAULT_MERCHANT, Settings
+from mock_epay.settings import DEFAULT_MERCHANT, Settings, build_settings
 from tests.conftest import get_service_token, get_token
 from tests.test_cards_auth import LOCKED_CARD, pay, payment_body
 
@@ -64,7 +64,18 @@ async def test_status_of_a_declined_payment(client):
     assert body["transaction"]["approvalCode"] == ""
 
 
-async def test_unknown_invoice_answers_102(client):
+async def test_unknown_invoice_answers_102_with_http_200_and_a_null_transaction(client):
+    token = await get_service_token(client)
+    response = await client.get(status_path("999999999"),
+                                headers={"Authorization": f"Bearer {token}"})
+    assert response.status == 200
+    body = await response.json()
+    assert body == {"resultCode": "102", "resultMessage": "transaction not found", "transaction": None}
+
+
+async def test_unknown_invoice_http_status_and_null_transaction_are_switchable(make_client):
+    client = await make_client(Settings(log_requests=False, status_unknown_http=400,
+                                        status_unknown_transaction_null=False))
     token = await get_service_token(client)
     response = await client.get(status_path("999999999"),
                                 headers={"Authorization": f"Bearer {token}"})
@@ -74,13 +85,21 @@ async def test_unknown_invoice_answers_102(client):
     assert "transaction" not in body
 
 
-async def test_not_found_http_status_is_configurable(make_client):
-    client = await make_client(Settings(log_requests=False, status_error_http=200))
-    token = await get_service_token(client)
-    response = await client.get(status_path("999999999"),
-                                headers={"Authorization": f"Bearer {token}"})
-    assert response.status == 200
-    assert (await response.json())["resultCode"] == "102"
+@pytest.mark.parametrize(
+    ("config", "env", "expected"),
+    [
+        ("status_unknown_http: 400\nstatus_unknown_transaction_null: false\n", {}, (400, False)),
+        ("status_error_http: 400\n", {}, (400, True)),  # the setting's older name
+        ("", {"MOCK_EPAY_STATUS_UNKNOWN_HTTP": "400",
+              "MOCK_EPAY_STATUS_UNKNOWN_TRANSACTION_NULL": "false"}, (400, False)),
+        ("status_unknown_http: 400\n", {"MOCK_EPAY_STATUS_UNKNOWN_HTTP": "200"}, (200, True)),
+    ],
+)
+def test_unknown_invoice_switches_come_from_config_and_env(tmp_path, config, env, expected):
+    path = tmp_path / "mock-epay.yaml"
+    path.write_text(config, encoding="utf-8")
+    settings = build_settings({"config_file": path}, env)
+    assert (settings.status_unknown_http, settings.status_unknown_transaction_null) == expected
 
 
 async def test_payment_token_reads_its_own_invoice_only(client):
@@ -113,4 +132,4 @@ async def test_one_merchant_never_sees_anothers_transactions(make_client):
                                 headers={"Authorization": f"Bearer {token}"})
     body = await response.json()
     assert body["resultCode"] == "102"
-    assert "transaction" not in body
+    assert body["transaction"] is None

@@ -1,6 +1,8 @@
 """Saved cards: `GET /cards/{accountId}` (list) and `POST /card/deactivate/{cardId}` (spec 8.2, 8.3).
 
-Both need a service token and only ever see the token's own merchant's cards.
+Both need a service token and only ever see the token's own merchant's cards. An account
+without cards answers `{"code": 1373, "message": ...}` with HTTP `empty_cards_http` (200 by
+default: the bank sends that object where the card array would be).
 """
 
 from __future__ import annotations
@@ -9,8 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-from mock_epay.app_keys import STORE, TOKENS
-from mock_epay.errors import NO_SAVED_CARDS, EpayError
+from mock_epay.app_keys import SETTINGS, STORE, TOKENS
+from mock_epay.errors import NO_SAVED_CARDS, error_response
 from mock_epay.models import TokenKind
 from mock_epay.serializers import json_response, saved_card_body
 
@@ -23,7 +25,8 @@ async def list_cards(request: web.Request) -> web.Response:
     account_id = request.match_info["account_id"]
     cards = app[STORE].cards_for_account(token.client_id, account_id)
     if not cards:
-        raise EpayError(400, NO_SAVED_CARDS, f"no saved cards for accountId {account_id[:128]!r}")
+        message = f"no saved cards for accountId {account_id[:128]!r}"
+        return error_response(app[SETTINGS].empty_cards_http, NO_SAVED_CARDS, message)
     return json_response([saved_card_body(card, token.client_id) for card in cards])
 
 

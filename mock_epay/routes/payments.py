@@ -10,15 +10,22 @@ from typing import Any
 from aiohttp import web
 
 from mock_epay.app_keys import SETTINGS, STORE, TOKENS
-from mock_epay.errors import GENERIC, NOT_FOUND, bad_request, error_response
+from mock_epay.errors import GENERIC, bad_request, error_response
 from mock_epay.models import OutcomeKind, PaymentAttempt, Token, TokenKind, Transaction
 from mock_epay.payflow import PaymentResult, run_payment
-from mock_epay.serializers import amount_json, card_payment_body, json_response, status_transaction
+from mock_epay.serializers import (
+    amount_json,
+    card_payment_body,
+    json_response,
+    status_transaction,
+    unknown_invoice_body,
+)
 from mock_epay.tokens import may_read_invoice
 from mock_epay.validation import (
     first_present,
     optional_str,
     parse_amount,
+    parse_back_link,
     parse_bool,
     parse_card_id,
     parse_currency,
@@ -150,8 +157,8 @@ async def pay_with_saved_card(request: web.Request) -> web.StreamResponse:
         secret_hash=token.secret_hash,
         ip=request.remote or "",
     )
-    links = {"back_link": parse_url(body.get("backLink"), "backLink"),
-             "failure_back_link": parse_url(body.get("failureBackLink"), "failureBackLink")}
+    links = {"back_link": parse_back_link(body.get("backLink"), "backLink"),
+             "failure_back_link": parse_back_link(body.get("failureBackLink"), "failureBackLink")}
     result = await run_payment(app, attempt, saved.card, saved.id, secure3d_context=links,
                                request=request)
     if result.outcome.kind is OutcomeKind.SECURE3D and result.transaction is not None:
@@ -219,8 +226,9 @@ async def transaction_status(request: web.Request) -> web.Response:
     app = request.app
     _, tx = invoice_transaction(request)
     if tx is None:
-        body = {"resultCode": str(NOT_FOUND), "resultMessage": "transaction not found"}
-        return json_response(body, status=app[SETTINGS].status_error_http)
+        settings = app[SETTINGS]
+        return json_response(unknown_invoice_body(settings.status_unknown_transaction_null),
+                             status=settings.status_unknown_http)
     return json_response(
         {"resultCode": "100", "resultMessage": "SUCCESS", "transaction": status_transaction(tx)}
     )

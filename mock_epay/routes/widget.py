@@ -209,12 +209,20 @@ def render_form(
     )
 
 
+def see_other(target: str) -> web.HTTPSeeOther:
+    """A 303 to `target` exactly as the merchant wrote it (aiohttp would normalise
+    `myapp://return?x=1` to `myapp://return/?x=1`, which an app's deep-link matcher may miss)."""
+    redirect = web.HTTPSeeOther(target)
+    redirect.headers["Location"] = target
+    return redirect
+
+
 def finish(request: web.Request, *, success: bool, message: str, short: bool,
            back_link: str | None, failure_back_link: str | None, tx_reference: str = "") -> web.Response:
     """After a payment: redirect (full page) or show the result and post {success} (widget)."""
     target = back_link if success else (failure_back_link or back_link)
     if not short and target:
-        raise web.HTTPSeeOther(target)
+        raise see_other(target)
     return render("payform_result.html", success=success, message=message, reference=tx_reference,
                   back_link=target, **_common(request, short, {"result": {"success": success}}))
 
@@ -394,7 +402,7 @@ async def confirm_payment(request: web.Request) -> web.Response:
     else:
         back = context.get("failure_back_link") or context.get("back_link") or result_page
         target = _with_query(back, "errorCode", str(tx.reason_code))
-    raise web.HTTPSeeOther(target)
+    raise see_other(target)
 
 
 async def acs_result(request: web.Request) -> web.Response:
