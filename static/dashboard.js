@@ -34,6 +34,7 @@
     var headers = { "Accept": "application/json" };
     if (token) headers["X-Mock-Admin-Token"] = token;
     var init = { method: method, headers: headers, cache: "no-store" };
+    if (body === undefined && method !== "GET") body = {};  // state-changing admin calls are JSON
     if (body !== undefined) {
       headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);

@@ -137,7 +137,9 @@ def test_replaying_a_failed_callback_shows_the_new_attempt(page, sandbox):
     expect(failed.get_by_test_id("delivery-attempt")).to_contain_text("HTTP 500")
 
     sandbox.merchant_status = 200  # the merchant fixed its endpoint: replay the callback
-    failed.get_by_test_id("replay-button").click()
+    with page.expect_request(lambda request: request.url.endswith("/replay")) as replay_request:
+        failed.get_by_test_id("replay-button").click()
+    assert replay_request.value.headers.get("content-type") == "application/json"
     replay = detail.locator('[data-testid="delivery"][data-kind="replay"]')
     expect(replay.get_by_test_id("delivery-status")).to_have_text("delivered")
     expect(replay.get_by_test_id("delivery-attempt")).to_contain_text("HTTP 200")
@@ -212,6 +214,9 @@ def test_the_scenario_form_adds_a_rule_or_shows_the_apis_error(page, sandbox):
 
 def test_reset_asks_first_then_empties_the_table(page, sandbox):
     sandbox.pay("000500900", 100, post_link=False)
+    sent: list[tuple[str, str | None]] = []
+    page.on("request", lambda request: sent.append((request.method, request.headers.get("content-type")))
+            if request.url.endswith("/_mock/reset") else None)
     page.goto(sandbox.mock + "/_mock/ui/")
     expect(row(page, "000500900")).to_have_count(1)
     page.once("dialog", lambda dialog: dialog.dismiss())
@@ -222,6 +227,7 @@ def test_reset_asks_first_then_empties_the_table(page, sandbox):
     expect(page.get_by_test_id("tx-row")).to_have_count(0)
     expect(page.get_by_test_id("tx-empty")).to_be_visible()
     assert sandbox.call("GET", "/_mock/transactions")[1]["total"] == 0
+    assert sent == [("POST", "application/json")]  # a JSON request, as the guarded admin API wants
 
 
 def test_with_the_admin_token_on_the_page_works_when_opened_with_token(browser):

@@ -4,10 +4,12 @@ pay through the `mock_epay` fixture and see the callback, without a single sleep
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -317,6 +319,51 @@ def test_add_scenario_applies_to_the_next_n_payments_then_clear(mock_epay):
     mock_epay.add_scenario(match={"amount": 100}, outcome={"preset": "insufficient_funds"}, times=5)
     mock_epay.clear_scenarios()
     assert pay_with_saved_card(mock_epay, "000000503").status_code == 200
+
+
+@pytest.fixture
+def recording_admin() -> Iterator[tuple[MockEpay, list[tuple[str, str, str | None, bytes]]]]:
+    """A stand-in admin API on loopback that notes each request (method, path, Content-Type, body)."""
+    seen: list[tuple[str, str, str | None, bytes]] = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            seen.append((self.command, self.path.split("?")[0], self.headers.get("Content-Type"),
+                         self.rfile.read(length)))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        do_GET = do_POST = do_DELETE = _answer
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield MockEpay(f"http://127.0.0.1:{server.server_port}"), seen
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+def test_state_changing_helpers_send_json_so_a_guarded_admin_api_accepts_them(recording_admin):
+    epay, seen = recording_admin
+    epay.reset()
+    epay.advance_clock(5)
+    epay.clear_scenarios()
+    epay.add_scenario(match={"amount": 100}, outcome={"result": "approve"})
+    epay.deliveries()
+    changing = [(method, path, kind) for method, path, kind, _ in seen if method != "GET"]
+    assert changing == [("POST", "/_mock/reset", "application/json"),
+                        ("POST", "/_mock/clock/advance", "application/json"),
+                        ("DELETE", "/_mock/scenarios/overrides", "application/json"),
+                        ("POST", "/_mock/scenarios", "application/json")]
+    assert all(json.loads(body) is not None for method, _, _, body in seen if method != "GET")
+    assert seen[-1][:3] == ("GET", "/_mock/deliveries", None)  # reads send no body
 
 
 # ---------------------------------------------------------------------------------------------
