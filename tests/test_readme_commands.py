@@ -163,3 +163,54 @@ def test_running_the_test_command_leaves_the_readme_server_serving(tmp_path):
     finally:
         server.terminate()
         server.communicate(timeout=20)
+
+
+def documented_commands(path: Path) -> list[str]:
+    """The commands of a page's ```bash blocks, comments dropped."""
+    lines = []
+    for block in re.findall(r"```(?:bash|sh)\n(.*?)```", path.read_text(encoding="utf-8"), re.S):
+        lines += [line.split("#", 1)[0].strip() for line in block.splitlines()]
+    return [line for line in lines if line]
+
+
+def test_no_page_tells_users_to_install_from_pypi_where_nothing_is_published():
+    pages = [README, *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "examples").rglob("*.*"))]
+    offending = [f"{page.relative_to(ROOT)}: {line.strip()}" for page in pages
+                 for line in page.read_text(encoding="utf-8").splitlines()
+                 if re.search(r"pip install (?:-U )?mock-epay(?![\w.-]| @)", line)
+                 and "finds nothing" not in line]
+    assert offending == []
+
+
+@pytest.mark.slow
+def test_the_wheel_and_git_url_installs_in_the_pytest_guide_work(tmp_path):
+    commands = [c for c in documented_commands(ROOT / "docs" / "pytest.md") if c.startswith("pip ")]
+    starts = ("pip wheel", "pip install dist/", "pip install \"mock-epay @ git+")
+    wheel, from_wheel, from_git = (next(c for c in commands if c.startswith(p)) for p in starts)
+    source = tmp_path / "mock-epay"
+    shutil.copytree(ROOT, source, ignore=COPY_IGNORE)
+    venv = tmp_path / "venv"
+    subprocess.run(["python3", "-m", "venv", str(venv)], check=True, timeout=120)
+    env = {**user_env(tmp_path), "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+
+    def run(command: str) -> None:
+        done = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=INSTALL_TIMEOUT)
+        assert done.returncode == 0, command + "\n" + done.stdout[-2000:] + done.stderr[-2000:]
+
+    run(wheel.replace("/path/to/mock-epay", str(source)))
+    run(from_wheel)
+    # The git URL form, against a local repository standing in for https://github.com/<owner>/mock-epay
+    # (the venv's bundled pip 23 refuses `git+file:///` URLs, which current pip accepts).
+    run("python -m pip install --quiet --upgrade pip")
+    subprocess.run(["git", "init", "-q"], cwd=source, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=source, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"], cwd=source,
+                   check=True)
+    run(from_git.replace("https://github.com/<owner>/mock-epay", f"file://{source}")
+        .replace("pip install", "pip install --no-deps --force-reinstall"))
+    probe = subprocess.run([str(venv / "bin" / "python"), "-c",
+                            "import importlib.metadata as m, mock_epay.testing; "
+                            "print([e.value for e in m.entry_points(group='pytest11')])"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert "mock_epay.pytest_plugin" in probe.stdout, probe.stderr
