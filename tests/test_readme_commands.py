@@ -127,6 +127,7 @@ def user_env(home: Path) -> dict[str, str]:
     venv_bin = str(Path(os.environ["VIRTUAL_ENV"]) / "bin") if "VIRTUAL_ENV" in os.environ else None
     env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != venv_bin)
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    env["PIP_NO_COMPILE"] = "1"  # byte-compiling (Faker alone is thousands of modules) is most of the time
     env.setdefault("HOME", str(home))
     return env
 
