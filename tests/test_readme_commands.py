@@ -6,6 +6,10 @@ environment, so a server started by the first command keeps serving its demo sho
 running server answered 500 `TemplateNotFound`). The slow test runs both commands, as the README
 spells them, in a copy of this repository: the first one's install, its server on a free port,
 the second one with a one-file pytest selection, then the server's pages again.
+
+The README's five-minute demo paragraph is read here too (the browser tests type what it says and
+compare what it promises), and the install lines of the docs are checked: mock-epay is not on PyPI,
+so no page may say `pip install mock-epay`, and the wheel and git-URL lines of docs/pytest.md run.
 """
 
 from __future__ import annotations
