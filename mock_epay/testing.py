@@ -165,6 +165,8 @@ class MockEpay:
             url = f"{url}?{urllib.parse.urlencode(params)}"
         headers = {"Accept": "application/json"}
         data = None
+        if body is None and method != "GET":
+            body = {}  # state-changing admin calls are JSON, even when they carry nothing
         if body is not None:
             data = json.dumps(body).encode("utf-8")
             headers["Content-Type"] = "application/json"

@@ -34,6 +34,7 @@
     var headers = { "Accept": "application/json" };
     if (token) headers["X-Mock-Admin-Token"] = token;
     var init = { method: method, headers: headers, cache: "no-store" };
+    if (body === undefined && method !== "GET") body = {};  // state-changing admin calls are JSON
     if (body !== undefined) {
       headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -52,13 +53,12 @@
     return "HTTP " + result.status + ": " + message;
   }
 
-  /* 12500 -> "12 500,00 ₸" (tenge); other currencies keep their code. */
+  /* 4840 -> "4 840.00 KZT": the payment page's format (a narrow no-break space between thousands). */
   function money(amount, currency) {
     var fixed = Math.abs(Number(amount) || 0).toFixed(2).split(".");
-    var whole = fixed[0].replace(/\B(?=(\d{3})+(?!\d))/g, "\u00a0");
+    var whole = fixed[0].replace(/\B(?=(\d{3})+(?!\d))/g, "\u202f");
     var sign = Number(amount) < 0 ? "−" : "";
-    var unit = currency === "KZT" ? "₸" : currency;
-    return sign + whole + "," + fixed[1] + "\u00a0" + unit;
+    return sign + whole + "." + fixed[1] + " " + (currency || "");
   }
 
   /* The mock stamps times in Asia/Almaty already: show the wall-clock part of the string. */
@@ -120,14 +120,14 @@
         className: tx.id === state.selected ? "selected" : "",
         onclick: function () { select(tx.id); }
       },
-        el("td", { "data-testid": "tx-time", title: tx.createdDate }, localTime(tx.createdDate)),
+        el("td", { "data-testid": "tx-time", className: "nowrap", title: tx.createdDate }, localTime(tx.createdDate)),
         el("td", { "data-testid": "tx-invoice", className: "mono" }, tx.invoiceId),
         el("td", { "data-testid": "tx-amount", className: "num" }, money(tx.amount, tx.currency)),
         el("td", {}, badge(tx.status, "tx-status")),
         el("td", { className: "reason", title: tx.reason },
            tx.reasonCode ? tx.reasonCode + " " + tx.reason : tx.reason),
-        el("td", { className: "mono" }, tx.cardMask || ""),
-        el("td", {}, tx.clientId),
+        el("td", { className: "mono nowrap" }, tx.cardMask || ""),
+        el("td", { className: "nowrap" }, tx.clientId),
         el("td", { "data-testid": "tx-callbacks" }, callbackCell(tx.callbacks)));
       rows.appendChild(row);
     });
@@ -227,7 +227,7 @@
         badge(d.status, "delivery-status"), el("b", {}, " " + d.kind + " "),
         el("span", { className: "mono muted" }, d.id), replay),
       el("div", { className: "mono url" }, d.url || "(no URL)"),
-      d.note ? el("div", { className: "muted" }, d.note) : null,
+      d.note && d.note !== d.error ? el("div", { className: "muted", "data-testid": "delivery-note" }, d.note) : null,
       d.error ? el("div", { className: "bad", "data-testid": "delivery-error" }, d.error) : null,
       d.nextRetryAt ? el("div", { className: "muted" }, "next attempt at " + localTime(d.nextRetryAt)) : null,
       d.attempts.length ? attempts : null);
@@ -274,7 +274,9 @@
     rows.textContent = "";
     entries.slice(0, 12).forEach(function (r) {
       rows.appendChild(el("tr", { "data-testid": "request-row", title: r.body || "" },
-        el("td", {}, localTime(r.at)), el("td", { className: "mono" }, r.method + " " + r.path),
+        el("td", {}, localTime(r.at)),
+        el("td", { className: "mono path", "data-testid": "request-path", title: r.method + " " + r.path },
+           r.method + " " + r.path),
         el("td", { className: r.status < 400 ? "ok" : "bad" }, String(r.status)),
         el("td", { className: "num" }, String(r.ms))));
     });

@@ -22,6 +22,8 @@ from aiohttp import web
 from mock_epay.app import create_app
 from mock_epay.settings import TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TERMINAL_ID, Settings
 from tests.browser import ARTIFACTS, WAIT_MS, LoopbackSites, browser_page, chromium, playwright_sync
+from tests.test_readme_commands import readme_demo
+from tests.test_widget_browser import walk_the_readme_demo
 
 VISA_CARD = "e7e2587f-de26-4f41-ae1f-80c1fea31728"
 LOCKED_CARD = "16aae4f4-6d24-4a17-b1c6-c09ce7659efb"
@@ -39,9 +41,11 @@ class Sandbox(LoopbackSites):
         self.received: list[dict[str, Any]] = []
 
     async def _start(self) -> None:
-        settings = Settings(log_requests=False, seed=11, callback_max_attempts=1,
+        bound = self.bind()
+        self.mock = bound[1]  # the payment page's public URL must be known before the app is built
+        settings = Settings(log_requests=False, seed=11, callback_max_attempts=1, public_url=self.mock,
                             callback_allowed_hosts=("127.0.0.1",), admin_token=self.admin_token)
-        self.mock = await self.serve(create_app(settings))
+        await self.serve(create_app(settings), bound)
 
         async def hook(request: web.Request) -> web.Response:
             self.received.append(await request.json())
@@ -119,9 +123,9 @@ def test_replaying_a_failed_callback_shows_the_new_attempt(page, sandbox):
 
     first = row(page, "000500001")
     expect(first.get_by_test_id("tx-status")).to_have_text("CHARGE")
-    expect(first.get_by_test_id("tx-amount")).to_have_text(re.compile(r"12\s500,00\s₸"))
+    expect(first.get_by_test_id("tx-amount")).to_have_text("12\u202f500.00 KZT")
     expect(row(page, "000500002").get_by_test_id("tx-status")).to_have_text("REJECT")
-    expect(row(page, "000500003").get_by_test_id("tx-amount")).to_have_text(re.compile(r"250\s000,00\s₸"))
+    expect(row(page, "000500003").get_by_test_id("tx-amount")).to_have_text("250\u202f000.00 KZT")
     expect(first.get_by_test_id("tx-callback-status")).to_have_text("failed")  # the merchant answered 500
 
     first.click()
@@ -133,7 +137,9 @@ def test_replaying_a_failed_callback_shows_the_new_attempt(page, sandbox):
     expect(failed.get_by_test_id("delivery-attempt")).to_contain_text("HTTP 500")
 
     sandbox.merchant_status = 200  # the merchant fixed its endpoint: replay the callback
-    failed.get_by_test_id("replay-button").click()
+    with page.expect_request(lambda request: request.url.endswith("/replay")) as replay_request:
+        failed.get_by_test_id("replay-button").click()
+    assert replay_request.value.headers.get("content-type") == "application/json"
     replay = detail.locator('[data-testid="delivery"][data-kind="replay"]')
     expect(replay.get_by_test_id("delivery-status")).to_have_text("delivered")
     expect(replay.get_by_test_id("delivery-attempt")).to_contain_text("HTTP 200")
@@ -141,6 +147,51 @@ def test_replaying_a_failed_callback_shows_the_new_attempt(page, sandbox):
     expect(callbacks).to_have_attribute("title", "2 deliveries, 2 attempts")
     assert sorted(body["invoiceId"] for body in sandbox.received) == ["000500001", "000500001", "000500003"]
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+
+
+def headers_outside(page: Any, table: str, width: int) -> list[str]:
+    """The column headers of `table` that are not wholly inside the viewport and their card."""
+    card = page.get_by_test_id(table).locator("xpath=ancestor::section[contains(@class, 'card')][1]")
+    frame = card.bounding_box()
+    outside = []
+    for header in page.get_by_test_id(table).locator("th").all():
+        box = header.bounding_box()
+        if box is None or box["x"] < 0 or box["x"] + box["width"] > min(width, frame["x"] + frame["width"]):
+            outside.append(header.inner_text())
+    return outside
+
+
+def test_after_the_readme_demo_every_column_fits_1280_px_and_long_paths_are_cut(browser, sandbox):
+    demo = readme_demo()
+    with browser_page(browser, 1280, 800) as page:
+        walk_the_readme_demo(page, sandbox.mock, demo)
+        sandbox.pay("000500777", 12500)  # a callback to show as well
+        page.goto(sandbox.mock + "/_mock/ui/")
+        declined = page.locator('[data-testid="tx-row"]', has=page.get_by_test_id("tx-amount").filter(
+            has_text=demo.button.removeprefix("Pay ")))
+        expect(declined.get_by_test_id("tx-status")).to_have_text("REJECT")
+        amount = declined.get_by_test_id("tx-amount").inner_text()
+        assert f"Pay {amount}" == demo.button  # one amount format: the dashboard's is the payment page's
+        payform = page.get_by_test_id("request-path").filter(has_text="GET /payform/?params=").first
+        expect(payform).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "dashboard-1280.png"))
+
+        assert headers_outside(page, "tx-table", 1280) == []
+        assert headers_outside(page, "request-journal", 1280) == []
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+        cut = payform.evaluate("cell => [cell.scrollWidth > cell.clientWidth, cell.title, cell.textContent]")
+        assert cut[0], "the long path is not cut"
+        assert cut[1] == cut[2] and len(cut[1]) > 200  # the full path on hover
+
+
+def test_a_payment_without_postlink_says_so_once(page, sandbox):
+    sandbox.pay("000500888", 300, post_link=False)
+    page.goto(sandbox.mock + "/_mock/ui/")
+    row(page, "000500888").click()
+    skipped = page.get_by_test_id("tx-detail").get_by_test_id("delivery")
+    expect(skipped.get_by_test_id("delivery-status")).to_have_text("skipped")
+    expect(skipped.get_by_text("no postLink")).to_have_count(1)
+    expect(skipped.get_by_test_id("delivery-error")).to_have_text("no postLink / failurePostLink was given")
 
 
 def test_the_scenario_form_adds_a_rule_or_shows_the_apis_error(page, sandbox):
@@ -163,6 +214,9 @@ def test_the_scenario_form_adds_a_rule_or_shows_the_apis_error(page, sandbox):
 
 def test_reset_asks_first_then_empties_the_table(page, sandbox):
     sandbox.pay("000500900", 100, post_link=False)
+    sent: list[tuple[str, str | None]] = []
+    page.on("request", lambda request: sent.append((request.method, request.headers.get("content-type")))
+            if request.url.endswith("/_mock/reset") else None)
     page.goto(sandbox.mock + "/_mock/ui/")
     expect(row(page, "000500900")).to_have_count(1)
     page.once("dialog", lambda dialog: dialog.dismiss())
@@ -173,6 +227,7 @@ def test_reset_asks_first_then_empties_the_table(page, sandbox):
     expect(page.get_by_test_id("tx-row")).to_have_count(0)
     expect(page.get_by_test_id("tx-empty")).to_be_visible()
     assert sandbox.call("GET", "/_mock/transactions")[1]["total"] == 0
+    assert sent == [("POST", "application/json")]  # a JSON request, as the guarded admin API wants
 
 
 def test_with_the_admin_token_on_the_page_works_when_opened_with_token(browser):

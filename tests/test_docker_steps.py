@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import shlex
 import shutil
@@ -276,6 +277,7 @@ def test_compose_example_wires_the_merchant_to_the_mock():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     mock, merchant = compose["services"]["mock-epay"], compose["services"]["merchant"]
     assert mock["build"] == "." and "8080:8080" in mock["ports"]
+    assert "host.docker.internal:host-gateway" in mock["extra_hosts"]  # callbacks to a shop on the host
     assert mock["environment"]["MOCK_EPAY_ADMIN_TOKEN"] == merchant["environment"]["MOCK_EPAY_ADMIN_TOKEN"]
     assert merchant["depends_on"]["mock-epay"]["condition"] == "service_healthy"
     env = merchant["environment"]
@@ -295,6 +297,11 @@ def test_github_actions_example_uses_a_service_container_and_waits_on_health():
     assert job["env"]["EPAY_OAUTH_URL"].endswith("/epay2/oauth2/token")
     wait = next(step for step in job["steps"] if "/_mock/health" in step.get("run", ""))
     assert "seq 1 60" in wait["run"]  # bounded
+    # Callbacks leave the service container: the runner is host.docker.internal, not 127.0.0.1.
+    assert "--add-host=host.docker.internal:host-gateway" in service["options"]
+    assert job["env"]["SHOP_PUBLIC_URL"].startswith("http://host.docker.internal:")
+    installs = [step["run"] for step in job["steps"] if "pip install \"mock-epay" in step.get("run", "")]
+    assert installs and all("mock-epay @ git+https://" in run for run in installs)  # not on PyPI yet
 
 
 def _load_shop():
@@ -330,3 +337,20 @@ def test_compose_merchant_pays_and_records_the_postlink(mock_epay):
         shop.shutdown()
         shop.server_close()
         thread.join(timeout=10)
+
+
+def test_ci_recipe_starts_the_mock_runs_the_command_against_it_and_stops_it(tmp_path):
+    port = free_port()
+    env = {**os.environ, "MOCK_EPAY_PORT": str(port), "MOCK_EPAY_PIP_SPEC": "",  # already installed here
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    command = ["bash", str(ROOT / "examples" / "ci-recipe.sh"), sys.executable, "-c",
+               "import os, urllib.request; "
+               "print(urllib.request.urlopen(os.environ['MOCK_EPAY_URL'] + '/_mock/health').read().decode())"]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "ok"
+    assert _probe(f"http://127.0.0.1:{port}/_mock/health") == 0  # stopped when the command ended
+
+    failing = subprocess.run(["bash", str(ROOT / "examples" / "ci-recipe.sh"), "false"], cwd=tmp_path,
+                             env=env, capture_output=True, text=True, timeout=60)
+    assert failing.returncode == 1  # the test command's failure is the step's failure

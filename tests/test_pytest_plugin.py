@@ -4,10 +4,12 @@ pay through the `mock_epay` fixture and see the callback, without a single sleep
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -319,6 +321,51 @@ def test_add_scenario_applies_to_the_next_n_payments_then_clear(mock_epay):
     assert pay_with_saved_card(mock_epay, "000000503").status_code == 200
 
 
+@pytest.fixture
+def recording_admin() -> Iterator[tuple[MockEpay, list[tuple[str, str, str | None, bytes]]]]:
+    """A stand-in admin API on loopback that notes each request (method, path, Content-Type, body)."""
+    seen: list[tuple[str, str, str | None, bytes]] = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            seen.append((self.command, self.path.split("?")[0], self.headers.get("Content-Type"),
+                         self.rfile.read(length)))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        do_GET = do_POST = do_DELETE = _answer
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield MockEpay(f"http://127.0.0.1:{server.server_port}"), seen
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+def test_state_changing_helpers_send_json_so_a_guarded_admin_api_accepts_them(recording_admin):
+    epay, seen = recording_admin
+    epay.reset()
+    epay.advance_clock(5)
+    epay.clear_scenarios()
+    epay.add_scenario(match={"amount": 100}, outcome={"result": "approve"})
+    epay.deliveries()
+    changing = [(method, path, kind) for method, path, kind, _ in seen if method != "GET"]
+    assert changing == [("POST", "/_mock/reset", "application/json"),
+                        ("POST", "/_mock/clock/advance", "application/json"),
+                        ("DELETE", "/_mock/scenarios/overrides", "application/json"),
+                        ("POST", "/_mock/scenarios", "application/json")]
+    assert all(json.loads(body) is not None for method, _, _, body in seen if method != "GET")
+    assert seen[-1][:3] == ("GET", "/_mock/deliveries", None)  # reads send no body
+
+
 # ---------------------------------------------------------------------------------------------
 # Scopes, overrides and loading, as a user's own suite would see them (pytester).
 
@@ -399,3 +446,115 @@ merchants:
 def test_marker_is_registered(suite):
     result = suite.runpytest_inprocess("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.mock_epay(config=None, **settings)*"])
+
+
+# ---------------------------------------------------------------------------------------------
+# A merchant's project as it is on day one: plain pytest, no asyncio plugin, no asyncio_mode.
+
+_PLAIN_PROJECT = """
+import json
+import threading
+import urllib.parse
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+received = []
+
+
+class PostLink(BaseHTTPRequestHandler):
+    def do_POST(self):
+        received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def shop_url():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), PostLink)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/epay/postlink"
+    server.shutdown()
+
+
+def post(url, data=None, body=None, token=None):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if body is not None:
+        data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
+    elif data is not None:
+        data = urllib.parse.urlencode(data).encode()
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers)) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read())
+
+
+def pay(epay, invoice_id, post_link, amount=100):
+    token = post(epay.oauth_url, data={
+        "grant_type": "client_credentials", "scope": "webapi payment", "client_id": epay.client_id,
+        "client_secret": epay.client_secret, "invoiceID": invoice_id, "amount": str(amount),
+        "currency": "KZT", "terminal": epay.terminal_id})[1]["access_token"]
+    return post(f"{epay.api_url}/payments/cards/auth", token=token, body={
+        "amount": amount, "currency": "KZT", "terminalId": epay.terminal_id, "invoiceId": invoice_id,
+        "description": "order", "accountId": epay.account_id, "paymentType": "cardId",
+        "cardId": {"id": epay.card_ids["visa"]}, "postLink": post_link})
+
+
+def test_no_asyncio_plugin_is_loaded(pytestconfig):
+    assert not pytestconfig.pluginmanager.has_plugin("asyncio")
+    assert not pytestconfig.pluginmanager.has_plugin("aiohttp")
+
+
+def test_a_paid_order_gets_its_postlink(mock_epay, shop_url):
+    status, answer = pay(mock_epay, "000000123", shop_url)
+    assert status == 200, answer
+    delivery = mock_epay.wait_for_callback("000000123")
+    assert delivery["status"] == "delivered" and received[-1]["invoiceId"] == "000000123"
+    assert [d["invoiceId"] for d in mock_epay.deliveries()] == ["000000123"]
+
+
+def test_a_scenario_declines_the_next_payment_then_reset(mock_epay, shop_url):
+    mock_epay.add_scenario(match={}, outcome={"result": "decline", "reasonCode": 484})
+    status, answer = pay(mock_epay, "000000124", shop_url)
+    assert status == 400 and answer["code"] == 484
+    mock_epay.advance_clock(60)
+    mock_epay.reset()
+    assert mock_epay.request_log() == []
+
+
+def test_the_session_server_too(mock_epay_session, shop_url):
+    assert pay(mock_epay_session, "000000125", shop_url)[0] == 200
+    mock_epay_session.reset()
+"""
+
+
+def plain_pytest(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *plugins: str) -> Any:
+    """pytest in a subprocess with no plugin but mock-epay's (and `plugins`), as in a fresh project."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    args = ["-p", "mock_epay.pytest_plugin", "-p", "no:cacheprovider"]
+    for plugin in plugins:
+        args += ["-p", plugin]
+    return pytester.runpytest_subprocess(*args)
+
+
+def test_sync_fixtures_and_helpers_work_in_a_plain_pytest_project(pytester, monkeypatch):
+    pytester.makepyfile(test_shop=_PLAIN_PROJECT)
+    plain_pytest(pytester, monkeypatch).assert_outcomes(passed=4)
+
+
+def test_async_tests_need_an_asyncio_plugin_as_the_docs_say(pytester, monkeypatch):
+    pytester.makepyfile(test_async_shop="""
+        async def test_health(mock_epay):
+            assert (await mock_epay.aio.health())["status"] == "ok"
+    """)
+    without = plain_pytest(pytester, monkeypatch)
+    without.assert_outcomes(failed=1)
+    without.stdout.fnmatch_lines(["*async def functions are not natively supported*"])
+
+    pytester.makeini("[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n")
+    plain_pytest(pytester, monkeypatch, "pytest_asyncio.plugin").assert_outcomes(passed=1)

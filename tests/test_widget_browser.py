@@ -24,6 +24,7 @@ from mock_epay.app import create_app
 from mock_epay.payform import payform_url
 from mock_epay.settings import TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TERMINAL_ID, Settings
 from tests.browser import ARTIFACTS, LoopbackSites, browser_page, chromium, playwright_sync
+from tests.test_readme_commands import ReadmeDemo, readme_demo
 
 VISA = "4405639704015096"
 LOCKED = "4003032704547597"
@@ -306,15 +307,25 @@ def test_result_pages_and_client_side_validation(page, sandbox):
 # -- the demo shop (/_mock/demo): the README's five-minute declined-payment demo ----------------
 
 
-def test_demo_shop_declined_payment_as_the_readme_walks_through_it(page, sandbox):
-    page.goto(sandbox.mock + "/_mock/demo")
-    page.get_by_test_id("demo-amount").fill("4840")
-    page.get_by_test_id("demo-pay").click()
+def walk_the_readme_demo(page: Any, base: str, demo: ReadmeDemo) -> None:
+    """Do what the README's demo paragraph says, on the demo shop at `base`, up to the shop's answer."""
+    page.goto(base + "/_mock/demo")
+    page.get_by_test_id("demo-amount").fill(demo.amount)
+    page.get_by_role("button", name="Pay", exact=True).click()
     frame = page.frame_locator("[data-testid=epay-widget-frame]")
-    fill_card(frame, VISA, "01/27", "321")
-    frame.get_by_test_id("pay-button").click()
+    fill_card(frame, demo.card, demo.expiry, demo.cvc)
+    button = frame.get_by_test_id("pay-button")
+    playwright_sync.expect(button).to_be_enabled()
+    assert button.inner_text() == demo.button  # the README quotes the page exactly, to the character
+    button.click()
     playwright_sync.expect(page.get_by_test_id("demo-result")).to_have_attribute("data-success", "false")
-    playwright_sync.expect(page.get_by_test_id("demo-status")).to_contain_text("REJECT (reasonCode 484")
+
+
+def test_demo_shop_declined_payment_as_the_readme_walks_through_it(page, sandbox):
+    demo = readme_demo()
+    walk_the_readme_demo(page, sandbox.mock, demo)
+    playwright_sync.expect(page.get_by_test_id("demo-result")).to_contain_text(demo.shop_gets)
+    playwright_sync.expect(page.get_by_test_id("demo-status")).to_contain_text(demo.status_line)
     page.screenshot(path=str(ARTIFACTS / "demo-declined.png"))
 
 
