@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mock_epay import __version__
+from mock_epay.contract import add_contract_parser, run_contract
 from mock_epay.settings import ConfigError, Settings, build_settings
 
 log = logging.getLogger("mock_epay")
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     _serve_parser(sub)
     _check_parser(sub)
+    add_contract_parser(sub)
     return parser
 
 
@@ -146,6 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "check-scenarios":
         return check_scenarios(args.files)
+    if args.command == "contract":
+        return run_contract(args)
     try:
         settings = build_settings(_cli_overrides(args), os.environ)
     except ConfigError as exc:
