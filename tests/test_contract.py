@@ -47,7 +47,8 @@ def run(capsys: pytest.CaptureFixture[str], tmp_path: Path, left: str, right: st
     code = main(["contract", "--left", left, "--right", right, "--json", str(report),
                  "--auth-terminal", TWO_STAGE_TERMINAL, *flags])
     captured = capsys.readouterr()
-    return code, captured.out + captured.err, json.loads(report.read_text(encoding="utf-8")) if report.exists() else {}
+    data = json.loads(report.read_text(encoding="utf-8")) if report.exists() else {}
+    return code, captured.out + captured.err, data
 
 
 def steps(report: dict, side: str) -> dict[str, dict]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mock_epay.contract.client import Exchange, RunAborted
-from mock_epay.contract.compare import Comparison
+from mock_epay.contract.compare import Comparison, Drift
 from mock_epay.contract.shape import describe
 from mock_epay.contract.targets import Gateway
 from mock_epay.journal import mask_card_numbers
@@ -108,8 +108,8 @@ def json_report(result: RunResult) -> dict[str, Any]:
             {"gateway": e.gateway, "step": e.step, "why": mask(e.why), "unreachable": type(e).__name__
              == "Unreachable"} for e in result.errors
         ],
-        "drift": [vars(d) for d in comparison.drift] if comparison else [],
-        "allowed": [{**vars(d), "reason": r.reason, "rule_source": r.source}
+        "drift": [_drift_json(d) for d in comparison.drift] if comparison else [],
+        "allowed": [{**_drift_json(d), "reason": r.reason, "rule_source": r.source}
                     for d, r in comparison.allowed] if comparison else [],
         "not_run": [{"flow": f, "left": mask(lw), "right": mask(rw)}
                     for f, lw, rw in comparison.not_run] if comparison else [],
@@ -120,6 +120,10 @@ def json_report(result: RunResult) -> dict[str, Any]:
 
 def dumps(report: dict[str, Any]) -> str:
     return json.dumps(report, ensure_ascii=False, indent=2) + "\n"
+
+
+def _drift_json(drift: Drift) -> dict[str, str]:
+    return {key: mask(value) for key, value in vars(drift).items()}
 
 
 def _gateway_json(gateway: Gateway) -> dict[str, str]:
