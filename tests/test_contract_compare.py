@@ -52,7 +52,14 @@ def test_enumerations_are_compared_by_value_and_everything_else_by_type():
     assert descriptor("CHARGE", "statusName") == 'string "CHARGE"'
     assert descriptor(465, "code") == "integer 465"
     assert descriptor("100", "resultCode") == 'string "100"'
-    assert descriptor("ISPDSDK30IZJEXPOU0CB1R", "access_token") == "string text"
+    assert descriptor("ISPDSDK30IZJEXPOU0CB1R", "access_token") == "string opaque"
+
+
+def test_a_random_hex_reference_that_happens_to_be_all_digits_is_not_drift():
+    # regression: an intReference of 16 random hex digits is sometimes all decimal digits
+    hexed = answer("paid/cards-auth", {"intReference": "C3B673466V9600X3", "reference": "099467918563"})
+    digits = answer("paid/cards-auth", {"intReference": "3466960073466960", "reference": "123456789012"})
+    assert compare([hexed], [digits]).drift == []
     assert descriptor(12.22, "amount") == "number"
     assert descriptor(100, "amount") == "integer"
     assert descriptor(True, "secure") == "boolean"

@@ -66,8 +66,7 @@ def render_table(result: RunResult) -> str:
     lines.append(f"{comparison.compared} steps compared; requests sent: {sent}")
     lines.append("")
     if comparison.drift:
-        rows = [(d.flow, d.field, d.left, d.right) for d in comparison.drift]
-        lines.extend(_table(("FLOW", "FIELD", "LEFT", "RIGHT"), rows))
+        lines.extend(_table(("FLOW", "FIELD", "LEFT", "RIGHT"), grouped_rows(comparison.drift)))
         lines.append("")
     for flow, left_why, right_why in comparison.not_run:
         lines.append(f"not run on either side: {flow} (left: {mask(left_why)}; right: {mask(right_why)})")
@@ -77,10 +76,24 @@ def render_table(result: RunResult) -> str:
             lines.append(f"  {drift.flow} {drift.field}: {drift.left} / {drift.right}  ({rule.reason})")
     flows = len({d.flow for d in comparison.drift})
     if comparison.drift:
-        lines.append(f"DRIFT: {len(comparison.drift)} field(s) differ in {flows} flow(s) (exit {EXIT_DRIFT})")
+        kinds = len(grouped_rows(comparison.drift))
+        lines.append(f"DRIFT: {kinds} difference(s), {len(comparison.drift)} field(s) in {flows} flow(s) "
+                     f"(exit {EXIT_DRIFT})")
     else:
         lines.append(f"no drift (exit {EXIT_MATCH})")
     return "\n".join(lines) + "\n"
+
+
+def grouped_rows(drift: Sequence[Drift]) -> list[tuple[str, str, str, str]]:
+    """One row per (field, left, right): the same difference in 8 token flows is one line, not 8."""
+    flows_of: dict[tuple[str, str, str], list[str]] = {}
+    for item in drift:
+        flows_of.setdefault((item.field, item.left, item.right), []).append(item.flow)
+    rows = []
+    for (name, left, right), flows in flows_of.items():
+        more = f" (and {len(flows) - 1} more)" if len(flows) > 1 else ""
+        rows.append((flows[0] + more, name, left, right))
+    return rows
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:

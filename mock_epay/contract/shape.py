@@ -3,7 +3,8 @@
 `describe(exchange)` maps field names to short descriptors: the HTTP status, the media type,
 the body's kind, and for every JSON path (`$.transaction.statusName`, `$[].ID`) its JSON type,
 plus the value for enumerations (statusName, resultCode, code, status, reasonCode, token_type)
-and the format of strings (RFC 3339 with offset, UUID, n digits, card mask, URL, empty).
+and the format of strings (RFC 3339 with offset, UUID, n digits, card mask, URL, empty); random
+tokens and references (OPAQUE_KEYS) are only `opaque` or `empty`.
 Ids, tokens, times and texts are never part of a descriptor, so two gateways agree when their
 answers have the same shape.
 """
@@ -21,6 +22,11 @@ BODY = "body"
 STEP = "step"
 ABSENT = "absent"
 ENUM_KEYS = frozenset({"statusName", "resultCode", "code", "status", "reasonCode", "token_type"})
+# Random strings whose format is not part of the contract: a random hex intReference is now and then
+# all digits, which must not read as drift. Only "empty" or not is compared for them.
+OPAQUE_KEYS = frozenset({
+    "access_token", "refresh_token", "intReference", "IntReference", "CardHash", "Token",
+})
 
 _FORMATS = (
     ("uuid", re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")),
@@ -85,6 +91,8 @@ def descriptor(value: Any, key: str | None) -> str:
     kind = json_type(value)
     if key in ENUM_KEYS and kind in ("string", "integer", "number", "boolean"):
         return f"{kind} {_literal(value)}"
+    if kind == "string" and key in OPAQUE_KEYS:
+        return "string empty" if value == "" else "string opaque"
     if kind == "string":
         return f"string {string_format(value)}"
     return kind
