@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import socket
 from collections.abc import Iterator
 from dataclasses import replace
@@ -10,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mock_epay.cli import main
+from mock_epay.cli import build_parser, main
+from mock_epay.contract.targets import build_gateway, refuse_production
 from mock_epay.models import Terminal
 from mock_epay.settings import DEFAULT_MERCHANT, TEST_SAVED_CARDS, Settings
 from mock_epay.testing import MockEpay, MockEpayServer
@@ -176,3 +178,31 @@ def test_no_full_card_number_reaches_the_table_or_the_json(capsys, tmp_path, ref
     for card in TEST_SAVED_CARDS:
         assert card.card_number not in text
     assert "440563...5096" in text  # the saved-card list shows the mask
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def documented_commands() -> list[tuple[str, list[str]]]:
+    """Every `mock-epay contract ...` command line in the README, docs/contract.md and the nightly job."""
+    commands = []
+    for name in ("README.md", "docs/contract.md", "examples/contract-nightly.yml"):
+        text = (ROOT / name).read_text(encoding="utf-8").replace("\\\n", " ")
+        for line in text.splitlines():
+            if line.strip().startswith("mock-epay contract "):
+                argv = shlex.split(line.split("|")[0])[1:]
+                commands.append((name, argv))
+    return commands
+
+
+def test_the_documented_commands_target_the_banks_test_hosts_with_flags_that_exist():
+    commands = documented_commands()
+    assert {name for name, _ in commands} == {"README.md", "docs/contract.md",
+                                              "examples/contract-nightly.yml"}
+    for name, argv in commands:
+        args = build_parser().parse_args(argv)
+        right = build_gateway("right", args.right, args.right_oauth, args.right_widget)
+        refuse_production((right,), allow_production=False)
+        assert right.token_url == "https://testoauth.homebank.kz/epay2/oauth2/token", name
+        assert right.widget_url == "https://test-epay.homebank.kz/payform/payment-api.js", name
+        assert args.json_file is not None, name
