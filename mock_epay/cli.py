@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mock_epay import __version__
+from mock_epay.contract import add_contract_parser, run_contract
 from mock_epay.log_format import SafeFormatter
 from mock_epay.settings import (
     TEST_CLIENT_ID,
@@ -113,9 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_TOP_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"mock-epay {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{serve,check-scenarios}")
+    sub = parser.add_subparsers(dest="command", metavar="{serve,check-scenarios,contract}")
     _serve_parser(sub)
     _check_parser(sub)
+    add_contract_parser(sub)
     return parser
 
 
@@ -220,6 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "check-scenarios":
         return check_scenarios(args.files)
+    if args.command == "contract":
+        return run_contract(args)
     try:
         settings = build_settings(_cli_overrides(args), os.environ)
     except ConfigError as exc:
