@@ -33,7 +33,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from mock_epay.app_keys import SETTINGS
+from mock_epay.app_keys import DISPATCHER, SETTINGS
+from mock_epay.callbacks import CALLBACK_MARKER, REFUSED_MARKER
 from mock_epay.errors import GENERIC, error_response
 from mock_epay.settings import Settings
 
@@ -102,6 +103,8 @@ def _refusal(has_token: bool) -> web.Response:
 async def admin_auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not needs_admin_token(request.path):
         return await handler(request)
+    if request.method in STATE_CHANGING and CALLBACK_MARKER in request.headers:
+        return _callback_loop_refusal(request)
     expected = request.app[SETTINGS].admin_token
     if not expected:
         refusal = open_admin_refusal(request)
@@ -114,6 +117,20 @@ async def admin_auth_middleware(request: web.Request, handler: Handler) -> web.S
     if "query" in matching and "cookie" not in matching and not response.prepared:
         # A browser that opened the dashboard with ?token= keeps access without the query.
         response.set_cookie(COOKIE_NAME, expected, path=ADMIN_PREFIX, httponly=True, samesite="Strict")
+    return response
+
+
+def _callback_loop_refusal(request: web.Request) -> web.Response:
+    """A callback sent by a mock (this one or another) never changes a mock's state: it could loop.
+
+    The dispatcher learns the socket it arrived on, so the next such callback is refused before sending.
+    """
+    request.app[DISPATCHER].note_local_socket(request.transport and
+                                              request.transport.get_extra_info("sockname"))
+    response = error_response(403, GENERIC, f"{request.path[:200]} refuses requests that are mock-epay "
+                              "callbacks: a callback may not change the mock's state or create callbacks "
+                              "(the postLink points at a mock's own admin API)")
+    response.headers[REFUSED_MARKER] = "callback-loop"
     return response
 
 

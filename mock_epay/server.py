@@ -23,7 +23,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-from mock_epay.app_keys import SETTINGS
+from mock_epay.app_keys import DISPATCHER, SETTINGS
 from mock_epay.errors import GENERIC
 
 log = logging.getLogger("mock_epay")
@@ -157,6 +157,8 @@ async def serve_app(app: web.Application, host: str, port: int, header_timeout: 
         print(f"mock-epay: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         await runner.cleanup()
         return 2
+    app[DISPATCHER].set_listen_addresses([(str(a[0]), int(a[1])) for a in runner.addresses
+                                          if isinstance(a, tuple)])
     if on_listening is not None:
         on_listening()
     stop = asyncio.Event()

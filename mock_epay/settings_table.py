@@ -9,6 +9,8 @@ comments; a test checks the README holds the current one.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import sys
 from collections.abc import Sequence
 from dataclasses import MISSING, Field, fields
@@ -21,7 +23,7 @@ from mock_epay.settings import DEFAULT_MERCHANT, Settings, env_var_of
 TABLE_START = "<!-- settings-table:start -->"
 TABLE_END = "<!-- settings-table:end -->"
 README = Path(__file__).resolve().parent.parent / "README.md"
-_SAMPLE_VALUES = {int: "1", float: "1"}  # an argument of the right type for a flag that takes one
+_SAMPLE_VALUES = ("1", "x")  # arguments to try for a flag that takes one: a number, then text
 
 
 def _serve_parser() -> argparse.ArgumentParser:
@@ -32,6 +34,18 @@ def _serve_parser() -> argparse.ArgumentParser:
     raise LookupError("mock_epay.cli.build_parser() has no 'serve' command")
 
 
+def _parse_flag(flag: str, *, takes_value: bool) -> argparse.Namespace:
+    """`serve FLAG [VALUE]` parsed for real, with the first sample value the flag's type accepts."""
+    for sample in (_SAMPLE_VALUES if takes_value else ("",)):
+        argv = ["serve", flag] + ([sample] if takes_value else [])
+        try:
+            with contextlib.redirect_stderr(io.StringIO()):
+                return build_parser().parse_args(argv)
+        except SystemExit:
+            continue
+    raise LookupError(f"no sample value fits the serve flag {flag}")
+
+
 def cli_flags() -> dict[str, str]:
     """Setting name -> the `serve` flag that sets it, found by parsing each flag for real."""
     flags: dict[str, str] = {}
@@ -39,8 +53,7 @@ def cli_flags() -> dict[str, str]:
         if not action.option_strings or isinstance(action, argparse._HelpAction):
             continue
         flag = max(action.option_strings, key=len)
-        argv = ["serve", flag] + ([] if action.nargs == 0 else [_SAMPLE_VALUES.get(action.type, "x")])
-        args = build_parser().parse_args(argv)
+        args = _parse_flag(flag, takes_value=action.nargs != 0)
         for name, value in _cli_overrides(args).items():
             if value is not None and name not in flags:
                 flags[name] = flag

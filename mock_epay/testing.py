@@ -265,10 +265,13 @@ class MockEpayServer:
         from aiohttp import web
 
         from mock_epay.app import create_app
+        from mock_epay.app_keys import DISPATCHER
 
-        self._runner = web.AppRunner(create_app(settings), access_log=None, shutdown_timeout=2.0)
+        app = create_app(settings)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
+        app[DISPATCHER].set_listen_addresses([(settings.host, settings.port)])
 
     def stop(self) -> None:
         if self._loop is None:

@@ -158,3 +158,15 @@ def test_the_python_handle_drives_a_real_server_through_the_guard(mock_epay):
     mock_epay.advance_clock(10)
     mock_epay.reset()
     assert mock_epay.deliveries() == []
+
+
+@pytest.mark.parametrize("path", ["/_mock/reset", "/_mock/clock/advance", "/_mock/scenarios"])
+async def test_a_callback_from_a_mock_never_changes_the_mocks_state(client, path):
+    """A postLink pointing at the mock's own admin API (found by no address check) is refused here."""
+    await a_paid_invoice(client)
+    response = await client.post(path, json={"seconds": 60},
+                                 headers={"X-Mock-Epay-Callback": "1", "Content-Type": "application/json"})
+
+    await refused(response, "callback")
+    assert response.headers["X-Mock-Epay-Refused"] == "callback-loop"
+    assert len(transactions(client)) == 1

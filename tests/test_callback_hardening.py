@@ -137,18 +137,26 @@ async def test_a_post_link_with_a_cyrillic_path_arrives_percent_encoded(gateway,
 
 
 async def test_a_body_with_a_lone_surrogate_is_delivered_as_a_json_escape(gateway, raw_merchant):
+    """The admin API refuses such a body (400), but a body built in code still must not wedge a delivery."""
     client = await gateway()
     base = raw_merchant.base
-    payload = '{"url": "' + base + '/cb", "body": {"description": "broken \\ud800 text"}}'
-    response = await client.post(FORGE_PATH, data=payload, headers={"Content-Type": "application/json"})
-    assert response.status == 202, await response.text()
-    forged = await response.json()
-    done = await (await client.get(WAIT, params={"deliveryId": forged["id"]})).json()
+    forged = client.app[DISPATCHER].forge(f"{base}/cb", {"description": "broken \ud800 text"})
+    done = await (await client.get(WAIT, params={"deliveryId": forged.id})).json()
 
     assert done["status"] == "delivered"
     [raw] = raw_merchant.bodies
     raw.decode("utf-8")  # valid UTF-8 on the wire
     assert json.loads(raw) == {"description": "broken \ud800 text"}
+
+
+async def test_the_admin_forge_endpoint_refuses_a_body_with_a_lone_surrogate(gateway, raw_merchant):
+    client = await gateway()
+    payload = '{"url": "' + raw_merchant.base + '/cb", "body": {"description": "broken \\ud800 text"}}'
+    response = await client.post(FORGE_PATH, data=payload, headers={"Content-Type": "application/json"})
+
+    assert response.status == 400
+    assert "body.description" in (await response.json())["message"]
+    assert raw_merchant.bodies == []
 
 
 class FlakyTransport(PlainHttpClient):

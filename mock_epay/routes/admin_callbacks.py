@@ -19,9 +19,8 @@ from typing import Any
 from aiohttp import web
 
 from mock_epay.app_keys import DISPATCHER, STORE
-from mock_epay.callbacks import CALLBACK_MARKER, REFUSED_MARKER
 from mock_epay.delivery_log import Delivery, DeliveryKind, DeliveryStatus
-from mock_epay.errors import GENERIC, NOT_FOUND, EpayError, bad_request, error_response
+from mock_epay.errors import GENERIC, NOT_FOUND, EpayError, bad_request
 from mock_epay.models import Transaction
 from mock_epay.validation import parse_limit, parse_url, read_json_object
 
@@ -49,19 +48,6 @@ def _query_number(request: web.Request, name: str, default: float, maximum: floa
     if not math.isfinite(value) or value < 0:
         raise bad_request(f"query parameter {name!r} must be a non-negative number, got {raw!r}")
     return min(value, maximum)
-
-
-def _refused_if_a_callback(request: web.Request) -> web.Response | None:
-    """A callback from a mock (this one or another) may not forge or replay: it would loop."""
-    request.app[DISPATCHER].note_local_socket(request.transport and
-                                              request.transport.get_extra_info("sockname"))
-    if CALLBACK_MARKER not in request.headers:
-        return None
-    response = error_response(403, GENERIC, f"{request.path} refuses requests that are mock-epay "
-                              "callbacks: a callback may not create callbacks (postLink points at the "
-                              "mock's own admin API)")
-    response.headers[REFUSED_MARKER] = "callback-loop"
-    return response
 
 
 def _delivery_or_404(request: web.Request) -> Delivery:
@@ -92,9 +78,6 @@ async def show_delivery(request: web.Request) -> web.Response:
 
 
 async def replay_delivery(request: web.Request) -> web.Response:
-    refused = _refused_if_a_callback(request)
-    if refused is not None:
-        return refused
     original = _delivery_or_404(request)
     if original.url is None:
         raise bad_request(f"delivery {original.id!r} has no target URL to replay to ({original.error})")
@@ -122,9 +105,6 @@ def _find_transaction(request: web.Request, data: dict[str, Any]) -> Transaction
 
 async def forge_callback(request: web.Request) -> web.Response:
     """`{"url", "body"}`, or `{"invoiceId"|"transactionId", "overrides", "omit", "url"?}`."""
-    refused = _refused_if_a_callback(request)
-    if refused is not None:
-        return refused
     data = await read_json_object(request)
     dispatcher = request.app[DISPATCHER]
     url = parse_url(data.get("url"), "url")
