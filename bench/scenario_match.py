@@ -13,8 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mock_epay.models import PaymentAttempt  # noqa: E402
-from mock_epay.scenarios import ScenarioEngine  # noqa: E402
+from mock_epay.gateway.models import PaymentAttempt  # noqa: E402
+from mock_epay.scenarios.engine import ScenarioEngine  # noqa: E402
 
 FIFTY = Path(__file__).resolve().parent / "fifty_rules.yaml"
 ONE_RULE = [{"name": "one", "description": "one rule", "match": {"amount": 4840},

@@ -8,34 +8,28 @@ from typing import Any
 from aiohttp import web
 from aiohttp.log import server_logger
 
-from mock_epay.admin_auth import admin_auth_middleware
-from mock_epay.app_keys import CLOCK, DISPATCHER, ENGINE, SETTINGS, STORE, TOKENS
-from mock_epay.callbacks import CallbackDispatcher
-from mock_epay.clock import Clock
-from mock_epay.errors import ProtocolErrorLog, error_middleware
-from mock_epay.fakedata import FakeData
-from mock_epay.journal import AccessLog, request_log_middleware_for
-from mock_epay.payform import MAX_PARAMS_CHARS
-from mock_epay.routes import (
-    admin,
-    admin_callbacks,
-    admin_openapi,
-    admin_scenarios,
-    admin_state,
-    admin_transactions,
-    cards,
-    dashboard,
-    demo,
-    oauth,
-    operations,
-    payments,
-    widget,
-)
-from mock_epay.scenario_watch import setup_watcher
-from mock_epay.scenarios import ScenarioEngine
+from mock_epay.callbacks.dispatcher import CallbackDispatcher
+from mock_epay.core.clock import Clock
+from mock_epay.core.fakedata import FakeData
+from mock_epay.gateway.tokens import TokenService
+from mock_epay.scenarios.engine import ScenarioEngine
+from mock_epay.scenarios.watch import setup_watcher
 from mock_epay.settings import Settings
-from mock_epay.store import Store
-from mock_epay.tokens import TokenService
+from mock_epay.store.memory import Store
+from mock_epay.web.admin import callbacks as admin_callbacks
+from mock_epay.web.admin import core as admin
+from mock_epay.web.admin import dashboard, demo
+from mock_epay.web.admin import openapi as admin_openapi
+from mock_epay.web.admin import scenarios as admin_scenarios
+from mock_epay.web.admin import state as admin_state
+from mock_epay.web.admin import transactions as admin_transactions
+from mock_epay.web.admin_guard import admin_auth_middleware
+from mock_epay.web.app_keys import CLOCK, DISPATCHER, ENGINE, SETTINGS, STORE, TOKENS
+from mock_epay.web.bank import cards, oauth, operations, payments
+from mock_epay.web.errors import ProtocolErrorLog, error_middleware
+from mock_epay.web.journal import AccessLog, request_log_middleware_for
+from mock_epay.web.payform import page as widget
+from mock_epay.web.payform.params import MAX_PARAMS_CHARS
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ROUTE_MODULES = (

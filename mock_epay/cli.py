@@ -15,7 +15,8 @@ from typing import Any
 
 from mock_epay import __version__
 from mock_epay.contract import add_contract_parser, run_contract
-from mock_epay.log_format import SafeFormatter
+from mock_epay.core.log_format import SafeFormatter
+from mock_epay.gateway.sandbox_cards import TEST_CARDS
 from mock_epay.settings import (
     TEST_CLIENT_ID,
     TEST_CLIENT_SECRET,
@@ -24,7 +25,6 @@ from mock_epay.settings import (
     Settings,
     build_settings,
 )
-from mock_epay.test_cards import TEST_CARDS
 
 log = logging.getLogger("mock_epay")
 
@@ -138,8 +138,8 @@ def check_scenarios(files: Sequence[Path]) -> int:
     Each problem names the file, the rule and the line of the bad key; warnings (a sequence
     step that can never be reached) are printed too but do not fail the check.
     """
-    from mock_epay.scenario_schema import ScenarioError, display_name, file_warnings, read_rule_files
-    from mock_epay.scenarios import shipped_paths
+    from mock_epay.scenarios.engine import shipped_paths
+    from mock_epay.scenarios.schema import ScenarioError, display_name, file_warnings, read_rule_files
 
     paths = list(files) or shipped_paths()
     missing = [p for p in paths if not p.exists()]
@@ -167,10 +167,10 @@ def check_scenarios(files: Sequence[Path]) -> int:
 
 def serve(settings: Settings) -> int:
     """`mock-epay serve`: 0 after SIGTERM / SIGINT, 2 when it cannot start (one line says why)."""
-    from mock_epay.admin_auth import AUTO_TOKEN, exposure_problem, is_loopback, resolve_admin_token
     from mock_epay.app import create_app
-    from mock_epay.scenario_schema import ScenarioError
-    from mock_epay.server import run
+    from mock_epay.scenarios.schema import ScenarioError
+    from mock_epay.web.admin_guard import AUTO_TOKEN, exposure_problem, is_loopback, resolve_admin_token
+    from mock_epay.web.server import run
 
     if not 0 <= settings.port <= 65535:
         print(f"mock-epay: port must be 0-65535, got {settings.port}", file=sys.stderr)

@@ -16,7 +16,7 @@ from typing import Any
 import fastjsonschema
 import yaml
 
-from mock_epay.models import Merchant, SeedCard, Terminal
+from mock_epay.gateway.models import Merchant, SeedCard, Terminal
 
 TEST_CLIENT_ID = "test"
 TEST_CLIENT_SECRET = "yF587AV9Ms94qN2QShFzVR3vFnWkhjbAK3sG"

@@ -265,7 +265,7 @@ class MockEpayServer:
         from aiohttp import web
 
         from mock_epay.app import create_app
-        from mock_epay.app_keys import DISPATCHER
+        from mock_epay.web.app_keys import DISPATCHER
 
         app = create_app(settings)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)

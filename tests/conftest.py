@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from mock_epay.app import create_app
-from mock_epay.clock import Clock
+from mock_epay.core.clock import Clock
 from mock_epay.settings import (
     TEST_CLIENT_ID,
     TEST_CLIENT_SECRET,

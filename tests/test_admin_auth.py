@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from mock_epay.admin_auth import (
+from mock_epay.settings import Settings, build_settings
+from mock_epay.web.admin_guard import (
     AUTO_TOKEN,
     COOKIE_NAME,
     exposure_problem,
@@ -20,7 +21,6 @@ from mock_epay.admin_auth import (
     needs_admin_token,
     resolve_admin_token,
 )
-from mock_epay.settings import Settings, build_settings
 from tests.conftest import get_token
 from tests.test_cards_auth import pay, payment_body
 from tests.test_cli import free_port, wait_healthy

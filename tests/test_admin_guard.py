@@ -12,8 +12,8 @@ import json
 
 import pytest
 
-from mock_epay.app_keys import DISPATCHER, ENGINE, STORE
 from mock_epay.settings import Settings
+from mock_epay.web.app_keys import DISPATCHER, ENGINE, STORE
 from tests.conftest import get_token
 from tests.test_cards_auth import pay, payment_body
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mock_epay.app_keys import ENGINE
-from mock_epay.models import Terminal
+from mock_epay.gateway.models import Terminal
+from mock_epay.web.app_keys import ENGINE
 from tests.conftest import get_service_token
 from tests.test_cards_auth import VISA_CARD
 from tests.test_operations import (

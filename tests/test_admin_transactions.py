@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mock_epay.models import Merchant, SeedCard, Terminal
+from mock_epay.gateway.models import Merchant, SeedCard, Terminal
 from mock_epay.settings import DEFAULT_MERCHANT, TEST_CLIENT_ID, Settings
 from tests.conftest import get_service_token, get_token
 from tests.test_cards_auth import LOCKED_CARD, pay, payment_body

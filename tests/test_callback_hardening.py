@@ -21,12 +21,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from mock_epay.app import create_app
-from mock_epay.app_keys import DISPATCHER, STORE
-from mock_epay.callback_hints import loggable, running_in_container
-from mock_epay.callback_targets import TargetPolicy, TargetRefused
-from mock_epay.callbacks import CALLBACK_MARKER, CallbackDispatcher
-from mock_epay.http_client import HttpAnswer, PlainHttpClient
+from mock_epay.callbacks.dispatcher import CALLBACK_MARKER, CallbackDispatcher
+from mock_epay.callbacks.hints import loggable, running_in_container
+from mock_epay.callbacks.http_client import HttpAnswer, PlainHttpClient
+from mock_epay.callbacks.targets import TargetPolicy, TargetRefused
 from mock_epay.settings import Settings
+from mock_epay.web.app_keys import DISPATCHER, STORE
 from tests.test_callbacks import (  # noqa: F401
     WAIT,
     free_port,

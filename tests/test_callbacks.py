@@ -17,12 +17,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from mock_epay.app import create_app
-from mock_epay.app_keys import DISPATCHER, ENGINE, STORE
-from mock_epay.callbacks import SHUTDOWN_ERROR
-from mock_epay.clock import Clock
-from mock_epay.models import CallbackMode, CallbackPlan, Merchant, Outcome, PaymentAttempt
-from mock_epay.scenarios import ScenarioEngine
+from mock_epay.callbacks.dispatcher import SHUTDOWN_ERROR
+from mock_epay.core.clock import Clock
+from mock_epay.gateway.models import CallbackMode, CallbackPlan, Merchant, Outcome, PaymentAttempt
+from mock_epay.scenarios.engine import ScenarioEngine
 from mock_epay.settings import DEFAULT_MERCHANT, Settings
+from mock_epay.web.app_keys import DISPATCHER, ENGINE, STORE
 from tests.conftest import get_token
 from tests.test_cards_auth import LOCKED_CARD, MASTERCARD_CARD, pay, payment_body
 

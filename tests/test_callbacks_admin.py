@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from mock_epay.app_keys import DISPATCHER
-from mock_epay.callback_targets import TargetPolicy
-from mock_epay.callbacks import CallbackDispatcher
-from mock_epay.clock import Clock
-from mock_epay.fakedata import FakeData
+from mock_epay.callbacks.dispatcher import CallbackDispatcher
+from mock_epay.callbacks.targets import TargetPolicy
+from mock_epay.core.clock import Clock
+from mock_epay.core.fakedata import FakeData
 from mock_epay.settings import Settings
-from mock_epay.store import Store
+from mock_epay.store.memory import Store
+from mock_epay.web.app_keys import DISPATCHER
 from tests.test_callbacks import WAIT, gateway, merchant, pay_invoice, wait_callback  # noqa: F401
 from tests.test_cards_auth import LOCKED_CARD
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from mock_epay.app_keys import STORE as STORE_KEY
-from mock_epay.models import Merchant, SeedCard, Terminal
+from mock_epay.gateway.models import Merchant, SeedCard, Terminal
 from mock_epay.settings import DEFAULT_MERCHANT, TEST_TERMINAL_ID, Settings
+from mock_epay.web.app_keys import STORE as STORE_KEY
 from tests.conftest import TOKEN_PATH, get_token, token_form
 
 VISA_CARD = "e7e2587f-de26-4f41-ae1f-80c1fea31728"

@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from mock_epay.log_format import SafeFormatter
+from mock_epay.core.log_format import SafeFormatter
 
 
 def free_port() -> int:

@@ -13,7 +13,7 @@ import pytest
 
 from mock_epay.cli import build_parser, main
 from mock_epay.contract.targets import build_gateway, refuse_production
-from mock_epay.models import Terminal
+from mock_epay.gateway.models import Terminal
 from mock_epay.settings import DEFAULT_MERCHANT, TEST_SAVED_CARDS, Settings
 from mock_epay.testing import MockEpay, MockEpayServer
 

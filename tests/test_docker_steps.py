@@ -198,7 +198,7 @@ def _run_in_venv(venv: Path, code: str) -> str:
 @pytest.mark.slow
 def test_installed_wheel_finds_its_data_and_registers_the_pytest_plugin(installed):
     found = json.loads(_run_in_venv(installed, (
-        "import json, mock_epay, importlib.metadata as m; from mock_epay.resources import data_dir; "
+        "import json, mock_epay, importlib.metadata as m; from mock_epay.core.resources import data_dir; "
         "print(json.dumps({'pkg': mock_epay.__file__, "
         "'scenarios': str(data_dir('scenarios')), 'static': str(data_dir('static')), "
         "'plugins': [e.value for e in m.entry_points(group='pytest11')]}))"

@@ -29,9 +29,9 @@ from hypothesis import strategies as st
 from yarl import URL
 
 from mock_epay.app import create_app
-from mock_epay.lzstring import compress_to_encoded_uri_component
-from mock_epay.routes import admin_callbacks
+from mock_epay.core.lzstring import compress_to_encoded_uri_component
 from mock_epay.settings import TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TERMINAL_ID, Settings
+from mock_epay.web.admin import callbacks as admin_callbacks
 
 MAX_EXAMPLES = 300
 WATCHED_LOGGERS = ("aiohttp.server", "aiohttp.web", "aiohttp.access", "mock_epay")

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from mock_epay.app_keys import DISPATCHER, SETTINGS, STORE
-from mock_epay.errors import EpayError, bad_request, error_middleware
-from mock_epay.lzstring import compress_to_encoded_uri_component
+from mock_epay.core.lzstring import compress_to_encoded_uri_component
 from mock_epay.settings import Settings
+from mock_epay.web.app_keys import DISPATCHER, SETTINGS, STORE
+from mock_epay.web.errors import EpayError, bad_request, error_middleware
 from tests.conftest import TOKEN_PATH, get_service_token, get_token, token_form
 from tests.test_cards_auth import payment_body
 

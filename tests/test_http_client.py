@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 from aiohttp import web
 
-from mock_epay.callback_targets import TargetPolicy, TargetRefused
-from mock_epay.http_client import HttpProtocolError, PlainHttpClient, iri_to_uri
+from mock_epay.callbacks.http_client import HttpProtocolError, PlainHttpClient, iri_to_uri
+from mock_epay.callbacks.targets import TargetPolicy, TargetRefused
 
 HEADERS = {"Content-Type": "application/json"}
 

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from mock_epay.lzstring import (
+from mock_epay.core.lzstring import (
     LZStringError,
     compress_to_encoded_uri_component,
     decompress_from_encoded_uri_component,
 )
-from mock_epay.payform import decode_params, encode_params
+from mock_epay.web.payform.params import decode_params, encode_params
 
 HERE = Path(__file__).resolve().parent
 VECTORS = json.loads((HERE / "fixtures" / "lzstring_vectors.json").read_text(encoding="utf-8"))

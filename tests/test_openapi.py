@@ -17,9 +17,9 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from mock_epay.app import create_app
-from mock_epay.models import Terminal
-from mock_epay.openapi import build_document
+from mock_epay.gateway.models import Terminal
 from mock_epay.settings import DEFAULT_MERCHANT, TEST_TERMINAL_ID, Settings
+from mock_epay.wire.openapi import build_document
 from tests.conftest import get_service_token, get_token
 from tests.test_cards_auth import pay, payment_body
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from mock_epay.app_keys import STORE
+from mock_epay.web.app_keys import STORE
 from tests.conftest import get_service_token, get_token
 from tests.test_operations import (
     NO_CALLBACKS,

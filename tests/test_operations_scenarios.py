@@ -11,10 +11,10 @@ import pytest
 from aiohttp import web
 
 from mock_epay.app import create_app
-from mock_epay.app_keys import DISPATCHER, ENGINE
-from mock_epay.models import OperationAttempt, Outcome, OutcomeKind
-from mock_epay.scenarios import ScenarioEngine
+from mock_epay.gateway.models import OperationAttempt, Outcome, OutcomeKind
+from mock_epay.scenarios.engine import ScenarioEngine
 from mock_epay.settings import DEFAULT_MERCHANT, Settings
+from mock_epay.web.app_keys import DISPATCHER, ENGINE
 from tests.conftest import get_service_token, get_token
 from tests.test_cards_auth import pay, payment_body
 from tests.test_operations import (

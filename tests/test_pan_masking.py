@@ -14,11 +14,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from mock_epay import test_cards
-from mock_epay.journal import AccessLog
-from mock_epay.models import Merchant, SeedCard, Terminal
-from mock_epay.pan import luhn_valid, mask_card_numbers
+from mock_epay.core.pan import luhn_valid, mask_card_numbers
+from mock_epay.gateway import sandbox_cards
+from mock_epay.gateway.models import Merchant, SeedCard, Terminal
 from mock_epay.settings import DEFAULT_MERCHANT, Settings
+from mock_epay.web.journal import AccessLog
 from tests.conftest import get_service_token, get_token
 from tests.test_cards_auth import pay, payment_body
 from tests.test_widget import merchant, open_page, params_of, payment_object, token_response  # noqa: F401
@@ -32,7 +32,7 @@ SHOP = Merchant(
     terminals=(Terminal(id=SHOP_TERMINAL, number="90000003"),),
     saved_cards=(SeedCard("buyer", SECURE3D, SHOP_CARD_ID),),
 )
-TEST_PANS = sorted({card.pan for card in test_cards.TEST_CARDS})
+TEST_PANS = sorted({card.pan for card in sandbox_cards.TEST_CARDS})
 UUID = "3d3d3d3d-0000-4000-8000-000000000001"
 UUID_DIGITS = "12345678-1234-1234-1234-123456789012"
 

@@ -96,7 +96,7 @@ async def test_reload_with_good_files(client):
 
 
 async def test_full_reset_clears_overrides_and_sequences(client):
-    from mock_epay.app_keys import ENGINE
+    from mock_epay.web.app_keys import ENGINE
 
     statuses = [(await trigger(client, {"amount": 7222}, invoice="000722299")).status for _ in range(2)]
     await client.post("/_mock/scenarios", json={"match": {}, "outcome": {"result": "duplicate"}, "times": 5})

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from mock_epay.app_keys import ENGINE
 from mock_epay.cli import main
-from mock_epay.scenario_schema import ScenarioError
-from mock_epay.scenario_watch import WATCHER
-from mock_epay.scenarios import ScenarioEngine
+from mock_epay.scenarios.engine import ScenarioEngine
+from mock_epay.scenarios.schema import ScenarioError
+from mock_epay.scenarios.watch import WATCHER
 from mock_epay.settings import Settings
+from mock_epay.web.app_keys import ENGINE
 from tests.test_scenario_library import trigger
 
 GOOD = """\

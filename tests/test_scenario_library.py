@@ -10,11 +10,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from mock_epay.app_keys import DISPATCHER, STORE
-from mock_epay.models import Merchant, SeedCard
-from mock_epay.scenario_schema import read_rules_file
-from mock_epay.scenarios import shipped_paths
+from mock_epay.gateway.models import Merchant, SeedCard
+from mock_epay.scenarios.engine import shipped_paths
+from mock_epay.scenarios.schema import read_rules_file
 from mock_epay.settings import DEFAULT_MERCHANT, Settings
+from mock_epay.web.app_keys import DISPATCHER, STORE
 from tests.conftest import get_service_token, get_token
 from tests.test_cards_auth import LOCKED_CARD, VISA_CARD, payment_body
 
@@ -298,11 +298,11 @@ async def test_no_default_scenarios_leaves_only_the_test_card_table(make_client)
 def test_docs_contain_the_current_generated_table(document):
     from pathlib import Path
 
-    from mock_epay.scenarios_table import TABLE_END, TABLE_START, markdown_table
+    from mock_epay.scenarios.table import TABLE_END, TABLE_START, markdown_table
 
     doc = (Path(__file__).resolve().parent.parent / document).read_text()
     embedded = doc.split(TABLE_START, 1)[1].split(TABLE_END, 1)[0]
-    assert embedded.strip() == markdown_table().strip(), "run: python -m mock_epay.scenarios_table"
+    assert embedded.strip() == markdown_table().strip(), "run: python -m mock_epay.scenarios.table"
 
 
 async def pay_then(client, amount: int, invoice: str) -> str:

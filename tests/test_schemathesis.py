@@ -38,9 +38,9 @@ from schemathesis.checks import (
 )
 
 from mock_epay.app import create_app
-from mock_epay.openapi import build_document
-from mock_epay.routes import admin_callbacks
 from mock_epay.settings import TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TERMINAL_ID, Settings
+from mock_epay.web.admin import callbacks as admin_callbacks
+from mock_epay.wire.openapi import build_document
 
 WAIT_CAP = 0.2
 MAX_EXAMPLES = 40  # per operation (was 20); a 100-example run (~2.5 min) finds nothing more on this branch

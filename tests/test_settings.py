@@ -9,9 +9,9 @@ import pytest
 
 from mock_epay.app import create_app
 from mock_epay.cli import main
-from mock_epay.clock import Clock
-from mock_epay.fakedata import FakeData
-from mock_epay.models import Merchant, SeedCard, Terminal
+from mock_epay.core.clock import Clock
+from mock_epay.core.fakedata import FakeData
+from mock_epay.gateway.models import Merchant, SeedCard, Terminal
 from mock_epay.settings import (
     CONFIG_SCHEMA,
     TEST_CLIENT_SECRET,
@@ -22,7 +22,7 @@ from mock_epay.settings import (
     build_settings,
     load_config_file,
 )
-from mock_epay.store import Store
+from mock_epay.store.memory import Store
 from tests.conftest import get_token
 from tests.test_cards_auth import pay, payment_body
 

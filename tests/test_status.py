@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from mock_epay.models import Merchant, Terminal
+from mock_epay.gateway.models import Merchant, Terminal
 from mock_epay.settings import DEFAULT_MERCHANT, Settings, build_settings
 from tests.conftest import get_service_token, get_token
 from tests.test_cards_auth import LOCKED_CARD, pay, payment_body

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from mock_epay import test_cards
-from mock_epay.models import PaymentAttempt
-from mock_epay.payform import payform_url
+from mock_epay.gateway import sandbox_cards
+from mock_epay.gateway.models import PaymentAttempt
 from mock_epay.settings import TEST_CLIENT_ID, TEST_TERMINAL_ID, Settings
+from mock_epay.web.payform.params import payform_url
 from tests.conftest import TOKEN_PATH, token_form
 
 VISA = "4405639704015096"
@@ -288,7 +288,7 @@ async def test_test_cards_decline_as_documented(client, card, code):
 def test_published_expiry_keeps_working_after_the_printed_date():
     attempt = PaymentAttempt(client_id="test", invoice_id="1", amount=1, currency="KZT", terminal_id="t",
                              card_pan="377514500000794", card_expiry="09/23", card_cvc="1687")
-    assert test_cards.decide(attempt, today=date(2030, 1, 1)) is None  # approve
+    assert sandbox_cards.decide(attempt, today=date(2030, 1, 1)) is None  # approve
 
 
 # -- 3-D Secure ---------------------------------------------------------------------------

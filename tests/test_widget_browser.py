@@ -21,8 +21,8 @@ import pytest
 from aiohttp import web
 
 from mock_epay.app import create_app
-from mock_epay.payform import payform_url
 from mock_epay.settings import TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TERMINAL_ID, Settings
+from mock_epay.web.payform.params import payform_url
 from tests.browser import ARTIFACTS, LoopbackSites, browser_page, chromium, playwright_sync
 from tests.test_readme_commands import ReadmeDemo, readme_demo
 

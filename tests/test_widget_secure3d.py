@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from mock_epay.models import Merchant, SeedCard, Terminal
+from mock_epay.gateway.models import Merchant, SeedCard, Terminal
 from mock_epay.settings import DEFAULT_MERCHANT, Settings
 from tests.conftest import get_service_token, get_token
 

@@ -15,7 +15,7 @@ from mock_epay.contract.client import Exchange, RunAborted
 from mock_epay.contract.compare import Comparison, Drift
 from mock_epay.contract.shape import describe
 from mock_epay.contract.targets import Gateway
-from mock_epay.journal import mask_card_numbers
+from mock_epay.web.journal import mask_card_numbers
 
 EXIT_MATCH, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
 SECRET_KEYS = frozenset({"access_token", "refresh_token", "client_secret"})

@@ -1,0 +1,1 @@
+"""postLink delivery: the dispatcher, the delivery log, target checks and the HTTP client."""

@@ -1,0 +1,486 @@
+"""The callback dispatcher: the delivery queue, retry policy and delivery log.
+
+It is the only code that talks to merchants' servers. Handlers hand it a finished
+transaction and the outcome's callback plan (`payment_finished` is synchronous and
+O(1)); the HTTP answer never waits for delivery.
+
+* One chain per (merchant, invoice): callbacks of one invoice go out in order, each
+  waiting for the previous one to be delivered or to fail. Different invoices are
+  delivered concurrently, at most `callback_concurrency` requests in flight, and at
+  most `callback_per_host_concurrency` of them to one host:port (a hung merchant
+  cannot starve the others).
+* A callback is delivered on any 2xx. Anything else (another status, connection error,
+  timeout after `callback_timeout`, any exception at all) is a failed attempt, logged at
+  once and retried with exponential backoff and jitter, up to `callback_max_attempts`
+  attempts within `callback_window` seconds. A chain never wedges on one delivery.
+* URLs are sent IRI-encoded (`iri_to_uri`). A URL into the mock's own `/_mock/` API is
+  refused before sending, and every callback carries `X-Mock-Epay-Callback: 1`, which the
+  forge / replay endpoints refuse: a callback can never make the mock send more callbacks.
+* Delays and retries are timed on the mock `Clock`, so `clock.advance()` makes them
+  due at once; real waiting uses asyncio timers that also wake on a clock jump.
+* Every attempt is recorded in the `DeliveryLog`; on shutdown, whatever is still
+  pending is marked failed, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Hashable
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiohttp
+
+from mock_epay import __version__
+from mock_epay.callbacks.delivery_log import (
+    RESPONSE_BODY_LIMIT,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryKind,
+    DeliveryLog,
+    DeliveryStatus,
+)
+from mock_epay.callbacks.hints import docker_hint, loggable, running_in_container
+from mock_epay.callbacks.http_client import HttpProtocolError, PlainHttpClient, iri_to_uri
+from mock_epay.callbacks.targets import (
+    GuardedResolver,
+    HostLimiter,
+    SelfAddresses,
+    TargetPolicy,
+    TargetRefused,
+    is_loopback_host,
+    origin_of,
+)
+from mock_epay.core.clock import Clock
+from mock_epay.gateway.models import CallbackMode, CallbackPlan, Transaction
+from mock_epay.settings import Settings
+from mock_epay.store.memory import Store
+from mock_epay.wire.render import amount_json, callback_body
+
+log = logging.getLogger("mock_epay.callbacks")
+
+SHUTDOWN_ERROR = "mock-epay shut down before delivery"
+CALLBACK_MARKER = "X-Mock-Epay-Callback"  # on every callback the mock sends
+REFUSED_MARKER = "X-Mock-Epay-Refused"  # on a mock's answer refusing a callback as a loop
+HEADERS = {"Content-Type": "application/json", "User-Agent": f"mock-epay/{__version__} (callback)",
+           CALLBACK_MARKER: "1"}
+
+
+class CallbackDispatcher:
+    """Delivers callbacks in the background and keeps the delivery log."""
+
+    def __init__(self, store: Store, settings: Settings, clock: Clock | None = None,
+                 http: PlainHttpClient | None = None) -> None:
+        self._store = store
+        self._settings = settings
+        self._clock = clock or store.clock
+        self.log = DeliveryLog(settings.callback_log_size)
+        self.policy = TargetPolicy(settings.callback_allowed_hosts)
+        self.own = SelfAddresses()  # where the mock itself listens (see set_listen_addresses)
+        self.own.add(settings.host, settings.port)
+        self.in_container: bool | None = None  # None: detected at start()
+        self._hinted: set[tuple[str, int]] = set()
+        self._limiter = HostLimiter(settings.callback_per_host_concurrency)
+        self._random = random.Random(settings.seed)
+        self._chains: dict[Hashable, deque[Delivery]] = {}
+        self._workers: dict[Hashable, asyncio.Task[None]] = {}
+        self._pending: dict[str, Delivery] = {}
+        self._wake = asyncio.Event()
+        self._session: aiohttp.ClientSession | None = None
+        self._plain = http or PlainHttpClient(address_filter=self.policy.safe_addresses,
+                                              idle_per_origin=settings.callback_per_host_concurrency)
+        self._semaphore: asyncio.Semaphore | None = None
+        self._running = False
+        self._closing = False
+        self._dropped_at_shutdown = 0
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        settings = self._settings
+        connector = aiohttp.TCPConnector(
+            limit=settings.callback_concurrency, limit_per_host=settings.callback_per_host_concurrency,
+            resolver=GuardedResolver(self.policy),
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=settings.callback_timeout)
+        )
+        self._semaphore = asyncio.Semaphore(settings.callback_concurrency)
+        if self.in_container is None:
+            self.in_container = running_in_container()
+        self._clock.add_listener(self._on_clock_jump)
+        self._running = True
+        for key in list(self._chains):
+            self._spawn(key)
+
+    async def stop(self) -> None:
+        """Finish what is due within `callback_shutdown_grace`; mark the rest failed."""
+        if self._closing:
+            return
+        self._closing = True
+        self._on_clock_jump()  # wake waiting chains so they give up at once
+        workers = list(self._workers.values())
+        if workers:
+            _, unfinished = await asyncio.wait(workers, timeout=self._settings.callback_shutdown_grace)
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
+        for delivery in list(self._pending.values()):
+            self._finish(delivery, DeliveryStatus.FAILED, SHUTDOWN_ERROR)
+        if self._dropped_at_shutdown:
+            log.warning("shutdown: %d callback(s) were not delivered and are marked failed in the log",
+                        self._dropped_at_shutdown)
+        self._clock.remove_listener(self._on_clock_jump)
+        self._running = False
+        await self._plain.close()
+        if self._session:
+            await self._session.close()
+
+    def set_listen_addresses(self, addresses: list[tuple[str, int]]) -> None:
+        """Tell the dispatcher where the mock listens (e.g. the runner's bound sockets), so
+        callbacks into its own admin API are refused before they are sent."""
+        for host, port in addresses:
+            self.own.add(host, port)
+
+    def note_local_socket(self, sockname: Any) -> None:
+        """The local address a request to the mock arrived on (`transport.get_extra_info`)."""
+        if isinstance(sockname, tuple) and len(sockname) >= 2:
+            self.own.add(str(sockname[0]), int(sockname[1]))
+
+    # -- what handlers call (synchronous, O(1)) ------------------------------------
+
+    def payment_finished(self, tx: Transaction, plan: CallbackPlan) -> None:
+        """Queue the callback(s) of a finished payment according to the outcome's plan."""
+        body = self.callback_body_for(tx)
+        target = self.target_for(tx)
+        key = (tx.client_id, tx.invoice_id)
+        if plan.mode is CallbackMode.SKIP:
+            self._skip(DeliveryKind.PAYMENT, tx, target, body, "the outcome's callback plan is 'skip'")
+            return
+        if not target:
+            self._skip(DeliveryKind.PAYMENT, tx, None, body, "no postLink / failurePostLink was given")
+            return
+        delay = plan.delay_ms / 1000 if plan.mode is CallbackMode.DELAY else 0.0
+        copies = 2 if plan.mode is CallbackMode.TWICE else 1
+        for copy in range(1, copies + 1):
+            note = {CallbackMode.DELAY: f"delayed {plan.delay_ms} ms",
+                    CallbackMode.TWICE: f"sent twice ({copy}/2)"}.get(plan.mode, "")
+            self._enqueue(self._new(DeliveryKind.PAYMENT, tx, target, body, note), key, delay)
+
+    def operation_finished(self, tx: Transaction, operation: str, amount: float) -> None:
+        """After charge/cancel/refund: a callback only for merchants that opted in."""
+        merchant = self._store.merchant(tx.client_id)
+        if merchant is None or not merchant.callbacks_after_operations:
+            return
+        body = self.callback_body_for(tx)
+        if isinstance(body, dict):
+            body["operation"] = operation
+            body["operationAmount"] = amount_json(amount)
+        if not tx.post_link:
+            self._skip(DeliveryKind.OPERATION, tx, None, body, "no postLink was given")
+            return
+        delivery = self._new(DeliveryKind.OPERATION, tx, tx.post_link, body, operation)
+        self._enqueue(delivery, (tx.client_id, tx.invoice_id), 0.0)
+
+    # -- what the admin API calls --------------------------------------------------
+
+    def callback_body_for(self, tx: Transaction) -> dict[str, Any]:
+        merchant = self._store.merchant(tx.client_id)
+        return callback_body(tx, legacy=bool(merchant and merchant.callback_format == "legacy"))
+
+    @staticmethod
+    def target_for(tx: Transaction) -> str | None:
+        """postLink for a success; failurePostLink (or postLink when none was given) for a failure."""
+        if tx.status.is_success:
+            return tx.post_link
+        return tx.failure_post_link or tx.post_link
+
+    def forge(self, url: str, body: Any, *, client_id: str = "", invoice_id: str = "",
+              transaction_id: str = "") -> Delivery:
+        """Queue a callback with any body to any (allowed) URL, sent at once."""
+        delivery = Delivery(DeliveryKind.FORGED, client_id, invoice_id, transaction_id, url, body,
+                            created_at=self._clock.now(), note="forged")
+        self._enqueue(delivery, ("delivery", delivery.id), 0.0)
+        return delivery
+
+    def replay(self, original: Delivery) -> Delivery:
+        """Send an earlier delivery's body to its URL again, as a new delivery."""
+        delivery = Delivery(DeliveryKind.REPLAY, original.client_id, original.invoice_id,
+                            original.transaction_id, original.url, original.body,
+                            created_at=self._clock.now(), replay_of=original.id,
+                            note=f"replay of {original.id}")
+        self._enqueue(delivery, ("delivery", delivery.id), 0.0)
+        return delivery
+
+    def get(self, delivery_id: str) -> Delivery | None:
+        return self.log.get(delivery_id) or self._pending.get(delivery_id)
+
+    def select(self, *, invoice_id: str | None = None, transaction_id: str | None = None,
+               delivery_id: str | None = None, client_id: str | None = None) -> list[Delivery]:
+        """Deliveries matching one selector, oldest first."""
+        if delivery_id:
+            found = self.get(delivery_id)
+            return [found] if found else []
+        if invoice_id:
+            return self.log.for_invoice(invoice_id, client_id)
+        matches = [d for d in self.log.newest_first()
+                   if (not transaction_id or d.transaction_id == transaction_id)
+                   and (not client_id or d.client_id == client_id)]
+        return matches[::-1]
+
+    async def wait_finished(self, timeout: float, **selector: str | None) -> Delivery | None:
+        """The latest matching delivery once every matching one is final; None on timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            changed = self.log.changed()
+            found = self.select(**selector)
+            if found and all(d.status.is_final for d in found):
+                return found[-1]
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            try:
+                async with asyncio.timeout(remaining):
+                    await changed.wait()
+            except TimeoutError:
+                return None
+
+    def next_retry_at(self, delivery: Delivery) -> datetime | None:
+        if delivery.status is not DeliveryStatus.PENDING or not delivery.waiting:
+            return None
+        return self._clock.now() + timedelta(seconds=delivery.due_at - self._clock.monotonic())
+
+    def to_json(self, delivery: Delivery) -> dict[str, Any]:
+        return delivery.to_json(self.next_retry_at(delivery))
+
+    def reset(self, client_id: str | None = None) -> None:
+        """`POST /_mock/reset`: forget finished deliveries; pending ones are still delivered."""
+        self.log.forget(client_id)
+
+    # -- queueing -------------------------------------------------------------------
+
+    def _new(self, kind: DeliveryKind, tx: Transaction, url: str | None, body: Any, note: str) -> Delivery:
+        return Delivery(kind, tx.client_id, tx.invoice_id, tx.id, url, body,
+                        created_at=self._clock.now(), note=note)
+
+    def _skip(self, kind: DeliveryKind, tx: Transaction, url: str | None, body: Any, why: str) -> None:
+        delivery = self._new(kind, tx, url, body, why)
+        delivery.status = DeliveryStatus.SKIPPED
+        delivery.error = why
+        delivery.finished_at = delivery.created_at
+        self.log.add(delivery)
+
+    def _enqueue(self, delivery: Delivery, key: Hashable, delay: float) -> None:
+        delivery.due_at = self._clock.monotonic() + delay
+        delivery.waiting = delay > 0
+        self.log.add(delivery)
+        if self._closing:
+            self._finish(delivery, DeliveryStatus.FAILED, SHUTDOWN_ERROR)
+            return
+        self._pending[delivery.id] = delivery
+        self._chains.setdefault(key, deque()).append(delivery)
+        if self._running and key not in self._workers:
+            self._spawn(key)
+
+    def _spawn(self, key: Hashable) -> None:
+        self._workers[key] = asyncio.get_running_loop().create_task(self._run_chain(key))
+
+    async def _run_chain(self, key: Hashable) -> None:
+        queue = self._chains[key]
+        try:
+            while queue:
+                delivery = queue[0]
+                try:
+                    await self._deliver(delivery)
+                except Exception as exc:  # a bug must not wedge the chain: fail this one, go on
+                    log.exception("callback %s: unexpected error", delivery.id)
+                    self._finish(delivery, DeliveryStatus.FAILED, f"internal error: {_describe(exc)}")
+                queue.popleft()
+        finally:
+            self._workers.pop(key, None)
+            if not queue:
+                self._chains.pop(key, None)
+
+    # -- delivering -------------------------------------------------------------------
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        refusal, wire_url = self._check_target(delivery.url)
+        if refusal or wire_url is None:
+            self._finish(delivery, DeliveryStatus.FAILED, f"target refused: {refusal}")
+            return
+        limit = self._settings.callback_max_attempts
+        for number in range(len(delivery.attempts) + 1, limit + 1):
+            if not await self._wait_until_due(delivery):
+                self._finish(delivery, DeliveryStatus.FAILED, SHUTDOWN_ERROR)
+                return
+            attempt, refused = await self._attempt(delivery, wire_url, number)
+            status = attempt.response_status
+            if status is not None and 200 <= status < 300:
+                self._finish(delivery, DeliveryStatus.DELIVERED)
+                return
+            problem = attempt.error or f"HTTP {status}"
+            if refused:
+                self._finish(delivery, DeliveryStatus.FAILED, f"target refused: {refused}")
+                return
+            if number >= limit:
+                self._finish(delivery, DeliveryStatus.FAILED, f"gave up after {number} attempt(s): {problem}")
+                return
+            delay = self._backoff(number)
+            delivery.due_at = self._clock.monotonic() + delay
+            delivery.waiting = True
+            log.warning("callback %s for invoice %s to %s: attempt %d of %d failed (%s); next attempt in "
+                        "%.1f s", delivery.id, loggable(delivery.invoice_id), loggable(delivery.url),
+                        number, limit, loggable(problem), delay)
+            self.log.touch()
+
+    def _check_target(self, url: str | None) -> tuple[str | None, str | None]:
+        """(why the URL is refused or None, the IRI-encoded URL to send to)."""
+        refusal = self.policy.refusal(url)
+        if refusal or url is None:
+            return refusal, None
+        try:
+            wire_url = iri_to_uri(url)
+        except ValueError as exc:
+            return f"malformed URL: {exc}", None
+        return self.own.refusal(wire_url), wire_url
+
+    def _backoff(self, failed_attempt: int) -> float:
+        """Seconds before the next attempt: base × 2^(n-1), scaled to fit the window, with jitter."""
+        settings = self._settings
+        base = settings.callback_backoff
+        steps = [base * 2.0 ** min(k, 60) for k in range(settings.callback_max_attempts - 1)]
+        total = sum(steps)
+        scale = min(1.0, settings.callback_window / total) if total > 0 else 1.0
+        raw = base * 2.0 ** min(failed_attempt - 1, 60) * scale
+        return raw * self._random.uniform(0.5, 1.0)
+
+    async def _wait_until_due(self, delivery: Delivery) -> bool:
+        """Wait on the mock clock until the delivery is due; False when shutting down first."""
+        while True:
+            remaining = delivery.due_at - self._clock.monotonic()
+            if remaining <= 0:
+                delivery.waiting = False
+                return True
+            if self._closing:
+                return False
+            wake = self._wake
+            try:
+                async with asyncio.timeout(remaining):
+                    await wake.wait()
+            except TimeoutError:
+                pass
+
+    async def _attempt(self, delivery: Delivery, url: str, number: int) -> tuple[DeliveryAttempt, str | None]:
+        """POST once to the IRI-encoded `url`; returns the recorded attempt and, when the
+        target refused it for good, why. Any exception is a failed attempt, never an escape."""
+        assert self._session is not None and self._semaphore is not None
+        attempt = DeliveryAttempt(number=number, started_at=self._clock.now())
+        delivery.attempts.append(attempt)
+        refused: str | None = None
+        started = time.perf_counter()
+        try:
+            data = encode_body(delivery.body)
+            async with self._limiter.slot(origin_of(url)), self._semaphore:
+                refused = await self._post(url, data, attempt)
+        except TimeoutError:
+            attempt.error = f"timed out after {self._settings.callback_timeout:g} s"
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, TargetRefused):
+                refused = attempt.error = str(exc.os_error)
+            else:
+                attempt.error = self._connect_error(delivery, url, exc.os_error)
+        except aiohttp.ClientError as exc:
+            attempt.error = _describe(exc)
+        except TargetRefused as exc:
+            refused = attempt.error = str(exc)
+        except OSError as exc:
+            attempt.error = self._connect_error(delivery, url, exc)
+        except HttpProtocolError as exc:
+            attempt.error = f"invalid HTTP answer: {exc}"
+        except asyncio.CancelledError:
+            attempt.error = "cancelled: mock-epay shut down during the attempt"
+            raise
+        except Exception as exc:  # e.g. a transport bug: still just a failed attempt
+            attempt.error = f"unexpected error: {_describe(exc)}"
+        finally:
+            attempt.duration_ms = (time.perf_counter() - started) * 1000
+            self.log.touch()
+        return attempt, refused
+
+    async def _post(self, url: str, data: bytes, attempt: DeliveryAttempt) -> str | None:
+        """Send once (plain client for http://, aiohttp for https://); the refusal of a mock, if any."""
+        assert self._session is not None
+        if url.startswith("http://"):
+            async with asyncio.timeout(self._settings.callback_timeout):
+                answer = await self._plain.post(url, data, HEADERS, keep=RESPONSE_BODY_LIMIT)
+            attempt.response_status = answer.status
+            attempt.response_body = answer.head.decode("utf-8", "replace")
+            headers: Any = answer.headers
+        else:
+            async with self._session.post(url, data=data, headers=HEADERS, allow_redirects=False) as response:
+                attempt.response_status = response.status
+                attempt.response_body = await _read_head(response)
+                headers = response.headers
+        if headers.get(REFUSED_MARKER.lower()):  # plain headers are lower-cased, aiohttp's case-blind
+            return (f"the target is a mock-epay admin endpoint that refuses callbacks "
+                    f"(HTTP {attempt.response_status})")
+        return None
+
+    def _connect_error(self, delivery: Delivery, url: str, error: OSError) -> str:
+        if not isinstance(error, ConnectionRefusedError):
+            return f"cannot connect ({type(error).__name__}): {error}"
+        host, port = origin_of(url)
+        if self.in_container and is_loopback_host(host) and (host, port) not in self._hinted:
+            self._hinted.add((host, port))
+            log.warning("callback %s to %s: connection refused; %s", delivery.id, loggable(delivery.url),
+                        docker_hint(host))
+        return f"cannot connect (connection refused): {error}"
+
+    def _finish(self, delivery: Delivery, status: DeliveryStatus, error: str | None = None) -> None:
+        delivery.status = status
+        delivery.error = error
+        delivery.waiting = False
+        delivery.finished_at = self._clock.now()
+        self._pending.pop(delivery.id, None)
+        if error == SHUTDOWN_ERROR:
+            self._dropped_at_shutdown += 1
+        if status is DeliveryStatus.FAILED and error != SHUTDOWN_ERROR:  # shutdown logs one summary
+            log.warning("callback %s for invoice %s to %s failed: %s", delivery.id,
+                        loggable(delivery.invoice_id), loggable(delivery.url), loggable(error))
+        self.log.touch()
+
+    def _on_clock_jump(self) -> None:
+        event, self._wake = self._wake, asyncio.Event()
+        event.set()
+
+
+async def _read_head(response: aiohttp.ClientResponse) -> str:
+    """The first RESPONSE_BODY_LIMIT bytes of the answer, as text."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < RESPONSE_BODY_LIMIT:
+        chunk = await response.content.read(RESPONSE_BODY_LIMIT - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def encode_body(body: Any) -> bytes:
+    """The bytes to POST: a string verbatim, anything else as JSON, always UTF-8.
+
+    A lone surrogate (which UTF-8 cannot carry) is written as its JSON escape `\\udXXX`.
+    """
+    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+    return text.encode("utf-8", "backslashreplace")
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -1,0 +1,123 @@
+"""OAuth tokens: issuing them (payment or service), and checking a request's bearer token.
+
+A payment token is bound to (merchant, terminal, invoiceID, amount, currency) and
+remembers postLink, failurePostLink and secret_hash; a service token is bound to the
+merchant only. Both expire on the mock's clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from mock_epay.gateway.models import Merchant, Token, TokenKind
+from mock_epay.settings import Settings
+from mock_epay.store.memory import Store
+from mock_epay.web.errors import EpayError, unauthorized
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRequest:
+    """A validated token request (see routes/oauth.py for parsing)."""
+
+    client_id: str
+    client_secret: str
+    scope: str
+    terminal_id: str | None = None
+    invoice_id: str | None = None
+    amount: float | None = None
+    currency: str | None = None
+    post_link: str | None = None
+    failure_post_link: str | None = None
+    secret_hash: str | None = None
+
+    @property
+    def is_payment(self) -> bool:
+        return self.invoice_id is not None
+
+
+class TokenService:
+    """Issues tokens into the store and resolves `Authorization` headers back to tokens."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self._store = store
+        self._settings = settings
+
+    def issue(self, merchant: Merchant, request: TokenRequest) -> Token:
+        kind = TokenKind.PAYMENT if request.is_payment else TokenKind.SERVICE
+        ttl = (
+            self._settings.payment_token_ttl
+            if kind is TokenKind.PAYMENT
+            else self._settings.service_token_ttl
+        )
+        token = Token(
+            access_token=self._store.fake.access_token(),
+            client_id=merchant.client_id,
+            kind=kind,
+            scope=request.scope,
+            expires_at=self._store.clock.monotonic() + ttl,
+            expires_in=ttl,
+            invoice_id=request.invoice_id,
+            amount=request.amount,
+            currency=request.currency,
+            terminal_id=request.terminal_id,
+            post_link=request.post_link,
+            failure_post_link=request.failure_post_link,
+            secret_hash=request.secret_hash,
+        )
+        self._store.add_token(token)
+        return token
+
+    def response_body(self, token: Token) -> dict[str, object]:
+        """The token endpoint's JSON answer (`expires_in` typed as configured)."""
+        as_string = (
+            self._settings.payment_expires_in_as_string
+            if token.kind is TokenKind.PAYMENT
+            else self._settings.service_expires_in_as_string
+        )
+        return {
+            "access_token": token.access_token,
+            "expires_in": str(token.expires_in) if as_string else token.expires_in,
+            "refresh_token": "",
+            "scope": token.scope,
+            "token_type": "Bearer",
+        }
+
+    def resolve(self, access_token: str) -> Token:
+        token = self._store.token(access_token)
+        if token is None:
+            raise unauthorized("invalid access token")
+        if token.expires_at <= self._store.clock.monotonic():
+            raise unauthorized("access token expired")
+        return token
+
+    def authenticate(self, headers: Mapping[str, str], kind: TokenKind | None = None) -> Token:
+        """Resolve the bearer token of a request; 401 when missing, unknown or expired.
+
+        Accepts `Authorization` and the doc's typo `Authorize`, and any case of "Bearer".
+        With `kind`, only a token of that kind is accepted.
+        """
+        header = headers.get("Authorization") or headers.get("Authorize")
+        if not header:
+            raise unauthorized("missing Authorization header (expected 'Bearer <access_token>')")
+        scheme, _, value = header.strip().partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise unauthorized("Authorization header must be 'Bearer <access_token>'")
+        token = self.resolve(value.strip())
+        if kind is not None and token.kind is not kind:
+            raise wrong_kind(kind)
+        return token
+
+
+def may_read_invoice(token: Token, invoice_id: str) -> bool:
+    """A service token reads every invoice of its merchant; a payment token only its own."""
+    return token.kind is TokenKind.SERVICE or token.invoice_id == invoice_id
+
+
+def wrong_kind(expected: TokenKind) -> EpayError:
+    if expected is TokenKind.PAYMENT:
+        return unauthorized(
+            "this operation needs a payment token (requested with invoiceID, amount, currency "
+            "and terminal)"
+        )
+    return unauthorized("this operation needs a service token (requested without invoiceID)")

@@ -1,1 +1,0 @@
-"""HTTP handlers: each module parses its requests and answers them, nothing else."""

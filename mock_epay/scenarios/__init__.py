@@ -1,0 +1,1 @@
+"""Scenario files: schema, compiled rule matching, the engine, file watching and the docs table."""

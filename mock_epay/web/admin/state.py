@@ -1,0 +1,76 @@
+"""The mock's own state controls under `/_mock/`: move the clock forward, reset state.
+
+`POST /_mock/clock/advance?seconds=N` shifts the mock's clock (token expiry,
+auto-cancel of old AUTHs, retry timers) so tests never sleep. `POST /_mock/reset`
+forgets tokens, transactions and cards (all, or one merchant's with `?client_id=`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from typing import Any
+
+from aiohttp import web
+
+from mock_epay.web.app_keys import CLOCK, DISPATCHER, ENGINE, STORE
+from mock_epay.web.bank.operations import read_optional_body
+from mock_epay.web.errors import bad_request
+
+MAX_ADVANCE_SECONDS = 10 * 365 * 24 * 3600
+
+
+def parse_seconds(value: Any) -> float:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise bad_request("'seconds' is required, e.g. POST /_mock/clock/advance?seconds=3600")
+    if isinstance(value, bool):
+        raise bad_request("'seconds' must be a number")
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError) as exc:
+        raise bad_request(f"'seconds' must be a number, got {str(value)[:40]!r}") from exc
+    if not math.isfinite(seconds) or seconds < 0:
+        raise bad_request(
+            f"'seconds' must be a finite number >= 0 (the clock only moves forward), got {value}"
+        )
+    if seconds > MAX_ADVANCE_SECONDS:
+        raise bad_request(f"'seconds' must be at most {MAX_ADVANCE_SECONDS} (ten years)")
+    return seconds
+
+
+async def advance_clock(request: web.Request) -> web.Response:
+    body = await read_optional_body(request)
+    value = request.query.get("seconds", body.get("seconds"))
+    clock = request.app[CLOCK]
+    clock.advance(parse_seconds(value))
+    return web.json_response({"offset": clock.offset})
+
+
+async def reset_state(request: web.Request) -> web.Response:
+    app = request.app
+    body = await read_optional_body(request)
+    client_id = request.query.get("client_id") or body.get("client_id") or None
+    if client_id is not None and (
+        not isinstance(client_id, str) or app[STORE].merchant(client_id) is None
+    ):
+        raise bad_request(f"unknown client_id {str(client_id)[:64]!r}")
+    app[STORE].reset(client_id)
+    for part in (app[ENGINE], app[DISPATCHER]):
+        reset = getattr(part, "reset", None)
+        if callable(reset):
+            reset(client_id) if _takes_argument(reset) else reset()
+    if client_id is None:
+        app[CLOCK].reset()
+    return web.json_response({"status": "reset", "client_id": client_id})
+
+
+def _takes_argument(function: Any) -> bool:
+    try:
+        return bool(inspect.signature(function).parameters)
+    except (TypeError, ValueError):
+        return False
+
+
+def setup(app: web.Application, add_route: Any) -> None:
+    add_route("POST", "/_mock/clock/advance", advance_clock)
+    add_route("POST", "/_mock/reset", reset_state)

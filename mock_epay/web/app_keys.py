@@ -1,0 +1,22 @@
+"""Typed keys for the objects `create_app` puts on the aiohttp Application."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from mock_epay.callbacks.dispatcher import CallbackDispatcher
+    from mock_epay.core.clock import Clock
+    from mock_epay.gateway.tokens import TokenService
+    from mock_epay.scenarios.engine import ScenarioEngine
+    from mock_epay.settings import Settings
+    from mock_epay.store.memory import Store
+
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+STORE: web.AppKey[Store] = web.AppKey("store")
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+TOKENS: web.AppKey[TokenService] = web.AppKey("tokens")
+ENGINE: web.AppKey[ScenarioEngine] = web.AppKey("engine")
+DISPATCHER: web.AppKey[CallbackDispatcher] = web.AppKey("dispatcher")

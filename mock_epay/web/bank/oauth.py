@@ -1,0 +1,110 @@
+"""The OAuth token endpoint: `POST /oauth2/token` (also under `/epay2`).
+
+It answers CORS preflights and sets `Access-Control-Allow-Origin: *` (also on errors),
+because widget integrations sometimes fetch the payment token from the browser.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from mock_epay.gateway.tokens import TokenRequest
+from mock_epay.web.app_keys import SETTINGS, STORE, TOKENS
+from mock_epay.web.errors import EpayError, bad_request, unauthorized
+from mock_epay.web.readers import (
+    first_present,
+    parse_amount,
+    parse_currency,
+    parse_invoice_id,
+    parse_str,
+    parse_url,
+    read_form_or_json,
+    require,
+)
+from mock_epay.wire.render import json_response
+
+GRANT_TYPES = ("client_credentials",)
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Content-Type, Authorization",
+    "Access-Control-Max-Age": "600",
+}
+
+
+def parse_token_request(form: dict[str, Any], strict_invoice_id: bool) -> TokenRequest:
+    grant_type = parse_str(require(form.get("grant_type"), "grant_type"), "grant_type")
+    if grant_type not in GRANT_TYPES:
+        raise bad_request(
+            f"field 'grant_type' must be 'client_credentials', got {grant_type[:40]!r}"
+        )
+    scope = parse_str(require(form.get("scope"), "scope"), "scope", max_length=512)
+    client_id = parse_str(require(form.get("client_id"), "client_id"), "client_id")
+    client_secret = parse_str(require(form.get("client_secret"), "client_secret"), "client_secret")
+    terminal = parse_str(form.get("terminal") or form.get("terminalId") or "", "terminal")
+    invoice_field, invoice_value = first_present(form, "invoiceID", "InvoiceID", "invoiceId")
+    common = {
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "scope": " ".join(scope.split()),
+        "terminal_id": terminal or None,
+        "post_link": parse_url(form.get("postLink"), "postLink"),
+        "failure_post_link": parse_url(form.get("failurePostLink"), "failurePostLink"),
+        "secret_hash": _optional_text(form.get("secret_hash"), "secret_hash"),
+    }
+    if invoice_value in (None, ""):
+        return TokenRequest(**common)
+    currency_field, currency_value = first_present(form, "currency", "curency")
+    if not terminal:
+        raise bad_request("field 'terminal' is required for a payment token")
+    return TokenRequest(
+        **common,
+        invoice_id=parse_invoice_id(invoice_value, invoice_field, strict=strict_invoice_id),
+        amount=parse_amount(form.get("amount"), "amount", allow_zero=True),
+        currency=parse_currency(currency_value, currency_field),
+    )
+
+
+def _optional_text(value: Any, field: str) -> str | None:
+    if value is None:
+        return None
+    return parse_str(value, field, max_length=512)
+
+
+async def issue_token(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    form = await read_form_or_json(request)
+    token_request = parse_token_request(form, settings.strict_invoice_id)
+    store = request.app[STORE]
+    merchant = store.authenticate_client(token_request.client_id, token_request.client_secret)
+    if merchant is None:
+        raise unauthorized("invalid client_id or client_secret")
+    if token_request.terminal_id and merchant.terminal(token_request.terminal_id) is None:
+        raise bad_request(
+            f"field 'terminal': unknown terminal {token_request.terminal_id[:64]!r} "
+            f"for client {merchant.client_id!r}"
+        )
+    tokens = request.app[TOKENS]
+    token = tokens.issue(merchant, token_request)
+    return json_response(tokens.response_body(token))
+
+
+async def issue_token_cors(request: web.Request) -> web.Response:
+    try:
+        response = await issue_token(request)
+    except EpayError as exc:
+        response = exc.to_response()
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+async def token_preflight(request: web.Request) -> web.Response:
+    return web.Response(status=204, headers=CORS_HEADERS)
+
+
+def setup(app: web.Application, add_route: Any) -> None:
+    for prefix in ("", "/epay2"):
+        add_route("POST", prefix + "/oauth2/token", issue_token_cors)
+        add_route("OPTIONS", prefix + "/oauth2/token", token_preflight)

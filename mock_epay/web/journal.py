@@ -1,0 +1,120 @@
+"""The request log: one access-log line per request and a copy in the store's journal.
+
+Both are on the hot path, so both are cheap: log lines are buffered and written to
+stderr in batches (at most ~50 ms late), and journal entries keep the raw values (the
+request's and the answer's body, each cut to 2 KB); timestamps are formatted and card
+numbers masked only when someone reads the journal. A log line's path has its card
+numbers masked and its control characters escaped (a decoded `%0d%0a` cannot forge a line).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, TextIO
+
+from aiohttp import web
+
+from mock_epay.core.clock import ALMATY
+from mock_epay.core.log_format import escape_control
+from mock_epay.core.pan import mask_card_numbers
+from mock_epay.web.app_keys import SETTINGS, STORE
+
+__all__ = ["AccessLog", "journal_entry_json", "mask_card_numbers", "request_log_middleware_for"]
+
+_JOURNAL_BODY_LIMIT = 2048
+_FLUSH_DELAY = 0.05
+
+
+class AccessLog:
+    """Buffered one-line-per-request log: `2026-11-23 18:15:13 POST /oauth2/token 200 0.6ms`."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+        self._lines: list[str] = []
+        self._flush_pending = False
+
+    def write(self, method: str, path: str, status: int, elapsed_ms: float) -> None:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        path = escape_control(mask_card_numbers(path))
+        self._lines.append(f"{stamp} mock_epay.requests {escape_control(method)} {path} {status} "
+                           f"{elapsed_ms:.1f}ms\n")
+        if not self._flush_pending:
+            self._flush_pending = True
+            asyncio.get_running_loop().call_later(_FLUSH_DELAY, self.flush)
+
+    def flush(self) -> None:
+        self._flush_pending = False
+        if not self._lines:
+            return
+        stream = self._stream or sys.stderr
+        stream.write("".join(self._lines))
+        stream.flush()
+        self._lines.clear()
+
+
+def journal_entry_json(entry: tuple[Any, ...]) -> dict[str, Any]:
+    """A journal entry as the admin API shows it: local time, card numbers masked everywhere."""
+    at, method, path, status, elapsed_ms, body, answer = entry
+    return {
+        "at": datetime.fromtimestamp(at, ALMATY).isoformat(timespec="milliseconds"),
+        "method": method,
+        "path": mask_card_numbers(path),
+        "status": status,
+        "ms": round(elapsed_ms, 2),
+        "body": _masked_text(body),
+        "responseBody": _masked_text(answer),
+    }
+
+
+def _masked_text(body: bytes | None) -> str:
+    text = body[:_JOURNAL_BODY_LIMIT].decode("utf-8", "replace") if body else ""
+    return mask_card_numbers(text)
+
+
+def _answer_bytes(response: web.StreamResponse) -> bytes | None:
+    """The answer's body when it is plain bytes (JSON, HTML, text), cut to the journal's limit."""
+    body = response.body if isinstance(response, web.Response) else None
+    return body[:_JOURNAL_BODY_LIMIT] if isinstance(body, bytes) else None
+
+
+async def _body_bytes(request: web.Request) -> bytes:
+    """The body the handler read (aiohttp caches it); an unread body is never read here."""
+    if not request.body_exists or request.can_read_body:
+        return b""
+    return (await request.read())[:_JOURNAL_BODY_LIMIT]
+
+
+def request_log_middleware_for(access_log: AccessLog) -> Any:
+    """The middleware that logs and journals every request."""
+
+    @web.middleware
+    async def request_log_middleware(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        started = time.perf_counter()
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:  # a raised redirect (the payment page's 303) is an answer too
+            await _record(request, exc, started, access_log)
+            raise
+        await _record(request, response, started, access_log)
+        return response
+
+    return request_log_middleware
+
+
+async def _record(request: web.Request, response: web.StreamResponse, started: float,
+                  access_log: AccessLog) -> None:
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    app = request.app
+    if app[SETTINGS].log_requests:
+        access_log.write(request.method, request.path, response.status, elapsed_ms)
+    if not request.path.startswith("/_mock/"):
+        app[STORE].journal_request(
+            (time.time() + app[STORE].clock.offset, request.method, request.path_qs,
+             response.status, elapsed_ms, await _body_bytes(request), _answer_bytes(response))
+        )

@@ -1,0 +1,1 @@
+"""The hosted payment page, its input parser and the mock ACS."""

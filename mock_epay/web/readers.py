@@ -1,0 +1,354 @@
+"""Reading request bodies and checking single fields, with errors that name the field.
+
+Each `parse_*` function takes a raw value and the field's name and returns a clean
+value or raises `EpayError` (HTTP 400, or 413/415 for the body itself). Routes compose
+these into their request dataclasses; nothing here knows about a particular endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from mock_epay.web.errors import GENERIC, EpayError, bad_request
+
+INVOICE_ID_RE = re.compile(r"^[0-9]{6,15}$")
+CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+MAX_DESCRIPTION_BYTES = 125
+_MAX_AMOUNT = 999_999_999_999
+_PLAIN_AMOUNT_RE = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,2})?$")
+LANGUAGES = {"RUS": "RUS", "RU": "RU", "ENG": "ENG", "EN": "EN", "KAZ": "KAZ", "KZ": "KZ"}
+_JSON_TYPES = ("application/json", "text/plain", "application/octet-stream", "")
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def unsupported_media(message: str) -> EpayError:
+    return EpayError(415, GENERIC, message)
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object; clear 4xx errors for anything else.
+
+    JSON sent without a Content-Type (or as text/plain) is accepted, as many HTTP
+    clients do that; form bodies are refused with 415.
+    """
+    content_type = request.content_type if request.headers.get("Content-Type") else ""
+    if content_type not in _JSON_TYPES and not content_type.endswith("+json"):
+        raise unsupported_media(
+            f"Content-Type must be application/json, got {content_type!r}"
+        )
+    raw = await request.read()
+    if not raw.strip():
+        raise bad_request("request body is empty; a JSON object is required")
+    return json_object(raw)
+
+
+# -- JSON text ------------------------------------------------------------------------------------
+
+MAX_JSON_DEPTH = 32  # no request shape nests deeper than a few levels
+MAX_INT_DIGITS = 64  # past Python's int-string limit (4,300 digits) int() raises; no field needs 64
+
+
+class _NotJson(ValueError):
+    """A number literal that is not JSON (`NaN`, `Infinity`) or not representable."""
+
+
+def _parse_int(text: str) -> int:
+    if len(text) > MAX_INT_DIGITS:
+        raise _NotJson(f"an integer of {len(text)} digits (at most {MAX_INT_DIGITS} are accepted)")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotJson(f"the number {text[:40]} is out of range")
+    return value
+
+
+def _parse_constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not a JSON value")
+
+
+_DECODER = json.JSONDecoder(parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant)
+
+
+def decode_json(raw: bytes | str) -> Any:
+    """Strict JSON: no NaN/Infinity, no out-of-range numbers, valid Unicode, at most MAX_JSON_DEPTH deep.
+
+    Every problem is a 400 `EpayError` whose message starts with "malformed JSON" or names the field.
+    """
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as exc:
+        raise bad_request("request body is not valid UTF-8") from exc
+    try:
+        data = _DECODER.decode(text.lstrip("\ufeff"))
+    except json.JSONDecodeError as exc:
+        raise bad_request(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    except _NotJson as exc:
+        raise bad_request(f"malformed JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise bad_request(f"malformed JSON: nested more than {MAX_JSON_DEPTH} levels deep") from exc
+    if "\\u" in text or text.count("{") + text.count("[") > MAX_JSON_DEPTH:
+        check_json_values(data)  # only escapes make surrogates; only brackets make depth
+    return data
+
+
+def json_object(raw: bytes | str) -> dict[str, Any]:
+    """`decode_json`, which must give an object."""
+    data = decode_json(raw)
+    if not isinstance(data, dict):
+        raise bad_request(f"request body must be a JSON object, got {type(data).__name__}")
+    return data
+
+
+def check_json_values(data: Any) -> None:
+    """Refuse nesting deeper than MAX_JSON_DEPTH and text that is not valid Unicode (lone surrogates)."""
+    pending: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while pending:
+        value, path, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise bad_request(f"malformed JSON: nested more than {MAX_JSON_DEPTH} levels deep")
+        if isinstance(value, str):
+            check_text(value, path or "body")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if not is_valid_text(key):
+                    raise bad_request(f"a field name under {path or 'the body'!r} is not valid Unicode "
+                                      "(it holds a lone UTF-16 surrogate)")
+                pending.append((item, f"{path}.{key}" if path else key, depth + 1))
+        elif isinstance(value, list):
+            pending.extend((item, f"{path}[{index}]", depth + 1) for index, item in enumerate(value))
+
+
+def is_valid_text(text: str) -> bool:
+    """False for strings that cannot be written as UTF-8 (a lone surrogate from a `\\ud800` escape)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_text(text: str, field: str) -> str:
+    if not is_valid_text(text):
+        raise bad_request(f"field {field[:80]!r} is not valid Unicode (it holds a lone UTF-16 surrogate)")
+    return text
+
+
+async def read_form_or_json(request: web.Request) -> dict[str, Any]:
+    """A urlencoded, multipart or JSON body as a flat dict of field -> value."""
+    content_type = request.content_type if request.headers.get("Content-Type") else ""
+    if content_type in _FORM_TYPES:
+        try:
+            form = await request.post()
+        except ValueError as exc:
+            raise bad_request(f"malformed form body: {exc}") from exc
+        values: dict[str, Any] = {}
+        for key, value in form.items():
+            if not isinstance(value, str):
+                raise bad_request(f"field {key!r}: file uploads are not accepted")
+            values.setdefault(key, value)
+        return values
+    if content_type in ("application/json",) or content_type.endswith("+json"):
+        return await read_json_object(request)
+    raise unsupported_media(
+        "Content-Type must be multipart/form-data, application/x-www-form-urlencoded "
+        f"or application/json, got {content_type or 'none'!r}"
+    )
+
+
+def first_present(data: dict[str, Any], *names: str) -> tuple[str, Any]:
+    """The first of several accepted spellings present in `data` (name, value)."""
+    for name in names:
+        if name in data:
+            return name, data[name]
+    return names[0], None
+
+
+def require(value: Any, field: str) -> Any:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise bad_request(f"field {field!r} is required")
+    return value
+
+
+def parse_str(value: Any, field: str, *, max_length: int = 1024) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise bad_request(f"field {field!r} must be a string")
+    text = str(value).strip()
+    if len(text) > max_length:
+        raise bad_request(f"field {field!r} is longer than {max_length} characters")
+    return check_text(text, field)
+
+
+def optional_str(value: Any, field: str, *, max_length: int = 1024) -> str:
+    if value is None:
+        return ""
+    return parse_str(value, field, max_length=max_length)
+
+
+def parse_invoice_id(value: Any, field: str, *, strict: bool = True) -> str:
+    require(value, field)
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise bad_request(f"field {field!r} must be a string of 6 to 15 digits")
+    text = check_text(str(value).strip(), field)
+    if strict and not INVOICE_ID_RE.match(text):
+        raise bad_request(f"field {field!r} must be 6 to 15 digits, got {text[:40]!r}")
+    if not strict and not 1 <= len(text) <= 64:
+        raise bad_request(f"field {field!r} must be 1 to 64 characters")
+    return text
+
+
+def parse_amount(value: Any, field: str = "amount", *, allow_zero: bool = False) -> float:
+    """A positive amount in tenge, number or numeric string, at most 2 decimal places."""
+    if type(value) is int and 0 < value <= _MAX_AMOUNT:  # the common case, checked cheaply
+        return float(value)
+    if type(value) is str and _PLAIN_AMOUNT_RE.match(value) and float(value) > 0:
+        return float(value)
+    require(value, field)
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise bad_request(f"field {field!r} must be a number")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation as exc:
+        raise bad_request(f"field {field!r} must be a number, got {str(value)[:40]!r}") from exc
+    if not number.is_finite():
+        raise bad_request(f"field {field!r} must be a finite number")
+    if number < 0 or (number == 0 and not allow_zero):
+        raise bad_request(f"field {field!r} must be a positive number, got {value}")
+    if number.as_tuple().exponent < -2 and number != number.quantize(Decimal("0.01")):
+        raise bad_request(f"field {field!r} has more than 2 decimal places: {value}")
+    if number > _MAX_AMOUNT:
+        raise bad_request(f"field {field!r} is too large: {value}")
+    amount = float(number)
+    if not math.isfinite(amount):
+        raise bad_request(f"field {field!r} must be a finite number")
+    return amount
+
+
+def parse_currency(value: Any, field: str = "currency") -> str:
+    require(value, field)
+    text = parse_str(value, field, max_length=8).upper()
+    if not CURRENCY_RE.match(text):
+        raise bad_request(f"field {field!r} must be a 3-letter currency code such as KZT")
+    return text
+
+
+def parse_description(value: Any, field: str = "description", *, required: bool = True) -> str:
+    if required:
+        require(value, field)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise bad_request(f"field {field!r} must be a string")
+    size = len(check_text(value, field).encode("utf-8"))
+    if size > MAX_DESCRIPTION_BYTES:
+        raise bad_request(
+            f"field {field!r} is {size} bytes of UTF-8; at most {MAX_DESCRIPTION_BYTES} are allowed"
+        )
+    return value
+
+
+def parse_bool(value: Any, field: str) -> bool:
+    if value is None or value == "":
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise bad_request(f"field {field!r} must be a boolean (true or false)")
+
+
+def parse_language(value: Any, field: str = "language") -> str:
+    if value is None or value == "":
+        return "RU"
+    text = parse_str(value, field, max_length=8).upper()
+    if text not in LANGUAGES:
+        raise bad_request(f"field {field!r} must be one of rus, eng, kaz (any case), got {text!r}")
+    return LANGUAGES[text]
+
+
+def parse_url(value: Any, field: str) -> str | None:
+    """An optional http(s) URL; empty means absent."""
+    if value is None or value == "":
+        return None
+    text = parse_str(value, field, max_length=2048)
+    if not text:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise bad_request(f"field {field!r} must be an http or https URL, got {text[:80]!r}")
+    return text
+
+
+# backLink / failureBackLink: where the buyer's browser or app goes back to. Any absolute URI
+# (an app deep link such as `myapp://payment-return` too), except schemes that run code or
+# carry a document when a page navigates to them.
+_URI_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):(.+)$", re.DOTALL)
+SCRIPT_SCHEMES = frozenset({"javascript", "vbscript", "data", "blob", "filesystem", "about"})
+
+
+def parse_back_link(value: Any, field: str) -> str | None:
+    """An optional absolute URI the buyer is sent back to; empty means absent.
+
+    Refused: no scheme, nothing after the scheme, whitespace or control characters
+    (browsers drop them, so `java\tscript:` would pass a naive check), and the
+    script-capable schemes of `SCRIPT_SCHEMES`.
+    """
+    if value is None or value == "":
+        return None
+    text = parse_str(value, field, max_length=2048)
+    if not text:
+        return None
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+        raise bad_request(f"field {field!r} must be a URI without spaces or control characters")
+    match = _URI_SCHEME_RE.match(text)
+    if match is None or match.group(2).strip("/") == "":
+        raise bad_request(
+            f"field {field!r} must be an absolute URI such as https://shop.kz/done or "
+            f"myapp://payment-return, got {text[:80]!r}"
+        )
+    scheme = match.group(1).lower()
+    if scheme in SCRIPT_SCHEMES:
+        raise bad_request(f"field {field!r} must not be a {scheme}: URI (the page would run or show it)")
+    if scheme in ("http", "https") and not urlsplit(text).hostname:
+        raise bad_request(f"field {field!r} must name a host, got {text[:80]!r}")
+    return text
+
+
+def parse_card_id(value: Any, field: str = "cardId") -> str:
+    """`cardId` as `{"id": "..."}` (every working integration) or a bare string (RU doc table)."""
+    require(value, field)
+    if isinstance(value, dict):
+        if "id" not in value:
+            raise bad_request(f"field {field!r} must be an object with an 'id' or a string")
+        value = value["id"]
+        field = f"{field}.id"
+        require(value, field)
+    return parse_str(value, field, max_length=64)
+
+
+def parse_limit(raw: str | None, *, default: int, maximum: int, name: str = "limit") -> int:
+    """A row count from the query (`?limit=`): ASCII digits, 1 to `maximum`; empty means `default`."""
+    if raw is None or raw == "":
+        return default
+    text = raw.strip()
+    if not _LIMIT_RE.fullmatch(text):
+        raise bad_request(
+            f"query parameter {name!r} must be a whole number from 1 to {maximum}, got {raw[:40]!r}"
+        )
+    if not 1 <= int(text) <= maximum:
+        raise bad_request(f"query parameter {name!r} must be from 1 to {maximum}, got {int(text)}")
+    return int(text)
+
+
+_LIMIT_RE = re.compile(r"[0-9]{1,9}", re.ASCII)

@@ -1,0 +1,190 @@
+"""Running the app on a socket: binding, signals, prompt shutdown and slow-client limits.
+
+`serve_app` binds first and logs "listening" only once the port is ours; a port that
+cannot be bound is one line and exit code 2. SIGTERM / SIGINT log one line, close the
+port at once, give requests in flight `REQUEST_SHUTDOWN_GRACE` seconds, cancel what is
+still running (a `hang` scenario), then run the app's clean-up (the callback dispatcher
+finishes due deliveries within `callback_shutdown_grace`).
+
+Slow clients cannot hold connections forever: request headers must be complete within
+`header_timeout` seconds of their first byte (else 408 and close), an idle keep-alive
+connection is closed after `KEEPALIVE_SECONDS`, and at most `MAX_CONNECTIONS` are open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from typing import Any
+
+from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+
+from mock_epay.web.app_keys import DISPATCHER, SETTINGS
+from mock_epay.web.errors import GENERIC
+
+log = logging.getLogger("mock_epay")
+
+REQUEST_SHUTDOWN_GRACE = 3.0  # seconds requests in flight may still finish after SIGTERM
+KEEPALIVE_SECONDS = 30.0  # an idle keep-alive connection is closed after this long
+MAX_CONNECTIONS = 4096  # connections beyond this are answered 503 and closed
+
+
+def _raw_error(status: int, reason: str, message: str) -> bytes:
+    body = json.dumps({"code": GENERIC, "message": message}).encode()
+    head = (f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+    return head.encode() + body
+
+
+class GuardedRequestHandler(RequestHandler):
+    """aiohttp's connection handler plus a deadline for request headers and a connection cap.
+
+    aiohttp has no header-read timeout, so this reads two of RequestHandler's internals
+    (`_request_count`, `_request_in_progress`) and the runner hook `_make_server`;
+    checked against aiohttp 3.14 (tests/test_shutdown.py fails if they change).
+    """
+
+    __slots__ = ("_header_timer",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        manager = self._manager
+        if manager is not None and len(manager.connections) > MAX_CONNECTIONS:
+            self._refuse(503, "Service Unavailable",
+                         f"more than {MAX_CONNECTIONS} connections are open; try again later")
+
+    def data_received(self, data: bytes) -> None:
+        requests_before = self._request_count
+        super().data_received(data)
+        if self._request_count != requests_before:  # a request's headers are complete
+            self._cancel_header_timer()
+        elif self._header_timer is None and data and not getattr(self, "_request_in_progress", False):
+            timeout = getattr(self._manager, "header_timeout", 0)
+            if timeout > 0:
+                self._header_timer = self._loop.call_later(timeout, self._headers_too_slow, timeout)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._cancel_header_timer()
+        super().connection_lost(exc)
+
+    def _cancel_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_too_slow(self, timeout: float) -> None:
+        self._header_timer = None
+        peer = self.transport.get_extra_info("peername") if self.transport else None
+        log.warning("closed a connection from %s: request headers not complete within %g s",
+                    peer[0] if peer else "?", timeout)
+        self._refuse(408, "Request Timeout", f"request headers not complete within {timeout:g} s")
+
+    def _refuse(self, status: int, reason: str, message: str) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(_raw_error(status, reason, message))
+        self.force_close()
+
+
+class GuardedServer(web.Server):
+    """An aiohttp low-level server whose connections are `GuardedRequestHandler`s."""
+
+    header_timeout: float = 0.0
+
+    def __call__(self) -> RequestHandler:
+        return GuardedRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+class GuardedAppRunner(web.AppRunner):
+    """An AppRunner serving through `GuardedServer`."""
+
+    def __init__(self, app: web.Application, header_timeout: float, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self._header_timeout = header_timeout
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        server.__class__ = GuardedServer  # same state; only the connection factory differs
+        server.header_timeout = self._header_timeout  # type: ignore[attr-defined]
+        return server
+
+
+def _track_in_flight(tasks: set[asyncio.Task[Any]]) -> Any:
+    @web.middleware
+    async def in_flight_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        task = asyncio.current_task()
+        if task is not None:
+            tasks.add(task)
+        try:
+            return await handler(request)
+        finally:
+            tasks.discard(task)  # type: ignore[arg-type]
+
+    return in_flight_middleware
+
+
+async def _stop_requests(tasks: set[asyncio.Task[Any]], grace: float) -> None:
+    """Let requests in flight finish for `grace` seconds, then cancel the rest."""
+    if tasks:
+        _, pending = await asyncio.wait(set(tasks), timeout=grace)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=1.0)
+            log.info("cancelled %d request(s) still running after %g s", len(pending), grace)
+
+
+async def serve_app(app: web.Application, host: str, port: int, header_timeout: float,
+                    on_listening: Any = None) -> int:
+    """Serve `app` until SIGTERM / SIGINT; 0 after a clean stop, 2 when the port cannot be bound."""
+    in_flight: set[asyncio.Task[Any]] = set()
+    app.middlewares.insert(0, _track_in_flight(in_flight))
+    runner = GuardedAppRunner(app, header_timeout, handle_signals=False, access_log=None,
+                              handler_cancellation=True, keepalive_timeout=KEEPALIVE_SECONDS,
+                              shutdown_timeout=1.0)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except OSError as exc:
+        print(f"mock-epay: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        await runner.cleanup()
+        return 2
+    app[DISPATCHER].set_listen_addresses([(str(a[0]), int(a[1])) for a in runner.addresses
+                                          if isinstance(a, tuple)])
+    if on_listening is not None:
+        on_listening()
+    stop = asyncio.Event()
+    received: list[str] = []
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, lambda s=signum: (received.append(s.name), stop.set()))
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    log.info("mock-epay: %s, shutting down (requests in flight get %g s, due callbacks %g s)",
+             received[0] if received else "stop", REQUEST_SHUTDOWN_GRACE,
+             _callback_grace(app))
+    await site.stop()  # the port closes at once
+    await _stop_requests(in_flight, REQUEST_SHUTDOWN_GRACE)
+    await runner.cleanup()
+    return 0
+
+
+def _callback_grace(app: web.Application) -> float:
+    return app[SETTINGS].callback_shutdown_grace if SETTINGS in app else 0.0
+
+
+def run(app: web.Application, host: str, port: int, header_timeout: float,
+        on_listening: Any = None) -> int:
+    """Blocking `serve_app` on a fresh event loop."""
+    return asyncio.run(serve_app(app, host, port, header_timeout, on_listening))
