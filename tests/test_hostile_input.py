@@ -11,9 +11,10 @@ import pytest
 from aiohttp import web
 
 from mock_epay.core.lzstring import compress_to_encoded_uri_component
+from mock_epay.gateway.errors import EpayError, bad_request
 from mock_epay.settings import Settings
 from mock_epay.web.app_keys import DISPATCHER, SETTINGS, STORE
-from mock_epay.web.errors import EpayError, bad_request, error_middleware
+from mock_epay.web.errors import error_middleware
 from tests.conftest import TOKEN_PATH, get_service_token, get_token, token_form
 from tests.test_cards_auth import payment_body
 
@@ -258,8 +259,11 @@ async def test_a_huge_body_is_a_413_in_the_bank_format(make_client, server_log):
 
 
 class _BrokenRendering(EpayError):
-    def to_response(self) -> web.Response:
-        raise RuntimeError("renderer broke")
+    """An error whose rendering fails: its code is something JSON cannot write."""
+
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(status, code, message)
+        self.code = object()  # type: ignore[assignment]
 
 
 async def _raise_with_surrogate(request: web.Request) -> web.Response:

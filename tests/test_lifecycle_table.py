@@ -6,11 +6,11 @@ import pytest
 
 from mock_epay.core.clock import Clock
 from mock_epay.core.fakedata import FakeData
+from mock_epay.gateway.errors import EpayError
 from mock_epay.gateway.lifecycle import Balances, Operation, plan_operation
 from mock_epay.gateway.models import APPROVED, PaymentAttempt, Status
 from mock_epay.settings import DEFAULT_MERCHANT, TEST_TERMINAL_ID
 from mock_epay.store.memory import Store
-from mock_epay.web.errors import EpayError
 
 CHARGE, CANCEL, REFUND = Operation.CHARGE, Operation.CANCEL, Operation.REFUND
 

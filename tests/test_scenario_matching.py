@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from mock_epay.gateway.errors import EpayError
 from mock_epay.gateway.models import CallbackMode, OperationAttempt, OutcomeKind, PaymentAttempt
 from mock_epay.scenarios.engine import RuleSet, ScenarioEngine, compile_rule, select_rule
-from mock_epay.web.errors import EpayError
 
 TERMINAL = "67e34d63-102f-4bd1-898e-370781d0074d"
 DECLINE = {"preset": "insufficient_funds"}

@@ -19,8 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from mock_epay.gateway.codes import NOT_FOUND, OPERATION_ERROR
+from mock_epay.gateway.errors import EpayError
 from mock_epay.gateway.models import Status, Transaction
-from mock_epay.web.errors import NOT_FOUND, OPERATION_ERROR, EpayError
 
 MIN_REFUND = 10.0
 

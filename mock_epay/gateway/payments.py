@@ -13,9 +13,10 @@ from typing import Any
 
 from aiohttp import web
 
+from mock_epay.gateway.codes import GENERIC
+from mock_epay.gateway.errors import EpayError
 from mock_epay.gateway.models import Card, Outcome, OutcomeKind, PaymentAttempt, Transaction
 from mock_epay.web.app_keys import DISPATCHER, ENGINE, SETTINGS, STORE
-from mock_epay.web.errors import GENERIC, EpayError
 
 # Outcomes that produce a transaction record and a callback.
 RECORDED_KINDS = frozenset(

@@ -19,7 +19,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from mock_epay.gateway.codes import reason_message
+from mock_epay.gateway.codes import (
+    CARD_BLOCKED,
+    CARD_EXPIRED,
+    DECLINED_BY_ISSUER,
+    INSUFFICIENT_FUNDS,
+    WRONG_CVC,
+    WRONG_EXPIRY,
+    reason_message,
+)
 from mock_epay.gateway.models import Outcome, OutcomeKind, PaymentAttempt
 
 SECURE3D_OTP = "123456"
@@ -43,7 +51,7 @@ class TestCard:
     def effect(self) -> str:
         """What paying with it does, for the page's panel and the docs."""
         if self.locked:
-            return "declined: 465 card is blocked"
+            return f"declined: {CARD_BLOCKED} {reason_message(CARD_BLOCKED).lower()}"
         if self.secure3d:
             return f"3-D Secure step, code {SECURE3D_OTP}"
         if self.decline_code is not None:
@@ -59,8 +67,8 @@ TEST_CARDS: tuple[TestCard, ...] = (
     TestCard("4003032704547597", "VISA", "09/20", "170", locked=True),
     TestCard("5578342710750560", "MasterCard", "09/20", "254", locked=True),
     TestCard("4000000000003220", "VISA", "12/30", "123", secure3d=True, source="mock"),
-    TestCard("4000000000009995", "VISA", "12/30", "123", decline_code=484, source="mock"),
-    TestCard("4000000000000002", "VISA", "12/30", "123", decline_code=466, source="mock"),
+    TestCard("4000000000009995", "VISA", "12/30", "123", decline_code=INSUFFICIENT_FUNDS, source="mock"),
+    TestCard("4000000000000002", "VISA", "12/30", "123", decline_code=DECLINED_BY_ISSUER, source="mock"),
 )
 _BY_PAN = {card.pan: card for card in TEST_CARDS}
 
@@ -105,15 +113,15 @@ def decide(attempt: PaymentAttempt, today: date | None = None) -> Outcome | None
     if card is None:
         return None
     if card.locked:
-        return _decline(465, "test card: locked")
+        return _decline(CARD_BLOCKED, "test card: locked")
     if attempt.card_expiry:
         typed = parse_expiry(attempt.card_expiry)
         if typed != parse_expiry(card.expiry):
             if expiry_passed(attempt.card_expiry, today or date.today()):
-                return _decline(478, "test card: expired")
-            return _decline(457, "test card: wrong expiry")
+                return _decline(CARD_EXPIRED, "test card: expired")
+            return _decline(WRONG_EXPIRY, "test card: wrong expiry")
         if attempt.card_cvc and attempt.card_cvc != card.cvc:
-            return _decline(462, "test card: wrong CVC")
+            return _decline(WRONG_CVC, "test card: wrong CVC")
     if card.secure3d:
         return Outcome(
             kind=OutcomeKind.SECURE3D,

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from mock_epay.gateway.errors import EpayError, unauthorized
 from mock_epay.gateway.models import Merchant, Token, TokenKind
 from mock_epay.settings import Settings
 from mock_epay.store.memory import Store
-from mock_epay.web.errors import EpayError, unauthorized
 
 
 @dataclass(frozen=True, slots=True)

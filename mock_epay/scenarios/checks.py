@@ -12,36 +12,14 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from mock_epay.gateway.codes import REASON_MESSAGES
+from mock_epay.gateway.codes import OPERATION_CODES, PRESETS, REASON_MESSAGES
+from mock_epay.gateway.outcomes import operation_kinds, payment_kinds, unrecorded_kinds
 
 KeyPath = tuple[str | int, ...]
 Problem = tuple[KeyPath, str]
 
-# Codes only charge / cancel / refund answer with (spec 2.1 and 7).
-OPERATION_CODES: dict[int, str] = {100: "operation failed", 102: "transaction not found"}
-
-PRESETS: dict[str, int] = {
-    "insufficient_funds": 484,
-    "expired_card": 478,
-    "blocked_card": 465,
-    "secure3d_failure": 473,
-    "declined_by_issuer": 466,
-    "call_your_bank": 462,
-    "invalid_card_number": 472,
-    "lost_card": 481,
-    "stolen_card": 483,
-    "restricted_card": 479,
-    "wrong_expiry": 457,
-    "not_permitted_to_cardholder": 486,
-    "amount_limit_exceeded": 488,
-    "frequency_limit_exceeded": 491,
-    "issuer_timeout": 493,
-    "issuer_unavailable": 494,
-    "too_many_attempts": 505,
-}
-
-PAYMENT_RESULTS = ("approve", "decline", "duplicate", "secure3d", "server_error", "hang", "drop")
-OPERATION_RESULTS = ("approve", "decline", "server_error")
+PAYMENT_RESULTS = payment_kinds()  # from the outcome table (gateway/outcomes.py)
+OPERATION_RESULTS = operation_kinds()
 SERVER_ERROR_STATUSES = (500, 502, 503)
 OPERATIONS = ("charge", "cancel", "refund")
 
@@ -69,7 +47,7 @@ SHARED_KEYS = {
 }
 MATCH_ATTRIBUTES = {**SHARED_KEYS, **PAYMENT_ONLY_KEYS, **OPERATION_ONLY_KEYS}
 _ONLY_FOR = {"reasonCode": ("decline",), "body": ("server_error",), "otp": ("secure3d",),
-             "record": ("server_error", "hang", "drop"), "http_status": ("decline", "server_error")}
+             "record": unrecorded_kinds(), "http_status": ("decline", "server_error")}
 
 
 def is_operation_rule(rule: Mapping[str, Any]) -> bool:

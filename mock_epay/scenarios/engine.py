@@ -15,13 +15,14 @@ import logging
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from mock_epay.core.resources import data_dir
 from mock_epay.gateway import sandbox_cards
-from mock_epay.gateway.codes import REASON_MESSAGES, reason_message
+from mock_epay.gateway.codes import GENERIC, OPERATION_ERROR, PRESETS, default_decline_message
+from mock_epay.gateway.errors import EpayError
 from mock_epay.gateway.models import (
     APPROVED,
     CallbackMode,
@@ -31,18 +32,17 @@ from mock_epay.gateway.models import (
     OutcomeKind,
     PaymentAttempt,
 )
+from mock_epay.gateway.outcomes import entry_for
+from mock_epay.gateway.sandbox_cards import SECURE3D_OTP
 from mock_epay.scenarios.schema import (
     MATCH_ATTRIBUTES,
-    OPERATION_CODES,
-    PRESETS,
+    RuleProblem,
     ScenarioError,
-    _RuleProblem,
     check_rule,
     is_operation_rule,
     read_rule_files,
     validate_rules,
 )
-from mock_epay.web.errors import DUPLICATE_MESSAGE, GENERIC, EpayError
 
 log = logging.getLogger("mock_epay.scenarios")
 
@@ -145,36 +145,30 @@ def _generate(rules: Sequence[Rule]) -> Callable[[Any], int]:
 
 
 def compile_outcome(spec: Mapping[str, Any], rule_name: str, is_operation: bool) -> Outcome:
+    """A checked outcome mapping as an `Outcome`; defaults come from the outcome table."""
     callback = spec.get("callback")
     plan = CallbackPlan(CallbackMode(callback["mode"]), callback.get("delay_ms", 0)) if callback \
         else CallbackPlan()
-    common: dict[str, Any] = {
-        "delay_ms": spec.get("delay_ms", 0),
-        "callback": plan,
-        "rule": rule_name,
-        "records_approval": spec.get("record") == "approve",
-    }
-    result = "decline" if "preset" in spec else spec["result"]
-    if result == "decline":
-        code = PRESETS.get(spec.get("preset", ""), spec.get("reasonCode", 100 if is_operation else 0))
-        default_message = OPERATION_CODES[code] if code in OPERATION_CODES and code not in \
-            REASON_MESSAGES else reason_message(code)
-        return Outcome(kind=OutcomeKind.DECLINE, reason_code=code,
-                       message=spec.get("message", default_message),
-                       http_status=spec.get("http_status", 400), **common)
-    if result == "duplicate":
-        return Outcome(kind=OutcomeKind.DUPLICATE, reason_code=GENERIC,
-                       message=spec.get("message", DUPLICATE_MESSAGE), http_status=400, **common)
-    if result == "server_error":
-        status = spec.get("http_status", 500)
-        return Outcome(kind=OutcomeKind.SERVER_ERROR, reason_code=GENERIC,
-                       message=spec.get("message", "internal server error"),
-                       http_status=status, body=spec.get("body"), **common)
-    if result == "secure3d":
-        return Outcome(kind=OutcomeKind.SECURE3D, message=spec.get("message", "3-D Secure required"),
-                       otp=spec.get("otp", "123456"), **common)
-    kind = {"approve": OutcomeKind.APPROVE, "hang": OutcomeKind.HANG, "drop": OutcomeKind.DROP}[result]
-    return Outcome(kind=kind, message=spec.get("message", "success"), **common)
+    kind = OutcomeKind.DECLINE if "preset" in spec else OutcomeKind(spec["result"])
+    entry = entry_for(kind)
+    code = entry.default_code
+    message = entry.default_message
+    if kind is OutcomeKind.DECLINE:
+        fallback = OPERATION_ERROR if is_operation else 0
+        code = PRESETS.get(spec.get("preset", ""), spec.get("reasonCode", fallback))
+        message = default_decline_message(code)
+    return Outcome(
+        kind=kind,
+        reason_code=code,
+        message=spec.get("message", message),
+        http_status=spec.get("http_status", entry.default_status),
+        body=spec.get("body"),
+        delay_ms=spec.get("delay_ms", 0),
+        otp=spec.get("otp", SECURE3D_OTP),
+        callback=plan,
+        rule=rule_name,
+        records_approval=spec.get("record") == "approve",
+    )
 
 
 @dataclass(eq=False)
@@ -192,15 +186,6 @@ class Rule:
     outcomes: tuple[Outcome, ...]
     sequence_by: str = "invoice"
     remaining: int | None = None  # overrides only: uses left
-    _fits: Callable[[Any], int] | None = field(default=None, repr=False)
-
-    def fits(self, attempt: Attempt) -> bool:
-        """Pure: do all of this rule's conditions hold for `attempt`? (header_only rules: never)"""
-        if self.header_only:
-            return False
-        if self._fits is None:
-            self._fits = _generate([self])
-        return self._fits(attempt) == 0
 
     def describe(self) -> dict[str, Any]:
         described = {"name": self.name, "source": self.source, "index": self.index, **self.spec}
@@ -360,7 +345,7 @@ class ScenarioEngine:
         spec.setdefault("description", "added through the admin API")
         try:
             check_rule(spec)
-        except _RuleProblem as exc:
+        except RuleProblem as exc:
             raise ScenarioError([f"rule {spec.get('name')!r}: {exc}"]) from exc
         name = spec["name"]
         if name in self._names:

@@ -147,7 +147,9 @@ class ScenarioError(Exception):
         self.problems = list(problems)
 
 
-class _RuleProblem(Exception):
+class RuleProblem(Exception):
+    """One rule's problems, joined into one message (`check_rule`)."""
+
     pass
 
 
@@ -255,10 +257,10 @@ def rule_problem_list(rule: Any) -> list[Problem]:
 
 
 def check_rule(rule: Any) -> None:
-    """Validate one rule mapping (schema, then meaning); raises `_RuleProblem` with every problem."""
+    """Validate one rule mapping (schema, then meaning); raises `RuleProblem` with every problem."""
     problems = rule_problem_list(rule)
     if problems:
-        raise _RuleProblem("; ".join(message for _, message in problems))
+        raise RuleProblem("; ".join(message for _, message in problems))
 
 
 def _line_of(path: KeyPath, key_lines: Mapping[KeyPath, int]) -> int | None:

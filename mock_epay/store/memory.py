@@ -19,7 +19,8 @@ from typing import Any
 
 from mock_epay.core.clock import Clock
 from mock_epay.core.fakedata import FakeData, card_type, mask_pan
-from mock_epay.gateway.codes import THREE_D_SECURE_CODES, reason_message
+from mock_epay.gateway.codes import DUPLICATE_MESSAGE, GENERIC, THREE_D_SECURE_CODES, reason_message
+from mock_epay.gateway.errors import EpayError
 from mock_epay.gateway.lifecycle import Balances, Operation, auth_expired, not_found_error, plan_operation
 from mock_epay.gateway.models import (
     CallbackPlan,
@@ -36,7 +37,6 @@ from mock_epay.gateway.models import (
     Transaction,
 )
 from mock_epay.settings import ConfigError
-from mock_epay.web.errors import DUPLICATE_MESSAGE, GENERIC, EpayError
 
 MAX_TOKENS = 20_000
 

@@ -34,9 +34,10 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from mock_epay.callbacks.dispatcher import CALLBACK_MARKER, REFUSED_MARKER
+from mock_epay.gateway.codes import GENERIC
 from mock_epay.settings import Settings
 from mock_epay.web.app_keys import DISPATCHER, SETTINGS
-from mock_epay.web.errors import GENERIC, error_response
+from mock_epay.web.errors import error_response
 
 ADMIN_PREFIX = "/_mock/"
 ADMIN_HEADER = "X-Mock-Admin-Token"

@@ -1,6 +1,6 @@
-"""Errors as values: `EpayError` and the middleware that renders every error in the bank's format.
+"""The middleware that renders every error in the bank's format, and the error answers themselves.
 
-Any code may raise `EpayError(status, code, message)`; the middleware turns it, and
+Any code may raise `EpayError(status, code, message)` (gateway/errors.py); the middleware turns it, and
 aiohttp's own HTTP errors (404, 405, 413, ...), into `{"code": <int>, "message": "..."}`.
 Nothing reaches the client as a traceback: a message with text that cannot be written as
 UTF-8 is written with replacement characters, and should rendering an error itself fail,
@@ -18,33 +18,15 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage, HttpProcessingError
 
+from mock_epay.gateway.codes import GENERIC
+from mock_epay.gateway.errors import EpayError
 from mock_epay.web.app_keys import SETTINGS
 
 log = logging.getLogger("mock_epay")
 
-# Codes the mock uses in error bodies (see the README's table).
-GENERIC = -1  # the bank's generic / duplicate-transaction code
-OPERATION_ERROR = 100  # the bank's placeholder for operation failures
-NOT_FOUND = 102  # transaction or invoice not found
-NO_SAVED_CARDS = 1373  # the customer has no saved cards
-
-DUPLICATE_MESSAGE = "dublicate transaction"  # spelled as the bank spells it
-
-
-class EpayError(Exception):
-    """An error answered in the bank's format: HTTP `status`, body `{"code", "message"}`."""
-
-    def __init__(self, status: int, code: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-    def to_response(self) -> web.Response:
-        return error_response(self.status, self.code, self.message)
-
 
 def error_response(status: int, code: int, message: str) -> web.Response:
+    """`{"code": code, "message": message}` with HTTP `status`."""
     text = json.dumps({"code": code, "message": message}, ensure_ascii=False)
     body = text.encode("utf-8", "replace")  # a lone surrogate quoted from the input becomes "?"
     return web.Response(status=status, body=body, content_type="application/json", charset="utf-8")
@@ -58,12 +40,9 @@ def internal_error() -> web.Response:
     return web.Response(status=500, body=_LAST_RESORT, content_type="application/json", charset="utf-8")
 
 
-def bad_request(message: str, code: int = GENERIC) -> EpayError:
-    return EpayError(400, code, message)
-
-
-def unauthorized(message: str) -> EpayError:
-    return EpayError(401, GENERIC, message)
+def render_error(error: EpayError) -> web.Response:
+    """An `EpayError` as the bank's error answer."""
+    return error_response(error.status, error.code, error.message)
 
 
 _HTTP_MESSAGES = {
@@ -92,7 +71,7 @@ async def error_middleware(
             raise
         return _rendered(request, partial(_http_error_response, exc, request))
     except EpayError as exc:
-        return _rendered(request, exc.to_response)
+        return _rendered(request, partial(render_error, exc))
     except BadHttpMessage as exc:  # e.g. a multipart body with a malformed part header
         message = f"malformed request body: {exc.message}"[:300]
         return _rendered(request, partial(error_response, 400, GENERIC, message))

@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from mock_epay.web.errors import GENERIC, EpayError, bad_request
+from mock_epay.gateway.codes import GENERIC
+from mock_epay.gateway.errors import EpayError, bad_request
 
 INVOICE_ID_RE = re.compile(r"^[0-9]{6,15}$")
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")

@@ -23,8 +23,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
+from mock_epay.gateway.codes import GENERIC
 from mock_epay.web.app_keys import DISPATCHER, SETTINGS
-from mock_epay.web.errors import GENERIC
 
 log = logging.getLogger("mock_epay")
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
+from mock_epay.gateway.codes import NOT_FOUND
 from mock_epay.gateway.models import SavedCard, Status, Transaction
-from mock_epay.web.errors import NOT_FOUND
 
 # statusID values are not published; the mock gives each status a stable number.
 STATUS_IDS = {status: str(index) for index, status in enumerate(Status, start=1)}

@@ -19,9 +19,10 @@ from typing import Any
 from aiohttp import web
 
 from mock_epay.callbacks.delivery_log import Delivery, DeliveryKind, DeliveryStatus
+from mock_epay.gateway.codes import GENERIC, NOT_FOUND
+from mock_epay.gateway.errors import EpayError, bad_request
 from mock_epay.gateway.models import Transaction
 from mock_epay.web.app_keys import DISPATCHER, STORE
-from mock_epay.web.errors import GENERIC, NOT_FOUND, EpayError, bad_request
 from mock_epay.web.readers import parse_limit, parse_url, read_json_object
 
 MAX_WAIT_SECONDS = 60.0

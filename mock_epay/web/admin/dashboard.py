@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from mock_epay import __version__
-from mock_epay.gateway.codes import reason_message
+from mock_epay.gateway.codes import COMMON_DECLINES, reason_message
 from mock_epay.web.app_keys import STORE
 from mock_epay.web.pages import render_template, static_file_response
 
@@ -21,7 +21,6 @@ STATIC_FILES = {
     "dashboard.css": "text/css",
     "dashboard.js": "application/javascript",
 }
-DECLINE_CODES = (465, 484, 478, 466, 462, 472, 473, 481, 483, 491, 493, 494, 505)
 
 
 async def dashboard_page(request: web.Request) -> web.Response:
@@ -31,7 +30,7 @@ async def dashboard_page(request: web.Request) -> web.Response:
         version=__version__,
         static_url="/_mock/static/",
         merchants=[{"client_id": m.client_id, "name": m.name} for m in merchants],
-        decline_codes=[(code, reason_message(code)) for code in DECLINE_CODES],
+        decline_codes=[(code, reason_message(code)) for code in COMMON_DECLINES],
     )
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-cache"})
 

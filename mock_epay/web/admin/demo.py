@@ -14,9 +14,9 @@ from typing import Any
 
 from aiohttp import web
 
+from mock_epay.gateway.errors import EpayError
 from mock_epay.settings import TEST_CLIENT_ID
 from mock_epay.web.app_keys import STORE
-from mock_epay.web.errors import EpayError
 from mock_epay.web.pages import render_template
 from mock_epay.web.payform.page import public_base
 

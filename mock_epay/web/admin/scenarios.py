@@ -12,9 +12,9 @@ from typing import Any
 
 from aiohttp import web
 
+from mock_epay.gateway.errors import bad_request
 from mock_epay.scenarios.schema import ScenarioError
 from mock_epay.web.app_keys import ENGINE
-from mock_epay.web.errors import bad_request
 from mock_epay.web.readers import read_json_object
 
 MAX_TIMES = 1_000_000

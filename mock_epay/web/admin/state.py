@@ -13,9 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
+from mock_epay.gateway.errors import bad_request
 from mock_epay.web.app_keys import CLOCK, DISPATCHER, ENGINE, STORE
 from mock_epay.web.bank.operations import read_optional_body
-from mock_epay.web.errors import bad_request
 
 MAX_ADVANCE_SECONDS = 10 * 365 * 24 * 3600
 

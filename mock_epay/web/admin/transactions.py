@@ -16,9 +16,10 @@ from typing import Any
 from aiohttp import web
 
 from mock_epay.callbacks.delivery_log import Delivery
+from mock_epay.gateway.codes import NOT_FOUND
+from mock_epay.gateway.errors import EpayError, bad_request
 from mock_epay.gateway.models import HistoryEntry, Merchant, Status, Transaction
 from mock_epay.web.app_keys import DISPATCHER, STORE
-from mock_epay.web.errors import NOT_FOUND, EpayError, bad_request
 from mock_epay.web.readers import parse_limit
 from mock_epay.wire.render import amount_json, rfc3339
 

@@ -11,9 +11,10 @@ from typing import Any
 
 from aiohttp import web
 
+from mock_epay.gateway.codes import NO_SAVED_CARDS
 from mock_epay.gateway.models import TokenKind
 from mock_epay.web.app_keys import SETTINGS, STORE, TOKENS
-from mock_epay.web.errors import NO_SAVED_CARDS, error_response
+from mock_epay.web.errors import error_response
 from mock_epay.wire.render import json_response, saved_card_body
 
 DEACTIVATED_STATUS = "card successfully deactivated"

@@ -10,9 +10,10 @@ from typing import Any
 
 from aiohttp import web
 
+from mock_epay.gateway.errors import EpayError, bad_request, unauthorized
 from mock_epay.gateway.tokens import TokenRequest
 from mock_epay.web.app_keys import SETTINGS, STORE, TOKENS
-from mock_epay.web.errors import EpayError, bad_request, unauthorized
+from mock_epay.web.errors import render_error
 from mock_epay.web.readers import (
     first_present,
     parse_amount,
@@ -95,7 +96,7 @@ async def issue_token_cors(request: web.Request) -> web.Response:
     try:
         response = await issue_token(request)
     except EpayError as exc:
-        response = exc.to_response()
+        response = render_error(exc)
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 

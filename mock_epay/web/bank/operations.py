@@ -14,11 +14,13 @@ from typing import Any
 
 from aiohttp import web
 
+from mock_epay.gateway.codes import GENERIC, OPERATION_ERROR
+from mock_epay.gateway.errors import EpayError, bad_request
 from mock_epay.gateway.lifecycle import Balances, Operation, cents, full_amount, not_found_error, show
 from mock_epay.gateway.models import OperationAttempt, Outcome, OutcomeKind, TokenKind, Transaction
 from mock_epay.web.app_keys import DISPATCHER, ENGINE, STORE, TOKENS
 from mock_epay.web.bank.payments import SCENARIO_HEADER, invoice_transaction
-from mock_epay.web.errors import GENERIC, OPERATION_ERROR, EpayError, bad_request, error_response
+from mock_epay.web.errors import error_response
 from mock_epay.web.readers import (
     json_object,
     optional_str,

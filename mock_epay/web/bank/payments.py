@@ -9,11 +9,13 @@ from typing import Any
 
 from aiohttp import web
 
+from mock_epay.gateway.codes import GENERIC
+from mock_epay.gateway.errors import bad_request
 from mock_epay.gateway.models import OutcomeKind, PaymentAttempt, Token, TokenKind, Transaction
 from mock_epay.gateway.payments import PaymentResult, run_payment
 from mock_epay.gateway.tokens import may_read_invoice
 from mock_epay.web.app_keys import SETTINGS, STORE, TOKENS
-from mock_epay.web.errors import GENERIC, bad_request, error_response
+from mock_epay.web.errors import error_response
 from mock_epay.web.readers import (
     first_present,
     optional_str,

@@ -17,10 +17,10 @@ from aiohttp import web
 
 from mock_epay.core.resources import data_dir
 from mock_epay.gateway import sandbox_cards
+from mock_epay.gateway.errors import EpayError, bad_request
 from mock_epay.gateway.models import Card, Merchant, Outcome, OutcomeKind, PaymentAttempt, SavedCard, Token
 from mock_epay.gateway.payments import finish_secure3d, run_payment
 from mock_epay.web.app_keys import CLOCK, SETTINGS, STORE, TOKENS
-from mock_epay.web.errors import EpayError, bad_request
 from mock_epay.web.pages import render_template, static_file_response
 from mock_epay.web.payform.params import (
     CardForm,

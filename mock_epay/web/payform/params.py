@@ -24,8 +24,8 @@ from mock_epay.core.lzstring import (
     decompress_from_encoded_uri_component,
 )
 from mock_epay.gateway import sandbox_cards
+from mock_epay.gateway.errors import EpayError
 from mock_epay.gateway.models import Token, TokenKind
-from mock_epay.web.errors import EpayError
 from mock_epay.web.readers import (
     decode_json,
     first_present,
