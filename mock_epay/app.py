@@ -11,6 +11,7 @@ from aiohttp.log import server_logger
 from mock_epay.callbacks.dispatcher import CallbackDispatcher
 from mock_epay.core.clock import Clock
 from mock_epay.core.fakedata import FakeData
+from mock_epay.gateway.service import Gateway
 from mock_epay.gateway.tokens import TokenService
 from mock_epay.scenarios.engine import ScenarioEngine
 from mock_epay.scenarios.watch import setup_watcher
@@ -24,7 +25,7 @@ from mock_epay.web.admin import scenarios as admin_scenarios
 from mock_epay.web.admin import state as admin_state
 from mock_epay.web.admin import transactions as admin_transactions
 from mock_epay.web.admin_guard import admin_auth_middleware
-from mock_epay.web.app_keys import CLOCK, DISPATCHER, ENGINE, SETTINGS, STORE, TOKENS
+from mock_epay.web.app_keys import CLOCK, DISPATCHER, ENGINE, GATEWAY, SETTINGS, STORE, TOKENS
 from mock_epay.web.bank import cards, oauth, operations, payments
 from mock_epay.web.errors import ProtocolErrorLog, error_middleware
 from mock_epay.web.journal import AccessLog, request_log_middleware_for
@@ -82,13 +83,17 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         max_transactions=settings.max_transactions,
         journal_size=settings.journal_size,
     )
+    engine = ScenarioEngine(settings.scenario_paths, include_defaults=settings.default_scenarios,
+                            time_scale=settings.scenario_time_scale)
+    dispatcher = CallbackDispatcher(store, settings, clock)
+    gateway = Gateway(settings, clock, store, TokenService(store, settings), engine, dispatcher)
+    app[GATEWAY] = gateway
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[STORE] = store
-    app[TOKENS] = TokenService(store, settings)
-    app[ENGINE] = ScenarioEngine(settings.scenario_paths, include_defaults=settings.default_scenarios,
-                                 time_scale=settings.scenario_time_scale)
-    app[DISPATCHER] = CallbackDispatcher(store, settings, clock)
+    app[TOKENS] = gateway.tokens
+    app[ENGINE] = engine
+    app[DISPATCHER] = dispatcher
     app.on_startup.append(_start_dispatcher)
     app.on_cleanup.append(_stop_dispatcher)
     app.on_shutdown.append(lambda _app: _flush(access_log))

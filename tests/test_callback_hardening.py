@@ -26,7 +26,7 @@ from mock_epay.callbacks.hints import loggable, running_in_container
 from mock_epay.callbacks.http_client import HttpAnswer, PlainHttpClient
 from mock_epay.callbacks.targets import TargetPolicy, TargetRefused
 from mock_epay.settings import Settings
-from mock_epay.web.app_keys import DISPATCHER, STORE
+from mock_epay.web.app_keys import DISPATCHER, GATEWAY, STORE
 from tests.test_callbacks import (  # noqa: F401
     WAIT,
     free_port,
@@ -118,7 +118,7 @@ async def gateway_with_transport(aiohttp_client: Any, clock: Any, http: PlainHtt
     values.update(overrides)
     settings = Settings(**values)
     app = create_app(settings, clock)
-    app[DISPATCHER] = CallbackDispatcher(app[STORE], settings, clock, http=http)
+    app[DISPATCHER] = app[GATEWAY].callbacks = CallbackDispatcher(app[STORE], settings, clock, http=http)
     return await aiohttp_client(app)
 
 

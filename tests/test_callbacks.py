@@ -22,7 +22,7 @@ from mock_epay.core.clock import Clock
 from mock_epay.gateway.models import CallbackMode, CallbackPlan, Merchant, Outcome, PaymentAttempt
 from mock_epay.scenarios.engine import ScenarioEngine
 from mock_epay.settings import DEFAULT_MERCHANT, Settings
-from mock_epay.web.app_keys import DISPATCHER, ENGINE, STORE
+from mock_epay.web.app_keys import DISPATCHER, ENGINE, GATEWAY, STORE
 from tests.conftest import get_token
 from tests.test_cards_auth import LOCKED_CARD, MASTERCARD_CARD, pay, payment_body
 
@@ -126,7 +126,7 @@ def gateway(aiohttp_client: Any, clock: Clock) -> GatewayFactory:
         values.update(overrides)
         app = create_app(Settings(**values), clock)
         if plan is not None:
-            app[ENGINE] = PlanEngine(plan)
+            app[ENGINE] = app[GATEWAY].engine = PlanEngine(plan)
         return await aiohttp_client(app)
 
     return make

@@ -14,7 +14,7 @@ from mock_epay.app import create_app
 from mock_epay.gateway.models import OperationAttempt, Outcome, OutcomeKind
 from mock_epay.scenarios.engine import ScenarioEngine
 from mock_epay.settings import DEFAULT_MERCHANT, Settings
-from mock_epay.web.app_keys import DISPATCHER, ENGINE
+from mock_epay.web.app_keys import DISPATCHER, ENGINE, GATEWAY
 from tests.conftest import get_service_token, get_token
 from tests.test_cards_auth import pay, payment_body
 from tests.test_operations import (
@@ -49,7 +49,7 @@ async def scripted_client(aiohttp_client: Any, clock: Any, outcomes: list[Outcom
                           settings: Settings | None = None):
     app = create_app(settings or Settings(seed=3, log_requests=False), clock)
     engine = ScriptedEngine(outcomes)
-    app[ENGINE] = engine
+    app[ENGINE] = app[GATEWAY].engine = engine
     return await aiohttp_client(app), engine
 
 

@@ -1,4 +1,4 @@
-"""Realistic-looking values: ids, references, approval codes, card masks, payer data.
+"""Realistic-looking values: ids, access tokens, references, approval codes, payer names, card brands.
 
 One `FakeData` per app; with a seed every value it makes is reproducible.
 Faker is loaded on first use so start-up stays fast.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import random
-import string
 import uuid
 from typing import Any
 
@@ -31,11 +30,6 @@ def card_type(pan: str) -> str:
         if pan.startswith(prefix):
             return brand
     return "VISA"
-
-
-def mask_pan(pan: str) -> str:
-    """First 6 and last 4 digits, as the bank shows them: 440563...5096."""
-    return f"{pan[:6]}...{pan[-4:]}"
 
 
 def luhn_valid(pan: str) -> bool:
@@ -81,19 +75,6 @@ class FakeData:
         """16 upper-case hex digits (the bank's look like C3B673466V9600X3)."""
         return self._rng.randbytes(8).hex().upper()
 
-    def terminal_number(self) -> str:
-        return self._digits(8)
-
-    def ip(self) -> str:
-        return f"95.{self._rng.randint(56, 59)}.{self._rng.randint(0, 255)}.{self._rng.randint(1, 254)}"
-
-    def card_number(self, prefix: str = "440563") -> str:
-        body = prefix + self._digits(15 - len(prefix))
-        for check in string.digits:
-            if luhn_valid(body + check):
-                return body + check
-        raise AssertionError("unreachable: one check digit always fits")
-
     def _fake(self) -> Any:
         if self._faker is None:
             from faker import Faker
@@ -106,9 +87,3 @@ class FakeData:
     def payer_name(self) -> str:
         fake = self._fake()
         return f"{fake.first_name()} {fake.last_name()}".upper()
-
-    def email(self) -> str:
-        return self._fake().free_email()
-
-    def phone(self) -> str:
-        return "77" + self._digits(9)

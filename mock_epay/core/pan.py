@@ -38,8 +38,9 @@ def is_card_number(digits: str) -> bool:
             and luhn_valid(digits))
 
 
-def _six_four(digits: str) -> str:
-    return f"{digits[:6]}...{digits[-4:]}"
+def mask_pan(pan: str) -> str:
+    """First 6 and last 4 digits, as the bank shows them: 440563...5096 (the one mask format)."""
+    return f"{pan[:6]}...{pan[-4:]}"
 
 
 def _card_in_groups(groups: list[str]) -> tuple[int, int] | None:
@@ -62,7 +63,7 @@ def _mask_run(match: re.Match[str]) -> str:
     groups = [_PERCENT_DIGIT_RE.sub(r"\1", g) for g in _SEPARATOR_RE.split(text)]
     whole = "".join(groups)
     if is_card_number(whole):
-        return _six_four(whole)
+        return mask_pan(whole)
     if len(groups) < 3 or len(whole) <= _MAX_DIGITS:
         return text
     found = _card_in_groups(groups)
@@ -71,7 +72,7 @@ def _mask_run(match: re.Match[str]) -> str:
     first, end = found
     parts = _SEPARATOR_RE.split(text)
     separators = _SEPARATOR_RE.findall(text)
-    card = _six_four("".join(groups[first:end]))
+    card = mask_pan("".join(groups[first:end]))
     before = "".join(p + s for p, s in zip(parts[:first], separators[:first], strict=True))
     after = "".join(s + p for s, p in zip(separators[end - 1:], parts[end:], strict=True))
     return before + card + after

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 
 class Status(StrEnum):
@@ -157,7 +156,6 @@ class Transaction:
     reason: str = "success"
     reason_code: int = 0
     secure: bool = False
-    secure_details: str = ""
     charged_amount: float = 0.0
     refunded_amount: float = 0.0
     post_link: str | None = None
@@ -165,7 +163,6 @@ class Transaction:
     secret_hash: str | None = None
     source: str = "cards/auth"  # or "payform"
     history: list[HistoryEntry] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class CallbackMode(StrEnum):
@@ -236,7 +233,6 @@ class PaymentAttempt:
     card_expiry: str = ""  # MM/YY as typed on the page
     card_cvc: str = ""
     card_save: bool = False
-    recurrent: bool = False
     scenario: str | None = None  # X-Mock-Scenario header: names a rule outright
     source: str = "cards/auth"  # or "payform"
     post_link: str | None = None

@@ -1,27 +1,28 @@
 """One payment attempt, end to end: reserve the invoice, ask the engine, record, queue the callback.
 
-Both the server-to-server payment (`cards/auth`) and the hosted payment page call
-`run_payment`; the handlers only turn the returned `PaymentResult` into HTTP.
+Both the server-to-server payment (`cards/auth`) and the hosted payment page build their
+attempt with `payment_attempt` and call `run_payment`; the handlers only turn the returned
+`PaymentResult` into HTTP. Which outcomes record a transaction is the outcome table's call
+(gateway/outcomes.py). A hang waits on `client_gone`, a plain callable the handler passes in.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from aiohttp import web
-
-from mock_epay.gateway.codes import GENERIC
+from mock_epay.gateway.codes import GENERIC, SECURE3D_FAILED
 from mock_epay.gateway.errors import EpayError
-from mock_epay.gateway.models import Card, Outcome, OutcomeKind, PaymentAttempt, Transaction
-from mock_epay.web.app_keys import DISPATCHER, ENGINE, SETTINGS, STORE
+from mock_epay.gateway.models import Card, Outcome, OutcomeKind, PaymentAttempt, Token, Transaction
+from mock_epay.gateway.outcomes import entry_for
+from mock_epay.gateway.service import Gateway
+from mock_epay.gateway.tokens import may_read_invoice
 
-# Outcomes that produce a transaction record and a callback.
-RECORDED_KINDS = frozenset(
-    {OutcomeKind.APPROVE, OutcomeKind.DECLINE, OutcomeKind.DUPLICATE, OutcomeKind.SECURE3D}
-)
+ClientGone = Callable[[], bool]  # True once the client has closed its connection
+_POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,60 +31,151 @@ class PaymentResult:
     transaction: Transaction | None
 
 
-async def wait_for_disconnect(request: web.Request | None, limit: float) -> bool:
+class OrderFields(Protocol):
+    """What a payment request says about the order (a cards/auth body or a payment-page object)."""
+
+    @property
+    def invoice_id(self) -> str: ...
+
+    @property
+    def amount(self) -> float: ...
+
+    @property
+    def currency(self) -> str: ...
+
+    @property
+    def terminal_id(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
+
+    @property
+    def account_id(self) -> str: ...
+
+    @property
+    def invoice_id_alt(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def email(self) -> str: ...
+
+    @property
+    def phone(self) -> str: ...
+
+    @property
+    def language(self) -> str: ...
+
+    @property
+    def data(self) -> str: ...
+
+    @property
+    def post_link(self) -> str | None: ...
+
+    @property
+    def failure_post_link(self) -> str | None: ...
+
+
+def payment_attempt(
+    order: OrderFields,
+    token: Token,
+    *,
+    source: str,
+    card_pan: str | None,
+    card_id: str | None = None,
+    scenario: str | None = None,
+    ip: str = "",
+    account_id: str = "",
+    name: str = "",
+    email: str = "",
+    phone: str = "",
+    card_expiry: str = "",
+    card_cvc: str = "",
+    card_save: bool = False,
+) -> PaymentAttempt:
+    """The attempt for `order` paid under `token`: the token's links are the fallback for the
+    order's, and `account_id` / `name` / `email` / `phone`, when given, win over the order's."""
+    return PaymentAttempt(
+        client_id=token.client_id,
+        invoice_id=order.invoice_id,
+        amount=order.amount,
+        currency=order.currency,
+        terminal_id=order.terminal_id,
+        description=order.description,
+        account_id=account_id or order.account_id,
+        invoice_id_alt=order.invoice_id_alt,
+        name=name or order.name,
+        email=email or order.email,
+        phone=phone or order.phone,
+        language=order.language,
+        data=order.data,
+        card_pan=card_pan,
+        card_id=card_id,
+        card_expiry=card_expiry,
+        card_cvc=card_cvc,
+        card_save=card_save,
+        scenario=scenario,
+        source=source,
+        post_link=order.post_link or token.post_link,
+        failure_post_link=order.failure_post_link or token.failure_post_link,
+        secret_hash=token.secret_hash,
+        ip=ip,
+    )
+
+
+async def hold_until_gone(client_gone: ClientGone | None, limit: float) -> bool:
     """Hold the answer until the client goes away (True) or `limit` seconds pass (False)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limit
     while (left := deadline - loop.time()) > 0:
-        if request is not None and (request.transport is None or request.transport.is_closing()):
+        if client_gone is not None and client_gone():
             return True
-        await asyncio.sleep(min(0.05, left))
+        await asyncio.sleep(min(_POLL_SECONDS, left))
     return False
 
 
 async def run_payment(
-    app: web.Application,
+    gateway: Gateway,
     attempt: PaymentAttempt,
     card: Card | None,
     card_id: str | None = None,
     secure3d_context: dict[str, Any] | None = None,
-    request: web.Request | None = None,
+    client_gone: ClientGone | None = None,
 ) -> PaymentResult:
     """Decide and record one attempt; raises the duplicate error when the invoice is taken.
 
     A successful attempt with `card_save` saves the card first (under its `account_id`, an
     empty one when none was sent), so the callback carries `cardId`. A 3-D Secure outcome
     leaves the transaction NEW with its invoice reserved (remembering `secure3d_context`)
-    until `finish_secure3d`.
-    `request` lets a `hang` outcome notice when the client gives up; without it a hang
-    lasts the full `scenario_hang_seconds`.
+    until `finish_secure3d`. `client_gone` lets a `hang` outcome notice when the client
+    gives up; without it a hang lasts the full `scenario_hang_seconds`.
     """
-    store = app[STORE]
-    settings = app[SETTINGS]
+    store = gateway.store
     reservation = store.reserve_invoice(attempt.client_id, attempt.invoice_id)
     held_for_secure3d = False
     try:
-        outcome = app[ENGINE].decide(attempt)
+        outcome = gateway.engine.decide(attempt)
         if outcome.delay_ms:
             await asyncio.sleep(outcome.delay_ms / 1000)  # already scaled by the engine
-        if outcome.kind not in RECORDED_KINDS:
+        if not entry_for(outcome.kind).records:
             tx = None
             if outcome.records_approval:
                 approved = Outcome(rule=outcome.rule, callback=outcome.callback)
                 tx = store.record_payment(reservation, attempt, approved, card, card_id)
-                _save_card_if_asked(app, tx, attempt, card, card_id)
-                app[DISPATCHER].payment_finished(tx, outcome.callback)
+                _save_card_if_asked(gateway, tx, attempt, card, card_id)
+                gateway.callbacks.payment_finished(tx, outcome.callback)
             if outcome.kind is OutcomeKind.HANG:
-                await wait_for_disconnect(request, settings.scenario_hang_seconds)
+                await hold_until_gone(client_gone, gateway.settings.scenario_hang_seconds)
             return PaymentResult(outcome, tx)
         tx = store.record_payment(reservation, attempt, outcome, card, card_id)
         if outcome.kind is OutcomeKind.SECURE3D:
             store.hold_for_secure3d(tx, attempt, outcome.otp, outcome.callback,
-                                    ttl=app[SETTINGS].payment_token_ttl, context=secure3d_context)
+                                    ttl=gateway.settings.payment_token_ttl, context=secure3d_context)
             held_for_secure3d = True
             return PaymentResult(outcome, tx)
-        _save_card_if_asked(app, tx, attempt, card, card_id)
-        app[DISPATCHER].payment_finished(tx, outcome.callback)
+        _save_card_if_asked(gateway, tx, attempt, card, card_id)
+        gateway.callbacks.payment_finished(tx, outcome.callback)
         return PaymentResult(outcome, tx)
     finally:
         if not held_for_secure3d:  # the hold owns the invoice now
@@ -91,27 +183,34 @@ async def run_payment(
 
 
 def _save_card_if_asked(
-    app: web.Application, tx: Transaction, attempt: PaymentAttempt, card: Card | None, card_id: str | None
+    gateway: Gateway, tx: Transaction, attempt: PaymentAttempt, card: Card | None, card_id: str | None
 ) -> None:
     if tx.status.is_success and attempt.card_save and card and not card_id:
-        app[STORE].attach_saved_card(tx, card)
+        gateway.store.attach_saved_card(tx, card)
 
 
 def finish_secure3d(
-    app: web.Application, transaction_id: str, code: str = "", passed: bool | None = None
+    gateway: Gateway, transaction_id: str, code: str = "", passed: bool | None = None
 ) -> Transaction:
     """Finish a pending 3-D Secure step, record the result, queue the callback.
 
     The step passes when `code` is the one-time code (or, from the mock ACS, when
     `passed` says so); otherwise it declines with 473 (status 3D). 400 when none is pending.
     """
-    store = app[STORE]
+    store = gateway.store
     pending = store.pending_secure3d(transaction_id)
     if pending is None:
         raise EpayError(400, GENERIC, "no 3-D Secure step is pending for this transaction")
     approved = passed if passed is not None else hmac.compare_digest(code.strip().encode(),
                                                                       pending.otp.encode())
-    tx = store.finish_secure3d(transaction_id, approved, reason_code=473)
-    _save_card_if_asked(app, tx, pending.attempt, tx.card, tx.card_id)
-    app[DISPATCHER].payment_finished(tx, pending.callback)
+    tx = store.finish_secure3d(transaction_id, approved, reason_code=SECURE3D_FAILED)
+    _save_card_if_asked(gateway, tx, pending.attempt, tx.card, tx.card_id)
+    gateway.callbacks.payment_finished(tx, pending.callback)
     return tx
+
+
+def readable_transaction(gateway: Gateway, token: Token, invoice_id: str) -> Transaction | None:
+    """The invoice's latest transaction, when `token` may read it (else None, as if unknown)."""
+    if not may_read_invoice(token, invoice_id):
+        return None
+    return gateway.store.transaction_for_invoice(token.client_id, invoice_id)

@@ -1,4 +1,5 @@
-"""OAuth tokens: issuing them (payment or service), and checking a request's bearer token.
+"""OAuth tokens: issuing them (payment or service), checking a request's bearer token, and the
+one check that a payment matches the payment token it is made under (`token_mismatches`).
 
 A payment token is bound to (merchant, terminal, invoiceID, amount, currency) and
 remembers postLink, failurePostLink and secret_hash; a service token is bound to the
@@ -34,6 +35,37 @@ class TokenRequest:
     @property
     def is_payment(self) -> bool:
         return self.invoice_id is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    """One way a payment differs from its payment token."""
+
+    name: str  # as the payment page names it: invoiceId, amount, currency, terminal
+    field: str  # the cards/auth body field: invoiceId, amount, currency, terminalId
+    token_name: str  # as the token request names it: invoiceID, amount, currency, terminal
+    given: str  # the payment's value, as text
+    bound: str  # the token's value, as text
+
+
+def _amount_text(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(round(value, 2))
+
+
+def token_mismatches(
+    token: Token, *, invoice_id: str, amount: float, currency: str, terminal_id: str
+) -> list[Mismatch]:
+    """Every way this payment differs from what its payment token is bound to (empty: it matches)."""
+    found = []
+    if invoice_id != token.invoice_id:
+        found.append(Mismatch("invoiceId", "invoiceId", "invoiceID", invoice_id, str(token.invoice_id)))
+    if token.amount is not None and amount != token.amount:
+        found.append(Mismatch("amount", "amount", "amount", _amount_text(amount), _amount_text(token.amount)))
+    if token.currency and currency != token.currency:
+        found.append(Mismatch("currency", "currency", "currency", currency, token.currency))
+    if token.terminal_id and terminal_id != token.terminal_id:
+        found.append(Mismatch("terminal", "terminalId", "terminal", terminal_id[:64], token.terminal_id))
+    return found
 
 
 class TokenService:

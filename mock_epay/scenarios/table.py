@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mock_epay.scenarios.engine import compile_outcome, shipped_paths
-from mock_epay.scenarios.schema import PRESETS, read_rules_file
+from mock_epay.scenarios.schema import read_rules_file
 
 TABLE_START = "<!-- scenarios-table:start -->"
 TABLE_END = "<!-- scenarios-table:end -->"
@@ -96,12 +96,6 @@ def markdown_table(paths: Iterable[Path] | None = None) -> str:
     lines = ["| File | Rule | Trigger | Outcome | What it is for |", "|---|---|---|---|---|"]
     for path in (shipped_paths() if paths is None else paths):
         lines.extend(_row(path, rule) for rule in read_rules_file(path))
-    return "\n".join(lines) + "\n"
-
-
-def preset_table() -> str:
-    lines = ["| Preset | reasonCode |", "|---|---|"]
-    lines.extend(f"| `{name}` | {code} |" for name, code in PRESETS.items())
     return "\n".join(lines) + "\n"
 
 

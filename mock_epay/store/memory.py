@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mock_epay.core.clock import Clock
-from mock_epay.core.fakedata import FakeData, card_type, mask_pan
+from mock_epay.core.fakedata import FakeData, card_type
+from mock_epay.core.pan import mask_pan
 from mock_epay.gateway.codes import DUPLICATE_MESSAGE, GENERIC, THREE_D_SECURE_CODES, reason_message
 from mock_epay.gateway.errors import EpayError
 from mock_epay.gateway.lifecycle import Balances, Operation, auth_expired, not_found_error, plan_operation

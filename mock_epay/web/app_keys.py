@@ -1,4 +1,8 @@
-"""Typed keys for the objects `create_app` puts on the aiohttp Application."""
+"""Typed keys for the objects `create_app` puts on the aiohttp Application.
+
+`GATEWAY` holds the domain's parts in one object (what the gateway services take); the other
+keys are the same parts, one each, for handlers that need only one of them.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from aiohttp import web
 if TYPE_CHECKING:
     from mock_epay.callbacks.dispatcher import CallbackDispatcher
     from mock_epay.core.clock import Clock
+    from mock_epay.gateway.service import Gateway
     from mock_epay.gateway.tokens import TokenService
     from mock_epay.scenarios.engine import ScenarioEngine
     from mock_epay.settings import Settings
@@ -20,3 +25,4 @@ CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 TOKENS: web.AppKey[TokenService] = web.AppKey("tokens")
 ENGINE: web.AppKey[ScenarioEngine] = web.AppKey("engine")
 DISPATCHER: web.AppKey[CallbackDispatcher] = web.AppKey("dispatcher")
+GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway")

@@ -21,7 +21,7 @@ from aiohttp import web
 from mock_epay.core.clock import ALMATY
 from mock_epay.core.log_format import escape_control
 from mock_epay.core.pan import mask_card_numbers
-from mock_epay.web.app_keys import SETTINGS, STORE
+from mock_epay.web.app_keys import CLOCK, SETTINGS, STORE
 
 __all__ = ["AccessLog", "journal_entry_json", "mask_card_numbers", "request_log_middleware_for"]
 
@@ -115,6 +115,6 @@ async def _record(request: web.Request, response: web.StreamResponse, started: f
         access_log.write(request.method, request.path, response.status, elapsed_ms)
     if not request.path.startswith("/_mock/"):
         app[STORE].journal_request(
-            (time.time() + app[STORE].clock.offset, request.method, request.path_qs,
+            (time.time() + app[CLOCK].offset, request.method, request.path_qs,
              response.status, elapsed_ms, await _body_bytes(request), _answer_bytes(response))
         )

@@ -14,11 +14,12 @@ from typing import Any
 
 from aiohttp import web
 
+from mock_epay.gateway.codes import GENERIC
 from mock_epay.gateway.errors import EpayError
 from mock_epay.settings import TEST_CLIENT_ID
 from mock_epay.web.app_keys import STORE
+from mock_epay.web.client import public_base
 from mock_epay.web.pages import render_template
-from mock_epay.web.payform.page import public_base
 
 _INVOICE_RE = re.compile(r"^[0-9]{6,15}$")
 _AMOUNT_RE = re.compile(r"^[0-9]{1,9}(\.[0-9]{1,2})?$")
@@ -28,7 +29,7 @@ RESULTS = ("success", "failure")
 async def demo_page(request: web.Request) -> web.Response:
     merchant = request.app[STORE].merchant(TEST_CLIENT_ID)
     if merchant is None:
-        raise EpayError(404, -1, "the demo shop pays the public test merchant, which this server "
+        raise EpayError(404, GENERIC, "the demo shop pays the public test merchant, which this server "
                                  "does not have (include_test_merchant: false)")
     result = request.query.get("result", "")
     invoice_id = request.query.get("invoiceId", "")

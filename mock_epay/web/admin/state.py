@@ -7,15 +7,14 @@ forgets tokens, transactions and cards (all, or one merchant's with `?client_id=
 
 from __future__ import annotations
 
-import inspect
 import math
 from typing import Any
 
 from aiohttp import web
 
 from mock_epay.gateway.errors import bad_request
-from mock_epay.web.app_keys import CLOCK, DISPATCHER, ENGINE, STORE
-from mock_epay.web.bank.operations import read_optional_body
+from mock_epay.web.app_keys import CLOCK, GATEWAY, STORE
+from mock_epay.web.optional_body import read_optional_body
 
 MAX_ADVANCE_SECONDS = 10 * 365 * 24 * 3600
 
@@ -54,21 +53,8 @@ async def reset_state(request: web.Request) -> web.Response:
         not isinstance(client_id, str) or app[STORE].merchant(client_id) is None
     ):
         raise bad_request(f"unknown client_id {str(client_id)[:64]!r}")
-    app[STORE].reset(client_id)
-    for part in (app[ENGINE], app[DISPATCHER]):
-        reset = getattr(part, "reset", None)
-        if callable(reset):
-            reset(client_id) if _takes_argument(reset) else reset()
-    if client_id is None:
-        app[CLOCK].reset()
+    app[GATEWAY].reset(client_id)
     return web.json_response({"status": "reset", "client_id": client_id})
-
-
-def _takes_argument(function: Any) -> bool:
-    try:
-        return bool(inspect.signature(function).parameters)
-    except (TypeError, ValueError):
-        return False
 
 
 def setup(app: web.Application, add_route: Any) -> None:

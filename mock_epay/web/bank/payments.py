@@ -9,13 +9,13 @@ from typing import Any
 
 from aiohttp import web
 
-from mock_epay.gateway.codes import GENERIC
 from mock_epay.gateway.errors import bad_request
-from mock_epay.gateway.models import OutcomeKind, PaymentAttempt, Token, TokenKind, Transaction
-from mock_epay.gateway.payments import PaymentResult, run_payment
-from mock_epay.gateway.tokens import may_read_invoice
-from mock_epay.web.app_keys import SETTINGS, STORE, TOKENS
-from mock_epay.web.errors import error_response
+from mock_epay.gateway.models import Token, TokenKind, Transaction
+from mock_epay.gateway.outcomes import ApiShape, entry_for
+from mock_epay.gateway.payments import PaymentResult, payment_attempt, readable_transaction, run_payment
+from mock_epay.gateway.tokens import token_mismatches
+from mock_epay.web.app_keys import GATEWAY, SETTINGS, STORE, TOKENS
+from mock_epay.web.client import RULE_HEADER, client_gone, public_base, scenario_of
 from mock_epay.web.readers import (
     first_present,
     optional_str,
@@ -32,15 +32,13 @@ from mock_epay.web.readers import (
     read_json_object,
     require,
 )
+from mock_epay.web.responses import answer_response
 from mock_epay.wire.render import (
-    amount_json,
     card_payment_body,
     json_response,
     status_transaction,
     unknown_invoice_body,
 )
-
-SCENARIO_HEADER = "X-Mock-Scenario"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,27 +94,13 @@ def parse_card_payment(body: dict[str, Any], strict_invoice_id: bool) -> CardPay
 
 
 def check_matches_token(payment: CardPayment, token: Token) -> None:
-    """A payment token is bound to invoice, amount, currency and terminal."""
-    if payment.invoice_id != token.invoice_id:
-        raise bad_request(
-            f"field 'invoiceId' ({payment.invoice_id}) does not match the payment token's "
-            f"invoiceID ({token.invoice_id})"
-        )
-    if token.amount is not None and payment.amount != token.amount:
-        raise bad_request(
-            f"field 'amount' ({amount_json(payment.amount)}) does not match the payment "
-            f"token's amount ({amount_json(token.amount)})"
-        )
-    if token.currency and payment.currency != token.currency:
-        raise bad_request(
-            f"field 'currency' ({payment.currency}) does not match the payment token's "
-            f"currency ({token.currency})"
-        )
-    if token.terminal_id and payment.terminal_id != token.terminal_id:
-        raise bad_request(
-            f"field 'terminalId' ({payment.terminal_id[:64]}) does not match the payment "
-            f"token's terminal ({token.terminal_id})"
-        )
+    """A payment token is bound to invoice, amount, currency and terminal: the first mismatch is a 400."""
+    mismatches = token_mismatches(token, invoice_id=payment.invoice_id, amount=payment.amount,
+                                  currency=payment.currency, terminal_id=payment.terminal_id)
+    if mismatches:
+        first = mismatches[0]
+        raise bad_request(f"field '{first.field}' ({first.given}) does not match the payment "
+                          f"token's {first.token_name} ({first.bound})")
 
 
 async def pay_with_saved_card(request: web.Request) -> web.StreamResponse:
@@ -135,43 +119,19 @@ async def pay_with_saved_card(request: web.Request) -> web.StreamResponse:
         raise bad_request(
             f"card {saved.id} does not belong to accountId {payment.account_id[:64]!r}"
         )
-    attempt = PaymentAttempt(
-        client_id=token.client_id,
-        invoice_id=payment.invoice_id,
-        amount=payment.amount,
-        currency=payment.currency,
-        terminal_id=payment.terminal_id,
-        description=payment.description,
-        account_id=payment.account_id or saved.account_id,
-        invoice_id_alt=payment.invoice_id_alt,
-        name=payment.name,
-        email=payment.email,
-        phone=payment.phone,
-        language=payment.language,
-        data=payment.data,
-        card_pan=saved.card.pan,
-        card_id=saved.id,
-        recurrent=payment.recurrent,
-        scenario=request.headers.get(SCENARIO_HEADER),
-        source="cards/auth",
-        post_link=payment.post_link or token.post_link,
-        failure_post_link=payment.failure_post_link or token.failure_post_link,
-        secret_hash=token.secret_hash,
-        ip=request.remote or "",
-    )
+    attempt = payment_attempt(payment, token, source="cards/auth", card_pan=saved.card.pan,
+                              card_id=saved.id, account_id=payment.account_id or saved.account_id,
+                              scenario=scenario_of(request), ip=request.remote or "")
     links = {"back_link": parse_back_link(body.get("backLink"), "backLink"),
              "failure_back_link": parse_back_link(body.get("failureBackLink"), "failureBackLink")}
-    result = await run_payment(app, attempt, saved.card, saved.id, secure3d_context=links,
-                               request=request)
-    if result.outcome.kind is OutcomeKind.SECURE3D and result.transaction is not None:
-        return json_response(secure3d_payment_body(request, result.transaction, token))
-    return card_payment_response(result, request)
+    result = await run_payment(app[GATEWAY], attempt, saved.card, saved.id, secure3d_context=links,
+                               client_gone=client_gone(request))
+    return card_payment_response(result, request, token)
 
 
-def secure3d_payment_body(request: web.Request, tx: Any, token: Token) -> dict[str, Any]:
+def secure3d_payment_body(request: web.Request, tx: Transaction, token: Token) -> dict[str, Any]:
     """The 200 answer when 3-D Secure is needed: `secure3D` says where to send the buyer (spec 2.4)."""
-    settings = request.app[SETTINGS]
-    base = settings.base_url if settings.public_url else str(request.url.origin()).rstrip("/")
+    base = public_base(request)
     body = card_payment_body(tx)
     body["secure3D"] = {
         "action": f"{base}/_mock/acs",
@@ -182,51 +142,25 @@ def secure3d_payment_body(request: web.Request, tx: Any, token: Token) -> dict[s
     return body
 
 
-RULE_HEADER = "X-Mock-Rule"  # names the scenario rule that decided (absent when none did)
-DROPPED_STATUS = 444  # journal-only status of a dropped connection (nothing is sent)
-
-
-def card_payment_response(
-    result: PaymentResult, request: web.Request | None = None
-) -> web.StreamResponse:
-    response = _outcome_response(result, request)
-    if result.outcome.rule:
-        response.headers[RULE_HEADER] = result.outcome.rule
+def card_payment_response(result: PaymentResult, request: web.Request, token: Token) -> web.StreamResponse:
+    """The cards/auth answer the outcome table gives for the result's outcome."""
+    outcome, tx = result.outcome, result.transaction
+    answer = entry_for(outcome.kind).api(outcome)
+    if answer.shape is ApiShape.SECURE3D and tx is not None:
+        return json_response(secure3d_payment_body(request, tx, token))
+    if answer.shape is ApiShape.PAYMENT and tx is not None:
+        response: web.StreamResponse = json_response(card_payment_body(tx))
+    else:
+        response = answer_response(answer, request)
+    if outcome.rule:
+        response.headers[RULE_HEADER] = outcome.rule
     return response
-
-
-def _outcome_response(result: PaymentResult, request: web.Request | None) -> web.StreamResponse:
-    outcome = result.outcome
-    if outcome.kind is OutcomeKind.APPROVE and result.transaction is not None:
-        return json_response(card_payment_body(result.transaction))
-    if outcome.kind is OutcomeKind.SERVER_ERROR:
-        if outcome.body is None:
-            return error_response(outcome.http_status, GENERIC, outcome.message)
-        return web.Response(status=outcome.http_status, text=outcome.body)
-    if outcome.kind is OutcomeKind.DROP:
-        if request is not None and request.transport is not None:
-            request.transport.close()  # aiohttp then skips writing the answer, quietly
-        return web.Response(status=DROPPED_STATUS)
-    if outcome.kind is OutcomeKind.HANG:
-        # Reached only when the client is gone (nothing is written) or the hang limit passed.
-        return error_response(504, GENERIC, "the gateway did not answer in time (scenario hang)")
-    code = GENERIC if outcome.kind is OutcomeKind.DUPLICATE else outcome.reason_code
-    return error_response(outcome.http_status or 400, code, outcome.message)
-
-
-def invoice_transaction(request: web.Request) -> tuple[str, Transaction | None]:
-    """The path's invoice and its latest transaction, when the request's token may read it."""
-    app = request.app
-    token = app[TOKENS].authenticate(request.headers)
-    invoice_id = request.match_info["invoice_id"]
-    if not may_read_invoice(token, invoice_id):
-        return invoice_id, None
-    return invoice_id, app[STORE].transaction_for_invoice(token.client_id, invoice_id)
 
 
 async def transaction_status(request: web.Request) -> web.Response:
     app = request.app
-    _, tx = invoice_transaction(request)
+    token = app[TOKENS].authenticate(request.headers)
+    tx = readable_transaction(app[GATEWAY], token, request.match_info["invoice_id"])
     if tx is None:
         settings = app[SETTINGS]
         return json_response(unknown_invoice_body(settings.status_unknown_transaction_null),

@@ -1,9 +1,10 @@
 """The widget script and the hosted payment page: `/payform/payment-api.js`, `/payform/?params=`, its posts.
 
 Served under `/payform/` and `/redesign-payform/`. The page decodes the payment
-object (payform.py), checks its token, shows a card form, and on submit runs the
-payment through `payflow.run_payment`; a 3-D Secure outcome shows a one-time-code
-step first. Afterwards it redirects to backLink / failureBackLink (full page) or
+object (params.py), checks its token, shows a card form, and on submit runs the
+payment through `gateway.payments.run_payment`; what it shows next is the outcome table's
+`page_shape` (a 3-D Secure outcome shows a one-time-code step first). Afterwards it
+redirects to backLink / failureBackLink (full page) or
 posts `JSON.stringify({success})` to the merchant's page (widget mode, isShortForm=true).
 """
 
@@ -15,12 +16,16 @@ from typing import Any
 
 from aiohttp import web
 
+from mock_epay.core.pan import mask_pan
 from mock_epay.core.resources import data_dir
 from mock_epay.gateway import sandbox_cards
+from mock_epay.gateway.codes import GENERIC
 from mock_epay.gateway.errors import EpayError, bad_request
-from mock_epay.gateway.models import Card, Merchant, Outcome, OutcomeKind, PaymentAttempt, SavedCard, Token
-from mock_epay.gateway.payments import finish_secure3d, run_payment
-from mock_epay.web.app_keys import CLOCK, SETTINGS, STORE, TOKENS
+from mock_epay.gateway.models import Card, Merchant, Outcome, SavedCard, Token
+from mock_epay.gateway.outcomes import PageShape, entry_for
+from mock_epay.gateway.payments import finish_secure3d, payment_attempt, run_payment
+from mock_epay.web.app_keys import CLOCK, GATEWAY, SETTINGS, STORE, TOKENS
+from mock_epay.web.client import client_gone, drop_connection, public_base
 from mock_epay.web.pages import render_template, static_file_response
 from mock_epay.web.payform.params import (
     CardForm,
@@ -41,14 +46,6 @@ STATIC_FILES = {
 
 
 # -- addresses ----------------------------------------------------------------------
-
-
-def public_base(request: web.Request) -> str:
-    """The mock's base URL as browsers see it: `public_url` when set, else this request's origin."""
-    settings = request.app[SETTINGS]
-    if settings.public_url:
-        return settings.base_url
-    return str(request.url.origin()).rstrip("/")
 
 
 def prefix_of(request: web.Request) -> str:
@@ -258,49 +255,31 @@ async def submit_payment(request: web.Request) -> web.Response:
         if errors:
             return render_form(request, opened, errors=errors, typed=typed, status=400)
         card = app[STORE].make_card(typed.pan, typed.holder or payment.name.upper(), typed.expiry)
-    attempt = PaymentAttempt(
-        client_id=opened.token.client_id,
-        invoice_id=payment.invoice_id,
-        amount=payment.amount,
-        currency=payment.currency,
-        terminal_id=payment.terminal_id,
-        description=payment.description,
-        account_id=payment.account_id,
-        invoice_id_alt=payment.invoice_id_alt,
-        name=(typed.holder if typed and typed.holder else payment.name),
-        email=(typed.email if typed and typed.email else payment.email),
-        phone=(typed.phone if typed and typed.phone else payment.phone),
-        language=payment.language,
-        data=payment.data,
-        card_pan=card.pan,
+    attempt = payment_attempt(
+        payment, opened.token, source="payform", card_pan=card.pan,
         card_id=opened.saved_card.id if opened.saved_card else None,
-        card_expiry=typed.expiry if typed else "",
-        card_cvc=typed.cvc if typed else "",
-        card_save=payment.saves_card and opened.saved_card is None,
-        recurrent=payment.recurrent,
-        scenario=payment.scenario,
-        source="payform",
-        post_link=payment.post_link or opened.token.post_link,
-        failure_post_link=payment.failure_post_link or opened.token.failure_post_link,
-        secret_hash=opened.token.secret_hash,
-        ip=request.remote or "",
+        name=typed.holder if typed else "", email=typed.email if typed else "",
+        phone=typed.phone if typed else "", card_expiry=typed.expiry if typed else "",
+        card_cvc=typed.cvc if typed else "", card_save=payment.saves_card and opened.saved_card is None,
+        scenario=payment.scenario, ip=request.remote or "",
     )
     links = {"back_link": payment.back_link, "failure_back_link": payment.failure_back_link}
     auto_otp = None
     if payment.auto_pay is not None:
         auto_otp = {"otp": payment.auto_pay.otp, "afterMs": payment.auto_pay.after_ms}
     try:
-        result = await run_payment(app, attempt, card, attempt.card_id,
+        result = await run_payment(app[GATEWAY], attempt, card, attempt.card_id,
                                    secure3d_context={"short": short, "auto": auto_otp, **links},
-                                   request=request)
+                                   client_gone=client_gone(request))
     except EpayError as exc:  # the invoice is paid or being paid
         return finish(request, success=False, message=exc.message, short=short, **links)
     outcome, tx = result.outcome, result.transaction
-    if outcome.kind in GATEWAY_FAILURES:
+    shape = entry_for(outcome.kind).page_shape
+    if shape in (PageShape.UNAVAILABLE, PageShape.DROPPED):
         return gateway_failure(request, outcome, short)
-    if outcome.kind is OutcomeKind.SECURE3D and tx is not None:
+    if shape is PageShape.SECURE3D and tx is not None:
         return render_secure3d(request, tx.id, tx.card, short, auto_otp, outcome.otp)
-    success = outcome.kind is OutcomeKind.APPROVE and tx is not None and tx.status.is_success
+    success = tx is not None and tx.status.is_success  # a declined attempt is recorded REJECT / 3D
     message = "Payment successful" if success else f"Payment declined: {outcome.message}"
     if success and payment.is_verification:
         message = "Card verified and saved" if tx and tx.card_id else "Card verified"
@@ -308,14 +287,12 @@ async def submit_payment(request: web.Request) -> web.Response:
                   tx_reference=tx.reference if tx else "", **links)
 
 
-GATEWAY_FAILURES = frozenset({OutcomeKind.SERVER_ERROR, OutcomeKind.HANG, OutcomeKind.DROP})
-
-
 def gateway_failure(request: web.Request, outcome: Outcome, short: bool) -> web.Response:
     """A chaos outcome on the page: the connection drops, or the bank's page answers an error."""
-    if outcome.kind is OutcomeKind.DROP and request.transport is not None:
-        request.transport.close()  # aiohttp then writes nothing
-    status = outcome.http_status if outcome.kind is OutcomeKind.SERVER_ERROR else 504
+    entry = entry_for(outcome.kind)
+    if entry.page_shape is PageShape.DROPPED:
+        drop_connection(request)  # aiohttp then writes nothing
+    status = entry.page_status(outcome) if entry.page_status is not None else 502
     error = PageError(f"The payment gateway answered HTTP {status}. Please try again later.",
                       status=status, title="The payment service is unavailable")
     return render_error(request, error, short)
@@ -339,7 +316,7 @@ async def submit_secure3d(request: web.Request) -> web.Response:
                           title="The 3-D Secure step is over")
         return render_error(request, error, _is_true(form.get("isShortForm")))
     context = pending.context
-    tx = finish_secure3d(request.app, tx_id, form.get("code", ""))
+    tx = finish_secure3d(request.app[GATEWAY], tx_id, form.get("code", ""))
     success = tx.status.is_success
     message = "Payment successful" if success else f"Payment declined: {tx.reason}"
     return finish(request, success=success, message=message, short=bool(context.get("short")),
@@ -378,7 +355,7 @@ async def mock_acs(request: web.Request) -> web.Response:
     pending = request.app[STORE].pending_secure3d(md)
     card = pending.attempt.card_pan if pending else ""
     return render("acs.html", md=md, pa_req=form.get("PaReq", ""), term_url=term_url,
-                  card_mask=f"{card[:6]}...{card[-4:]}" if card else "", **_common(request, False))
+                  card_mask=mask_pan(card) if card else "", **_common(request, False))
 
 
 def _with_query(url: str, key: str, value: str) -> str:
@@ -393,9 +370,9 @@ async def confirm_payment(request: web.Request) -> web.Response:
     md = form.get("MD", "")
     pending = app[STORE].pending_secure3d(md)
     if pending is None or pending.client_id != token.client_id:
-        raise EpayError(400, -1, "no 3-D Secure step is pending for this MD")
+        raise EpayError(400, GENERIC, "no 3-D Secure step is pending for this MD")
     context = pending.context
-    tx = finish_secure3d(app, md, passed=form.get("PaRes", "").upper() in ("Y", "APPROVED", "OK"))
+    tx = finish_secure3d(app[GATEWAY], md, passed=form.get("PaRes", "").upper() in ("Y", "APPROVED", "OK"))
     result_page = public_base(request) + "/_mock/acs/result"
     if tx.status.is_success:
         target = _with_query(context.get("back_link") or result_page, "reference", tx.reference)

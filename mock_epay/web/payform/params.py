@@ -26,6 +26,7 @@ from mock_epay.core.lzstring import (
 from mock_epay.gateway import sandbox_cards
 from mock_epay.gateway.errors import EpayError
 from mock_epay.gateway.models import Token, TokenKind
+from mock_epay.gateway.tokens import token_mismatches
 from mock_epay.web.readers import (
     decode_json,
     first_present,
@@ -41,7 +42,6 @@ from mock_epay.web.readers import (
     parse_url,
     require,
 )
-from mock_epay.wire.render import amount_json
 
 _URI_COMPONENT_SAFE = "-_.!~*'()"  # what encodeURIComponent leaves alone (besides letters, digits)
 MAX_PARAMS_CHARS = 64 * 1024
@@ -294,15 +294,9 @@ def check_token(payment: PaymentObject, token: Token) -> None:
             "the token in 'auth' is a service token; the page needs a payment token "
             "(requested with invoiceID, amount, currency and terminal)", status=401,
         )
-    mismatches = []
-    if token.invoice_id != payment.invoice_id:
-        mismatches.append(f"invoiceId {payment.invoice_id} vs the token's {token.invoice_id}")
-    if token.amount is not None and token.amount != payment.amount:
-        mismatches.append(f"amount {amount_json(payment.amount)} vs the token's {amount_json(token.amount)}")
-    if token.currency and token.currency != payment.currency:
-        mismatches.append(f"currency {payment.currency} vs the token's {token.currency}")
-    if token.terminal_id and token.terminal_id != payment.terminal_id:
-        mismatches.append(f"terminal {payment.terminal_id[:64]} vs the token's {token.terminal_id}")
+    found = token_mismatches(token, invoice_id=payment.invoice_id, amount=payment.amount,
+                             currency=payment.currency, terminal_id=payment.terminal_id)
+    mismatches = [f"{m.name} {m.given} vs the token's {m.bound}" for m in found]
     if mismatches:
         raise PageError(
             "the payment object does not match its token: " + "; ".join(mismatches), status=400

@@ -1,0 +1,44 @@
+"""The client at the other end of a request: the mock's base URL as it sees it, the scenario headers,
+whether it is still connected, and dropping its connection.
+
+Shared by the bank routes, the payment page and the demo shop, so route modules need not import
+each other.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from mock_epay.gateway.payments import ClientGone
+from mock_epay.web.app_keys import SETTINGS
+
+SCENARIO_HEADER = "X-Mock-Scenario"  # names a scenario rule outright
+RULE_HEADER = "X-Mock-Rule"  # names the scenario rule that decided (absent when none did)
+
+
+def public_base(request: web.Request) -> str:
+    """The mock's base URL as browsers see it: `public_url` when set, else this request's origin."""
+    settings = request.app[SETTINGS]
+    if settings.public_url:
+        return settings.base_url
+    return str(request.url.origin()).rstrip("/")
+
+
+def scenario_of(request: web.Request) -> str | None:
+    """The rule the request's `X-Mock-Scenario` header names, if any."""
+    return request.headers.get(SCENARIO_HEADER)
+
+
+def client_gone(request: web.Request) -> ClientGone:
+    """A check the gateway can poll: has this request's client closed its connection?"""
+
+    def gone() -> bool:
+        return request.transport is None or request.transport.is_closing()
+
+    return gone
+
+
+def drop_connection(request: web.Request) -> None:
+    """Close the connection; aiohttp then skips writing the answer, quietly."""
+    if request.transport is not None:
+        request.transport.close()
