@@ -6,8 +6,8 @@ import pytest
 
 from mock_epay.core.clock import Clock
 from mock_epay.core.fakedata import FakeData
-from mock_epay.gateway.lifecycle import Balances, Operation, plan_operation
-from mock_epay.gateway.models import APPROVED, PaymentAttempt, Status
+from mock_epay.gateway.lifecycle import Balances, Operation, new_transaction, plan_operation
+from mock_epay.gateway.models import APPROVED, PaymentAttempt, Status, evolve
 from mock_epay.settings import DEFAULT_MERCHANT, TEST_TERMINAL_ID
 from mock_epay.store.memory import Store
 from mock_epay.web.errors import EpayError
@@ -119,12 +119,15 @@ def test_cent_amounts_do_not_drift():
 
 
 def _store_with(status: Status) -> tuple[Store, str]:
+    """A store holding one 100-tenge transaction in `status` (recorded as such through the contract)."""
     store = Store([DEFAULT_MERCHANT], Clock(), FakeData(1))
     attempt = PaymentAttempt(client_id="test", invoice_id="000000001", amount=100, currency="KZT",
                              terminal_id=TEST_TERMINAL_ID)
-    tx = store.record_payment(store.reserve_invoice("test", "000000001"), attempt, APPROVED, None)
-    tx.status = status
-    tx.charged_amount = 100.0 if status in (Status.CHARGE, Status.REFUND) else 0.0
+    made = new_transaction(attempt, APPROVED, store.terminal_of("test", TEST_TERMINAL_ID), None, None,
+                           store.clock.now(), store.fake)
+    charged = 100.0 if status in (Status.CHARGE, Status.REFUND) else 0.0
+    tx = store.insert_payment(store.reserve_invoice("test", "000000001"),
+                              evolve(made, status=status, charged_amount=charged))
     return store, tx.id
 
 
