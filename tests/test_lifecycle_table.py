@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from mock_epay.core.clock import Clock
 from mock_epay.core.fakedata import FakeData
 from mock_epay.gateway.errors import EpayError
-from mock_epay.gateway.lifecycle import Balances, Operation, plan_operation
-from mock_epay.gateway.models import APPROVED, PaymentAttempt, Status
+from mock_epay.gateway.lifecycle import (
+    Balances,
+    Operation,
+    after_secure3d,
+    approved_status,
+    auto_cancelled,
+    new_transaction,
+    payment_status,
+    plan_operation,
+)
+from mock_epay.gateway.models import APPROVED, Outcome, OutcomeKind, PaymentAttempt, Status, Terminal, evolve
 from mock_epay.settings import DEFAULT_MERCHANT, TEST_TERMINAL_ID
 from mock_epay.store.memory import Store
 
@@ -119,12 +130,15 @@ def test_cent_amounts_do_not_drift():
 
 
 def _store_with(status: Status) -> tuple[Store, str]:
+    """A store holding one 100-tenge transaction in `status` (recorded as such through the contract)."""
     store = Store([DEFAULT_MERCHANT], Clock(), FakeData(1))
     attempt = PaymentAttempt(client_id="test", invoice_id="000000001", amount=100, currency="KZT",
                              terminal_id=TEST_TERMINAL_ID)
-    tx = store.record_payment(store.reserve_invoice("test", "000000001"), attempt, APPROVED, None)
-    tx.status = status
-    tx.charged_amount = 100.0 if status in (Status.CHARGE, Status.REFUND) else 0.0
+    made = new_transaction(attempt, APPROVED, store.terminal_of("test", TEST_TERMINAL_ID), None, None,
+                           store.clock.now(), store.fake)
+    charged = 100.0 if status in (Status.CHARGE, Status.REFUND) else 0.0
+    tx = store.insert_payment(store.reserve_invoice("test", "000000001"),
+                              evolve(made, status=status, charged_amount=charged))
     return store, tx.id
 
 
@@ -151,3 +165,50 @@ def test_the_store_hides_other_merchants_transactions():
     with pytest.raises(EpayError) as refused:
         store.apply_operation("someone-else", tx_id, REFUND)
     assert refused.value.code == 102
+
+
+# -- the rules that moved out of the store: status after approval, auto-cancel ------------------
+
+TWO_STAGE = Terminal("t2", "90000002", two_stage=True, auto_cancel_seconds=60)
+ONE_STAGE = Terminal("t1", "90000001")
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason_code", "amount", "terminal", "status"),
+    [
+        (OutcomeKind.APPROVE, 0, 100, ONE_STAGE, Status.CHARGE),
+        (OutcomeKind.APPROVE, 0, 100, TWO_STAGE, Status.AUTH),
+        (OutcomeKind.APPROVE, 0, 0, TWO_STAGE, Status.VERIFIED),
+        (OutcomeKind.SECURE3D, 0, 100, ONE_STAGE, Status.NEW),
+        (OutcomeKind.DECLINE, 455, 100, ONE_STAGE, Status.THREE_D),
+        (OutcomeKind.DECLINE, 484, 100, ONE_STAGE, Status.REJECT),
+    ],
+)
+def test_the_status_an_attempt_records(kind, reason_code, amount, terminal, status):
+    assert payment_status(Outcome(kind=kind, reason_code=reason_code), terminal, amount) is status
+
+
+def test_a_passed_3ds_step_gets_the_same_status_as_a_direct_approval():
+    attempt = PaymentAttempt(client_id="test", invoice_id="000000001", amount=100, currency="KZT",
+                             terminal_id="t2")
+    now = Clock().now()
+    secure3d = Outcome(kind=OutcomeKind.SECURE3D)
+    held = new_transaction(attempt, secure3d, TWO_STAGE, None, None, now, FakeData(1))
+    passed = after_secure3d(held, True, 473, TWO_STAGE, now, FakeData(1))
+    failed = after_secure3d(held, False, 473, TWO_STAGE, now, FakeData(1))
+    assert passed.status is approved_status(100, TWO_STAGE) is Status.AUTH
+    assert (failed.status, failed.reason_code) == (Status.THREE_D, 473)
+    assert passed.version == failed.version == held.version + 1
+
+
+def test_auto_cancel_is_a_pure_function_of_the_time_given():
+    attempt = PaymentAttempt(client_id="test", invoice_id="000000001", amount=100, currency="KZT",
+                             terminal_id="t2")
+    authorised_at = Clock().now()
+    tx = new_transaction(attempt, APPROVED, TWO_STAGE, None, None, authorised_at, FakeData(1))
+    assert auto_cancelled(tx, TWO_STAGE, authorised_at + timedelta(seconds=59.9)) is None
+    assert auto_cancelled(tx, ONE_STAGE, authorised_at + timedelta(days=1)) is None
+    cancelled = auto_cancelled(tx, TWO_STAGE, authorised_at + timedelta(seconds=60))
+    assert cancelled.status is Status.CANCEL_OLD and cancelled.amount == 100
+    assert cancelled.history[-1].note == "auto-cancel after 60 s"
+    assert tx.status is Status.AUTH  # the original record is untouched

@@ -1,8 +1,13 @@
-"""The transaction state machine: which operation is allowed from which status, and the amount rules.
+"""The transaction lifecycle: the records a payment makes and how operations and time change them.
 
-Pure functions over plain values; the store calls `plan_operation` inside its
-synchronous check-and-apply and writes the returned `Transition` back. Amounts are
-computed in whole tiyn (cents) so partial charges and refunds never drift.
+Pure functions over plain values, deterministic on the `now` they are given: the
+status after approval, the transaction a payment attempt records, the end of a
+3-D Secure step, which operation is allowed from which status and the amount rules,
+and the auto-cancel of an old AUTH (CANCEL_OLD). The store only keeps what these
+functions return (see `mock_epay.store.base`). Ids and references come from an
+`IdSource` the caller passes in; every successor record carries `version + 1` (the
+store writes it only if the stored version is still the one it came from). Amounts
+are computed in whole tiyn (cents) so partial charges and refunds never drift.
 
 Rules (spec section 7, plus the mock's own guesses marked in docs/operations.md):
 
@@ -17,11 +22,25 @@ Rules (spec section 7, plus the mock's own guesses marked in docs/operations.md)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
-from mock_epay.gateway.codes import NOT_FOUND, OPERATION_ERROR
+from mock_epay.core.fakedata import card_type
+from mock_epay.core.pan import mask_pan
+from mock_epay.gateway.codes import NOT_FOUND, OPERATION_ERROR, THREE_D_SECURE_CODES, reason_message
 from mock_epay.gateway.errors import EpayError
-from mock_epay.gateway.models import Status, Transaction
+from mock_epay.gateway.models import (
+    Card,
+    HistoryEntry,
+    Outcome,
+    OutcomeKind,
+    PaymentAttempt,
+    Status,
+    Terminal,
+    Transaction,
+    evolve,
+)
 
 MIN_REFUND = 10.0
 
@@ -180,3 +199,146 @@ def auth_expired(status: Status, age_seconds: float, auto_cancel_seconds: float 
         and auto_cancel_seconds is not None
         and age_seconds >= auto_cancel_seconds
     )
+
+
+def auto_cancel_due(tx: Transaction, terminal: Terminal | None, now: datetime) -> bool:
+    """Whether `tx` is an AUTH older than its terminal's `auto_cancel_seconds` at `now`."""
+    limit = terminal.auto_cancel_seconds if terminal else None
+    if tx.status is not Status.AUTH or limit is None:
+        return False
+    authorised_at = next((h.at for h in reversed(tx.history) if h.status is Status.AUTH), tx.created_at)
+    return auth_expired(tx.status, (now - authorised_at).total_seconds(), limit)
+
+
+def auto_cancelled(tx: Transaction, terminal: Terminal | None, now: datetime) -> Transaction | None:
+    """The CANCEL_OLD record an expired AUTH becomes at `now`, or None while it is not due."""
+    if not auto_cancel_due(tx, terminal, now):
+        return None
+    assert terminal is not None and terminal.auto_cancel_seconds is not None
+    entry = HistoryEntry(at=now, status=Status.CANCEL_OLD, amount=tx.org_amount,
+                         note=f"auto-cancel after {terminal.auto_cancel_seconds:g} s")
+    return evolve(tx, status=Status.CANCEL_OLD, history=(*tx.history, entry), version=tx.version + 1)
+
+
+# -- making records ------------------------------------------------------------------
+
+
+class IdSource(Protocol):
+    """Where ids and references come from (`FakeData`: reproducible with a seed)."""
+
+    def uuid(self) -> str: ...
+    def reference(self) -> str: ...
+    def int_reference(self) -> str: ...
+    def approval_code(self) -> str: ...
+
+
+def make_card(pan: str, payer_name: str = "", expiry: str = "") -> Card:
+    """The card record of a full card number (masked, branded); the number stays in the process."""
+    return Card(pan=pan, mask=mask_pan(pan), card_type=card_type(pan), payer_name=payer_name,
+                expiry=expiry)
+
+
+def approved_status(amount: float, terminal: Terminal | None) -> Status:
+    """An approval is VERIFIED for 0 (card check), AUTH on a two-stage terminal, CHARGE otherwise."""
+    if amount == 0:
+        return Status.VERIFIED
+    return Status.AUTH if terminal and terminal.two_stage else Status.CHARGE
+
+
+def payment_status(outcome: Outcome, terminal: Terminal | None, amount: float) -> Status:
+    """The status an attempt records: approved (see above), NEW for 3-D Secure, 3D or REJECT."""
+    if outcome.kind is OutcomeKind.APPROVE:
+        return approved_status(amount, terminal)
+    if outcome.kind is OutcomeKind.SECURE3D:
+        return Status.NEW
+    if outcome.reason_code in THREE_D_SECURE_CODES:
+        return Status.THREE_D
+    return Status.REJECT
+
+
+def new_transaction(
+    attempt: PaymentAttempt,
+    outcome: Outcome,
+    terminal: Terminal | None,
+    card: Card | None,
+    card_id: str | None,
+    now: datetime,
+    ids: IdSource,
+) -> Transaction:
+    """The transaction one payment attempt records, with its first history entry."""
+    status = payment_status(outcome, terminal, attempt.amount)
+    approved = status.is_success
+    return Transaction(
+        id=ids.uuid(),
+        client_id=attempt.client_id,
+        invoice_id=attempt.invoice_id,
+        amount=attempt.amount,
+        org_amount=attempt.amount,
+        currency=attempt.currency,
+        terminal_id=attempt.terminal_id,
+        terminal_number=terminal.number if terminal else "",
+        status=status,
+        created_at=now,
+        card=card,
+        card_id=card_id,
+        invoice_id_alt=attempt.invoice_id_alt,
+        account_id=attempt.account_id,
+        description=attempt.description,
+        language=attempt.language,
+        name=attempt.name or (card.payer_name if card else ""),
+        email=attempt.email,
+        phone=attempt.phone,
+        data=attempt.data,
+        ip=attempt.ip,
+        reference=ids.reference(),
+        int_reference=ids.int_reference(),
+        approval_code=ids.approval_code() if approved else "",
+        reason=outcome.message if not approved else "success",
+        reason_code=0 if approved else outcome.reason_code,
+        secure=outcome.kind is OutcomeKind.SECURE3D,
+        charged_amount=attempt.amount if status is Status.CHARGE else 0.0,
+        post_link=attempt.post_link,
+        failure_post_link=attempt.failure_post_link,
+        secret_hash=attempt.secret_hash,
+        source=attempt.source,
+        history=(HistoryEntry(at=now, status=status, amount=attempt.amount,
+                              note=outcome.rule or outcome.kind.value),),
+    )
+
+
+def after_secure3d(
+    tx: Transaction,
+    approved: bool,
+    reason_code: int,
+    terminal: Terminal | None,
+    now: datetime,
+    ids: IdSource,
+) -> Transaction:
+    """A NEW transaction after its 3-D Secure step: approved (as any approval) or status 3D."""
+    if approved:
+        status = approved_status(tx.org_amount, terminal)
+        done = evolve(tx, status=status, approval_code=ids.approval_code(), reason="success",
+                      reason_code=0, charged_amount=tx.amount if status is Status.CHARGE else 0.0)
+    else:
+        done = evolve(tx, status=Status.THREE_D, reason=reason_message(reason_code),
+                      reason_code=reason_code)
+    entry = HistoryEntry(at=now, status=done.status, amount=tx.amount,
+                         note="3-D Secure passed" if approved else "3-D Secure failed")
+    return evolve(done, secure=True, history=(*tx.history, entry), version=tx.version + 1)
+
+
+def after_operation(
+    tx: Transaction, operation: Operation, transition: Transition, external_id: str, now: datetime
+) -> Transaction:
+    """The transaction after an allowed charge, cancel or refund (`plan_operation`'s transition)."""
+    new = transition.balances
+    note = operation.value + (f" externalID={external_id}" if external_id else "")
+    entry = HistoryEntry(at=now, status=new.status, amount=transition.amount, note=note)
+    return evolve(tx, status=new.status, amount=new.amount, charged_amount=new.charged_amount,
+                  refunded_amount=new.refunded_amount, history=(*tx.history, entry),
+                  version=tx.version + 1)
+
+
+def expires_at(now: datetime, ttl_seconds: float) -> datetime:
+    """When something made at `now` with a lifetime of `ttl_seconds` expires (wall-clock)."""
+    return now + timedelta(seconds=ttl_seconds)

@@ -1,14 +1,40 @@
 """Plain data: merchants, terminals, tokens, saved cards, transactions and outcomes.
 
 No behaviour lives here beyond small derived properties; the store owns the
-state and its invariants, the scenario engine produces `Outcome`s.
+state and its invariants, the scenario engine produces `Outcome`s. The records the
+store keeps (tokens, cards, saved cards, transactions and their history) are frozen:
+a change is a new record (`dataclasses.replace`) written back through one store call,
+so no caller can change state behind the store's back. Times that must survive a
+restart are wall-clock datetimes on the mock's clock.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
+from typing import Any, TypeVar
+
+R = TypeVar("R")
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_set = object.__setattr__
+
+
+def evolve(record: R, **changes: Any) -> R:
+    """A copy of a frozen, slotted record with `changes` (`dataclasses.replace`, without its
+    per-call checks: a transaction changes on every operation, so this is on the hot path)."""
+    cls = type(record)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+    new = object.__new__(cls)
+    for name in names:
+        _set(new, name, getattr(record, name))
+    for name, value in changes.items():
+        if name not in names:
+            raise TypeError(f"{cls.__name__} has no field {name!r}")
+        _set(new, name, value)
+    return new
 
 
 class Status(StrEnum):
@@ -74,13 +100,13 @@ class Merchant:
         return None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Token:
     access_token: str
     client_id: str
     kind: TokenKind
     scope: str
-    expires_at: float  # on the clock's monotonic scale
+    expires_at: datetime  # wall-clock, on the mock's clock (`Clock.now()`)
     expires_in: int
     invoice_id: str | None = None
     amount: float | None = None
@@ -91,7 +117,7 @@ class Token:
     secret_hash: str | None = None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Card:
     """A payment card as the mock knows it. The full number never leaves the process."""
 
@@ -104,7 +130,7 @@ class Card:
     expiry: str = ""
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class SavedCard:
     id: str
     client_id: str
@@ -119,7 +145,7 @@ class SavedCard:
     active: bool = True
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class HistoryEntry:
     at: datetime
     status: Status
@@ -127,7 +153,7 @@ class HistoryEntry:
     note: str = ""
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Transaction:
     id: str
     client_id: str
@@ -162,7 +188,8 @@ class Transaction:
     failure_post_link: str | None = None
     secret_hash: str | None = None
     source: str = "cards/auth"  # or "payform"
-    history: list[HistoryEntry] = field(default_factory=list)
+    history: tuple[HistoryEntry, ...] = ()
+    version: int = 0  # bumped by the store on every write (optimistic concurrency)
 
 
 class CallbackMode(StrEnum):

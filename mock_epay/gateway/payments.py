@@ -163,7 +163,7 @@ async def run_payment(
             if outcome.records_approval:
                 approved = Outcome(rule=outcome.rule, callback=outcome.callback)
                 tx = store.record_payment(reservation, attempt, approved, card, card_id)
-                _save_card_if_asked(gateway, tx, attempt, card, card_id)
+                tx = _save_card_if_asked(gateway, tx, attempt, card, card_id)
                 gateway.callbacks.payment_finished(tx, outcome.callback)
             if outcome.kind is OutcomeKind.HANG:
                 await hold_until_gone(client_gone, gateway.settings.scenario_hang_seconds)
@@ -174,7 +174,7 @@ async def run_payment(
                                     ttl=gateway.settings.payment_token_ttl, context=secure3d_context)
             held_for_secure3d = True
             return PaymentResult(outcome, tx)
-        _save_card_if_asked(gateway, tx, attempt, card, card_id)
+        tx = _save_card_if_asked(gateway, tx, attempt, card, card_id)
         gateway.callbacks.payment_finished(tx, outcome.callback)
         return PaymentResult(outcome, tx)
     finally:
@@ -184,9 +184,12 @@ async def run_payment(
 
 def _save_card_if_asked(
     gateway: Gateway, tx: Transaction, attempt: PaymentAttempt, card: Card | None, card_id: str | None
-) -> None:
+) -> Transaction:
+    """The transaction after saving its card when asked (it then carries `card_id`)."""
     if tx.status.is_success and attempt.card_save and card and not card_id:
         gateway.store.attach_saved_card(tx, card)
+        return gateway.store.transaction(tx.client_id, tx.id) or tx
+    return tx
 
 
 def finish_secure3d(
@@ -204,7 +207,7 @@ def finish_secure3d(
     approved = passed if passed is not None else hmac.compare_digest(code.strip().encode(),
                                                                       pending.otp.encode())
     tx = store.finish_secure3d(transaction_id, approved, reason_code=SECURE3D_FAILED)
-    _save_card_if_asked(gateway, tx, pending.attempt, tx.card, tx.card_id)
+    tx = _save_card_if_asked(gateway, tx, pending.attempt, tx.card, tx.card_id)
     gateway.callbacks.payment_finished(tx, pending.callback)
     return tx
 

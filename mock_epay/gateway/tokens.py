@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mock_epay.gateway.errors import EpayError, unauthorized
+from mock_epay.gateway.lifecycle import expires_at
 from mock_epay.gateway.models import Merchant, Token, TokenKind
 from mock_epay.settings import Settings
 from mock_epay.store.memory import Store
@@ -87,7 +88,7 @@ class TokenService:
             client_id=merchant.client_id,
             kind=kind,
             scope=request.scope,
-            expires_at=self._store.clock.monotonic() + ttl,
+            expires_at=expires_at(self._store.clock.now(), ttl),
             expires_in=ttl,
             invoice_id=request.invoice_id,
             amount=request.amount,
@@ -119,7 +120,7 @@ class TokenService:
         token = self._store.token(access_token)
         if token is None:
             raise unauthorized("invalid access token")
-        if token.expires_at <= self._store.clock.monotonic():
+        if token.expires_at <= self._store.clock.now():
             raise unauthorized("access token expired")
         return token
 

@@ -1,133 +1,68 @@
-"""The store: the only owner of state (merchants, tokens, transactions, saved cards, request journal).
+"""The in-memory store: the contract of `mock_epay.store.base` kept in dicts, bounded in size.
 
-It keeps the invariants: one invoice succeeds at most once per merchant (also by its
-last six digits), concurrent payments for one invoice cannot both go through, one
-merchant never reads another merchant's data. State is in memory and bounded:
-expired tokens are swept and the oldest finished transactions are dropped past
-`max_transactions`.
+Fresh on every start (what CI wants). Each contract call runs under one lock, so every
+invariant is an atomic check-and-set even when calls come from threads; from asyncio a
+call never awaits, so it cannot interleave either. Expired tokens are swept (on the
+mock's clock) and the oldest transactions are dropped past `max_transactions`.
 
-Everything here is synchronous: asyncio runs one handler step at a time, so a
-check-and-set without an `await` in between is atomic.
+`MemoryStore` adds the calls composed from the contract (`mock_epay.store.compose`);
+`Store` is its old name.
 """
 
 from __future__ import annotations
 
+import hmac
+import threading
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable
+from datetime import datetime
 
 from mock_epay.core.clock import Clock
-from mock_epay.core.fakedata import FakeData, card_type
-from mock_epay.core.pan import mask_pan
-from mock_epay.gateway.codes import DUPLICATE_MESSAGE, GENERIC, THREE_D_SECURE_CODES, reason_message
+from mock_epay.core.fakedata import FakeData
+from mock_epay.gateway.codes import GENERIC
 from mock_epay.gateway.errors import EpayError
-from mock_epay.gateway.lifecycle import Balances, Operation, auth_expired, not_found_error, plan_operation
-from mock_epay.gateway.models import (
-    CallbackPlan,
-    Card,
-    HistoryEntry,
-    Merchant,
-    Outcome,
-    OutcomeKind,
-    PaymentAttempt,
-    SavedCard,
-    Status,
-    Terminal,
-    Token,
-    Transaction,
+from mock_epay.gateway.lifecycle import not_found_error
+from mock_epay.gateway.models import Merchant, SavedCard, Terminal, Token, Transaction, evolve
+from mock_epay.store.base import (
+    CardIdTaken,
+    HoldNotFound,
+    InvoiceReservation,
+    JournalEntry,
+    Secure3DHold,
+    VersionConflict,
+    duplicate_error,
+    invoice_suffix,
 )
-from mock_epay.settings import ConfigError
+from mock_epay.store.compose import ComposedCalls
 
 MAX_TOKENS = 20_000
+SWEEP_BATCH = 64  # expired tokens dropped per `add_token`, oldest first
 
 
-def invoice_suffix(invoice_id: str) -> str:
-    """The last six characters: the bank requires them unique among a merchant's orders."""
-    return invoice_id[-6:]
+class MemoryBackend:
+    """The contract, in memory. Keeps no domain rules: it stores what it is given."""
 
-
-def duplicate_error() -> EpayError:
-    return EpayError(400, GENERIC, DUPLICATE_MESSAGE)
-
-
-@dataclass(frozen=True, slots=True)
-class OperationResult:
-    """A charge, cancel or refund the store applied: the transaction after it and the amount moved."""
-
-    transaction: Transaction
-    operation: Operation
-    amount: float
-
-
-@dataclass(frozen=True, slots=True)
-class InvoiceReservation:
-    """Proof that a payment for this invoice is in flight; released when it finishes."""
-
-    client_id: str
-    invoice_id: str
-
-
-@dataclass(slots=True)
-class PendingSecure3D:
-    """A payment waiting for its 3-D Secure step; its invoice stays reserved meanwhile."""
-
-    transaction_id: str
-    client_id: str
-    otp: str
-    callback: CallbackPlan
-    attempt: PaymentAttempt
-    reservation: InvoiceReservation
-    expires_at: float  # on the clock's monotonic scale
-    context: dict[str, Any]  # what the page needs to finish (links, widget mode, ...)
-
-
-class Store:
-    """In-memory state of the mock gateway."""
-
-    def __init__(
-        self,
-        merchants: Iterable[Merchant],
-        clock: Clock,
-        fake: FakeData,
-        max_transactions: int = 20_000,
-        journal_size: int = 500,
-        max_tokens: int = MAX_TOKENS,
-    ) -> None:
+    def __init__(self, clock: Clock, max_transactions: int = 20_000, journal_size: int = 500,
+                 max_tokens: int = MAX_TOKENS) -> None:
         self.clock = clock
-        self.fake = fake
+        self._lock = threading.RLock()
         self._max_transactions = max_transactions
         self._max_tokens = max_tokens
         self._merchants: dict[str, Merchant] = {}
-        self._terminal_owner: dict[str, str] = {}
         self._tokens: OrderedDict[str, Token] = OrderedDict()
         self._transactions: OrderedDict[str, Transaction] = OrderedDict()
         self._latest_by_invoice: dict[tuple[str, str], str] = {}
         self._succeeded_suffixes: dict[tuple[str, str], str] = {}
-        self._in_flight: set[tuple[str, str]] = set()
+        self._in_flight: dict[tuple[str, str], int] = {}  # invoice or "~suffix" -> reservation number
         self._cards: dict[str, SavedCard] = {}
-        self._secure3d: dict[str, PendingSecure3D] = {}
-        self._journal: deque[tuple[Any, ...]] = deque(maxlen=journal_size)
-        merchants = list(merchants)
-        # Ids the config declares: a generated id never takes one, whatever the seeding order.
-        self._declared_card_ids = {c.id for m in merchants for c in m.saved_cards if c.id}
-        for merchant in merchants:
-            self.add_merchant(merchant)
+        self._secure3d: dict[str, Secure3DHold] = {}
+        self._journal: deque[JournalEntry] = deque(maxlen=journal_size)
 
     # -- merchants ---------------------------------------------------------------
 
     def add_merchant(self, merchant: Merchant) -> None:
-        self._declared_card_ids.update(c.id for c in merchant.saved_cards if c.id)
-        self._merchants[merchant.client_id] = merchant
-        for terminal in merchant.terminals:
-            self._terminal_owner[terminal.id] = merchant.client_id
-        self._seed_cards(merchant)
-
-    def _seed_cards(self, merchant: Merchant) -> None:
-        """Save the cards the config declares (a generated cardholder name when none is given)."""
-        for seed in merchant.saved_cards:
-            card = self.make_card(seed.card_number, seed.payer_name or self.fake.payer_name(), seed.expiry)
-            self.save_card(merchant.client_id, seed.account_id, card, card_id=seed.id)
+        with self._lock:
+            self._merchants[merchant.client_id] = merchant
 
     def merchants(self) -> list[Merchant]:
         return list(self._merchants.values())
@@ -137,7 +72,8 @@ class Store:
 
     def authenticate_client(self, client_id: str, client_secret: str) -> Merchant | None:
         merchant = self._merchants.get(client_id)
-        if merchant is None or merchant.client_secret != client_secret:
+        if merchant is None or not hmac.compare_digest(merchant.client_secret.encode(),
+                                                        client_secret.encode()):
             return None
         return merchant
 
@@ -148,138 +84,77 @@ class Store:
     # -- tokens ------------------------------------------------------------------
 
     def add_token(self, token: Token) -> None:
-        self._sweep_tokens()
-        self._tokens[token.access_token] = token
-        while len(self._tokens) > self._max_tokens:
-            self._tokens.popitem(last=False)
+        with self._lock:
+            self._sweep_tokens(self.clock.now())
+            self._tokens[token.access_token] = token
+            while len(self._tokens) > self._max_tokens:
+                self._tokens.popitem(last=False)
 
     def token(self, access_token: str) -> Token | None:
         return self._tokens.get(access_token)
 
-    def token_count(self) -> int:
-        return len(self._tokens)
-
-    def _sweep_tokens(self) -> None:
+    def _sweep_tokens(self, now: datetime) -> None:
         """Drop expired tokens from the oldest end (tokens are kept in issue order)."""
-        now = self.clock.monotonic()
         tokens = self._tokens
-        for _ in range(64):
-            if not tokens:
-                return
-            oldest = next(iter(tokens.values()))
-            if oldest.expires_at > now:
+        for _ in range(SWEEP_BATCH):
+            if not tokens or next(iter(tokens.values())).expires_at > now:
                 return
             tokens.popitem(last=False)
 
     # -- invoices ----------------------------------------------------------------
 
     def reserve_invoice(self, client_id: str, invoice_id: str) -> InvoiceReservation:
-        """Claim an invoice for one payment attempt, or refuse it as a duplicate.
-
-        A duplicate is an invoice (or last six digits) that already succeeded for this
-        merchant, or one with another payment in flight right now.
-        """
-        suffix_key = (client_id, "~" + invoice_suffix(invoice_id))
-        invoice_key = (client_id, invoice_id)
-        self._expire_secure3d()
-        if (client_id, invoice_suffix(invoice_id)) in self._succeeded_suffixes:
-            raise duplicate_error()
-        if invoice_key in self._in_flight or suffix_key in self._in_flight:
-            raise duplicate_error()
-        self._in_flight.add(invoice_key)
-        self._in_flight.add(suffix_key)
-        return InvoiceReservation(client_id, invoice_id)
+        suffix = invoice_suffix(invoice_id)
+        keys = ((client_id, invoice_id), (client_id, "~" + suffix))
+        with self._lock:
+            if (client_id, suffix) in self._succeeded_suffixes:
+                raise duplicate_error()
+            if keys[0] in self._in_flight or keys[1] in self._in_flight:
+                raise duplicate_error()
+            reservation = InvoiceReservation(client_id, invoice_id)
+            for key in keys:
+                self._in_flight[key] = reservation.number
+            return reservation
 
     def release_invoice(self, reservation: InvoiceReservation) -> None:
-        self._in_flight.discard((reservation.client_id, reservation.invoice_id))
-        self._in_flight.discard(
-            (reservation.client_id, "~" + invoice_suffix(reservation.invoice_id))
-        )
+        with self._lock:
+            for key in self._reservation_keys(reservation):
+                if self._in_flight.get(key) == reservation.number:
+                    del self._in_flight[key]
+
+    @staticmethod
+    def _reservation_keys(reservation: InvoiceReservation) -> tuple[tuple[str, str], ...]:
+        return ((reservation.client_id, reservation.invoice_id),
+                (reservation.client_id, "~" + invoice_suffix(reservation.invoice_id)))
 
     def invoice_succeeded(self, client_id: str, invoice_id: str) -> bool:
         return (client_id, invoice_suffix(invoice_id)) in self._succeeded_suffixes
 
     # -- transactions ------------------------------------------------------------
 
-    def make_card(self, pan: str, payer_name: str = "", expiry: str = "") -> Card:
-        return Card(
-            pan=pan,
-            mask=mask_pan(pan),
-            card_type=card_type(pan),
-            payer_name=payer_name,
-            expiry=expiry,
-        )
+    def insert_payment(self, reservation: InvoiceReservation, transaction: Transaction,
+                       hold: Secure3DHold | None = None) -> Transaction:
+        tx = evolve(transaction, version=0) if transaction.version else transaction
+        with self._lock:
+            if tx.id in self._transactions:
+                raise ValueError(f"transaction {tx.id} is recorded already")
+            self._insert_transaction(tx)
+            if tx.status.is_success:
+                self._succeeded_suffixes[(tx.client_id, invoice_suffix(tx.invoice_id))] = tx.id
+            if hold is None:
+                self.release_invoice(reservation)
+            else:
+                self._hand_over(reservation, hold)
+            return tx
 
-    def record_payment(
-        self,
-        reservation: InvoiceReservation,
-        attempt: PaymentAttempt,
-        outcome: Outcome,
-        card: Card | None,
-        card_id: str | None = None,
-    ) -> Transaction:
-        """Record the result of one payment attempt and release its invoice.
-
-        Approvals become AUTH on a two-stage terminal and CHARGE on a one-stage one;
-        declines become REJECT (3D for a failed 3-D Secure check).
-        """
-        terminal = self.terminal_of(attempt.client_id, attempt.terminal_id)
-        status = self._status_for(outcome, terminal, attempt)
-        approved = status.is_success
-        now = self.clock.now()
-        tx = Transaction(
-            id=self.fake.uuid(),
-            client_id=attempt.client_id,
-            invoice_id=attempt.invoice_id,
-            amount=attempt.amount,
-            org_amount=attempt.amount,
-            currency=attempt.currency,
-            terminal_id=attempt.terminal_id,
-            terminal_number=terminal.number if terminal else "",
-            status=status,
-            created_at=now,
-            card=card,
-            card_id=card_id,
-            invoice_id_alt=attempt.invoice_id_alt,
-            account_id=attempt.account_id,
-            description=attempt.description,
-            language=attempt.language,
-            name=attempt.name or (card.payer_name if card else ""),
-            email=attempt.email,
-            phone=attempt.phone,
-            data=attempt.data,
-            ip=attempt.ip,
-            reference=self.fake.reference(),
-            int_reference=self.fake.int_reference(),
-            approval_code=self.fake.approval_code() if approved else "",
-            reason=outcome.message if not approved else "success",
-            reason_code=0 if approved else outcome.reason_code,
-            secure=outcome.kind is OutcomeKind.SECURE3D,
-            charged_amount=attempt.amount if status is Status.CHARGE else 0.0,
-            post_link=attempt.post_link,
-            failure_post_link=attempt.failure_post_link,
-            secret_hash=attempt.secret_hash,
-            source=attempt.source,
-        )
-        tx.history.append(HistoryEntry(at=now, status=status, amount=attempt.amount,
-                                       note=outcome.rule or outcome.kind.value))
-        self._insert_transaction(tx)
-        if approved:
-            self._succeeded_suffixes[(attempt.client_id, invoice_suffix(attempt.invoice_id))] = tx.id
-        self.release_invoice(reservation)
-        return tx
-
-    @staticmethod
-    def _status_for(outcome: Outcome, terminal: Terminal | None, attempt: PaymentAttempt) -> Status:
-        if outcome.kind is OutcomeKind.APPROVE:
-            if attempt.amount == 0:
-                return Status.VERIFIED
-            return Status.AUTH if terminal and terminal.two_stage else Status.CHARGE
-        if outcome.kind is OutcomeKind.SECURE3D:
-            return Status.NEW
-        if outcome.reason_code in THREE_D_SECURE_CODES:
-            return Status.THREE_D
-        return Status.REJECT
+    def _hand_over(self, reservation: InvoiceReservation, hold: Secure3DHold) -> None:
+        """The invoice stays reserved, now under the hold's reservation."""
+        for key in self._reservation_keys(reservation):
+            if self._in_flight.get(key) == reservation.number:
+                del self._in_flight[key]
+        for key in self._reservation_keys(hold.reservation):
+            self._in_flight[key] = hold.reservation.number
+        self._secure3d[hold.transaction_id] = hold
 
     def _insert_transaction(self, tx: Transaction) -> None:
         self._transactions[tx.id] = tx
@@ -294,240 +169,159 @@ class Store:
                 del self._succeeded_suffixes[suffix_key]
 
     def transaction(self, client_id: str, transaction_id: str) -> Transaction | None:
-        """A transaction by UUID, only if it belongs to this merchant."""
         tx = self._transactions.get(transaction_id)
-        if tx is None or tx.client_id != client_id:
-            return None
-        return self._expire_auth(tx)
+        return tx if tx is not None and tx.client_id == client_id else None
 
     def transaction_for_invoice(self, client_id: str, invoice_id: str) -> Transaction | None:
         tx_id = self._latest_by_invoice.get((client_id, invoice_id))
-        tx = self._transactions.get(tx_id) if tx_id else None
-        return self._expire_auth(tx) if tx else None
+        return self._transactions.get(tx_id) if tx_id else None
 
     def find_transaction(self, transaction_id: str) -> Transaction | None:
-        """A transaction by UUID, whichever merchant it belongs to (admin API only)."""
-        tx = self._transactions.get(transaction_id)
-        return self._expire_auth(tx) if tx else None
+        return self._transactions.get(transaction_id)
 
-    def transactions(self, client_id: str | None = None) -> Iterator[Transaction]:
-        for tx in reversed(self._transactions.values()):
-            if client_id is None or tx.client_id == client_id:
-                yield self._expire_auth(tx)
+    def transactions(self, client_id: str | None = None) -> list[Transaction]:
+        with self._lock:
+            found = reversed(self._transactions.values())
+            return [tx for tx in found if client_id is None or tx.client_id == client_id]
 
-    # -- operations (charge / cancel / refund) -----------------------------------
+    def replace_transaction(self, transaction: Transaction, expected_version: int) -> Transaction:
+        with self._lock:
+            current = self._transactions.get(transaction.id)
+            if current is None or current.client_id != transaction.client_id:
+                raise not_found_error()
+            if current.version != expected_version:
+                raise VersionConflict(transaction.id, expected_version, current.version)
+            written = _versioned(transaction, expected_version + 1)
+            self._transactions[written.id] = written
+            if written.status.is_success:
+                self._succeeded_suffixes[(written.client_id, invoice_suffix(written.invoice_id))] = written.id
+            return written
 
-    def apply_operation(
-        self,
-        client_id: str,
-        transaction_id: str,
-        operation: Operation,
-        amount: float | None = None,
-        external_id: str = "",
-    ) -> OperationResult:
-        """Check and apply one operation atomically (no await inside), or raise the bank's 400.
+    # -- 3-D Secure holds --------------------------------------------------------
 
-        Unknown or another merchant's transaction: code 102. Wrong status or amount: code 100
-        (the rules live in `mock_epay.gateway.lifecycle`).
-        """
-        tx = self.transaction(client_id, transaction_id)
-        if tx is None:
-            raise not_found_error()
-        transition = plan_operation(operation, Balances.of(tx), amount, tx.id)
-        new = transition.balances
-        tx.status = new.status
-        tx.amount = new.amount
-        tx.charged_amount = new.charged_amount
-        tx.refunded_amount = new.refunded_amount
-        note = operation.value + (f" externalID={external_id}" if external_id else "")
-        tx.history.append(
-            HistoryEntry(at=self.clock.now(), status=new.status, amount=transition.amount, note=note)
-        )
-        return OperationResult(tx, operation, transition.amount)
+    def add_secure3d_hold(self, hold: Secure3DHold) -> Secure3DHold:
+        with self._lock:
+            if hold.transaction_id not in self._transactions:
+                raise not_found_error()
+            taken = self.reserve_invoice(hold.client_id, hold.reservation.invoice_id)
+            self._hand_over(taken, hold)
+            return hold
 
-    def _expire_auth(self, tx: Transaction) -> Transaction:
-        """Release an AUTH older than its terminal's `auto_cancel_seconds` (status CANCEL_OLD)."""
-        if tx.status is not Status.AUTH:
-            return tx
-        terminal = self.terminal_of(tx.client_id, tx.terminal_id)
-        limit = terminal.auto_cancel_seconds if terminal else None
-        if limit is None:
-            return tx
-        authorised_at = next(
-            (h.at for h in reversed(tx.history) if h.status is Status.AUTH), tx.created_at
-        )
-        age = (self.clock.now() - authorised_at).total_seconds()
-        if auth_expired(tx.status, age, limit):
-            tx.status = Status.CANCEL_OLD
-            tx.history.append(
-                HistoryEntry(at=self.clock.now(), status=Status.CANCEL_OLD, amount=tx.org_amount,
-                             note=f"auto-cancel after {limit:g} s")
-            )
-        return tx
+    def secure3d_hold(self, transaction_id: str) -> Secure3DHold | None:
+        return self._secure3d.get(transaction_id)
+
+    def expired_secure3d(self, now: datetime) -> list[Secure3DHold]:
+        if not self._secure3d:  # the common case, on every reservation: no lock needed
+            return []
+        with self._lock:
+            return [hold for hold in self._secure3d.values() if hold.expires_at <= now]
+
+    def end_secure3d(self, transaction_id: str, result: Transaction | None,
+                     expected_version: int = 0) -> Secure3DHold:
+        with self._lock:
+            current = self._transactions.get(transaction_id)
+            if transaction_id not in self._secure3d:
+                raise HoldNotFound(transaction_id)
+            if result is not None and current is not None and current.version != expected_version:
+                raise VersionConflict(transaction_id, expected_version, current.version)
+            hold = self._secure3d.pop(transaction_id)
+            if result is not None and current is not None:
+                written = _versioned(result, expected_version + 1)
+                self._transactions[transaction_id] = written
+                if written.status.is_success:
+                    self._succeeded_suffixes[(written.client_id, invoice_suffix(written.invoice_id))] = \
+                        written.id
+            self.release_invoice(hold.reservation)
+            return hold
 
     # -- saved cards -------------------------------------------------------------
 
-    def save_card(
-        self,
-        client_id: str,
-        account_id: str,
-        card: Card,
-        card_id: str | None = None,
-        transaction: Transaction | None = None,
-    ) -> SavedCard:
-        """Keep a saved card under `card_id`, or under a fresh id unique across all merchants.
-
-        A `card_id` another merchant already has is refused (ConfigError): card ids are
-        global, and taking it over would hand that merchant's card to this one.
-        """
-        if card_id is not None:
-            existing = self._cards.get(card_id)
-            if existing is not None and existing.client_id != client_id:
-                raise ConfigError(f"saved card {card_id!r} belongs to two merchants, "
-                                 f"{existing.client_id!r} and {client_id!r}")
-        else:
-            card_id = self.fake.uuid()
-            while card_id in self._cards or card_id in self._declared_card_ids:
-                card_id = self.fake.uuid()
-        saved = SavedCard(
-            id=card_id,
-            client_id=client_id,
-            account_id=account_id,
-            card=card,
-            created_at=self.clock.now(),
-            terminal_id=transaction.terminal_id if transaction else "",
-            transaction_id=transaction.id if transaction else "",
-            reference=transaction.reference if transaction else self.fake.reference(),
-            int_reference=transaction.int_reference if transaction else self.fake.int_reference(),
-            token=self.fake.uuid().replace("-", "").upper(),
-        )
-        self._cards[saved.id] = saved
-        return saved
+    def insert_card(self, saved: SavedCard, *, replace: bool = False,
+                    for_transaction: str | None = None) -> SavedCard:
+        with self._lock:
+            existing = self._cards.get(saved.id)
+            if existing is not None and not (replace and existing.client_id == saved.client_id):
+                raise CardIdTaken(saved.id, existing.client_id)
+            if for_transaction is not None:
+                tx = self.transaction(saved.client_id, for_transaction)
+                if tx is None:
+                    raise not_found_error()
+                self._transactions[tx.id] = _with_card(tx, saved.id)
+            self._cards[saved.id] = saved
+            return saved
 
     def card(self, client_id: str, card_id: str) -> SavedCard | None:
-        """A saved card by id, only if it belongs to this merchant."""
         saved = self._cards.get(card_id)
-        if saved is None or saved.client_id != client_id:
-            return None
-        return saved
+        return saved if saved is not None and saved.client_id == client_id else None
+
+    def card_id_taken(self, card_id: str) -> bool:
+        return card_id in self._cards
 
     def cards_for_account(self, client_id: str, account_id: str) -> list[SavedCard]:
-        return [
-            c for c in self._cards.values()
-            if c.client_id == client_id and c.account_id == account_id and c.active
-        ]
+        return [c for c in list(self._cards.values())
+                if c.client_id == client_id and c.account_id == account_id and c.active]
 
     def deactivate_card(self, client_id: str, card_id: str) -> SavedCard:
-        """Deactivate this merchant's saved card; 400 when unknown, another's, or already inactive."""
-        saved = self.card(client_id, card_id)
-        if saved is None:
-            raise EpayError(400, GENERIC, f"card {card_id[:64]!r} not found")
-        if not saved.active:
-            raise EpayError(400, GENERIC, f"card {saved.id} is already deactivated")
-        saved.active = False
-        return saved
-
-    def attach_saved_card(self, tx: Transaction, card: Card) -> SavedCard:
-        """Save the card of a successful payment under its accountId, empty or not (`cardSave: true`)."""
-        saved = self.save_card(tx.client_id, tx.account_id, card, transaction=tx)
-        tx.card_id = saved.id
-        return saved
-
-    # -- 3-D Secure step ---------------------------------------------------------
-
-    def hold_for_secure3d(
-        self,
-        tx: Transaction,
-        attempt: PaymentAttempt,
-        otp: str,
-        callback: CallbackPlan,
-        ttl: float,
-        context: dict[str, Any] | None = None,
-    ) -> PendingSecure3D:
-        """Keep the invoice of a NEW (3-D Secure) transaction reserved until the step ends.
-
-        Call it right after `record_payment`, with no `await` in between.
-        """
-        reservation = self.reserve_invoice(tx.client_id, tx.invoice_id)
-        pending = PendingSecure3D(
-            transaction_id=tx.id,
-            client_id=tx.client_id,
-            otp=otp,
-            callback=callback,
-            attempt=attempt,
-            reservation=reservation,
-            expires_at=self.clock.monotonic() + ttl,
-            context=dict(context or {}),
-        )
-        self._secure3d[tx.id] = pending
-        return pending
-
-    def pending_secure3d(self, transaction_id: str) -> PendingSecure3D | None:
-        self._expire_secure3d()
-        return self._secure3d.get(transaction_id)
-
-    def finish_secure3d(self, transaction_id: str, approved: bool, reason_code: int = 473) -> Transaction:
-        """End a 3-D Secure step: the NEW transaction succeeds or fails with `reason_code` (status 3D)."""
-        pending = self._secure3d.pop(transaction_id)
-        tx = self._transactions[transaction_id]
-        terminal = self.terminal_of(tx.client_id, tx.terminal_id)
-        if approved:
-            if tx.org_amount == 0:
-                tx.status = Status.VERIFIED
-            else:
-                tx.status = Status.AUTH if terminal and terminal.two_stage else Status.CHARGE
-            tx.approval_code = self.fake.approval_code()
-            tx.reason, tx.reason_code = "success", 0
-            tx.charged_amount = tx.amount if tx.status is Status.CHARGE else 0.0
-            self._succeeded_suffixes[(tx.client_id, invoice_suffix(tx.invoice_id))] = tx.id
-        else:
-            tx.status = Status.THREE_D
-            tx.reason, tx.reason_code = reason_message(reason_code), reason_code
-        tx.secure = True
-        tx.history.append(HistoryEntry(at=self.clock.now(), status=tx.status, amount=tx.amount,
-                                       note="3-D Secure passed" if approved else "3-D Secure failed"))
-        self.release_invoice(pending.reservation)
-        return tx
-
-    def _expire_secure3d(self) -> None:
-        """Abandoned 3-D Secure steps end as failed (499, code not entered) and free the invoice."""
-        now = self.clock.monotonic()
-        for tx_id in [k for k, p in self._secure3d.items() if p.expires_at <= now]:
-            if tx_id in self._transactions:
-                self.finish_secure3d(tx_id, approved=False, reason_code=499)
-            else:
-                self.release_invoice(self._secure3d.pop(tx_id).reservation)
+        with self._lock:
+            saved = self.card(client_id, card_id)
+            if saved is None:
+                raise EpayError(400, GENERIC, f"card {card_id[:64]!r} not found")
+            if not saved.active:
+                raise EpayError(400, GENERIC, f"card {saved.id} is already deactivated")
+            saved = self._cards[card_id] = evolve(saved, active=False)
+            return saved
 
     # -- request journal ---------------------------------------------------------
 
-    def journal_request(self, entry: tuple[Any, ...]) -> None:
-        """(epoch seconds, method, path, status, ms, request body, answer body) of one request."""
+    def journal_request(self, entry: JournalEntry) -> None:
         self._journal.append(entry)
 
-    def journal(self, limit: int | None = None) -> list[tuple[Any, ...]]:
+    def journal(self, limit: int | None = None) -> list[JournalEntry]:
         entries = list(self._journal)
         return entries[-limit:] if limit else entries
 
     # -- reset -------------------------------------------------------------------
 
     def reset(self, client_id: str | None = None) -> None:
-        """Forget tokens, transactions and cards (of one merchant, or all); re-seed config cards."""
         def keep(owner: str) -> bool:
             return client_id is not None and owner != client_id
 
-        self._tokens = OrderedDict((k, t) for k, t in self._tokens.items() if keep(t.client_id))
-        self._transactions = OrderedDict(
-            (k, t) for k, t in self._transactions.items() if keep(t.client_id)
-        )
-        self._latest_by_invoice = {k: v for k, v in self._latest_by_invoice.items() if keep(k[0])}
-        self._succeeded_suffixes = {
-            k: v for k, v in self._succeeded_suffixes.items() if keep(k[0])
-        }
-        self._in_flight = {k for k in self._in_flight if keep(k[0])}
-        self._secure3d = {k: p for k, p in self._secure3d.items() if keep(p.client_id)}
-        self._cards = {k: c for k, c in self._cards.items() if keep(c.client_id)}
-        if client_id is None:
-            self._journal.clear()
-        for merchant in self._merchants.values():
-            if not keep(merchant.client_id):
-                self._seed_cards(merchant)
+        with self._lock:
+            self._tokens = OrderedDict((k, t) for k, t in self._tokens.items() if keep(t.client_id))
+            self._transactions = OrderedDict(
+                (k, t) for k, t in self._transactions.items() if keep(t.client_id)
+            )
+            self._latest_by_invoice = {k: v for k, v in self._latest_by_invoice.items() if keep(k[0])}
+            self._succeeded_suffixes = {k: v for k, v in self._succeeded_suffixes.items() if keep(k[0])}
+            self._in_flight = {k: v for k, v in self._in_flight.items() if keep(k[0])}
+            self._secure3d = {k: h for k, h in self._secure3d.items() if keep(h.client_id)}
+            self._cards = {k: c for k, c in self._cards.items() if keep(c.client_id)}
+            if client_id is None:
+                self._journal.clear()
+
+
+def _with_card(tx: Transaction, card_id: str) -> Transaction:
+    return evolve(tx, card_id=card_id, version=tx.version + 1)
+
+
+def _versioned(tx: Transaction, version: int) -> Transaction:
+    return tx if tx.version == version else evolve(tx, version=version)
+
+
+class MemoryStore(ComposedCalls, MemoryBackend):
+    """The default store: the in-memory contract plus the calls composed from it."""
+
+    def __init__(
+        self,
+        merchants: Iterable[Merchant],
+        clock: Clock,
+        fake: FakeData,
+        max_transactions: int = 20_000,
+        journal_size: int = 500,
+        max_tokens: int = MAX_TOKENS,
+    ) -> None:
+        MemoryBackend.__init__(self, clock, max_transactions, journal_size, max_tokens)
+        ComposedCalls.__init__(self, merchants, fake)
+
+
+Store = MemoryStore

@@ -1,0 +1,216 @@
+"""The store contract: what every backend (memory today; SQLite and PostgreSQL next) must provide.
+
+One Protocol per kind of state, and `Store` combining them. Every invariant
+is ONE call, which a backend makes atomic (a lock in memory; a transaction, row lock
+or unique constraint in SQL):
+
+* `reserve_invoice`: one payment in flight per invoice and per last six digits, and
+  none once either succeeded for the merchant (duplicates are refused).
+* `insert_payment`: record a transaction, mark its invoice succeeded when it did, and
+  release its reservation or hand it over to a 3-D Secure hold.
+* `end_secure3d`: remove a hold and write its result; exactly one caller wins.
+* `replace_transaction`: write a changed transaction if, and only if, its version is
+  still the one the caller read (optimistic concurrency; `VersionConflict` otherwise).
+* `insert_card` (with the transaction it was saved from) and `deactivate_card`.
+
+Records crossing the contract are frozen dataclasses (see `mock_epay.gateway.models`)
+or fresh lists: nothing a caller holds can change the store's state. Backends keep no
+domain rules: statuses, auto-cancel, card records and ids come from
+`mock_epay.gateway.lifecycle`, and the calls built from them live in
+`mock_epay.store.compose`. Calls scoped by `client_id` never see another merchant's data.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from mock_epay.gateway.codes import DUPLICATE_MESSAGE, GENERIC, OPERATION_ERROR
+from mock_epay.gateway.errors import EpayError
+from mock_epay.gateway.lifecycle import Operation
+from mock_epay.gateway.models import (
+    CallbackPlan,
+    Merchant,
+    PaymentAttempt,
+    SavedCard,
+    Terminal,
+    Token,
+    Transaction,
+)
+
+_reservation_numbers = itertools.count(1)
+
+
+def invoice_suffix(invoice_id: str) -> str:
+    """The last six characters: the bank requires them unique among a merchant's orders."""
+    return invoice_id[-6:]
+
+
+def duplicate_error() -> EpayError:
+    return EpayError(400, GENERIC, DUPLICATE_MESSAGE)
+
+
+class VersionConflict(EpayError):
+    """The transaction changed since the caller read it; read it again and re-decide."""
+
+    def __init__(self, transaction_id: str, expected: int, found: int) -> None:
+        super().__init__(400, OPERATION_ERROR,
+                         f"transaction {transaction_id} changed while this operation was applied "
+                         f"(version {expected} expected, {found} found); retry the operation")
+        self.transaction_id = transaction_id
+
+
+class CardIdTaken(Exception):
+    """A saved card id that already exists (for another merchant, or when not replacing)."""
+
+    def __init__(self, card_id: str, owner: str) -> None:
+        super().__init__(f"saved card id {card_id!r} is taken (merchant {owner!r})")
+        self.card_id = card_id
+        self.owner = owner
+
+
+class HoldNotFound(LookupError):
+    """No 3-D Secure hold for this transaction (never made, or already ended by someone else)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceReservation:
+    """Proof that a payment for this invoice is in flight; released when it finishes.
+
+    `number` tells reservations of one invoice apart, so releasing a stale one never frees
+    the invoice for a newer holder.
+    """
+
+    client_id: str
+    invoice_id: str
+    number: int = field(default_factory=lambda: next(_reservation_numbers), compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Secure3DHold:
+    """A payment waiting for its 3-D Secure step; its invoice stays reserved meanwhile."""
+
+    transaction_id: str
+    client_id: str
+    otp: str
+    callback: CallbackPlan
+    attempt: PaymentAttempt
+    reservation: InvoiceReservation
+    expires_at: datetime  # wall-clock, on the mock's clock
+    context: Mapping[str, Any]  # what the page needs to finish (links, widget mode, ...)
+
+
+PendingSecure3D = Secure3DHold  # the name callers used before the contract
+
+
+@dataclass(frozen=True, slots=True)
+class OperationResult:
+    """A charge, cancel or refund the store applied: the transaction after it and the amount moved."""
+
+    transaction: Transaction
+    operation: Operation
+    amount: float
+
+
+JournalEntry = tuple[Any, ...]  # (epoch seconds, method, path, status, ms, request body, answer body)
+
+
+class MerchantStore(Protocol):
+    def add_merchant(self, merchant: Merchant) -> None:
+        """Add or replace a merchant (runtime changes included); its terminals become its own."""
+    def merchants(self) -> list[Merchant]: ...
+    def merchant(self, client_id: str) -> Merchant | None: ...
+    def authenticate_client(self, client_id: str, client_secret: str) -> Merchant | None: ...
+    def terminal_of(self, client_id: str, terminal_id: str) -> Terminal | None: ...
+
+
+class TokenStore(Protocol):
+    def add_token(self, token: Token) -> None:
+        """Keep a token; expired ones (on the mock's clock) and the oldest past the cap may go."""
+    def token(self, access_token: str) -> Token | None:
+        """The token as issued, expired or not (the caller checks `expires_at`)."""
+
+
+class PaymentStore(Protocol):
+    def reserve_invoice(self, client_id: str, invoice_id: str) -> InvoiceReservation:
+        """Claim an invoice for one attempt; the duplicate error when it (or its last six
+        digits) succeeded already or another attempt holds it."""
+    def release_invoice(self, reservation: InvoiceReservation) -> None:
+        """Free a reservation; a no-op when it was released or handed over already."""
+    def invoice_succeeded(self, client_id: str, invoice_id: str) -> bool: ...
+    def insert_payment(
+        self, reservation: InvoiceReservation, transaction: Transaction, hold: Secure3DHold | None = None
+    ) -> Transaction:
+        """Record a new transaction (version 0); mark its invoice succeeded when its status is
+        a success; release `reservation`, or keep the invoice reserved under `hold`."""
+    def transaction(self, client_id: str, transaction_id: str) -> Transaction | None: ...
+    def transaction_for_invoice(self, client_id: str, invoice_id: str) -> Transaction | None:
+        """The latest transaction of this merchant's invoice."""
+    def find_transaction(self, transaction_id: str) -> Transaction | None:
+        """Any merchant's transaction (admin API only)."""
+    def transactions(self, client_id: str | None = None) -> list[Transaction]:
+        """Newest first; one merchant's, or everyone's with None."""
+    def replace_transaction(self, transaction: Transaction, expected_version: int) -> Transaction:
+        """Write a changed transaction (same id and merchant) if its stored version is still
+        `expected_version`; the written record has version + 1. `VersionConflict` otherwise,
+        the not-found error when it is unknown or another merchant's."""
+    def add_secure3d_hold(self, hold: Secure3DHold) -> Secure3DHold:
+        """Hold an already recorded NEW transaction for its 3-D Secure step, reserving its
+        invoice again under `hold.reservation` (the duplicate error when it is taken)."""
+    def secure3d_hold(self, transaction_id: str) -> Secure3DHold | None: ...
+    def expired_secure3d(self, now: datetime) -> list[Secure3DHold]:
+        """Holds whose `expires_at` is at or before `now`."""
+    def end_secure3d(
+        self, transaction_id: str, result: Transaction | None, expected_version: int = 0
+    ) -> Secure3DHold:
+        """Remove the hold, write `result` (when its transaction still exists, and only if its
+        stored version is still `expected_version`), mark the invoice succeeded when it did,
+        free the reservation. `HoldNotFound` for every caller but one."""
+
+
+class CardStore(Protocol):
+    def insert_card(
+        self, saved: SavedCard, *, replace: bool = False, for_transaction: str | None = None
+    ) -> SavedCard:
+        """Keep a saved card under its id. `CardIdTaken` when the id exists, unless `replace`
+        and it is this merchant's. With `for_transaction`, that transaction (of the same
+        merchant) gets `card_id` in the same step."""
+    def card(self, client_id: str, card_id: str) -> SavedCard | None: ...
+    def card_id_taken(self, card_id: str) -> bool: ...
+    def cards_for_account(self, client_id: str, account_id: str) -> list[SavedCard]:
+        """Active cards of one account, oldest first."""
+    def deactivate_card(self, client_id: str, card_id: str) -> SavedCard:
+        """Deactivate once; the bank's 400 when unknown, another merchant's, or inactive."""
+
+
+class JournalStore(Protocol):
+    def journal_request(self, entry: JournalEntry) -> None:
+        """Keep one request; only the last `journal_size` are kept."""
+    def journal(self, limit: int | None = None) -> list[JournalEntry]:
+        """Oldest first; the last `limit` with a limit."""
+
+
+class DeliveryStore(Protocol):
+    """The callback outbox and delivery log, so pending callbacks can survive a restart.
+
+    Today the dispatcher keeps them itself (`mock_epay.callbacks.delivery_log`); a durable
+    backend implements this so that a callback is committed with the payment that causes it
+    and exactly one worker claims each attempt.
+    """
+
+    def add_delivery(self, delivery: Any) -> None: ...
+    def delivery(self, delivery_id: str) -> Any | None: ...
+    def claim_due(self, now: float, limit: int) -> list[Any]:
+        """Pending deliveries due at `now`, each handed to one caller only."""
+    def finish_delivery(self, delivery_id: str, status: str, error: str | None) -> None: ...
+
+
+class Store(MerchantStore, TokenStore, PaymentStore, CardStore, JournalStore, Protocol):
+    """All the state of one sandbox."""
+
+    def reset(self, client_id: str | None = None) -> None:
+        """Forget tokens, transactions, holds, reservations and cards of one merchant (or all,
+        with the journal); merchants stay."""

@@ -1,0 +1,395 @@
+"""The store contract: every backend must keep these promises (memory today; SQLite and PostgreSQL next).
+
+A backend plugs in by adding one entry to BACKENDS: a factory taking
+(merchants, clock, fake, max_transactions, journal_size) and returning a store with the
+contract of `mock_epay.store.base` plus the composed calls of `mock_epay.store.compose`.
+Concurrent tests run their calls in threads (`asyncio.to_thread`), so a backend whose
+calls are not atomic fails them even when the event loop alone would hide it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from mock_epay.core.clock import Clock
+from mock_epay.core.fakedata import FakeData
+from mock_epay.gateway import lifecycle
+from mock_epay.gateway.lifecycle import Operation
+from mock_epay.gateway.models import (
+    APPROVED,
+    CallbackPlan,
+    Merchant,
+    Outcome,
+    OutcomeKind,
+    PaymentAttempt,
+    SeedCard,
+    Status,
+    Terminal,
+    Token,
+    TokenKind,
+    Transaction,
+)
+from mock_epay.settings import ConfigError
+from mock_epay.store.base import CardIdTaken, HoldNotFound, InvoiceReservation, Secure3DHold, VersionConflict
+from mock_epay.store.memory import MemoryStore
+from mock_epay.web.errors import EpayError
+
+BACKENDS: dict[str, Callable[..., Any]] = {
+    "memory": MemoryStore,
+}
+
+SEED_A = "aaaaaaaa-0000-4000-8000-000000000001"
+SEED_B = "bbbbbbbb-0000-4000-8000-000000000001"
+SHOP_A = Merchant("a", "secret-a", "Shop A", (
+    Terminal("ta", "90000001"),
+    Terminal("ta-two-stage", "90000002", two_stage=True, auto_cancel_seconds=60),
+), saved_cards=(SeedCard("u1", "4405639704015096", SEED_A, "ANNA A"),))
+SHOP_B = Merchant("b", "secret-b", "Shop B", (Terminal("tb", "90000003"),),
+                  saved_cards=(SeedCard("u1", "5522042705066736", SEED_B, "BORIS B"),))
+DECLINED = Outcome(kind=OutcomeKind.DECLINE, reason_code=484, message="declined")
+SECURE3D = Outcome(kind=OutcomeKind.SECURE3D)
+
+
+@pytest.fixture(params=list(BACKENDS))
+def make_store(request: pytest.FixtureRequest) -> Callable[..., Any]:
+    factory = BACKENDS[request.param]
+
+    def make(max_transactions: int = 20_000, journal_size: int = 500) -> Any:
+        return factory([SHOP_A, SHOP_B], Clock(), FakeData(7), max_transactions=max_transactions,
+                       journal_size=journal_size)
+
+    return make
+
+
+@pytest.fixture
+def store(make_store: Callable[..., Any]) -> Any:
+    return make_store()
+
+
+def attempt(invoice_id: str, client_id: str = "a", terminal: str = "ta") -> PaymentAttempt:
+    return PaymentAttempt(client_id=client_id, invoice_id=invoice_id, amount=100, currency="KZT",
+                          terminal_id=terminal)
+
+
+def pay(store: Any, invoice_id: str, outcome: Outcome = APPROVED, **kwargs: Any) -> Transaction:
+    paying = attempt(invoice_id, **kwargs)
+    reservation = store.reserve_invoice(paying.client_id, invoice_id)
+    return store.record_payment(reservation, paying, outcome, store.make_card("4405639704015096"))
+
+
+def refused_as_duplicate(call: Callable[[], Any]) -> bool:
+    try:
+        call()
+    except EpayError as exc:
+        return exc.status == 400 and exc.code == -1 and exc.message == "dublicate transaction"
+    return False
+
+
+# -- invoices -----------------------------------------------------------------------
+
+
+def test_an_invoice_in_flight_is_refused_until_its_attempt_is_recorded(store):
+    reservation = store.reserve_invoice("a", "000000101")
+    assert refused_as_duplicate(lambda: store.reserve_invoice("a", "000000101"))
+    assert refused_as_duplicate(lambda: store.reserve_invoice("a", "999000101"))  # same last six
+    store.record_payment(reservation, attempt("000000101"), DECLINED, None)
+    store.release_invoice(store.reserve_invoice("a", "000000101"))  # a decline frees it
+
+
+def test_a_paid_invoice_is_refused_also_by_its_last_six_digits(store):
+    pay(store, "000000102")
+    assert store.invoice_succeeded("a", "000000102")
+    assert refused_as_duplicate(lambda: store.reserve_invoice("a", "000000102"))
+    assert refused_as_duplicate(lambda: store.reserve_invoice("a", "777000102"))
+    assert store.invoice_succeeded("a", "777000102")
+    store.reserve_invoice("b", "000000102")  # another merchant's orders are its own
+
+
+def test_releasing_a_stale_reservation_does_not_free_the_newer_one(store):
+    first = store.reserve_invoice("a", "000000103")
+    store.release_invoice(first)
+    second = store.reserve_invoice("a", "000000103")
+    store.release_invoice(first)  # late, e.g. a `finally` after a hand-over
+    assert refused_as_duplicate(lambda: store.reserve_invoice("a", "000000103"))
+    store.release_invoice(second)
+    store.reserve_invoice("a", "000000103")
+
+
+async def test_of_100_concurrent_reservations_of_one_invoice_exactly_one_wins(store):
+    async def claim() -> bool:
+        try:
+            await asyncio.to_thread(store.reserve_invoice, "a", "000000104")
+        except EpayError:
+            return False
+        return True
+
+    results = await asyncio.gather(*(claim() for _ in range(100)))
+    assert results.count(True) == 1
+
+
+# -- payments and 3-D Secure holds --------------------------------------------------
+
+
+def test_a_recorded_payment_is_stored_as_given_with_version_zero(store):
+    tx = pay(store, "000000201")
+    assert tx.status is Status.CHARGE and tx.version == 0
+    assert store.transaction("a", tx.id) == tx
+    assert store.transaction_for_invoice("a", "000000201") == tx
+    assert store.find_transaction(tx.id) == tx
+    assert [t.id for t in store.transactions("a")] == [tx.id]
+    assert tx.card is not None and tx.card.mask == "440563...5096"
+
+
+def test_records_handed_out_cannot_change_the_store(store):
+    tx = pay(store, "000000202")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        tx.status = Status.REFUND  # type: ignore[misc]
+    listing = store.transactions()
+    listing.clear()
+    assert store.transactions() == [tx]
+
+
+def hold_payment(store: Any, invoice_id: str, ttl: float = 300) -> Transaction:
+    paying = attempt(invoice_id)
+    tx = store.record_payment(store.reserve_invoice("a", invoice_id), paying, SECURE3D, None)
+    store.hold_for_secure3d(tx, paying, "123456", CallbackPlan(), ttl=ttl, context={"short": True})
+    return tx
+
+
+def test_a_3ds_hold_keeps_the_invoice_reserved_until_it_ends(store):
+    tx = hold_payment(store, "000000203")
+    assert tx.status is Status.NEW
+    hold = store.pending_secure3d(tx.id)
+    assert hold.otp == "123456" and hold.context["short"] is True
+    assert refused_as_duplicate(lambda: store.reserve_invoice("a", "000000203"))
+    done = store.finish_secure3d(tx.id, approved=True)
+    assert done.status is Status.CHARGE and done.secure and done.version == 1
+    assert store.pending_secure3d(tx.id) is None
+    assert store.invoice_succeeded("a", "000000203")
+
+
+def test_insert_payment_hands_the_reservation_over_to_the_hold_in_one_call(store):
+    paying = attempt("000000204")
+    reservation = store.reserve_invoice("a", "000000204")
+    made = lifecycle.new_transaction(paying, SECURE3D, store.terminal_of("a", "ta"), None, None,
+                                     store.clock.now(), store.fake)
+    expires = lifecycle.expires_at(store.clock.now(), 300)
+    hold = Secure3DHold(made.id, "a", "654321", CallbackPlan(), paying, InvoiceReservation("a", "000000204"),
+                        expires, {})
+    store.insert_payment(reservation, made, hold)
+    store.release_invoice(reservation)  # the old reservation no longer frees the invoice
+    assert refused_as_duplicate(lambda: store.reserve_invoice("a", "000000204"))
+    assert store.secure3d_hold(made.id) == hold
+
+
+async def test_two_concurrent_ends_of_one_3ds_step_have_one_winner(store):
+    tx = hold_payment(store, "000000205")
+
+    async def finish(approved: bool) -> Status | None:
+        try:
+            return (await asyncio.to_thread(store.finish_secure3d, tx.id, approved)).status
+        except (HoldNotFound, VersionConflict):
+            return None
+
+    results = await asyncio.gather(*(finish(n % 2 == 0) for n in range(20)))
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1
+    assert store.transaction("a", tx.id).status is winners[0]
+    assert len(store.transaction("a", tx.id).history) == 2
+
+
+def test_an_abandoned_3ds_step_ends_as_failed_on_the_clock_and_frees_the_invoice(store):
+    tx = hold_payment(store, "000000206", ttl=300)
+    store.clock.advance(299)
+    assert store.pending_secure3d(tx.id) is not None
+    store.clock.advance(2)
+    assert store.expired_secure3d(store.clock.now())[0].transaction_id == tx.id
+    assert store.pending_secure3d(tx.id) is None
+    failed = store.transaction("a", tx.id)
+    assert failed.status is Status.THREE_D and failed.reason_code == 499
+    store.reserve_invoice("a", "000000206")
+
+
+# -- operations with versions ---------------------------------------------------------
+
+
+def test_a_write_from_a_stale_read_is_refused_with_a_clear_error(store):
+    tx = pay(store, "000000301")
+    store.apply_operation("a", tx.id, Operation.REFUND, 10)
+    stale = dataclasses.replace(tx, status=Status.REFUND)  # made from version 0
+    with pytest.raises(VersionConflict) as conflict:
+        store.replace_transaction(stale, expected_version=0)
+    assert conflict.value.code == 100 and "changed while this operation was applied" in conflict.value.message
+    assert store.transaction("a", tx.id).refunded_amount == 10
+
+
+async def test_50_concurrent_refunds_of_10_on_100_move_exactly_100(store):
+    tx = pay(store, "000000302")
+
+    async def refund() -> bool:
+        try:
+            await asyncio.to_thread(store.apply_operation, "a", tx.id, Operation.REFUND, 10)
+        except EpayError as exc:
+            assert exc.code == 100
+            return False
+        return True
+
+    results = await asyncio.gather(*(refund() for _ in range(50)))
+    assert results.count(True) == 10
+    after = store.transaction("a", tx.id)
+    assert after.refunded_amount == 100 and after.amount == 0 and after.version == 10
+    assert [h.status for h in after.history].count(Status.REFUND) == 10
+
+
+async def test_charge_and_cancel_of_one_auth_have_one_winner(store):
+    tx = pay(store, "000000303", terminal="ta-two-stage")
+    assert tx.status is Status.AUTH
+
+    async def run(operation: Operation) -> Operation | None:
+        try:
+            await asyncio.to_thread(store.apply_operation, "a", tx.id, operation)
+        except EpayError:
+            return None
+        return operation
+
+    results = await asyncio.gather(*(run(op) for op in [Operation.CHARGE, Operation.CANCEL] * 10))
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1
+    assert store.transaction("a", tx.id).status is lifecycle.RESULT_STATUS[winners[0]]
+
+
+def test_an_old_auth_is_auto_cancelled_on_the_mocks_clock(store):
+    tx = pay(store, "000000304", terminal="ta-two-stage")
+    store.clock.advance(59)
+    assert store.transaction("a", tx.id).status is Status.AUTH
+    store.clock.advance(1)
+    cancelled = store.transaction("a", tx.id)
+    assert cancelled.status is Status.CANCEL_OLD
+    assert cancelled.history[-1].note == "auto-cancel after 60 s"
+    assert store.transactions("a")[0] == cancelled  # written once, read the same everywhere
+
+
+# -- saved cards ---------------------------------------------------------------------
+
+
+def test_config_cards_are_saved_per_merchant(store):
+    assert [c.id for c in store.cards_for_account("a", "u1")] == [SEED_A]
+    assert store.card("a", SEED_A).card.payer_name == "ANNA A"
+    assert store.card("b", SEED_A) is None
+    assert store.card_id_taken(SEED_A)
+
+
+def test_a_card_id_belongs_to_one_merchant(store):
+    theirs = dataclasses.replace(store.card("a", SEED_A), client_id="b")
+    with pytest.raises(CardIdTaken):
+        store.insert_card(theirs, replace=True)
+    with pytest.raises(ConfigError, match="belongs to two merchants"):
+        store.save_card("b", "u1", store.make_card("4405639704015096"), card_id=SEED_A)
+    assert store.card("a", SEED_A).client_id == "a"
+
+
+def test_a_card_saved_from_a_payment_is_linked_to_it_in_one_call(store):
+    tx = pay(store, "000000401")
+    saved = store.attach_saved_card(tx, tx.card)
+    assert saved.transaction_id == tx.id and saved.reference == tx.reference
+    assert store.transaction("a", tx.id).card_id == saved.id
+    assert saved.id in {c.id for c in store.cards_for_account("a", "")}
+
+
+def test_a_card_is_deactivated_once(store):
+    gone = store.deactivate_card("a", SEED_A)
+    assert not gone.active and store.cards_for_account("a", "u1") == []
+    with pytest.raises(EpayError, match="already deactivated"):
+        store.deactivate_card("a", SEED_A)
+    with pytest.raises(EpayError, match="not found"):
+        store.deactivate_card("b", SEED_A)  # another merchant's card is not found
+
+
+# -- tokens, merchants, isolation ---------------------------------------------------------
+
+
+def token(store: Any, name: str, client_id: str = "a", ttl: float = 10) -> Token:
+    return Token(name, client_id, TokenKind.SERVICE, "webapi", lifecycle.expires_at(store.clock.now(), ttl),
+                 int(ttl))
+
+
+def test_tokens_expire_on_the_mocks_clock_and_are_swept(store):
+    store.add_token(token(store, "T1"))
+    assert store.token("T1").expires_at > store.clock.now()
+    store.clock.advance(10)
+    assert store.token("T1").expires_at <= store.clock.now()  # expired: the caller refuses it
+    store.add_token(token(store, "T2"))
+    assert store.token("T1") is None and store.token("T2") is not None
+
+
+def test_merchants_authenticate_with_their_own_secret(store):
+    assert store.authenticate_client("a", "secret-a") == SHOP_A
+    assert store.authenticate_client("a", "secret-b") is None
+    assert store.terminal_of("a", "tb") is None and store.terminal_of("b", "tb").number == "90000003"
+
+
+def test_a_call_scoped_by_merchant_never_returns_another_merchants_data(store):
+    mine = pay(store, "000000501")
+    theirs = pay(store, "000000501", client_id="b", terminal="tb")
+    assert store.transaction("b", mine.id) is None
+    assert store.transaction_for_invoice("b", "000000501") == theirs
+    assert store.transactions("b") == [theirs]
+    assert store.cards_for_account("b", "u1")[0].id == SEED_B
+    with pytest.raises(EpayError) as refused:
+        store.apply_operation("b", mine.id, Operation.REFUND, 10)
+    assert refused.value.code == 102
+    with pytest.raises(EpayError):
+        store.replace_transaction(dataclasses.replace(mine, client_id="b"), 0)
+    assert store.transaction("a", mine.id) == mine
+
+
+# -- journal, reset, retention ----------------------------------------------------------------
+
+
+def test_the_journal_keeps_only_the_last_entries(make_store):
+    store = make_store(journal_size=3)
+    for n in range(5):
+        store.journal_request((n, "GET", f"/{n}", 200, 0.1, b"", b""))
+    assert [e[2] for e in store.journal()] == ["/2", "/3", "/4"]
+    assert [e[2] for e in store.journal(2)] == ["/3", "/4"]
+
+
+def test_reset_of_one_merchant_keeps_the_others(store):
+    kept = pay(store, "000000601", client_id="b", terminal="tb")
+    gone = pay(store, "000000601")
+    held = hold_payment(store, "000000602")
+    store.add_token(token(store, "TA"))
+    store.add_token(token(store, "TB", client_id="b"))
+    store.deactivate_card("a", SEED_A)
+    store.journal_request((0, "GET", "/", 200, 0.1, b"", b""))
+    store.reset("a")
+    assert store.transaction("a", gone.id) is None and store.pending_secure3d(held.id) is None
+    assert store.token("TA") is None and store.token("TB") is not None
+    assert store.transaction("b", kept.id) == kept and store.invoice_succeeded("b", "000000601")
+    assert not store.invoice_succeeded("a", "000000601")
+    store.reserve_invoice("a", "000000602")  # the hold's reservation went with it
+    assert store.card("a", SEED_A).active  # config cards are saved again
+    assert len(store.journal()) == 1
+
+
+def test_a_global_reset_forgets_everything_but_merchants_and_config_cards(store):
+    pay(store, "000000603")
+    store.journal_request((0, "GET", "/", 200, 0.1, b"", b""))
+    store.reset()
+    assert store.transactions() == [] and store.journal() == []
+    assert [m.client_id for m in store.merchants()] == ["a", "b"]
+    assert store.card("b", SEED_B) is not None
+
+
+def test_past_max_transactions_the_oldest_are_dropped_with_their_invoices(make_store):
+    store = make_store(max_transactions=3)
+    paid = [pay(store, f"00000070{n}") for n in range(5)]
+    assert [t.id for t in store.transactions()] == [t.id for t in reversed(paid[2:])]
+    assert store.transaction_for_invoice("a", "000000700") is None
+    assert not store.invoice_succeeded("a", "000000700")
+    assert store.invoice_succeeded("a", "000000704")
