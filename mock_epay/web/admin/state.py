@@ -16,6 +16,8 @@ from aiohttp import web
 from mock_epay.web.app_keys import CLOCK, DISPATCHER, ENGINE, STORE
 from mock_epay.web.bank.operations import read_optional_body
 from mock_epay.web.errors import bad_request
+from mock_epay.wire.admin import ClockOffset, ResetDone
+from mock_epay.wire.render import json_response
 
 MAX_ADVANCE_SECONDS = 10 * 365 * 24 * 3600
 
@@ -43,7 +45,7 @@ async def advance_clock(request: web.Request) -> web.Response:
     value = request.query.get("seconds", body.get("seconds"))
     clock = request.app[CLOCK]
     clock.advance(parse_seconds(value))
-    return web.json_response({"offset": clock.offset})
+    return json_response(ClockOffset(offset=clock.offset))
 
 
 async def reset_state(request: web.Request) -> web.Response:
@@ -61,7 +63,7 @@ async def reset_state(request: web.Request) -> web.Response:
             reset(client_id) if _takes_argument(reset) else reset()
     if client_id is None:
         app[CLOCK].reset()
-    return web.json_response({"status": "reset", "client_id": client_id})
+    return json_response(ResetDone(status="reset", client_id=client_id))
 
 
 def _takes_argument(function: Any) -> bool:

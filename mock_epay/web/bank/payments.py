@@ -15,7 +15,6 @@ from mock_epay.gateway.tokens import may_read_invoice
 from mock_epay.web.app_keys import SETTINGS, STORE, TOKENS
 from mock_epay.web.errors import GENERIC, bad_request, error_response
 from mock_epay.web.readers import (
-    first_present,
     optional_str,
     parse_amount,
     parse_back_link,
@@ -30,11 +29,13 @@ from mock_epay.web.readers import (
     read_json_object,
     require,
 )
+from mock_epay.wire.bank_answers import CardPaymentResponse, Secure3D
+from mock_epay.wire.bank_requests import normalise_card_payment
 from mock_epay.wire.render import (
     amount_json,
     card_payment_body,
     json_response,
-    status_transaction,
+    status_body,
     unknown_invoice_body,
 )
 
@@ -63,12 +64,13 @@ class CardPayment:
     data: str
 
 
-def parse_card_payment(body: dict[str, Any], strict_invoice_id: bool) -> CardPayment:
+def parse_card_payment(raw: dict[str, Any], strict_invoice_id: bool) -> CardPayment:
+    body = normalise_card_payment(raw)
     payment_type = body.get("paymentType")
     if payment_type is not None and payment_type != "cardId":
         raise bad_request(f"field 'paymentType' must be 'cardId', got {str(payment_type)[:40]!r}")
-    terminal_field, terminal = first_present(body, "terminalId", "terminal")
-    card_field, card = first_present(body, "cardId", "cardid", "cardID")
+    terminal_field, terminal = body.spelling("terminalId"), body.get("terminalId")
+    card_field, card = body.spelling("cardId"), body.get("cardId")
     alt = body.get("invoiceIdAlt")
     data = body.get("data")
     return CardPayment(
@@ -166,18 +168,16 @@ async def pay_with_saved_card(request: web.Request) -> web.StreamResponse:
     return card_payment_response(result, request)
 
 
-def secure3d_payment_body(request: web.Request, tx: Any, token: Token) -> dict[str, Any]:
+def secure3d_payment_body(request: web.Request, tx: Any, token: Token) -> CardPaymentResponse:
     """The 200 answer when 3-D Secure is needed: `secure3D` says where to send the buyer (spec 2.4)."""
     settings = request.app[SETTINGS]
     base = settings.base_url if settings.public_url else str(request.url.origin()).rstrip("/")
-    body = card_payment_body(tx)
-    body["secure3D"] = {
-        "action": f"{base}/_mock/acs",
-        "md": tx.id,
-        "paReq": base64.b64encode(f"mock-epay:{tx.id}".encode()).decode(),
-        "termURL": f"{base}/payments/cards/confirmPayment?Access={token.access_token}",
-    }
-    return body
+    return card_payment_body(tx, Secure3D(
+        action=f"{base}/_mock/acs",
+        md=tx.id,
+        paReq=base64.b64encode(f"mock-epay:{tx.id}".encode()).decode(),
+        termURL=f"{base}/payments/cards/confirmPayment?Access={token.access_token}",
+    ))
 
 
 RULE_HEADER = "X-Mock-Rule"  # names the scenario rule that decided (absent when none did)
@@ -229,9 +229,7 @@ async def transaction_status(request: web.Request) -> web.Response:
         settings = app[SETTINGS]
         return json_response(unknown_invoice_body(settings.status_unknown_transaction_null),
                              status=settings.status_unknown_http)
-    return json_response(
-        {"resultCode": "100", "resultMessage": "SUCCESS", "transaction": status_transaction(tx)}
-    )
+    return json_response(status_body(tx))
 
 
 def setup(app: web.Application, add_route: Any) -> None:
