@@ -1,12 +1,12 @@
-"""Rendering state in the bank's JSON shapes, with its exact field names and types.
+"""Rendering state in the bank's JSON shapes: each function fills one declaration of `wire/`.
 
 Casing differs by place and is kept on purpose: `invoiceID`/`cardID` in payment
-responses and status, `invoiceId`/`cardId` in callbacks, PascalCase in saved-card lists.
+responses and status, `invoiceId`/`cardId` in callbacks, PascalCase in saved-card lists
+(the declarations in bank_answers.py and callbacks.py name every key).
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -14,23 +14,26 @@ from aiohttp import web
 
 from mock_epay.gateway.codes import NOT_FOUND
 from mock_epay.gateway.models import SavedCard, Status, Transaction
+from mock_epay.wire.bank_answers import (
+    CardPaymentResponse,
+    LegacyOperation,
+    Secure3D,
+    StatusResponse,
+    StatusTransaction,
+)
+from mock_epay.wire.bank_answers import SavedCard as SavedCardShape
+from mock_epay.wire.callbacks import Callback, LegacyCallbackApproved, LegacyCallbackDeclined
+from mock_epay.wire.shape import amount_json, encode, to_builtins
+
+__all__ = ["amount_json", "json_response"]
 
 # statusID values are not published; the mock gives each status a stable number.
 STATUS_IDS = {status: str(index) for index, status in enumerate(Status, start=1)}
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
-    """A JSON answer with non-ASCII text as UTF-8 (Cyrillic descriptions stay readable), not \\u escapes."""
-    return web.json_response(data, status=status, dumps=_dumps_utf8)
-
-
-def _dumps_utf8(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False)
-
-
-def amount_json(value: float) -> int | float:
-    """Integral amounts as JSON integers (100, not 100.0), as the bank writes them."""
-    return int(value) if float(value).is_integer() else round(value, 2)
+    """A JSON answer (a declared shape, or plain data) with non-ASCII text as UTF-8, not \\u escapes."""
+    return web.Response(body=encode(data), status=status, content_type="application/json", charset="utf-8")
 
 
 def rfc3339(moment: datetime) -> str:
@@ -45,214 +48,220 @@ def callback_datetime(moment: datetime) -> str:
     return f"{stamp}000{offset}"
 
 
-def card_payment_body(tx: Transaction) -> dict[str, Any]:
+def card_payment_body(tx: Transaction, secure3d: Secure3D | None = None) -> CardPaymentResponse:
     """The 200 answer of `payments/cards/auth` (spec 8.5 plus the fields clients read, 2.3)."""
     card = tx.card
-    return {
-        "id": tx.id,
-        "accountId": tx.account_id,
-        "amount": amount_json(tx.org_amount),
-        "amountBonus": 0,
-        "currency": tx.currency,
-        "description": tx.description,
-        "email": tx.email,
-        "invoiceID": tx.invoice_id,
-        "language": tx.language,
-        "phone": tx.phone,
-        "reference": tx.reference,
-        "intReference": tx.int_reference,
-        "secure3D": None,
-        "cardID": tx.card_id or "",
-        "fee": 0,
-        "approvalCode": tx.approval_code,
-        "code": 0,
-        "status": tx.status.value,
-        "secureDetails": "",
-        "qrReference": "",
-        "ip": tx.ip,
-        "ipCity": "",
-        "ipCountry": "",
-        "ipDistrict": "",
-        "ipLatitude": 0,
-        "ipLongitude": 0,
-        "ipRegion": "",
-        "issuerBankCountry": card.issuer_country if card else "",
-        "isCredit": False,
-        "issuer": card.issuer if card else "",
-    }
+    return CardPaymentResponse(
+        id=tx.id,
+        accountId=tx.account_id,
+        amount=amount_json(tx.org_amount),
+        amountBonus=0,
+        currency=tx.currency,
+        description=tx.description,
+        email=tx.email,
+        invoiceID=tx.invoice_id,
+        language=tx.language,
+        phone=tx.phone,
+        reference=tx.reference,
+        intReference=tx.int_reference,
+        secure3D=secure3d,
+        cardID=tx.card_id or "",
+        fee=0,
+        approvalCode=tx.approval_code,
+        code=0,
+        status=tx.status.value,
+        secureDetails="",
+        qrReference="",
+        ip=tx.ip,
+        ipCity="",
+        ipCountry="",
+        ipDistrict="",
+        ipLatitude=0,
+        ipLongitude=0,
+        ipRegion="",
+        issuerBankCountry=card.issuer_country if card else "",
+        isCredit=False,
+        issuer=card.issuer if card else "",
+    )
 
 
-def status_transaction(tx: Transaction) -> dict[str, Any]:
+def status_body(tx: Transaction) -> StatusResponse:
+    """The status answer for a transaction the token may see (resultCode 100, spec 6.2)."""
+    return StatusResponse(resultCode="100", resultMessage="SUCCESS", transaction=status_transaction(tx))
+
+
+def status_transaction(tx: Transaction) -> StatusTransaction:
     """`transaction` of the status answer (spec 6.2): capital-ID names, string reasonCode."""
     card = tx.card
     charged = tx.charged_amount - tx.refunded_amount
-    return {
-        "id": tx.id,
-        "createdDate": rfc3339(tx.created_at),
-        "invoiceID": tx.invoice_id,
-        "amount": amount_json(tx.amount),
-        "amountBonus": 0,
-        "payoutAmount": amount_json(max(charged, 0.0)),
-        "orgAmount": amount_json(tx.org_amount),
-        "approvalCode": tx.approval_code,
-        "data": tx.data,
-        "currency": tx.currency,
-        "terminal": tx.terminal_number,
-        "terminalID": tx.terminal_id,
-        "accountID": tx.account_id,
-        "description": tx.description,
-        "language": tx.language,
-        "cardMask": card.mask if card else "",
-        "cardType": card.card_type if card else "",
-        "issuer": card.issuer if card else "",
-        "reference": tx.reference,
-        "reason": tx.reason,
-        "reasonCode": str(tx.reason_code),
-        "intReference": tx.int_reference,
-        "secure": tx.secure,
-        "secureDetails": "",
-        "statusID": STATUS_IDS[tx.status],
-        "statusName": tx.status.value,
-        "name": tx.name,
-        "email": tx.email,
-        "phone": tx.phone,
-        "cardID": tx.card_id or "",
-        "xlsRRN": "",
-        "ip": tx.ip,
-        "ipCountry": "",
-        "ipCity": "",
-        "ipRegion": "",
-        "ipDistrict": "",
-        "ipLatitude": 0,
-        "ipLongitude": 0,
-    }
+    return StatusTransaction(
+        id=tx.id,
+        createdDate=rfc3339(tx.created_at),
+        invoiceID=tx.invoice_id,
+        amount=amount_json(tx.amount),
+        amountBonus=0,
+        payoutAmount=amount_json(max(charged, 0.0)),
+        orgAmount=amount_json(tx.org_amount),
+        approvalCode=tx.approval_code,
+        data=tx.data,
+        currency=tx.currency,
+        terminal=tx.terminal_number,
+        terminalID=tx.terminal_id,
+        accountID=tx.account_id,
+        description=tx.description,
+        language=tx.language,
+        cardMask=card.mask if card else "",
+        cardType=card.card_type if card else "",
+        issuer=card.issuer if card else "",
+        reference=tx.reference,
+        reason=tx.reason,
+        reasonCode=str(tx.reason_code),
+        intReference=tx.int_reference,
+        secure=tx.secure,
+        secureDetails="",
+        statusID=STATUS_IDS[tx.status],
+        statusName=tx.status.value,
+        name=tx.name,
+        email=tx.email,
+        phone=tx.phone,
+        cardID=tx.card_id or "",
+        xlsRRN="",
+        ip=tx.ip,
+        ipCountry="",
+        ipCity="",
+        ipRegion="",
+        ipDistrict="",
+        ipLatitude=0,
+        ipLongitude=0,
+    )
 
 
-def unknown_invoice_body(transaction_null: bool) -> dict[str, Any]:
+def unknown_invoice_body(transaction_null: bool) -> StatusResponse:
     """The status answer for an invoice the token cannot see (resultCode 102, spec 6.4)."""
-    body: dict[str, Any] = {"resultCode": str(NOT_FOUND), "resultMessage": "transaction not found"}
+    answer = StatusResponse(resultCode=str(NOT_FOUND), resultMessage="transaction not found")
     if transaction_null:
-        body["transaction"] = None
-    return body
+        answer.transaction = None
+    return answer
 
 
-def saved_card_body(saved: SavedCard, merchant_id: str) -> dict[str, Any]:
+def saved_card_body(saved: SavedCard, merchant_id: str) -> SavedCardShape:
     """One element of `GET /cards/{accountId}` (PascalCase, spec 8.2)."""
-    return {
-        "ID": saved.id,
-        "TransactionId": saved.transaction_id,
-        "MerchantID": merchant_id,
-        "CardHash": saved.token,
-        "CardMask": saved.card.mask,
-        "PayerName": saved.card.payer_name,
-        "Reference": saved.reference,
-        "IntReference": saved.int_reference,
-        "Token": saved.token,
-        "Terminal": saved.terminal_id,
-        "CreatedDate": rfc3339(saved.created_at),
-        "PaymentAvailable": saved.active,
-        "AccountID": saved.account_id,
-    }
+    return SavedCardShape(
+        ID=saved.id,
+        TransactionId=saved.transaction_id,
+        MerchantID=merchant_id,
+        CardHash=saved.token,
+        CardMask=saved.card.mask,
+        PayerName=saved.card.payer_name,
+        Reference=saved.reference,
+        IntReference=saved.int_reference,
+        Token=saved.token,
+        Terminal=saved.terminal_id,
+        CreatedDate=rfc3339(saved.created_at),
+        PaymentAvailable=saved.active,
+        AccountID=saved.account_id,
+    )
 
 
 def callback_body(tx: Transaction, legacy: bool = False) -> dict[str, Any]:
-    """The postLink / failurePostLink body (spec 5.2/5.3, or the seed format of 5.4)."""
+    """The postLink / failurePostLink body (spec 5.2/5.3, or the seed format of 5.4), as plain data:
+    the dispatcher keeps it and adds `operation` / `operationAmount` after an operation."""
     approved = tx.status.is_success
     if legacy:
-        return _legacy_callback_body(tx, approved)
+        return to_builtins(_legacy_callback_body(tx, approved))
     card = tx.card
-    body: dict[str, Any] = {
-        "id": tx.id,
-        "dateTime": callback_datetime(tx.created_at),
-        "invoiceId": tx.invoice_id,
-        "invoiceIdAlt": tx.invoice_id_alt,
-        "amount": amount_json(tx.org_amount),
-        "currency": tx.currency,
-        "terminal": tx.terminal_id,
-        "accountId": tx.account_id,
-        "description": tx.description,
-        "language": tx.language,
-        "cardMask": card.mask if card else None,
-        "cardType": card.card_type if card else None,
-        "issuer": card.issuer if card else None,
-        "issuerBankCountry": card.issuer_country if card else None,
-        "reference": tx.reference or None,
-        "approvalCode": tx.approval_code if approved else None,
-        "secure": "yes" if tx.secure else "no",
-        "secureDetails": None,
-        "tokenRecipient": "",
-        "code": "ok" if approved else "error",
-        "reason": "success" if approved else tx.reason,
-        "reasonCode": 0 if approved else tx.reason_code,
-        "name": tx.name or None,
-        "email": tx.email or None,
-        "phone": tx.phone or None,
-        "ip": tx.ip or None,
-        "ipCountry": None,
-        "ipCity": None,
-        "ipRegion": None,
-        "ipDistrict": None,
-        "ipLongitude": 0,
-        "ipLatitude": 0,
-        "cardId": tx.card_id if approved and tx.card_id else None,
-    }
+    body = Callback(
+        id=tx.id,
+        dateTime=callback_datetime(tx.created_at),
+        invoiceId=tx.invoice_id,
+        invoiceIdAlt=tx.invoice_id_alt,
+        amount=amount_json(tx.org_amount),
+        currency=tx.currency,
+        terminal=tx.terminal_id,
+        accountId=tx.account_id,
+        description=tx.description,
+        language=tx.language,
+        cardMask=card.mask if card else None,
+        cardType=card.card_type if card else None,
+        issuer=card.issuer if card else None,
+        issuerBankCountry=card.issuer_country if card else None,
+        reference=tx.reference or None,
+        approvalCode=tx.approval_code if approved else None,
+        secure="yes" if tx.secure else "no",
+        secureDetails=None,
+        tokenRecipient="",
+        code="ok" if approved else "error",
+        reason="success" if approved else tx.reason,
+        reasonCode=0 if approved else tx.reason_code,
+        name=tx.name or None,
+        email=tx.email or None,
+        phone=tx.phone or None,
+        ip=tx.ip or None,
+        ipCountry=None,
+        ipCity=None,
+        ipRegion=None,
+        ipDistrict=None,
+        ipLongitude=0,
+        ipLatitude=0,
+        cardId=tx.card_id if approved and tx.card_id else None,
+    )
     if tx.secret_hash is not None:
-        body["secret_hash"] = tx.secret_hash
-    return body
+        body.secret_hash = tx.secret_hash
+    return to_builtins(body)
 
 
-def _legacy_callback_body(tx: Transaction, approved: bool) -> dict[str, Any]:
+def _legacy_callback_body(tx: Transaction, approved: bool) -> LegacyCallbackApproved | LegacyCallbackDeclined:
     if approved:
-        return {
-            "amount": amount_json(tx.org_amount),
-            "currency": tx.currency,
-            "reference": tx.reference,
-            "approvalCode": tx.approval_code,
-            "code": 0,
-            "secure": "Yes" if tx.secure else "No",
-            "accountId": tx.account_id,
-            "invoiceId": tx.invoice_id,
-        }
-    return {
-        "accountId": tx.account_id,
-        "invoiceId": tx.invoice_id,
-        "amount": amount_json(tx.org_amount),
-        "currency": tx.currency,
-        "code": -1,
-        "message": tx.reason,
-    }
+        return LegacyCallbackApproved(
+            amount=amount_json(tx.org_amount),
+            currency=tx.currency,
+            reference=tx.reference,
+            approvalCode=tx.approval_code,
+            code=0,
+            secure="Yes" if tx.secure else "No",
+            accountId=tx.account_id,
+            invoiceId=tx.invoice_id,
+        )
+    return LegacyCallbackDeclined(
+        accountId=tx.account_id,
+        invoiceId=tx.invoice_id,
+        amount=amount_json(tx.org_amount),
+        currency=tx.currency,
+        code=-1,
+        message=tx.reason,
+    )
 
 
-def legacy_operation_body(tx: Transaction) -> dict[str, Any]:
+def legacy_operation_body(tx: Transaction) -> LegacyOperation:
     """The legacy `GET /operation/{invoiceId}` answer: postLink-like, `code` = status name (spec 6.5)."""
     card = tx.card
-    return {
-        "id": tx.id,
-        "dateTime": rfc3339(tx.created_at),
-        "invoiceId": tx.invoice_id,
-        "amount": amount_json(tx.amount),
-        "currency": tx.currency,
-        "terminal": tx.terminal_number,
-        "accountId": tx.account_id,
-        "description": tx.description,
-        "language": tx.language,
-        "cardMask": card.mask if card else "",
-        "cardType": card.card_type if card else "",
-        "issuer": card.issuer if card else "",
-        "reference": tx.reference,
-        "secure": "true" if tx.secure else "false",
-        "code": tx.status.value,
-        "reason": tx.reason,
-        "reasonCode": tx.reason_code,
-        "name": tx.name,
-        "email": tx.email,
-        "phone": tx.phone,
-        "ip": tx.ip,
-        "ipCountry": "",
-        "ipCity": "",
-        "ipRegion": "",
-        "ipDistrict": "",
-        "ipLongitude": 0,
-        "ipLatitude": 0,
-        "cardId": tx.card_id or "",
-    }
+    return LegacyOperation(
+        id=tx.id,
+        dateTime=rfc3339(tx.created_at),
+        invoiceId=tx.invoice_id,
+        amount=amount_json(tx.amount),
+        currency=tx.currency,
+        terminal=tx.terminal_number,
+        accountId=tx.account_id,
+        description=tx.description,
+        language=tx.language,
+        cardMask=card.mask if card else "",
+        cardType=card.card_type if card else "",
+        issuer=card.issuer if card else "",
+        reference=tx.reference,
+        secure="true" if tx.secure else "false",
+        code=tx.status.value,
+        reason=tx.reason,
+        reasonCode=tx.reason_code,
+        name=tx.name,
+        email=tx.email,
+        phone=tx.phone,
+        ip=tx.ip,
+        ipCountry="",
+        ipCity="",
+        ipRegion="",
+        ipDistrict="",
+        ipLongitude=0,
+        ipLatitude=0,
+        cardId=tx.card_id or "",
+    )

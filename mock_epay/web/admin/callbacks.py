@@ -24,6 +24,10 @@ from mock_epay.gateway.errors import EpayError, bad_request
 from mock_epay.gateway.models import Transaction
 from mock_epay.web.app_keys import DISPATCHER, STORE
 from mock_epay.web.readers import parse_limit, parse_url, read_json_object
+from mock_epay.wire.admin import Deliveries
+from mock_epay.wire.admin import Delivery as DeliveryShape
+from mock_epay.wire.render import json_response
+from mock_epay.wire.shape import declared
 
 MAX_WAIT_SECONDS = 60.0
 DEFAULT_LIMIT = 100
@@ -70,12 +74,12 @@ async def list_deliveries(request: web.Request) -> web.Response:
         client_id=request.query.get("clientId") or None,
     )
     rows = [d for d in reversed(found) if (not status or d.status == status) and (not kind or d.kind == kind)]
-    return web.json_response({"deliveries": [dispatcher.to_json(d) for d in rows[:limit]],
-                              "total": len(rows)})
+    return json_response(declared(Deliveries, {"deliveries": [dispatcher.to_json(d) for d in rows[:limit]],
+                                               "total": len(rows)}))
 
 
 async def show_delivery(request: web.Request) -> web.Response:
-    return web.json_response(request.app[DISPATCHER].to_json(_delivery_or_404(request)))
+    return json_response(_delivery(request.app[DISPATCHER], _delivery_or_404(request)))
 
 
 async def replay_delivery(request: web.Request) -> web.Response:
@@ -83,7 +87,7 @@ async def replay_delivery(request: web.Request) -> web.Response:
     if original.url is None:
         raise bad_request(f"delivery {original.id!r} has no target URL to replay to ({original.error})")
     dispatcher = request.app[DISPATCHER]
-    return web.json_response(dispatcher.to_json(dispatcher.replay(original)), status=202)
+    return json_response(_delivery(dispatcher, dispatcher.replay(original)), status=202)
 
 
 def _find_transaction(request: web.Request, data: dict[str, Any]) -> Transaction:
@@ -118,7 +122,7 @@ async def forge_callback(request: web.Request) -> web.Response:
         invoice = body.get("invoiceId", "") if isinstance(body, dict) else ""
         delivery = dispatcher.forge(url, body, client_id=str(data.get("clientId") or ""),
                                     invoice_id=str(data.get("invoiceId") or invoice or ""))
-        return web.json_response(dispatcher.to_json(delivery), status=202)
+        return json_response(_delivery(dispatcher, delivery), status=202)
     tx = _find_transaction(request, data)
     overrides, omit = data.get("overrides", {}), data.get("omit", [])
     if not isinstance(overrides, dict):
@@ -134,7 +138,7 @@ async def forge_callback(request: web.Request) -> web.Response:
         raise bad_request(f"invoice {tx.invoice_id!r} has no postLink / failurePostLink; give 'url'")
     delivery = dispatcher.forge(target, body, client_id=tx.client_id, invoice_id=tx.invoice_id,
                                 transaction_id=tx.id)
-    return web.json_response(dispatcher.to_json(delivery), status=202)
+    return json_response(_delivery(dispatcher, delivery), status=202)
 
 
 async def wait_for_callback(request: web.Request) -> web.Response:
@@ -156,7 +160,11 @@ async def wait_for_callback(request: web.Request) -> web.Response:
         state = f"{pending} delivery(ies) still pending" if found else "no callback was queued for it"
         raise EpayError(408, GENERIC, f"no callback for {what} was delivered or failed within "
                                       f"{timeout:g} s ({state})")
-    return web.json_response(dispatcher.to_json(delivery))
+    return json_response(_delivery(dispatcher, delivery))
+
+
+def _delivery(dispatcher: Any, delivery: Delivery) -> DeliveryShape:
+    return declared(DeliveryShape, dispatcher.to_json(delivery))
 
 
 def setup(app: web.Application, add_route: Any) -> None:

@@ -16,12 +16,15 @@ from mock_epay.gateway.errors import bad_request
 from mock_epay.scenarios.schema import ScenarioError
 from mock_epay.web.app_keys import ENGINE
 from mock_epay.web.readers import read_json_object
+from mock_epay.wire.admin import OverrideAdded, OverridesCleared, ScenarioRule, Scenarios, ScenariosReloaded
+from mock_epay.wire.render import json_response
+from mock_epay.wire.shape import declared
 
 MAX_TIMES = 1_000_000
 
 
 async def list_scenarios(request: web.Request) -> web.Response:
-    return web.json_response(request.app[ENGINE].describe())
+    return json_response(declared(Scenarios, request.app[ENGINE].describe()))
 
 
 async def add_override(request: web.Request) -> web.Response:
@@ -33,11 +36,11 @@ async def add_override(request: web.Request) -> web.Response:
         rule = request.app[ENGINE].add_override(body, times)
     except ScenarioError as exc:
         raise bad_request(str(exc)) from exc
-    return web.json_response({"override": rule.describe()}, status=201)
+    return json_response(OverrideAdded(override=declared(ScenarioRule, rule.describe())), status=201)
 
 
 async def clear_overrides(request: web.Request) -> web.Response:
-    return web.json_response({"cleared": request.app[ENGINE].clear_overrides()})
+    return json_response(OverridesCleared(cleared=request.app[ENGINE].clear_overrides()))
 
 
 async def reload_scenarios(request: web.Request) -> web.Response:
@@ -45,7 +48,7 @@ async def reload_scenarios(request: web.Request) -> web.Response:
         count = request.app[ENGINE].reload()
     except ScenarioError as exc:
         raise bad_request(f"reload refused, the previous rules stay in force: {exc}") from exc
-    return web.json_response({"status": "reloaded", "rules": count})
+    return json_response(ScenariosReloaded(status="reloaded", rules=count))
 
 
 def setup(app: web.Application, add_route: Any) -> None:

@@ -15,6 +15,8 @@ from aiohttp import web
 from mock_epay.gateway.errors import bad_request
 from mock_epay.web.app_keys import CLOCK, GATEWAY, STORE
 from mock_epay.web.optional_body import read_optional_body
+from mock_epay.wire.admin import ClockOffset, ResetDone
+from mock_epay.wire.render import json_response
 
 MAX_ADVANCE_SECONDS = 10 * 365 * 24 * 3600
 
@@ -42,7 +44,7 @@ async def advance_clock(request: web.Request) -> web.Response:
     value = request.query.get("seconds", body.get("seconds"))
     clock = request.app[CLOCK]
     clock.advance(parse_seconds(value))
-    return web.json_response({"offset": clock.offset})
+    return json_response(ClockOffset(offset=clock.offset))
 
 
 async def reset_state(request: web.Request) -> web.Response:
@@ -54,7 +56,7 @@ async def reset_state(request: web.Request) -> web.Response:
     ):
         raise bad_request(f"unknown client_id {str(client_id)[:64]!r}")
     app[GATEWAY].reset(client_id)
-    return web.json_response({"status": "reset", "client_id": client_id})
+    return json_response(ResetDone(status="reset", client_id=client_id))
 
 
 def setup(app: web.Application, add_route: Any) -> None:

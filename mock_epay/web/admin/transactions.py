@@ -21,7 +21,14 @@ from mock_epay.gateway.errors import EpayError, bad_request
 from mock_epay.gateway.models import HistoryEntry, Merchant, Status, Transaction
 from mock_epay.web.app_keys import DISPATCHER, STORE
 from mock_epay.web.readers import parse_limit
-from mock_epay.wire.render import amount_json, rfc3339
+from mock_epay.wire.admin import CallbackSummary, Merchants, Transactions
+from mock_epay.wire.admin import Delivery as DeliveryShape
+from mock_epay.wire.admin import HistoryEntry as HistoryShape
+from mock_epay.wire.admin import Merchant as MerchantShape
+from mock_epay.wire.admin import Terminal as TerminalShape
+from mock_epay.wire.admin import Transaction as TransactionShape
+from mock_epay.wire.render import amount_json, json_response, rfc3339
+from mock_epay.wire.shape import declared
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
@@ -31,60 +38,60 @@ STATUS_NAMES = tuple(status.value for status in Status)
 # -- shapes --------------------------------------------------------------------------------
 
 
-def delivery_summary(deliveries: list[Delivery]) -> dict[str, Any]:
+def delivery_summary(deliveries: list[Delivery]) -> CallbackSummary:
     """How many callbacks a transaction has and the state of the latest one."""
     latest = deliveries[-1] if deliveries else None
-    return {
-        "count": len(deliveries),
-        "attempts": sum(len(d.attempts) for d in deliveries),
-        "latestStatus": latest.status.value if latest else None,
-    }
+    return CallbackSummary(
+        count=len(deliveries),
+        attempts=sum(len(d.attempts) for d in deliveries),
+        latestStatus=latest.status.value if latest else None,
+    )
 
 
-def transaction_json(tx: Transaction, deliveries: list[Delivery]) -> dict[str, Any]:
+def transaction_json(tx: Transaction, deliveries: list[Delivery]) -> TransactionShape:
     card = tx.card
-    return {
-        "id": tx.id,
-        "clientId": tx.client_id,
-        "invoiceId": tx.invoice_id,
-        "amount": amount_json(tx.amount),
-        "orgAmount": amount_json(tx.org_amount),
-        "chargedAmount": amount_json(tx.charged_amount),
-        "refundedAmount": amount_json(tx.refunded_amount),
-        "currency": tx.currency,
-        "status": tx.status.value,
-        "reasonCode": tx.reason_code,
-        "reason": tx.reason,
-        "terminalId": tx.terminal_id,
-        "accountId": tx.account_id,
-        "description": tx.description,
-        "cardMask": card.mask if card else None,
-        "cardType": card.card_type if card else None,
-        "cardId": tx.card_id,
-        "secure": tx.secure,
-        "createdDate": rfc3339(tx.created_at),
-        "source": tx.source,
-        "callbacks": delivery_summary(deliveries),
-    }
+    return TransactionShape(
+        id=tx.id,
+        clientId=tx.client_id,
+        invoiceId=tx.invoice_id,
+        amount=amount_json(tx.amount),
+        orgAmount=amount_json(tx.org_amount),
+        chargedAmount=amount_json(tx.charged_amount),
+        refundedAmount=amount_json(tx.refunded_amount),
+        currency=tx.currency,
+        status=tx.status,
+        reasonCode=tx.reason_code,
+        reason=tx.reason,
+        terminalId=tx.terminal_id,
+        accountId=tx.account_id,
+        description=tx.description,
+        cardMask=card.mask if card else None,
+        cardType=card.card_type if card else None,
+        cardId=tx.card_id,
+        secure=tx.secure,
+        createdDate=rfc3339(tx.created_at),
+        source=tx.source,  # type: ignore[arg-type]  # "cards/auth" or "payform"
+        callbacks=delivery_summary(deliveries),
+    )
 
 
-def history_json(entry: HistoryEntry) -> dict[str, Any]:
-    return {"at": rfc3339(entry.at), "status": entry.status.value, "amount": amount_json(entry.amount),
-            "note": entry.note}
+def history_json(entry: HistoryEntry) -> HistoryShape:
+    return HistoryShape(at=rfc3339(entry.at), status=entry.status, amount=amount_json(entry.amount),
+                        note=entry.note)
 
 
-def merchant_json(merchant: Merchant) -> dict[str, Any]:
-    return {
-        "clientId": merchant.client_id,
-        "name": merchant.name,
-        "callbackFormat": merchant.callback_format,
-        "callbacksAfterOperations": merchant.callbacks_after_operations,
-        "terminals": [
-            {"id": t.id, "number": t.number, "twoStage": t.two_stage,
-             "autoCancelSeconds": t.auto_cancel_seconds}
+def merchant_json(merchant: Merchant) -> MerchantShape:
+    return MerchantShape(
+        clientId=merchant.client_id,
+        name=merchant.name,
+        callbackFormat=merchant.callback_format,  # type: ignore[arg-type]  # "current" or "legacy"
+        callbacksAfterOperations=merchant.callbacks_after_operations,
+        terminals=[
+            TerminalShape(id=t.id, number=t.number, twoStage=t.two_stage,
+                          autoCancelSeconds=t.auto_cancel_seconds)
             for t in merchant.terminals
         ],
-    }
+    )
 
 
 # -- query parsing ---------------------------------------------------------------------------
@@ -137,10 +144,10 @@ async def list_transactions(request: web.Request) -> web.Response:
     invoice_id = request.query.get("invoiceId") or None
     found = select_transactions(request.app[STORE].transactions(client_id), invoice_id, statuses)
     grouped = deliveries_by_transaction(request)
-    return web.json_response({
-        "transactions": [transaction_json(tx, grouped.get(tx.id, [])) for tx in found[:limit]],
-        "total": len(found),
-    })
+    return json_response(Transactions(
+        transactions=[transaction_json(tx, grouped.get(tx.id, [])) for tx in found[:limit]],
+        total=len(found),
+    ))
 
 
 async def show_transaction(request: web.Request) -> web.Response:
@@ -151,13 +158,13 @@ async def show_transaction(request: web.Request) -> web.Response:
     dispatcher = request.app[DISPATCHER]
     deliveries = dispatcher.select(transaction_id=tx.id)
     body = transaction_json(tx, deliveries)
-    body["history"] = [history_json(entry) for entry in tx.history]
-    body["deliveries"] = [dispatcher.to_json(d) for d in deliveries]
-    return web.json_response(body)
+    body.history = [history_json(entry) for entry in tx.history]
+    body.deliveries = [declared(DeliveryShape, dispatcher.to_json(d)) for d in deliveries]
+    return json_response(body)
 
 
 async def list_merchants(request: web.Request) -> web.Response:
-    return web.json_response({"merchants": [merchant_json(m) for m in request.app[STORE].merchants()]})
+    return json_response(Merchants(merchants=[merchant_json(m) for m in request.app[STORE].merchants()]))
 
 
 def setup(app: web.Application, add_route: Any) -> None:

@@ -15,6 +15,7 @@ from mock_epay.gateway.codes import NO_SAVED_CARDS
 from mock_epay.gateway.models import TokenKind
 from mock_epay.web.app_keys import SETTINGS, STORE, TOKENS
 from mock_epay.web.errors import error_response
+from mock_epay.wire.bank_answers import CardDeactivated
 from mock_epay.wire.render import json_response, saved_card_body
 
 DEACTIVATED_STATUS = "card successfully deactivated"
@@ -35,7 +36,7 @@ async def deactivate_card(request: web.Request) -> web.Response:
     app = request.app
     token = app[TOKENS].authenticate(request.headers, TokenKind.SERVICE)
     app[STORE].deactivate_card(token.client_id, request.match_info["card_id"])
-    return json_response({"status": DEACTIVATED_STATUS})
+    return json_response(CardDeactivated(status=DEACTIVATED_STATUS))
 
 
 def setup(app: web.Application, add_route: Any) -> None:

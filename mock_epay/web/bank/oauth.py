@@ -15,7 +15,6 @@ from mock_epay.gateway.tokens import TokenRequest
 from mock_epay.web.app_keys import SETTINGS, STORE, TOKENS
 from mock_epay.web.errors import render_error
 from mock_epay.web.readers import (
-    first_present,
     parse_amount,
     parse_currency,
     parse_invoice_id,
@@ -24,6 +23,8 @@ from mock_epay.web.readers import (
     read_form_or_json,
     require,
 )
+from mock_epay.wire.bank_answers import TokenResponse
+from mock_epay.wire.bank_requests import normalise_token_request
 from mock_epay.wire.render import json_response
 
 GRANT_TYPES = ("client_credentials",)
@@ -35,7 +36,8 @@ CORS_HEADERS = {
 }
 
 
-def parse_token_request(form: dict[str, Any], strict_invoice_id: bool) -> TokenRequest:
+def parse_token_request(raw: dict[str, Any], strict_invoice_id: bool) -> TokenRequest:
+    form = normalise_token_request(raw)
     grant_type = parse_str(require(form.get("grant_type"), "grant_type"), "grant_type")
     if grant_type not in GRANT_TYPES:
         raise bad_request(
@@ -44,8 +46,8 @@ def parse_token_request(form: dict[str, Any], strict_invoice_id: bool) -> TokenR
     scope = parse_str(require(form.get("scope"), "scope"), "scope", max_length=512)
     client_id = parse_str(require(form.get("client_id"), "client_id"), "client_id")
     client_secret = parse_str(require(form.get("client_secret"), "client_secret"), "client_secret")
-    terminal = parse_str(form.get("terminal") or form.get("terminalId") or "", "terminal")
-    invoice_field, invoice_value = first_present(form, "invoiceID", "InvoiceID", "invoiceId")
+    terminal = parse_str(form.get("terminal") or "", "terminal")
+    invoice_field, invoice_value = form.spelling("invoiceID"), form.get("invoiceID")
     common = {
         "client_id": client_id,
         "client_secret": client_secret,
@@ -57,7 +59,7 @@ def parse_token_request(form: dict[str, Any], strict_invoice_id: bool) -> TokenR
     }
     if invoice_value in (None, ""):
         return TokenRequest(**common)
-    currency_field, currency_value = first_present(form, "currency", "curency")
+    currency_field, currency_value = form.spelling("currency"), form.get("currency")
     if not terminal:
         raise bad_request("field 'terminal' is required for a payment token")
     return TokenRequest(
@@ -89,7 +91,7 @@ async def issue_token(request: web.Request) -> web.Response:
         )
     tokens = request.app[TOKENS]
     token = tokens.issue(merchant, token_request)
-    return json_response(tokens.response_body(token))
+    return json_response(TokenResponse(**tokens.response_body(token)))
 
 
 async def issue_token_cors(request: web.Request) -> web.Response:

@@ -17,7 +17,6 @@ from mock_epay.gateway.tokens import token_mismatches
 from mock_epay.web.app_keys import GATEWAY, SETTINGS, STORE, TOKENS
 from mock_epay.web.client import RULE_HEADER, client_gone, public_base, scenario_of
 from mock_epay.web.readers import (
-    first_present,
     optional_str,
     parse_amount,
     parse_back_link,
@@ -33,10 +32,12 @@ from mock_epay.web.readers import (
     require,
 )
 from mock_epay.web.responses import answer_response
+from mock_epay.wire.bank_answers import CardPaymentResponse, Secure3D
+from mock_epay.wire.bank_requests import normalise_card_payment
 from mock_epay.wire.render import (
     card_payment_body,
     json_response,
-    status_transaction,
+    status_body,
     unknown_invoice_body,
 )
 
@@ -63,12 +64,13 @@ class CardPayment:
     data: str
 
 
-def parse_card_payment(body: dict[str, Any], strict_invoice_id: bool) -> CardPayment:
+def parse_card_payment(raw: dict[str, Any], strict_invoice_id: bool) -> CardPayment:
+    body = normalise_card_payment(raw)
     payment_type = body.get("paymentType")
     if payment_type is not None and payment_type != "cardId":
         raise bad_request(f"field 'paymentType' must be 'cardId', got {str(payment_type)[:40]!r}")
-    terminal_field, terminal = first_present(body, "terminalId", "terminal")
-    card_field, card = first_present(body, "cardId", "cardid", "cardID")
+    terminal_field, terminal = body.spelling("terminalId"), body.get("terminalId")
+    card_field, card = body.spelling("cardId"), body.get("cardId")
     alt = body.get("invoiceIdAlt")
     data = body.get("data")
     return CardPayment(
@@ -129,17 +131,15 @@ async def pay_with_saved_card(request: web.Request) -> web.StreamResponse:
     return card_payment_response(result, request, token)
 
 
-def secure3d_payment_body(request: web.Request, tx: Transaction, token: Token) -> dict[str, Any]:
+def secure3d_payment_body(request: web.Request, tx: Transaction, token: Token) -> CardPaymentResponse:
     """The 200 answer when 3-D Secure is needed: `secure3D` says where to send the buyer (spec 2.4)."""
     base = public_base(request)
-    body = card_payment_body(tx)
-    body["secure3D"] = {
-        "action": f"{base}/_mock/acs",
-        "md": tx.id,
-        "paReq": base64.b64encode(f"mock-epay:{tx.id}".encode()).decode(),
-        "termURL": f"{base}/payments/cards/confirmPayment?Access={token.access_token}",
-    }
-    return body
+    return card_payment_body(tx, Secure3D(
+        action=f"{base}/_mock/acs",
+        md=tx.id,
+        paReq=base64.b64encode(f"mock-epay:{tx.id}".encode()).decode(),
+        termURL=f"{base}/payments/cards/confirmPayment?Access={token.access_token}",
+    ))
 
 
 def card_payment_response(result: PaymentResult, request: web.Request, token: Token) -> web.StreamResponse:
@@ -165,9 +165,7 @@ async def transaction_status(request: web.Request) -> web.Response:
         settings = app[SETTINGS]
         return json_response(unknown_invoice_body(settings.status_unknown_transaction_null),
                              status=settings.status_unknown_http)
-    return json_response(
-        {"resultCode": "100", "resultMessage": "SUCCESS", "transaction": status_transaction(tx)}
-    )
+    return json_response(status_body(tx))
 
 
 def setup(app: web.Application, add_route: Any) -> None:

@@ -1,0 +1,124 @@
+"""The bank API's request bodies: the token request and the cards/auth payment, each with one
+normalisation step.
+
+The bank accepts several spellings of one field and numbers sent as strings (forms carry
+only text). `normalise_token_request` and `normalise_card_payment` fold the spellings onto
+the declared names, once per request, so the routes read one name per field. Unknown keys
+are tolerated, as the bank does, so request shapes do not forbid them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+from mock_epay.wire.shape import UNSET, UnsetType
+
+TextOrNumber = str | int | float
+
+
+class Request(msgspec.Struct):
+    """A JSON (or form) body the mock reads; keys it does not name are ignored, as the bank does."""
+
+
+class TokenRequest(Request):
+    """`/oauth2/token` form (urlencoded, multipart or JSON). Without invoiceID: a service token; with it:
+    a payment token bound to the order (invoiceID 6-15 digits, also `InvoiceID`, `invoiceId`; `curency`
+    is read as currency; `terminalId` as terminal; amount may be a number or a numeric string)."""
+
+    grant_type: Literal["client_credentials"]
+    scope: str
+    client_id: str
+    client_secret: str
+    invoiceID: str | UnsetType = UNSET
+    amount: TextOrNumber | UnsetType = UNSET
+    currency: str | UnsetType = UNSET
+    terminal: str | UnsetType = UNSET
+    postLink: str | UnsetType = UNSET
+    failurePostLink: str | UnsetType = UNSET
+    secret_hash: str | UnsetType = UNSET
+
+
+class CardId(Request):
+    """A saved card, as every working integration sends it."""
+
+    id: str
+
+
+class CardPaymentRequest(Request):
+    """`payments/cards/auth`: pay with a saved card (spec 8.5). `terminalId` is also read as `terminal`,
+    `cardId` as `cardid` / `cardID` and may be a bare string (RU doc table); backLink / failureBackLink
+    are any absolute URI except javascript:, data:, vbscript:, blob:, filesystem: and about:."""
+
+    amount: TextOrNumber
+    currency: str
+    terminalId: str
+    invoiceId: str
+    description: str
+    cardId: CardId | str
+    accountId: str | UnsetType = UNSET
+    paymentType: Literal["cardId"] | UnsetType = UNSET
+    name: str | UnsetType = UNSET
+    email: str | UnsetType = UNSET
+    phone: str | UnsetType = UNSET
+    language: str | UnsetType = UNSET
+    invoiceIdAlt: str | UnsetType = UNSET
+    backLink: str | UnsetType = UNSET
+    failureBackLink: str | UnsetType = UNSET
+    postLink: str | UnsetType = UNSET
+    failurePostLink: str | UnsetType = UNSET
+    recurrent: bool | UnsetType = UNSET
+    data: Any = UNSET
+
+
+# Each declared field and the other spellings the bank (or a client library) uses for it.
+TOKEN_SPELLINGS: dict[str, tuple[str, ...]] = {
+    "invoiceID": ("InvoiceID", "invoiceId"),
+    "currency": ("curency",),
+    "terminal": ("terminalId",),
+}
+CARD_PAYMENT_SPELLINGS: dict[str, tuple[str, ...]] = {
+    "terminalId": ("terminal",),
+    "cardId": ("cardid", "cardID"),
+}
+# Fields where an empty value gives way to the next spelling (the token form's `terminal=&terminalId=...`).
+_BLANK_FALLS_THROUGH = frozenset({"terminal"})
+
+
+class Normalised(dict[str, Any]):
+    """A body with every spelling folded onto its declared name; `spelled[name]` is the key the client
+    used (error messages name the field as the client wrote it)."""
+
+    spelled: dict[str, str]
+
+    def spelling(self, name: str) -> str:
+        return self.spelled.get(name, name)
+
+
+def normalise(body: dict[str, Any], spellings: dict[str, tuple[str, ...]]) -> Normalised:
+    """`body` with each other spelling folded onto its declared name; the first present spelling wins."""
+    folded = Normalised(body)
+    folded.spelled = {}
+    for name, others in spellings.items():
+        for spelling in (name, *others):
+            if spelling not in body:
+                continue
+            if name in _BLANK_FALLS_THROUGH and body[spelling] in (None, ""):
+                continue
+            for other in others:
+                folded.pop(other, None)
+            folded[name] = body[spelling]
+            folded.spelled[name] = spelling
+            break
+    return folded
+
+
+def normalise_token_request(form: dict[str, Any]) -> Normalised:
+    """The token form with `InvoiceID`/`invoiceId`, `curency` and `terminalId` under their declared names."""
+    return normalise(form, TOKEN_SPELLINGS)
+
+
+def normalise_card_payment(body: dict[str, Any]) -> Normalised:
+    """The cards/auth body with `terminal` and `cardid`/`cardID` under their declared names."""
+    return normalise(body, CARD_PAYMENT_SPELLINGS)
