@@ -25,12 +25,13 @@ from mock_epay.web.admin import scenarios as admin_scenarios
 from mock_epay.web.admin import state as admin_state
 from mock_epay.web.admin import transactions as admin_transactions
 from mock_epay.web.admin_guard import admin_auth_middleware
-from mock_epay.web.app_keys import CLOCK, DISPATCHER, ENGINE, GATEWAY, SETTINGS, STORE, TOKENS
+from mock_epay.web.app_keys import CLOCK, DISPATCHER, ENGINE, GATEWAY, ROUTE_DOCS, SETTINGS, STORE, TOKENS
 from mock_epay.web.bank import cards, oauth, operations, payments
 from mock_epay.web.errors import ProtocolErrorLog, error_middleware
 from mock_epay.web.journal import AccessLog, request_log_middleware_for
 from mock_epay.web.payform import page as widget
 from mock_epay.web.payform.params import MAX_PARAMS_CHARS
+from mock_epay.wire.route_docs import OperationDoc, RouteDoc
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ROUTE_MODULES = (
@@ -39,16 +40,23 @@ ROUTE_MODULES = (
 )
 
 
-def _route_adder(app: web.Application) -> Callable[[str, str, Handler], None]:
+def _route_adder(app: web.Application) -> Callable[..., None]:
     """Register a path with and without a trailing slash (Appendix A tolerates both).
 
     Two plain routes rather than one regex keep route resolution a dictionary lookup.
+    `doc` (a callable returning the OpenAPI operation) documents the path where it is registered.
     """
 
-    def add_route(method: str, path: str, handler: Handler, **kwargs: Any) -> None:
+    docs: list[RouteDoc] = []
+    app[ROUTE_DOCS] = docs
+
+    def add_route(method: str, path: str, handler: Handler, *, doc: OperationDoc | None = None,
+                  **kwargs: Any) -> None:
         app.router.add_route(method, path, handler, **kwargs)
         if not path.endswith("/"):
             app.router.add_route(method, path + "/", handler, **kwargs)
+        if doc is not None:
+            docs.append(RouteDoc(path, method.lower(), doc))
 
     return add_route
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from mock_epay.scenarios.engine import ScenarioEngine
     from mock_epay.settings import Settings
     from mock_epay.store.memory import Store
+    from mock_epay.wire.route_docs import RouteDoc
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 STORE: web.AppKey[Store] = web.AppKey("store")
@@ -26,3 +27,4 @@ TOKENS: web.AppKey[TokenService] = web.AppKey("tokens")
 ENGINE: web.AppKey[ScenarioEngine] = web.AppKey("engine")
 DISPATCHER: web.AppKey[CallbackDispatcher] = web.AppKey("dispatcher")
 GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway")
+ROUTE_DOCS: web.AppKey[list[RouteDoc]] = web.AppKey("route_docs")

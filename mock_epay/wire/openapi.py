@@ -11,6 +11,7 @@ Examples come from the bank's documentation (spec sections named in each summary
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from typing import Any
 
 from mock_epay import __version__
@@ -23,6 +24,7 @@ from mock_epay.wire.openapi_parts import (
     OPEN_ADMIN_REFUSED,
     json_content,
 )
+from mock_epay.wire.route_docs import RouteDoc
 
 
 def _schemas() -> dict[str, Any]:
@@ -41,9 +43,11 @@ def _with_id_suffix(op: dict[str, Any], prefix: str) -> dict[str, Any]:
     return variant
 
 
-def build_document() -> dict[str, Any]:
-    """The whole OpenAPI 3.1 document (a fresh dict each call)."""
+def build_document(route_docs: Iterable[RouteDoc] = ()) -> dict[str, Any]:
+    """The whole OpenAPI 3.1 document (a fresh dict each call), with the docs attached to routes."""
     paths: dict[str, dict[str, Any]] = {}
+    for doc in route_docs:
+        paths.setdefault(doc.path, {})[doc.method] = doc.build()
     for prefixes, path, method, op in bank_operations():
         for prefix in prefixes:
             variant = _with_id_suffix(op, "" if prefix in ("", "/payform") else prefix)
