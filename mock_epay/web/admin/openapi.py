@@ -12,18 +12,17 @@ from aiohttp import web
 
 from mock_epay.web.app_keys import ROUTE_DOCS
 
-DOCUMENT_TEXT: web.AppKey[str] = web.AppKey("openapi_document_text")
+DOCUMENT_TEXT: web.AppKey[dict[str, str]] = web.AppKey("openapi_document_text")  # filled on first use
 
 
 def document_text(app: web.Application) -> str:
     """The app's document as JSON text, built on first use and kept."""
-    text = app.get(DOCUMENT_TEXT)
-    if text is None:
+    cache = app[DOCUMENT_TEXT]
+    if "text" not in cache:
         from mock_epay.wire.openapi import build_document
 
-        text = json.dumps(build_document(app[ROUTE_DOCS]), ensure_ascii=False)
-        app[DOCUMENT_TEXT] = text
-    return text
+        cache["text"] = json.dumps(build_document(app[ROUTE_DOCS]), ensure_ascii=False)
+    return cache["text"]
 
 
 async def openapi_json(request: web.Request) -> web.Response:
@@ -32,4 +31,5 @@ async def openapi_json(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application, add_route: Any) -> None:
+    app[DOCUMENT_TEXT] = {}
     add_route("GET", "/_mock/openapi.json", openapi_json)
