@@ -16,7 +16,7 @@ from mock_epay.gateway.tokens import TokenService
 from mock_epay.scenarios.engine import ScenarioEngine
 from mock_epay.scenarios.watch import setup_watcher
 from mock_epay.settings import Settings
-from mock_epay.store.memory import Store
+from mock_epay.store.open import StoreArgs, open_store
 from mock_epay.web.admin import callbacks as admin_callbacks
 from mock_epay.web.admin import core as admin
 from mock_epay.web.admin import dashboard, demo
@@ -84,13 +84,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         # A page address may carry `?params=` up to MAX_PARAMS_CHARS; malformed HTTP logs one line.
         handler_args={"max_line_size": MAX_PARAMS_CHARS + 4096, "logger": ProtocolErrorLog(server_logger)},
     )
-    store = Store(
-        settings.merchants,
-        clock,
-        FakeData(settings.seed),
-        max_transactions=settings.max_transactions,
-        journal_size=settings.journal_size,
-    )
+    store = open_store(settings.store, StoreArgs(settings.merchants, clock, FakeData(settings.seed),
+                                                 max_transactions=settings.max_transactions,
+                                                 journal_size=settings.journal_size))
     engine = ScenarioEngine(settings.scenario_paths, include_defaults=settings.default_scenarios,
                             time_scale=settings.scenario_time_scale)
     dispatcher = CallbackDispatcher(store, settings, clock)

@@ -93,6 +93,9 @@ def _serve_parser(sub: Any) -> None:
     serve.add_argument("--watch-scenarios", dest="watch_scenarios", action="store_true",
                        default=None, help="reload scenario files when they change "
                                           "(env MOCK_EPAY_WATCH_SCENARIOS=1)")
+    serve.add_argument("--store", dest="store", metavar="URL",
+                       help="where state lives: memory:// (default, fresh every start) or a durable "
+                            "backend's URL (env MOCK_EPAY_STORE)")
     serve.add_argument("--header-timeout", dest="header_timeout", type=float, metavar="SECONDS",
                        help="close a connection whose request headers are not complete this long "
                             "after their first byte (default 10; env MOCK_EPAY_HEADER_TIMEOUT)")
@@ -123,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
     names = ("host", "port", "config_file", "seed", "public_url", "admin_token",
-             "default_scenarios", "watch_scenarios", "allow_open_admin", "header_timeout")
+             "default_scenarios", "watch_scenarios", "allow_open_admin", "header_timeout", "store")
     overrides = {name: getattr(args, name, None) for name in names}
     if getattr(args, "scenario_paths", None):
         overrides["scenario_paths"] = tuple(args.scenario_paths)
@@ -185,6 +188,9 @@ def serve(settings: Settings) -> int:
         app = create_app(settings)
     except ScenarioError as exc:
         print(f"mock-epay: bad scenario file, not starting:\n{exc}", file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        print(f"mock-epay: {exc}", file=sys.stderr)
         return 2
 
     def listening() -> None:

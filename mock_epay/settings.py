@@ -87,6 +87,8 @@ class Settings:
                                                        "false: a number")
     strict_invoice_id: bool = setting(True, "`invoiceID` must be 6-15 digits; false: 1-64 characters")
     max_body_bytes: int = setting(1024 * 1024, "largest request body accepted (413 above)")
+    store: str = setting("memory://", "where state lives: `memory://` (fresh every start); durable "
+                                      "backends by URL (see Durable state)")
     header_timeout: float = setting(10.0, "seconds a client has to send complete request headers (408 after)")
     max_transactions: int = setting(20_000, "transactions kept; older ones are forgotten")
     journal_size: int = setting(500, "requests kept in the request journal")
@@ -189,6 +191,7 @@ _SETTING_TYPES = {
     "service_expires_in_as_string": {"type": "boolean"},
     "strict_invoice_id": {"type": "boolean"},
     "max_body_bytes": {"type": "integer", "minimum": 1024},
+    "store": {"type": "string", "minLength": 1},
     "header_timeout": {"type": "number", "exclusiveMinimum": 0},
     "max_transactions": {"type": "integer", "minimum": 100},
     "journal_size": {"type": "integer", "minimum": 1},
@@ -411,6 +414,7 @@ _ENV_CONVERTERS: dict[str, Any] = {
     ),
     "DEFAULT_SCENARIOS": ("default_scenarios", lambda v: v.lower() in ("1", "true", "yes", "on")),
     "HEADER_TIMEOUT": ("header_timeout", float),
+    "STORE": ("store", str),
 }
 _ENV_TYPE_NAMES = {int: "an integer", float: "a number"}
 

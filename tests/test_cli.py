@@ -125,3 +125,22 @@ def test_a_mistyped_serve_flag_shows_the_usage_of_serve():
     assert result.returncode == 2
     assert result.stderr.startswith("usage: mock-epay serve ")
     assert "mock-epay serve: error: unrecognized arguments: --prot 8080" in result.stderr
+
+
+def test_an_unknown_store_url_is_one_line_and_exit_2(tmp_path, capsys):
+    from mock_epay.cli import main
+
+    assert main(["serve", "--port", "0", "--store", "nosuch://x"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nosuch://x" in err and "memory://" in err
+
+
+def test_the_store_setting_comes_from_flag_env_and_config(tmp_path):
+    from mock_epay.settings import build_settings
+
+    config = tmp_path / "c.yaml"
+    config.write_text("store: memory://\n", encoding="utf-8")
+    assert build_settings({}, {}).store == "memory://"
+    assert build_settings({"config_file": config}, {}).store == "memory://"
+    assert build_settings({}, {"MOCK_EPAY_STORE": "memory://x"}).store == "memory://x"
+    assert build_settings({"store": "memory://y"}, {"MOCK_EPAY_STORE": "memory://x"}).store == "memory://y"

@@ -1,0 +1,54 @@
+"""Opening the store a `--store URL` names: `memory://` (the default) today; durable backends plug in here.
+
+Each scheme maps to one opener taking the URL and the store's common arguments, so adding a
+backend is one entry in `OPENERS` plus its module. An unknown scheme or a malformed URL is a
+`ConfigError` naming the setting, which the CLI prints as one line before exiting 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from mock_epay.core.clock import Clock
+from mock_epay.core.fakedata import FakeData
+from mock_epay.gateway.models import Merchant
+from mock_epay.settings import ConfigError
+from mock_epay.store.memory import MemoryStore
+
+DEFAULT_STORE_URL = "memory://"
+
+
+@dataclass(frozen=True)
+class StoreArgs:
+    """What every backend is opened with, besides its URL."""
+
+    merchants: Iterable[Merchant]
+    clock: Clock
+    fake: FakeData
+    max_transactions: int = 20_000
+    journal_size: int = 500
+
+
+def _open_memory(url: str, args: StoreArgs) -> MemoryStore:
+    return MemoryStore(args.merchants, args.clock, args.fake, max_transactions=args.max_transactions,
+                       journal_size=args.journal_size)
+
+
+Opener = Callable[[str, StoreArgs], MemoryStore]
+OPENERS: dict[str, Opener] = {"memory": _open_memory}
+
+
+def store_scheme(url: str) -> str:
+    """The URL's scheme, checked against the known backends (ConfigError otherwise)."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in OPENERS:
+        known = ", ".join(f"{name}://" for name in OPENERS)
+        raise ConfigError(f"store: {url[:80]!r} is not a store URL this mock knows (use one of: {known})")
+    return scheme
+
+
+def open_store(url: str, args: StoreArgs) -> MemoryStore:
+    """The store `url` names, opened (and, for a durable backend, its schema created or migrated)."""
+    return OPENERS[store_scheme(url)](url, args)
