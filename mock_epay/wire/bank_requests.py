@@ -122,3 +122,30 @@ def normalise_token_request(form: dict[str, Any]) -> Normalised:
 def normalise_card_payment(body: dict[str, Any]) -> Normalised:
     """The cards/auth body with `terminal` and `cardid`/`cardID` under their declared names."""
     return normalise(body, CARD_PAYMENT_SPELLINGS)
+
+
+class OperationAmountRequest(Request):
+    """The optional JSON body of `POST /operation/{id}/charge|cancel|refund`: the amount (a number or a
+    numeric string, at least 10 tenge for a refund) and the merchant's refund id (also `externalId`,
+    `externalid`); both may instead come from the query. No body means the full amount."""
+
+    amount: TextOrNumber | None | UnsetType = UNSET
+    externalID: str | int | None | UnsetType = UNSET
+
+
+class ConfirmPaymentRequest(Request):
+    """The form the issuer's ACS posts to the TermUrl: `MD` (the transaction id) and `PaRes` (Y / N)."""
+
+    MD: str | UnsetType = UNSET
+    PaRes: str | UnsetType = UNSET
+
+
+class AcsRequest(Request):
+    """The form that opens the mock ACS page (the `secure3D` answer's fields): MD, PaReq, TermUrl."""
+
+    MD: str | UnsetType = UNSET
+    PaReq: str | UnsetType = UNSET
+    TermUrl: str | UnsetType = UNSET
+
+
+OPERATION_SPELLINGS: dict[str, tuple[str, ...]] = {"externalID": ("externalId", "externalid")}

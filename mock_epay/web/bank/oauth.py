@@ -26,6 +26,7 @@ from mock_epay.web.readers import (
 from mock_epay.wire.bank_answers import TokenResponse
 from mock_epay.wire.bank_requests import normalise_token_request
 from mock_epay.wire.render import json_response
+from mock_epay.wire.route_docs import BANK_DOCS, lazy_doc
 
 GRANT_TYPES = ("client_credentials",)
 CORS_HEADERS = {
@@ -109,5 +110,7 @@ async def token_preflight(request: web.Request) -> web.Response:
 
 def setup(app: web.Application, add_route: Any) -> None:
     for prefix in ("", "/epay2"):
-        add_route("POST", prefix + "/oauth2/token", issue_token_cors)
-        add_route("OPTIONS", prefix + "/oauth2/token", token_preflight)
+        add_route("POST", prefix + "/oauth2/token", issue_token_cors,
+                  doc=lazy_doc(BANK_DOCS, "issue_token", prefix))
+        add_route("OPTIONS", prefix + "/oauth2/token", token_preflight,
+                  doc=lazy_doc(BANK_DOCS, "token_preflight", prefix))

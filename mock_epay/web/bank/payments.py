@@ -40,6 +40,7 @@ from mock_epay.wire.render import (
     status_body,
     unknown_invoice_body,
 )
+from mock_epay.wire.route_docs import BANK_DOCS, lazy_doc
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,11 +171,9 @@ async def transaction_status(request: web.Request) -> web.Response:
 
 def setup(app: web.Application, add_route: Any) -> None:
     for prefix in ("", "/api"):
-        add_route("POST", prefix + "/payments/cards/auth", pay_with_saved_card)
-        add_route(
-            "GET",
-            prefix + "/check-status/payment/transaction/{invoice_id}",
-            transaction_status,
-        )
+        add_route("POST", prefix + "/payments/cards/auth", pay_with_saved_card,
+                  doc=lazy_doc(BANK_DOCS, "pay_with_saved_card", prefix))
+        add_route("GET", prefix + "/check-status/payment/transaction/{invoice_id}", transaction_status,
+                  doc=lazy_doc(BANK_DOCS, "transaction_status", prefix))
 
 
