@@ -116,7 +116,8 @@ class Normalised(dict[str, Any]):
 def normalise(body: dict[str, Any], spellings: dict[str, tuple[str, ...]]) -> Normalised:
     """`body` with each other spelling folded onto its declared name; the first present spelling wins.
     A JSON `null` means the field is absent, as the bank reads it."""
-    folded = Normalised({key: value for key, value in body.items() if value is not None})
+    present = body if None not in body.values() else {k: v for k, v in body.items() if v is not None}
+    folded = Normalised(present)
     folded.spelled = {}
     for name, others in spellings.items():
         for spelling in (name, *others):
