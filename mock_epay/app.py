@@ -44,16 +44,17 @@ def _route_adder(app: web.Application) -> Callable[..., None]:
     """Register a path with and without a trailing slash (Appendix A tolerates both).
 
     Two plain routes rather than one regex keep route resolution a dictionary lookup.
-    `doc` (a callable returning the OpenAPI operation) documents the path where it is registered.
+    `doc` (a callable returning the OpenAPI operation) documents the path where it is registered;
+    `twin=False` registers no trailing-slash twin (where `path/` would be an empty path parameter).
     """
 
     docs: list[RouteDoc] = []
     app[ROUTE_DOCS] = docs
 
     def add_route(method: str, path: str, handler: Handler, *, doc: OperationDoc | None = None,
-                  **kwargs: Any) -> None:
+                  twin: bool = True, **kwargs: Any) -> None:
         app.router.add_route(method, path, handler, **kwargs)
-        if not path.endswith("/"):
+        if twin and not path.endswith("/"):
             app.router.add_route(method, path + "/", handler, **kwargs)
         if doc is not None:
             docs.append(RouteDoc(path, method.lower(), doc))

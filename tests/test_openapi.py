@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from dataclasses import replace
 from typing import Any
 
@@ -19,11 +21,18 @@ from jsonschema import Draft202012Validator
 from mock_epay.app import create_app
 from mock_epay.gateway.models import Terminal
 from mock_epay.settings import DEFAULT_MERCHANT, TEST_TERMINAL_ID, Settings
+from mock_epay.web.app_keys import ROUTE_DOCS
 from mock_epay.wire.openapi import build_document
 from tests.conftest import get_service_token, get_token
 from tests.test_cards_auth import pay, payment_body
 
-DOCUMENT = build_document()
+
+def app_document(settings: Settings | None = None) -> dict[str, Any]:
+    """The document as a real app builds it: from the docs attached to its routes."""
+    return build_document(create_app(settings or Settings())[ROUTE_DOCS])
+
+
+DOCUMENT = app_document()
 OPERATIONS = [(path, method, op) for path, ops in DOCUMENT["paths"].items() for method, op in ops.items()]
 # Operations whose example cannot succeed without a browser-made state; the answer they get instead.
 EXPECTED_STATUS = {
@@ -44,10 +53,6 @@ def validator(schema: dict[str, Any]) -> Draft202012Validator:
     return Draft202012Validator({**schema, "components": DOCUMENT["components"]})
 
 
-def normalise(path: str) -> str:
-    return path.rstrip("/") or "/"
-
-
 def op_id(item: tuple[str, str, dict[str, Any]]) -> str:
     return item[2]["operationId"]
 
@@ -55,13 +60,38 @@ def op_id(item: tuple[str, str, dict[str, Any]]) -> str:
 # -- the document itself --------------------------------------------------------------------------
 
 
-def test_every_registered_route_is_described_and_every_described_path_exists():
+def _registered_routes(app: Any) -> set[tuple[str, str]]:
+    """(method, path) of every route, without HEAD (aiohttp adds it to GET) and trailing-slash twins."""
+    routes = {(r.method.lower(), r.resource.canonical) for r in app.router.routes() if r.method != "HEAD"}
+    return {(m, p) for m, p in routes if not (p.endswith("/") and (m, p[:-1]) in routes)}
+
+
+def test_every_registered_route_has_a_doc_attached_and_every_doc_has_a_route():
     app = create_app(Settings())
-    registered = {(r.method.lower(), normalise(r.resource.canonical)) for r in app.router.routes()
-                  if r.method != "HEAD"}
-    described = {(method, normalise(path)) for path, method, _ in OPERATIONS}
-    assert registered - described == set(), "routes missing from the OpenAPI document"
-    assert described - registered == set(), "described paths the app does not serve"
+    documented = [(doc.method, doc.path) for doc in app[ROUTE_DOCS]]
+    assert len(documented) == len(set(documented)), "a route documented twice"
+    assert _registered_routes(app) - set(documented) == set(), "routes registered without doc="
+    assert set(documented) - _registered_routes(app) == set(), "docs of paths the app does not serve"
+
+
+def test_the_document_has_one_operation_per_attached_doc_and_nothing_else():
+    app = create_app(Settings())
+    described = {(method, path) for path, method, _ in OPERATIONS}
+    assert described == {(doc.method, doc.path) for doc in app[ROUTE_DOCS]}
+
+
+def test_a_route_served_under_two_prefixes_has_one_operation_id_per_prefix():
+    ids = {path: ops["post"]["operationId"] for path, ops in DOCUMENT["paths"].items()
+           if path.endswith("/oauth2/token")}
+    assert ids == {"/oauth2/token": "issueToken", "/epay2/oauth2/token": "issueToken_epay2"}
+    assert DOCUMENT["paths"]["/api/payments/cards/auth"]["post"]["summary"].endswith("[under /api]")
+
+
+def test_the_docs_are_not_built_or_imported_until_the_document_is_asked_for():
+    code = ("import sys; from mock_epay.app import create_app; create_app(); "
+            "print(any(m.startswith('mock_epay.wire.docs_') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 async def test_the_served_document_is_the_built_one(client):

@@ -40,7 +40,7 @@ from schemathesis.checks import (
 from mock_epay.app import create_app
 from mock_epay.settings import TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TERMINAL_ID, Settings
 from mock_epay.web.admin import callbacks as admin_callbacks
-from mock_epay.wire.openapi import build_document
+from tests.test_openapi import app_document
 
 WAIT_CAP = 0.2
 MAX_EXAMPLES = 40  # per operation (was 20); a 100-example run (~2.5 min) finds nothing more on this branch
@@ -128,7 +128,7 @@ def session() -> Iterator[requests.Session]:
 
 @pytest.fixture(scope="module")
 def openapi_schema() -> Any:
-    document = build_document()
+    document = app_document()
     document["paths"] = {p: ops for p, ops in document["paths"].items() if not p.startswith(PREFIXED)}
     for parameter in document["paths"]["/_mock/callbacks/wait"]["get"]["parameters"]:
         if parameter["name"] == "timeout":

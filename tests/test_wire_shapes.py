@@ -20,11 +20,11 @@ from jsonschema import Draft202012Validator
 from mock_epay.app import create_app
 from mock_epay.gateway.models import SeedCard, Terminal
 from mock_epay.settings import DEFAULT_MERCHANT, TEST_TERMINAL_ID, Settings
-from mock_epay.wire.openapi import build_document
 from tests.conftest import get_service_token, get_token
 from tests.test_cards_auth import LOCKED_CARD, VISA_CARD, pay, payment_body
+from tests.test_openapi import app_document
 
-DOCUMENT = build_document()
+DOCUMENT = app_document()
 SCHEMAS = DOCUMENT["components"]["schemas"]
 SECURE3D_CARD = "11111111-2222-4333-8444-555555555555"
 

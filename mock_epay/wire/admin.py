@@ -230,3 +230,29 @@ class ScenarioOverrideRequest(msgspec.Struct):
     header_only: bool | UnsetType = UNSET
     sequence_by: Literal["invoice", "card", "transaction"] | UnsetType = UNSET
     times: int | UnsetType = UNSET
+
+
+class ForgeRequest(msgspec.Struct):
+    """`POST /_mock/callbacks/forge`: `{"url", "body"}` sends `body` verbatim; or name a transaction
+    (`invoiceId` / `transactionId`, `clientId`) and change its real callback body (`overrides`, `omit`);
+    `url` defaults to the transaction's postLink / failurePostLink."""
+
+    url: str | None | UnsetType = UNSET
+    body: dict[str, Any] | list[Any] | str | UnsetType = UNSET
+    invoiceId: str | int | None | UnsetType = UNSET
+    transactionId: str | None | UnsetType = UNSET
+    clientId: str | int | None | UnsetType = UNSET
+    overrides: dict[str, Any] | UnsetType = UNSET
+    omit: list[str] | UnsetType = UNSET
+
+
+class ClockAdvanceRequest(msgspec.Struct):
+    """`POST /_mock/clock/advance` body (or `?seconds=`): seconds to move forward, 0 to ten years."""
+
+    seconds: Number | str | UnsetType = UNSET
+
+
+class ResetRequest(msgspec.Struct):
+    """`POST /_mock/reset` body (or `?client_id=`): only this merchant's state; absent means everything."""
+
+    client_id: str | None | UnsetType = UNSET

@@ -16,6 +16,7 @@ import msgspec
 from mock_epay.wire.shape import UNSET, UnsetType
 
 TextOrNumber = str | int | float
+Text = str | int  # a text field also takes a JSON integer (client libraries send ids as numbers)
 
 
 class Request(msgspec.Struct):
@@ -28,22 +29,22 @@ class TokenRequest(Request):
     is read as currency; `terminalId` as terminal; amount may be a number or a numeric string)."""
 
     grant_type: Literal["client_credentials"]
-    scope: str
-    client_id: str
-    client_secret: str
-    invoiceID: str | UnsetType = UNSET
+    scope: Text
+    client_id: Text
+    client_secret: Text
+    invoiceID: Text | UnsetType = UNSET
     amount: TextOrNumber | UnsetType = UNSET
-    currency: str | UnsetType = UNSET
-    terminal: str | UnsetType = UNSET
-    postLink: str | UnsetType = UNSET
-    failurePostLink: str | UnsetType = UNSET
-    secret_hash: str | UnsetType = UNSET
+    currency: Text | UnsetType = UNSET
+    terminal: Text | UnsetType = UNSET
+    postLink: Text | UnsetType = UNSET
+    failurePostLink: Text | UnsetType = UNSET
+    secret_hash: Text | UnsetType = UNSET
 
 
 class CardId(Request):
     """A saved card, as every working integration sends it."""
 
-    id: str
+    id: Text
 
 
 class CardPaymentRequest(Request):
@@ -52,24 +53,40 @@ class CardPaymentRequest(Request):
     are any absolute URI except javascript:, data:, vbscript:, blob:, filesystem: and about:."""
 
     amount: TextOrNumber
-    currency: str
-    terminalId: str
-    invoiceId: str
+    currency: Text
+    terminalId: Text
+    invoiceId: Text
     description: str
-    cardId: CardId | str
-    accountId: str | UnsetType = UNSET
+    cardId: CardId | Text
+    accountId: Text | UnsetType = UNSET
     paymentType: Literal["cardId"] | UnsetType = UNSET
-    name: str | UnsetType = UNSET
-    email: str | UnsetType = UNSET
-    phone: str | UnsetType = UNSET
-    language: str | UnsetType = UNSET
-    invoiceIdAlt: str | UnsetType = UNSET
-    backLink: str | UnsetType = UNSET
-    failureBackLink: str | UnsetType = UNSET
-    postLink: str | UnsetType = UNSET
-    failurePostLink: str | UnsetType = UNSET
-    recurrent: bool | UnsetType = UNSET
+    name: Text | UnsetType = UNSET
+    email: Text | UnsetType = UNSET
+    phone: Text | UnsetType = UNSET
+    language: Text | UnsetType = UNSET
+    invoiceIdAlt: Text | UnsetType = UNSET
+    backLink: Text | UnsetType = UNSET
+    failureBackLink: Text | UnsetType = UNSET
+    postLink: Text | UnsetType = UNSET
+    failurePostLink: Text | UnsetType = UNSET
+    recurrent: bool | str | UnsetType = UNSET
     data: Any = UNSET
+
+
+# How each field's own check words a value of the wrong JSON type (the text after "field 'x' ").
+TOKEN_TYPE_MESSAGES = {
+    "grant_type": "must be 'client_credentials', got {value!r}",
+    "invoiceID": "must be a string of 6 to 15 digits",
+    "amount": "must be a number",
+}
+CARD_PAYMENT_TYPE_MESSAGES = {
+    "paymentType": "must be 'cardId', got {value!r}",
+    "invoiceId": "must be a string of 6 to 15 digits",
+    "invoiceIdAlt": "must be a string of 6 to 15 digits",
+    "amount": "must be a number",
+    "cardId": "must be an object with an 'id' or a string",
+    "recurrent": "must be a boolean (true or false)",
+}
 
 
 # Each declared field and the other spellings the bank (or a client library) uses for it.
@@ -97,28 +114,66 @@ class Normalised(dict[str, Any]):
 
 
 def normalise(body: dict[str, Any], spellings: dict[str, tuple[str, ...]]) -> Normalised:
-    """`body` with each other spelling folded onto its declared name; the first present spelling wins."""
-    folded = Normalised(body)
+    """`body` with each other spelling folded onto its declared name; the first present spelling wins.
+    A JSON `null` means the field is absent, as the bank reads it."""
+    present = body if None not in body.values() else {k: v for k, v in body.items() if v is not None}
+    folded = Normalised(present)
     folded.spelled = {}
     for name, others in spellings.items():
         for spelling in (name, *others):
-            if spelling not in body:
+            if spelling not in folded:
                 continue
-            if name in _BLANK_FALLS_THROUGH and body[spelling] in (None, ""):
+            if name in _BLANK_FALLS_THROUGH and folded[spelling] == "":
                 continue
             for other in others:
                 folded.pop(other, None)
-            folded[name] = body[spelling]
+            folded[name] = body[spelling]  # popped above when it was another spelling
             folded.spelled[name] = spelling
             break
     return folded
 
 
 def normalise_token_request(form: dict[str, Any]) -> Normalised:
-    """The token form with `InvoiceID`/`invoiceId`, `curency` and `terminalId` under their declared names."""
-    return normalise(form, TOKEN_SPELLINGS)
+    """The token form with `InvoiceID`/`invoiceId`, `curency` and `terminalId` under their declared names,
+    and `grant_type` without surrounding spaces (form fields are read trimmed)."""
+    folded = normalise(form, TOKEN_SPELLINGS)
+    if isinstance(folded.get("grant_type"), str):
+        folded["grant_type"] = folded["grant_type"].strip()
+    return folded
+
+
+def given(value: Any) -> Any:
+    """A decoded field's value, None when the client left it out."""
+    return None if value is UNSET else value
 
 
 def normalise_card_payment(body: dict[str, Any]) -> Normalised:
     """The cards/auth body with `terminal` and `cardid`/`cardID` under their declared names."""
     return normalise(body, CARD_PAYMENT_SPELLINGS)
+
+
+class OperationAmountRequest(Request):
+    """The optional JSON body of `POST /operation/{id}/charge|cancel|refund`: the amount (a number or a
+    numeric string, at least 10 tenge for a refund) and the merchant's refund id (also `externalId`,
+    `externalid`); both may instead come from the query. No body means the full amount."""
+
+    amount: TextOrNumber | None | UnsetType = UNSET
+    externalID: str | int | None | UnsetType = UNSET
+
+
+class ConfirmPaymentRequest(Request):
+    """The form the issuer's ACS posts to the TermUrl: `MD` (the transaction id) and `PaRes` (Y / N)."""
+
+    MD: str | UnsetType = UNSET
+    PaRes: str | UnsetType = UNSET
+
+
+class AcsRequest(Request):
+    """The form that opens the mock ACS page (the `secure3D` answer's fields): MD, PaReq, TermUrl."""
+
+    MD: str | UnsetType = UNSET
+    PaReq: str | UnsetType = UNSET
+    TermUrl: str | UnsetType = UNSET
+
+
+OPERATION_SPELLINGS: dict[str, tuple[str, ...]] = {"externalID": ("externalId", "externalid")}

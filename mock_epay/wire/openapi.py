@@ -1,7 +1,8 @@
 """The OpenAPI 3.1 description of every endpoint the mock serves: the bank's and its own `/_mock/` API.
 
-One source of truth, built as a Python dict by `build_document()` and served at
-`GET /_mock/openapi.json`. Bank paths appear once per prefix they are served under
+Built as a Python dict by `build_document(app[ROUTE_DOCS])` from the docs attached where each
+route is registered, and served at `GET /_mock/openapi.json`. Bank paths appear once per prefix
+they are served under
 (`/oauth2/token` and `/epay2/oauth2/token`, `/payments/...` and `/api/payments/...`,
 `/payform/` and `/redesign-payform/`), because that is how merchants configure them.
 Examples come from the bank's documentation (spec sections named in each summary);
@@ -10,13 +11,10 @@ Examples come from the bank's documentation (spec sections named in each summary
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 from typing import Any
 
 from mock_epay import __version__
-from mock_epay.wire.docs_admin import admin_operations
-from mock_epay.wire.docs_bank import bank_operations
 from mock_epay.wire.openapi_parts import (
     ADMIN,
     CALLBACK_BODY,
@@ -34,29 +32,21 @@ def _schemas() -> dict[str, Any]:
     return components()
 
 
-def _with_id_suffix(op: dict[str, Any], prefix: str) -> dict[str, Any]:
-    if not prefix:
+def _with_admin_refusal(op: dict[str, Any]) -> dict[str, Any]:
+    """An admin operation also answers 403 when the server has no admin token and the client is not local."""
+    if op.get("security") != ADMIN:
         return op
-    variant = copy.deepcopy(op)
-    variant["operationId"] += "_" + prefix.strip("/").replace("-", "_")
-    variant["summary"] += f" [under {prefix}]"
-    return variant
+    responses = {k: v for k, v in op["responses"].items() if k != "default"}
+    default = op["responses"]["default"]
+    return {**op, "responses": {**responses, "403": OPEN_ADMIN_REFUSED, "default": default}}
 
 
-def build_document(route_docs: Iterable[RouteDoc] = ()) -> dict[str, Any]:
-    """The whole OpenAPI 3.1 document (a fresh dict each call), with the docs attached to routes."""
+def build_document(route_docs: Iterable[RouteDoc]) -> dict[str, Any]:
+    """The whole OpenAPI 3.1 document (a fresh dict each call) from the docs attached to an app's routes
+    (`app[ROUTE_DOCS]`): one path per registered route, one operation per method."""
     paths: dict[str, dict[str, Any]] = {}
     for doc in route_docs:
-        paths.setdefault(doc.path, {})[doc.method] = doc.build()
-    for prefixes, path, method, op in bank_operations():
-        for prefix in prefixes:
-            variant = _with_id_suffix(op, "" if prefix in ("", "/payform") else prefix)
-            paths.setdefault(prefix + path, {})[method] = variant
-    for path, method, op in admin_operations():
-        if op.get("security") is ADMIN:
-            responses = {k: v for k, v in op["responses"].items() if k != "default"}
-            op["responses"] = {**responses, "403": OPEN_ADMIN_REFUSED, "default": op["responses"]["default"]}
-        paths.setdefault(path, {})[method] = op
+        paths.setdefault(doc.path, {})[doc.method] = _with_admin_refusal(doc.build())
     return {
         "openapi": "3.1.0",
         "info": {

@@ -124,6 +124,14 @@ def operation(
     return op
 
 
+def static_files(operation_id: str, summary: str, tag: str, example: str) -> dict[str, Any]:
+    """A public `GET .../static/{name}` operation serving CSS and JS files."""
+    files = {"text/css": {"schema": STR}, "application/javascript": {"schema": STR}}
+    return operation(operation_id, summary, [tag],
+                     {"200": {"description": "The file", "content": files}, "404": error("No such file")},
+                     parameters=[param("name", "path", STR, example=example)], security=PUBLIC)
+
+
 PAYMENT_TOKEN = [{"paymentToken": []}]
 SERVICE_TOKEN = [{"serviceToken": []}]
 ANY_TOKEN = [{"serviceToken": []}, {"paymentToken": []}]

@@ -17,6 +17,9 @@ DECLARATIONS: tuple[type, ...] = (
     errors.Error,
     bank_requests.TokenRequest,
     bank_requests.CardPaymentRequest,
+    bank_requests.OperationAmountRequest,
+    bank_requests.ConfirmPaymentRequest,
+    bank_requests.AcsRequest,
     bank_answers.TokenResponse,
     bank_answers.CardPaymentResponse,
     bank_answers.StatusResponse,
@@ -38,6 +41,9 @@ DECLARATIONS: tuple[type, ...] = (
     admin.ClockOffset,
     admin.ResetDone,
     admin.ScenarioOverrideRequest,
+    admin.ForgeRequest,
+    admin.ClockAdvanceRequest,
+    admin.ResetRequest,
 )
 
 

@@ -27,6 +27,7 @@ from mock_epay.web.readers import parse_limit, parse_url, read_json_object
 from mock_epay.wire.admin import Deliveries
 from mock_epay.wire.admin import Delivery as DeliveryShape
 from mock_epay.wire.render import json_response
+from mock_epay.wire.route_docs import ADMIN_DOCS, lazy_doc
 from mock_epay.wire.shape import declared
 
 MAX_WAIT_SECONDS = 60.0
@@ -168,8 +169,13 @@ def _delivery(dispatcher: Any, delivery: Delivery) -> DeliveryShape:
 
 
 def setup(app: web.Application, add_route: Any) -> None:
-    app.router.add_route("GET", "/_mock/deliveries", list_deliveries)  # no slash twin: that is an empty id
-    add_route("GET", "/_mock/deliveries/{delivery_id}", show_delivery)
-    add_route("POST", "/_mock/deliveries/{delivery_id}/replay", replay_delivery)
-    add_route("POST", "/_mock/callbacks/forge", forge_callback)
-    add_route("GET", "/_mock/callbacks/wait", wait_for_callback)
+    # no slash twin: `/_mock/deliveries/` is an empty delivery id
+    add_route("GET", "/_mock/deliveries", list_deliveries, twin=False,
+              doc=lazy_doc(ADMIN_DOCS, "list_deliveries"))
+    add_route("GET", "/_mock/deliveries/{delivery_id}", show_delivery,
+              doc=lazy_doc(ADMIN_DOCS, "show_delivery"))
+    add_route("POST", "/_mock/deliveries/{delivery_id}/replay", replay_delivery,
+              doc=lazy_doc(ADMIN_DOCS, "replay_delivery"))
+    add_route("POST", "/_mock/callbacks/forge", forge_callback, doc=lazy_doc(ADMIN_DOCS, "forge_callback"))
+    add_route("GET", "/_mock/callbacks/wait", wait_for_callback,
+              doc=lazy_doc(ADMIN_DOCS, "wait_for_callback"))

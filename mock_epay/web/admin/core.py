@@ -12,6 +12,7 @@ from mock_epay.web.journal import journal_entry_json
 from mock_epay.web.readers import parse_limit
 from mock_epay.wire.admin import Health, Journal
 from mock_epay.wire.render import json_response
+from mock_epay.wire.route_docs import ADMIN_DOCS, lazy_doc
 from mock_epay.wire.shape import declared
 
 DEFAULT_LIMIT = 100
@@ -29,5 +30,5 @@ async def journal(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application, add_route: Any) -> None:
-    add_route("GET", "/_mock/health", health)
-    add_route("GET", "/_mock/requests", journal)
+    add_route("GET", "/_mock/health", health, doc=lazy_doc(ADMIN_DOCS, "health"))
+    add_route("GET", "/_mock/requests", journal, doc=lazy_doc(ADMIN_DOCS, "request_journal"))

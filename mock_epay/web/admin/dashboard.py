@@ -16,6 +16,7 @@ from mock_epay import __version__
 from mock_epay.gateway.codes import COMMON_DECLINES, reason_message
 from mock_epay.web.app_keys import STORE
 from mock_epay.web.pages import render_template, static_file_response
+from mock_epay.wire.route_docs import ADMIN_DOCS, lazy_doc
 
 STATIC_FILES = {
     "dashboard.css": "text/css",
@@ -40,5 +41,5 @@ async def dashboard_static(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application, add_route: Any) -> None:
-    add_route("GET", "/_mock/ui", dashboard_page)
-    add_route("GET", "/_mock/static/{name}", dashboard_static)
+    add_route("GET", "/_mock/ui", dashboard_page, doc=lazy_doc(ADMIN_DOCS, "dashboard"))
+    add_route("GET", "/_mock/static/{name}", dashboard_static, doc=lazy_doc(ADMIN_DOCS, "dashboard_static"))

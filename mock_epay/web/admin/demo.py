@@ -20,6 +20,7 @@ from mock_epay.settings import TEST_CLIENT_ID
 from mock_epay.web.app_keys import STORE
 from mock_epay.web.client import public_base
 from mock_epay.web.pages import render_template
+from mock_epay.wire.route_docs import ADMIN_DOCS, lazy_doc
 
 _INVOICE_RE = re.compile(r"^[0-9]{6,15}$")
 _AMOUNT_RE = re.compile(r"^[0-9]{1,9}(\.[0-9]{1,2})?$")
@@ -47,4 +48,4 @@ async def demo_page(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application, add_route: Any) -> None:
-    add_route("GET", "/_mock/demo", demo_page)
+    add_route("GET", "/_mock/demo", demo_page, doc=lazy_doc(ADMIN_DOCS, "demo_shop"))

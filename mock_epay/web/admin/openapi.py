@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from mock_epay.web.app_keys import ROUTE_DOCS
+from mock_epay.wire.route_docs import ADMIN_DOCS, lazy_doc
 
 DOCUMENT_TEXT: web.AppKey[dict[str, str]] = web.AppKey("openapi_document_text")  # filled on first use
 
@@ -32,4 +33,4 @@ async def openapi_json(request: web.Request) -> web.Response:
 
 def setup(app: web.Application, add_route: Any) -> None:
     app[DOCUMENT_TEXT] = {}
-    add_route("GET", "/_mock/openapi.json", openapi_json)
+    add_route("GET", "/_mock/openapi.json", openapi_json, doc=lazy_doc(ADMIN_DOCS, "openapi"))

@@ -18,6 +18,7 @@ from mock_epay.web.app_keys import ENGINE
 from mock_epay.web.readers import read_json_object
 from mock_epay.wire.admin import OverrideAdded, OverridesCleared, ScenarioRule, Scenarios, ScenariosReloaded
 from mock_epay.wire.render import json_response
+from mock_epay.wire.route_docs import ADMIN_DOCS, lazy_doc
 from mock_epay.wire.shape import declared
 
 MAX_TIMES = 1_000_000
@@ -52,7 +53,9 @@ async def reload_scenarios(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application, add_route: Any) -> None:
-    add_route("GET", "/_mock/scenarios", list_scenarios)
-    add_route("POST", "/_mock/scenarios", add_override)
-    add_route("DELETE", "/_mock/scenarios/overrides", clear_overrides)
-    add_route("POST", "/_mock/scenarios/reload", reload_scenarios)
+    add_route("GET", "/_mock/scenarios", list_scenarios, doc=lazy_doc(ADMIN_DOCS, "list_scenarios"))
+    add_route("POST", "/_mock/scenarios", add_override, doc=lazy_doc(ADMIN_DOCS, "add_scenario_override"))
+    add_route("DELETE", "/_mock/scenarios/overrides", clear_overrides,
+              doc=lazy_doc(ADMIN_DOCS, "clear_scenario_overrides"))
+    add_route("POST", "/_mock/scenarios/reload", reload_scenarios,
+              doc=lazy_doc(ADMIN_DOCS, "reload_scenarios"))

@@ -17,6 +17,7 @@ from mock_epay.web.app_keys import CLOCK, GATEWAY, STORE
 from mock_epay.web.optional_body import read_optional_body
 from mock_epay.wire.admin import ClockOffset, ResetDone
 from mock_epay.wire.render import json_response
+from mock_epay.wire.route_docs import ADMIN_DOCS, lazy_doc
 
 MAX_ADVANCE_SECONDS = 10 * 365 * 24 * 3600
 
@@ -60,5 +61,5 @@ async def reset_state(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application, add_route: Any) -> None:
-    add_route("POST", "/_mock/clock/advance", advance_clock)
-    add_route("POST", "/_mock/reset", reset_state)
+    add_route("POST", "/_mock/clock/advance", advance_clock, doc=lazy_doc(ADMIN_DOCS, "advance_clock"))
+    add_route("POST", "/_mock/reset", reset_state, doc=lazy_doc(ADMIN_DOCS, "reset_state"))

@@ -28,6 +28,7 @@ from mock_epay.wire.admin import Merchant as MerchantShape
 from mock_epay.wire.admin import Terminal as TerminalShape
 from mock_epay.wire.admin import Transaction as TransactionShape
 from mock_epay.wire.render import amount_json, json_response, rfc3339
+from mock_epay.wire.route_docs import ADMIN_DOCS, lazy_doc
 from mock_epay.wire.shape import declared
 
 DEFAULT_LIMIT = 100
@@ -168,6 +169,9 @@ async def list_merchants(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application, add_route: Any) -> None:
-    app.router.add_route("GET", "/_mock/transactions", list_transactions)  # no slash twin: an empty id
-    add_route("GET", "/_mock/transactions/{transaction_id}", show_transaction)
-    add_route("GET", "/_mock/merchants", list_merchants)
+    # no slash twin: `/_mock/transactions/` is an empty transaction id
+    add_route("GET", "/_mock/transactions", list_transactions, twin=False,
+              doc=lazy_doc(ADMIN_DOCS, "list_transactions"))
+    add_route("GET", "/_mock/transactions/{transaction_id}", show_transaction,
+              doc=lazy_doc(ADMIN_DOCS, "show_transaction"))
+    add_route("GET", "/_mock/merchants", list_merchants, doc=lazy_doc(ADMIN_DOCS, "list_merchants"))

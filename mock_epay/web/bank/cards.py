@@ -17,6 +17,7 @@ from mock_epay.web.app_keys import SETTINGS, STORE, TOKENS
 from mock_epay.web.errors import error_response
 from mock_epay.wire.bank_answers import CardDeactivated
 from mock_epay.wire.render import json_response, saved_card_body
+from mock_epay.wire.route_docs import BANK_DOCS, lazy_doc
 
 DEACTIVATED_STATUS = "card successfully deactivated"
 
@@ -41,5 +42,7 @@ async def deactivate_card(request: web.Request) -> web.Response:
 
 def setup(app: web.Application, add_route: Any) -> None:
     for prefix in ("", "/api"):
-        add_route("GET", prefix + "/cards/{account_id}", list_cards)
-        add_route("POST", prefix + "/card/deactivate/{card_id}", deactivate_card)
+        add_route("GET", prefix + "/cards/{account_id}", list_cards,
+                  doc=lazy_doc(BANK_DOCS, "list_saved_cards", prefix))
+        add_route("POST", prefix + "/card/deactivate/{card_id}", deactivate_card,
+                  doc=lazy_doc(BANK_DOCS, "deactivate_card", prefix))

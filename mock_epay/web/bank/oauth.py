@@ -24,10 +24,12 @@ from mock_epay.web.readers import (
     require,
 )
 from mock_epay.wire.bank_answers import TokenResponse
-from mock_epay.wire.bank_requests import normalise_token_request
+from mock_epay.wire.bank_requests import TOKEN_TYPE_MESSAGES, given, normalise_token_request
+from mock_epay.wire.bank_requests import TokenRequest as TokenRequestShape
+from mock_epay.wire.decode import decode
 from mock_epay.wire.render import json_response
+from mock_epay.wire.route_docs import BANK_DOCS, lazy_doc
 
-GRANT_TYPES = ("client_credentials",)
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "POST, OPTIONS",
@@ -37,36 +39,32 @@ CORS_HEADERS = {
 
 
 def parse_token_request(raw: dict[str, Any], strict_invoice_id: bool) -> TokenRequest:
+    """The form folded (wire/bank_requests.py), decoded into its declaration, then each value checked."""
     form = normalise_token_request(raw)
-    grant_type = parse_str(require(form.get("grant_type"), "grant_type"), "grant_type")
-    if grant_type not in GRANT_TYPES:
-        raise bad_request(
-            f"field 'grant_type' must be 'client_credentials', got {grant_type[:40]!r}"
-        )
-    scope = parse_str(require(form.get("scope"), "scope"), "scope", max_length=512)
-    client_id = parse_str(require(form.get("client_id"), "client_id"), "client_id")
-    client_secret = parse_str(require(form.get("client_secret"), "client_secret"), "client_secret")
-    terminal = parse_str(form.get("terminal") or "", "terminal")
-    invoice_field, invoice_value = form.spelling("invoiceID"), form.get("invoiceID")
+    decoded = decode(TokenRequestShape, form, TOKEN_TYPE_MESSAGES, form.spelled)
+    scope = parse_str(require(decoded.scope, "scope"), "scope", max_length=512)
+    client_id = parse_str(require(decoded.client_id, "client_id"), "client_id")
+    client_secret = parse_str(require(decoded.client_secret, "client_secret"), "client_secret")
+    terminal = parse_str(given(decoded.terminal) or "", "terminal")
+    invoice_value = given(decoded.invoiceID)
     common = {
         "client_id": client_id,
         "client_secret": client_secret,
         "scope": " ".join(scope.split()),
         "terminal_id": terminal or None,
-        "post_link": parse_url(form.get("postLink"), "postLink"),
-        "failure_post_link": parse_url(form.get("failurePostLink"), "failurePostLink"),
-        "secret_hash": _optional_text(form.get("secret_hash"), "secret_hash"),
+        "post_link": parse_url(given(decoded.postLink), "postLink"),
+        "failure_post_link": parse_url(given(decoded.failurePostLink), "failurePostLink"),
+        "secret_hash": _optional_text(given(decoded.secret_hash), "secret_hash"),
     }
     if invoice_value in (None, ""):
         return TokenRequest(**common)
-    currency_field, currency_value = form.spelling("currency"), form.get("currency")
     if not terminal:
         raise bad_request("field 'terminal' is required for a payment token")
     return TokenRequest(
         **common,
-        invoice_id=parse_invoice_id(invoice_value, invoice_field, strict=strict_invoice_id),
-        amount=parse_amount(form.get("amount"), "amount", allow_zero=True),
-        currency=parse_currency(currency_value, currency_field),
+        invoice_id=parse_invoice_id(invoice_value, form.spelling("invoiceID"), strict=strict_invoice_id),
+        amount=parse_amount(given(decoded.amount), "amount", allow_zero=True),
+        currency=parse_currency(given(decoded.currency), form.spelling("currency")),
     )
 
 
@@ -109,5 +107,7 @@ async def token_preflight(request: web.Request) -> web.Response:
 
 def setup(app: web.Application, add_route: Any) -> None:
     for prefix in ("", "/epay2"):
-        add_route("POST", prefix + "/oauth2/token", issue_token_cors)
-        add_route("OPTIONS", prefix + "/oauth2/token", token_preflight)
+        add_route("POST", prefix + "/oauth2/token", issue_token_cors,
+                  doc=lazy_doc(BANK_DOCS, "issue_token", prefix))
+        add_route("OPTIONS", prefix + "/oauth2/token", token_preflight,
+                  doc=lazy_doc(BANK_DOCS, "token_preflight", prefix))

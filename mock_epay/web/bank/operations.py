@@ -24,6 +24,7 @@ from mock_epay.web.optional_body import read_optional_body
 from mock_epay.web.readers import optional_str, parse_amount
 from mock_epay.web.responses import answer_response
 from mock_epay.wire.render import json_response, legacy_operation_body
+from mock_epay.wire.route_docs import BANK_DOCS, lazy_doc
 
 MAX_ID_LENGTH = 128
 
@@ -103,8 +104,8 @@ async def legacy_operation_status(request: web.Request) -> web.Response:
 def setup(app: web.Application, add_route: Any) -> None:
     for prefix in ("", "/api"):
         for operation in Operation:
-            add_route(
-                "POST", f"{prefix}/operation/{{transaction_id}}/{operation.value}",
-                make_handler(operation),
-            )
-        add_route("GET", prefix + "/operation/{invoice_id}", legacy_operation_status)
+            add_route("POST", f"{prefix}/operation/{{transaction_id}}/{operation.value}",
+                      make_handler(operation),
+                      doc=lazy_doc(BANK_DOCS, f"{operation.value}_transaction", prefix))
+        add_route("GET", prefix + "/operation/{invoice_id}", legacy_operation_status,
+                  doc=lazy_doc(BANK_DOCS, "legacy_operation_status", prefix))

@@ -33,13 +33,21 @@ from mock_epay.web.readers import (
 )
 from mock_epay.web.responses import answer_response
 from mock_epay.wire.bank_answers import CardPaymentResponse, Secure3D
-from mock_epay.wire.bank_requests import normalise_card_payment
+from mock_epay.wire.bank_requests import (
+    CARD_PAYMENT_TYPE_MESSAGES,
+    CardId,
+    CardPaymentRequest,
+    given,
+    normalise_card_payment,
+)
+from mock_epay.wire.decode import decode
 from mock_epay.wire.render import (
     card_payment_body,
     json_response,
     status_body,
     unknown_invoice_body,
 )
+from mock_epay.wire.route_docs import BANK_DOCS, lazy_doc
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,32 +73,31 @@ class CardPayment:
 
 
 def parse_card_payment(raw: dict[str, Any], strict_invoice_id: bool) -> CardPayment:
+    """The body folded (wire/bank_requests.py), decoded into its declaration, then each value checked."""
     body = normalise_card_payment(raw)
-    payment_type = body.get("paymentType")
-    if payment_type is not None and payment_type != "cardId":
-        raise bad_request(f"field 'paymentType' must be 'cardId', got {str(payment_type)[:40]!r}")
-    terminal_field, terminal = body.spelling("terminalId"), body.get("terminalId")
-    card_field, card = body.spelling("cardId"), body.get("cardId")
-    alt = body.get("invoiceIdAlt")
-    data = body.get("data")
+    decoded = decode(CardPaymentRequest, body, CARD_PAYMENT_TYPE_MESSAGES, body.spelled)
+    terminal_field, card_field = body.spelling("terminalId"), body.spelling("cardId")
+    card = decoded.cardId if not isinstance(decoded.cardId, CardId) else {"id": decoded.cardId.id}
+    alt = given(decoded.invoiceIdAlt)
+    data = given(decoded.data)
     return CardPayment(
-        amount=parse_amount(body.get("amount")),
-        currency=parse_currency(body.get("currency")),
-        terminal_id=parse_str(require(terminal, terminal_field), terminal_field),
-        invoice_id=parse_invoice_id(body.get("invoiceId"), "invoiceId", strict=strict_invoice_id),
-        description=parse_description(body.get("description")),
+        amount=parse_amount(decoded.amount),
+        currency=parse_currency(decoded.currency),
+        terminal_id=parse_str(require(decoded.terminalId, terminal_field), terminal_field),
+        invoice_id=parse_invoice_id(decoded.invoiceId, "invoiceId", strict=strict_invoice_id),
+        description=parse_description(decoded.description),
         card_id=parse_card_id(card, card_field),
-        account_id=optional_str(body.get("accountId"), "accountId", max_length=128),
+        account_id=optional_str(given(decoded.accountId), "accountId", max_length=128),
         invoice_id_alt=(
             parse_invoice_id(alt, "invoiceIdAlt", strict=strict_invoice_id) if alt else ""
         ),
-        name=optional_str(body.get("name"), "name", max_length=128),
-        email=optional_str(body.get("email"), "email", max_length=256),
-        phone=optional_str(body.get("phone"), "phone", max_length=32),
-        language=parse_language(body.get("language")),
-        post_link=parse_url(body.get("postLink"), "postLink"),
-        failure_post_link=parse_url(body.get("failurePostLink"), "failurePostLink"),
-        recurrent=parse_bool(body.get("recurrent"), "recurrent"),
+        name=optional_str(given(decoded.name), "name", max_length=128),
+        email=optional_str(given(decoded.email), "email", max_length=256),
+        phone=optional_str(given(decoded.phone), "phone", max_length=32),
+        language=parse_language(given(decoded.language)),
+        post_link=parse_url(given(decoded.postLink), "postLink"),
+        failure_post_link=parse_url(given(decoded.failurePostLink), "failurePostLink"),
+        recurrent=parse_bool(given(decoded.recurrent), "recurrent"),
         data=data if isinstance(data, str) else (json.dumps(data) if data is not None else ""),
     )
 
@@ -170,11 +177,9 @@ async def transaction_status(request: web.Request) -> web.Response:
 
 def setup(app: web.Application, add_route: Any) -> None:
     for prefix in ("", "/api"):
-        add_route("POST", prefix + "/payments/cards/auth", pay_with_saved_card)
-        add_route(
-            "GET",
-            prefix + "/check-status/payment/transaction/{invoice_id}",
-            transaction_status,
-        )
+        add_route("POST", prefix + "/payments/cards/auth", pay_with_saved_card,
+                  doc=lazy_doc(BANK_DOCS, "pay_with_saved_card", prefix))
+        add_route("GET", prefix + "/check-status/payment/transaction/{invoice_id}", transaction_status,
+                  doc=lazy_doc(BANK_DOCS, "transaction_status", prefix))
 
 

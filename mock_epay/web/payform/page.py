@@ -36,6 +36,7 @@ from mock_epay.web.payform.params import (
     read_payment_object,
     validate_card_form,
 )
+from mock_epay.wire.route_docs import ADMIN_DOCS, BANK_DOCS, lazy_doc
 
 PREFIXES = ("/payform/", "/redesign-payform/")
 PASSED_ON = ("mockAutoPay", "mockAutoPayMs", "mockScenario")  # page-URL options kept through the form post
@@ -391,14 +392,19 @@ async def acs_result(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application, add_route: Any) -> None:
-    add_route("GET", "/_mock/acs", mock_acs)
-    add_route("POST", "/_mock/acs", mock_acs)
-    add_route("GET", "/_mock/acs/result", acs_result)
+    add_route("GET", "/_mock/acs", mock_acs, doc=lazy_doc(ADMIN_DOCS, "mock_acs"))
+    add_route("POST", "/_mock/acs", mock_acs, doc=lazy_doc(ADMIN_DOCS, "mock_acs_form"))
+    add_route("GET", "/_mock/acs/result", acs_result, doc=lazy_doc(ADMIN_DOCS, "mock_acs_result"))
     for prefix in ("", "/api"):
-        add_route("POST", prefix + "/payments/cards/confirmPayment", confirm_payment)
+        add_route("POST", prefix + "/payments/cards/confirmPayment", confirm_payment,
+                  doc=lazy_doc(BANK_DOCS, "confirm_payment", prefix))
     for prefix in PREFIXES:
-        add_route("GET", prefix + "payment-api.js", payment_api_js)
-        add_route("GET", prefix + "static/{name}", static_file)
-        add_route("GET", prefix.rstrip("/"), payment_page)
-        add_route("POST", prefix + "pay", submit_payment)
-        add_route("POST", prefix + "3ds", submit_secure3d)
+        add_route("GET", prefix + "payment-api.js", payment_api_js,
+                  doc=lazy_doc(BANK_DOCS, "payment_api_js", prefix))
+        add_route("GET", prefix + "static/{name}", static_file,
+                  doc=lazy_doc(BANK_DOCS, "payment_page_static", prefix))
+        add_route("GET", prefix.rstrip("/"), payment_page, doc=lazy_doc(BANK_DOCS, "payment_page", prefix))
+        add_route("POST", prefix + "pay", submit_payment,
+                  doc=lazy_doc(BANK_DOCS, "submit_payment_page", prefix))
+        add_route("POST", prefix + "3ds", submit_secure3d,
+                  doc=lazy_doc(BANK_DOCS, "submit_secure3d_page", prefix))

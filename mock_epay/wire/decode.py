@@ -1,0 +1,53 @@
+"""Decoding a normalised request into its declaration, with msgspec's errors as the bank's error body.
+
+`decode(shape, body, messages)` runs `msgspec.convert` (in C) over a body whose spellings were
+already folded (wire/bank_requests.py). A missing field, a blank one or a value of the wrong
+JSON type becomes a 400 `{"code": -1, "message": "field '<name as the client spelled it>' ..."}`,
+worded as the field's own check words it (`messages`: field -> the text after its name).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypeVar
+
+import msgspec
+
+from mock_epay.gateway.errors import EpayError, bad_request
+
+S = TypeVar("S", bound=msgspec.Struct)
+MUST_BE_TEXT = "must be a string"
+_MISSING_RE = re.compile(r"^Object missing required field `([^`]+)`(?: - at `\$([^`]*)`)?")
+_AT_RE = re.compile(r" - at `\$\.?([^`]*)`$")
+
+
+def decode(shape: type[S], body: dict[str, Any], messages: dict[str, str], spelled: dict[str, str]) -> S:
+    """`body` as `shape`; a field that fails is a 400 naming it as the client wrote it (`spelled`)."""
+    try:
+        return msgspec.convert(body, shape)
+    except msgspec.ValidationError as exc:
+        raise field_error(str(exc), body, messages, spelled) from exc
+
+
+def _top_field(path: str) -> str:
+    return re.split(r"[.\[]", path, maxsplit=1)[0]
+
+
+def field_error(text: str, body: dict[str, Any], messages: dict[str, str],
+                spelled: dict[str, str]) -> EpayError:
+    """The bank's error for one msgspec validation message about `body`."""
+    missing = _MISSING_RE.match(text)
+    if missing is not None:
+        field, under = missing.group(1), (missing.group(2) or "").lstrip(".")
+        if under:  # a nested object lacks a field: the outer field is malformed
+            name = _top_field(under)
+            return bad_request(f"field {spelled.get(name, name)!r} {messages.get(name, MUST_BE_TEXT)}")
+        return bad_request(f"field {spelled.get(field, field)!r} is required")
+    at = _AT_RE.search(text)
+    name = _top_field(at.group(1)) if at else ""
+    value = body.get(name)
+    shown = spelled.get(name, name)
+    if isinstance(value, str) and not value.strip():
+        return bad_request(f"field {shown!r} is required")
+    message = messages.get(name, MUST_BE_TEXT).format(value=str(value)[:40])
+    return bad_request(f"field {shown!r} {message}")
