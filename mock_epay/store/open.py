@@ -48,7 +48,11 @@ def _open_postgres(url: str, args: StoreArgs) -> MemoryStore:
 
 
 Opener = Callable[[str, StoreArgs], MemoryStore]
-OPENERS: dict[str, Opener] = {"memory": _open_memory, "postgresql": _open_postgres, "postgres": _open_postgres}
+OPENERS: dict[str, Opener] = {
+    "memory": _open_memory,
+    "postgresql": _open_postgres,
+    "postgres": _open_postgres,
+}
 
 
 def store_scheme(url: str) -> str:

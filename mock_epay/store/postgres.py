@@ -219,8 +219,8 @@ class PostgresBackend:
                       dump(hold)))
 
     def transaction(self, client_id: str, transaction_id: str) -> Transaction | None:
-        row = self._one(f"{TRANSACTION_COLUMNS} WHERE id = %s AND client_id = %s", (transaction_id, client_id))
-        return _transaction(row)
+        return _transaction(self._one(f"{TRANSACTION_COLUMNS} WHERE id = %s AND client_id = %s",
+                                      (transaction_id, client_id)))
 
     def transaction_for_invoice(self, client_id: str, invoice_id: str) -> Transaction | None:
         row = self._one(f"{TRANSACTION_COLUMNS} WHERE client_id = %s AND invoice_id = %s "
@@ -263,7 +263,8 @@ class PostgresBackend:
 
     def add_secure3d_hold(self, hold: Secure3DHold) -> Secure3DHold:
         with self._tx() as conn:
-            if conn.execute("SELECT 1 FROM transactions WHERE id = %s", (hold.transaction_id,)).fetchone() is None:
+            found = conn.execute("SELECT 1 FROM transactions WHERE id = %s", (hold.transaction_id,))
+            if found.fetchone() is None:
                 raise not_found_error()
             self._insert_hold(conn, hold)
         return hold
