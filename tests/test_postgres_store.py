@@ -176,3 +176,29 @@ def test_an_unreachable_database_is_one_line_and_exit_2(postgres_url):  # noqa: 
     assert process.returncode == 2
     assert "store: cannot connect to PostgreSQL" in process.stderr
     assert "Traceback" not in process.stderr
+
+
+def test_the_compose_file_puts_two_replicas_on_one_postgresql_behind_a_proxy(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    compose = yaml.safe_load((root / "docker-compose.postgres.yml").read_text())
+    services = compose["services"]
+    replicas = [services["mock-epay-a"], services["mock-epay-b"]]
+    stores = {r["environment"]["MOCK_EPAY_STORE"] for r in replicas}
+    assert len(stores) == 1 and stores.pop().startswith("postgresql://mockepay:mockepay@postgres:5432/")
+    assert all("MOCK_EPAY_SEED" not in r["environment"] for r in replicas)
+    assert all(r["depends_on"]["postgres"]["condition"] == "service_healthy" for r in replicas)
+    nginx = compose["configs"]["nginx"]["content"]
+    assert "server mock-epay-a:8080;" in nginx and "server mock-epay-b:8080;" in nginx
+    assert services["proxy"]["ports"] == ["8080:8080"]
+    hadolint = shutil.which("hadolint") or shutil.which("hadolint", path=str(Path(sys.executable).parent))
+    if hadolint is not None:
+        dockerfile = tmp_path / "Dockerfile"
+        dockerfile.write_text(replicas[0]["build"]["dockerfile_inline"])
+        result = subprocess.run([hadolint, "--no-color", "--ignore", "DL3013", str(dockerfile)],
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
