@@ -10,7 +10,7 @@ import gc
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,27 @@ def _port(text: str) -> int:
     return port
 
 
+def _workers(text: str) -> int:
+    """argparse type: a number of server processes, 1 or more."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of processes, got {text!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {count}")
+    return count
+
+
+def workers_from(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """`--workers`, else `MOCK_EPAY_WORKERS`, else 1 (ConfigError for a bad value)."""
+    if getattr(args, "workers", None) is not None:
+        return int(args.workers)
+    try:
+        return _workers(env.get("MOCK_EPAY_WORKERS", "1"))
+    except argparse.ArgumentTypeError as exc:
+        raise ConfigError(f"MOCK_EPAY_WORKERS: {exc}") from None
+
+
 def _serve_parser(sub: Any) -> None:
     serve = sub.add_parser(
         "serve", help="run the mock gateway",
@@ -97,9 +118,9 @@ def _serve_parser(sub: Any) -> None:
     serve.add_argument("--store", dest="store", metavar="URL",
                        help="where state lives: memory:// (default, fresh every start) or a durable "
                             "backend's URL (env MOCK_EPAY_STORE)")
-    serve.add_argument("--workers", type=int, default=1, metavar="N",
+    serve.add_argument("--workers", type=_workers, metavar="N",
                        help="serve the port from N processes (default 1); needs a shared store "
-                            "such as --store postgresql://...")
+                            "such as --store postgresql://... (env MOCK_EPAY_WORKERS)")
     serve.add_argument("--header-timeout", dest="header_timeout", type=float, metavar="SECONDS",
                        help="close a connection whose request headers are not complete this long "
                             "after their first byte (default 10; env MOCK_EPAY_HEADER_TIMEOUT)")
@@ -214,8 +235,6 @@ def serve(settings: Settings, workers: int = 1) -> int:
 def _workers_problem(settings: Settings, workers: int) -> str | None:
     from mock_epay.store.open import store_scheme
 
-    if workers < 1:
-        return f"--workers must be 1 or more, got {workers}"
     if workers > 1 and store_scheme(settings.store) == "memory":
         return (f"--workers {workers} needs a store the processes share (--store postgresql://...); "
                 "memory:// lives inside one process")
@@ -287,7 +306,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_contract(args)
     try:
         settings = build_settings(_cli_overrides(args), os.environ)
+        workers = workers_from(args, os.environ)
     except ConfigError as exc:
         print(f"mock-epay: {exc}", file=sys.stderr)
         return 2
-    return serve(settings, getattr(args, "workers", 1))
+    return serve(settings, workers)

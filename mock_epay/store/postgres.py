@@ -132,15 +132,16 @@ class PostgresBackend:
     # -- tokens ------------------------------------------------------------------
 
     def add_token(self, token: Token) -> None:
-        with self._tx() as conn:
-            conn.execute("DELETE FROM tokens WHERE access_token IN (SELECT access_token FROM tokens "
-                         "WHERE expires_at <= %s ORDER BY expires_at LIMIT %s)",
-                         (self.clock.now(), SWEEP_BATCH))
-            seq = conn.execute(
-                "INSERT INTO tokens (access_token, client_id, expires_at, record) VALUES (%s, %s, %s, %s) "
-                "ON CONFLICT (access_token) DO UPDATE SET record = EXCLUDED.record RETURNING seq",
-                (token.access_token, token.client_id, token.expires_at, dump(token))).fetchone()[0]
-            conn.execute("DELETE FROM tokens WHERE seq <= %s", (seq - self._max_tokens,))
+        # One statement, so one round trip and its own transaction: sweep, insert, cap.
+        self._conn().execute(
+            "WITH swept AS (DELETE FROM tokens WHERE access_token IN (SELECT access_token FROM tokens "
+            "  WHERE expires_at <= %s ORDER BY expires_at LIMIT %s)), "
+            "added AS (INSERT INTO tokens (access_token, client_id, expires_at, record) "
+            "  VALUES (%s, %s, %s, %s) "
+            "  ON CONFLICT (access_token) DO UPDATE SET record = EXCLUDED.record RETURNING seq) "
+            "DELETE FROM tokens WHERE seq <= (SELECT seq FROM added) - %s",
+            (self.clock.now(), SWEEP_BATCH, token.access_token, token.client_id, token.expires_at,
+             dump(token), self._max_tokens))
 
     def token(self, access_token: str) -> Token | None:
         row = self._one("SELECT record FROM tokens WHERE access_token = %s", (access_token,))
@@ -350,10 +351,11 @@ class PostgresBackend:
     # -- request journal ---------------------------------------------------------
 
     def journal_request(self, entry: JournalEntry) -> None:
-        with self._tx() as conn:
-            seq = conn.execute("INSERT INTO journal (entry) VALUES (%s) RETURNING seq",
-                               (dump_entry(entry),)).fetchone()[0]
-            conn.execute("DELETE FROM journal WHERE seq <= %s", (seq - self._journal_size,))
+        # One statement (one round trip, its own transaction): this runs on every request.
+        self._conn().execute(
+            "WITH added AS (INSERT INTO journal (entry) VALUES (%s) RETURNING seq) "
+            "DELETE FROM journal WHERE seq <= (SELECT seq FROM added) - %s",
+            (dump_entry(entry), self._journal_size))
 
     def journal(self, limit: int | None = None) -> list[JournalEntry]:
         count = limit if limit else self._journal_size
