@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import dataclasses
 import gc
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,27 @@ def _port(text: str) -> int:
     return port
 
 
+def _workers(text: str) -> int:
+    """argparse type: a number of server processes, 1 or more."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of processes, got {text!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {count}")
+    return count
+
+
+def workers_from(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """`--workers`, else `MOCK_EPAY_WORKERS`, else 1 (ConfigError for a bad value)."""
+    if getattr(args, "workers", None) is not None:
+        return int(args.workers)
+    try:
+        return _workers(env.get("MOCK_EPAY_WORKERS", "1"))
+    except argparse.ArgumentTypeError as exc:
+        raise ConfigError(f"MOCK_EPAY_WORKERS: {exc}") from None
+
+
 def _serve_parser(sub: Any) -> None:
     serve = sub.add_parser(
         "serve", help="run the mock gateway",
@@ -96,6 +118,9 @@ def _serve_parser(sub: Any) -> None:
     serve.add_argument("--store", dest="store", metavar="URL",
                        help="where state lives: memory:// (default, fresh every start) or a durable "
                             "backend's URL (env MOCK_EPAY_STORE)")
+    serve.add_argument("--workers", type=_workers, metavar="N",
+                       help="serve the port from N processes (default 1); needs a shared store "
+                            "such as --store postgresql://... (env MOCK_EPAY_WORKERS)")
     serve.add_argument("--header-timeout", dest="header_timeout", type=float, metavar="SECONDS",
                        help="close a connection whose request headers are not complete this long "
                             "after their first byte (default 10; env MOCK_EPAY_HEADER_TIMEOUT)")
@@ -168,40 +193,89 @@ def check_scenarios(files: Sequence[Path]) -> int:
     return 0
 
 
-def serve(settings: Settings) -> int:
-    """`mock-epay serve`: 0 after SIGTERM / SIGINT, 2 when it cannot start (one line says why)."""
-    from mock_epay.app import create_app
-    from mock_epay.scenarios.schema import ScenarioError
-    from mock_epay.web.admin_guard import AUTO_TOKEN, exposure_problem, is_loopback, resolve_admin_token
-    from mock_epay.web.server import run
+def serve(settings: Settings, workers: int = 1) -> int:
+    """`mock-epay serve`: 0 after SIGTERM / SIGINT, 2 when it cannot start (one line says why).
+
+    With `workers` > 1, that many processes serve one port (the store must be shared).
+    """
+    from mock_epay.web.admin_guard import AUTO_TOKEN, exposure_problem, resolve_admin_token
+    from mock_epay.web.server import run, run_workers
 
     if not 0 <= settings.port <= 65535:
         print(f"mock-epay: port must be 0-65535, got {settings.port}", file=sys.stderr)
         return 2
     generated = settings.admin_token == AUTO_TOKEN
     settings = resolve_admin_token(settings)
-    problem = exposure_problem(settings)
+    problem = exposure_problem(settings) or _workers_problem(settings, workers)
     if problem:
         print(f"mock-epay: {problem}", file=sys.stderr)
         return 2
+    app = _build_app(settings)
+    if app is None:
+        return 2
+    if workers == 1:
+        return run(app, settings.host, settings.port, settings.header_timeout,
+                   on_listening=_on_listening(settings, generated))
+    _close_store(app)  # checked (and the schema migrated) once; each worker opens its own
+    del app
+
+    def worker(index: int, port: int) -> int:
+        # A seed per worker: the same seed in two processes would make the same ids and tokens.
+        seed = None if settings.seed is None else settings.seed + index
+        worker_settings = dataclasses.replace(settings, port=port, seed=seed)
+        worker_app = _build_app(worker_settings)
+        if worker_app is None:
+            return 2
+        return run(worker_app, settings.host, port, settings.header_timeout,
+                   on_listening=_on_listening(worker_settings, generated), reuse_port=True)
+
+    return run_workers(workers, settings.host, settings.port, worker)
+
+
+def _workers_problem(settings: Settings, workers: int) -> str | None:
+    from mock_epay.store.open import store_scheme
+
+    if workers > 1 and store_scheme(settings.store) == "memory":
+        return (f"--workers {workers} needs a store the processes share (--store postgresql://...); "
+                "memory:// lives inside one process")
+    return None
+
+
+def _build_app(settings: Settings) -> Any:
+    """The app for `settings`, or None after printing why it cannot start."""
+    from mock_epay.app import create_app
+    from mock_epay.scenarios.schema import ScenarioError
+
     try:
-        app = create_app(settings)
+        return create_app(settings)
     except ScenarioError as exc:
         print(f"mock-epay: bad scenario file, not starting:\n{exc}", file=sys.stderr)
-        return 2
     except ConfigError as exc:
         print(f"mock-epay: {exc}", file=sys.stderr)
-        return 2
+    return None
+
+
+def _close_store(app: Any) -> None:
+    from mock_epay.web.app_keys import STORE
+
+    close = getattr(app[STORE], "close", None)
+    if close is not None:
+        close()
+
+
+def _on_listening(settings: Settings, generated: bool) -> Any:
+    from mock_epay.web.admin_guard import is_loopback
 
     def listening() -> None:
-        log.info("mock-epay %s listening on http://%s:%s", __version__, settings.host, settings.port)
+        log.info("mock-epay %s listening on http://%s:%s (pid %d)", __version__, settings.host,
+                 settings.port, os.getpid())
         if generated and settings.admin_token:
             log.info("admin token (generated, MOCK_EPAY_ADMIN_TOKEN=auto): %s", settings.admin_token)
         elif settings.admin_token is None and not is_loopback(settings.host):
             log.warning("the /_mock/ admin API is open to anyone who reaches this port (allow_open_admin)")
         release_startup_memory()
 
-    return run(app, settings.host, settings.port, settings.header_timeout, on_listening=listening)
+    return listening
 
 
 def release_startup_memory() -> None:
@@ -232,7 +306,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_contract(args)
     try:
         settings = build_settings(_cli_overrides(args), os.environ)
+        workers = workers_from(args, os.environ)
     except ConfigError as exc:
         print(f"mock-epay: {exc}", file=sys.stderr)
         return 2
-    return serve(settings)
+    return serve(settings, workers)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -38,9 +38,16 @@ from mock_epay.settings import ConfigError
 from mock_epay.store.base import CardIdTaken, HoldNotFound, InvoiceReservation, Secure3DHold, VersionConflict
 from mock_epay.store.memory import MemoryStore
 from mock_epay.web.errors import EpayError
+from tests.pg_cluster import fresh_url
+
+try:
+    from mock_epay.store.postgres import PostgresStore
+except ImportError:  # psycopg not installed: tests/pg_cluster.py skips (fails in CI) before this is used
+    PostgresStore = None  # type: ignore[assignment, misc]
 
 BACKENDS: dict[str, Callable[..., Any]] = {
     "memory": MemoryStore,
+    "postgresql": lambda *args, **kwargs: PostgresStore(fresh_url(), *args, **kwargs),
 }
 
 SEED_A = "aaaaaaaa-0000-4000-8000-000000000001"
@@ -56,14 +63,21 @@ SECURE3D = Outcome(kind=OutcomeKind.SECURE3D)
 
 
 @pytest.fixture(params=list(BACKENDS))
-def make_store(request: pytest.FixtureRequest) -> Callable[..., Any]:
+def make_store(request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
     factory = BACKENDS[request.param]
 
-    def make(max_transactions: int = 20_000, journal_size: int = 500) -> Any:
-        return factory([SHOP_A, SHOP_B], Clock(), FakeData(7), max_transactions=max_transactions,
-                       journal_size=journal_size)
+    opened: list[Any] = []
 
-    return make
+    def make(max_transactions: int = 20_000, journal_size: int = 500) -> Any:
+        store = factory([SHOP_A, SHOP_B], Clock(), FakeData(7), max_transactions=max_transactions,
+                        journal_size=journal_size)
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        if hasattr(store, "close"):
+            store.close()
 
 
 @pytest.fixture

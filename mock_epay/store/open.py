@@ -1,4 +1,4 @@
-"""Opening the store a `--store URL` names: `memory://` (the default) today; durable backends plug in here.
+"""Opening the store a `--store URL` names: `memory://` (the default), `postgresql://`; others plug in here.
 
 Each scheme maps to one opener taking the URL and the store's common arguments, so adding a
 backend is one entry in `OPENERS` plus its module. An unknown scheme or a malformed URL is a
@@ -36,8 +36,23 @@ def _open_memory(url: str, args: StoreArgs) -> MemoryStore:
                        journal_size=args.journal_size)
 
 
+def _open_postgres(url: str, args: StoreArgs) -> MemoryStore:
+    try:
+        from mock_epay.store.postgres import PostgresStore
+    except ImportError:
+        raise ConfigError("store: a postgresql:// store needs psycopg 3: pip install 'mock-epay[postgres]'") \
+            from None
+    store = PostgresStore(url, args.merchants, args.clock, args.fake, max_transactions=args.max_transactions,
+                          journal_size=args.journal_size)
+    return store  # type: ignore[return-value]  # the same contract and composed calls
+
+
 Opener = Callable[[str, StoreArgs], MemoryStore]
-OPENERS: dict[str, Opener] = {"memory": _open_memory}
+OPENERS: dict[str, Opener] = {
+    "memory": _open_memory,
+    "postgresql": _open_postgres,
+    "postgres": _open_postgres,
+}
 
 
 def store_scheme(url: str) -> str:

@@ -6,6 +6,10 @@ port at once, give requests in flight `REQUEST_SHUTDOWN_GRACE` seconds, cancel w
 still running (a `hang` scenario), then run the app's clean-up (the callback dispatcher
 finishes due deliveries within `callback_shutdown_grace`).
 
+`run_workers` starts N server processes on one port (`--workers N`): the parent reserves the
+port, forks N children that each bind it with SO_REUSEPORT (the kernel spreads connections
+across them), forwards SIGTERM / SIGINT to all, and stops the rest when one exits on its own.
+
 Slow clients cannot hold connections forever: request headers must be complete within
 `header_timeout` seconds of their first byte (else 408 and close), an idle keep-alive
 connection is closed after `KEEPALIVE_SECONDS`, and at most `MAX_CONNECTIONS` are open.
@@ -14,10 +18,15 @@ connection is closed after `KEEPALIVE_SECONDS`, and at most `MAX_CONNECTIONS` ar
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import json
 import logging
+import os
 import signal
+import socket
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -31,6 +40,7 @@ log = logging.getLogger("mock_epay")
 REQUEST_SHUTDOWN_GRACE = 3.0  # seconds requests in flight may still finish after SIGTERM
 KEEPALIVE_SECONDS = 30.0  # an idle keep-alive connection is closed after this long
 MAX_CONNECTIONS = 4096  # connections beyond this are answered 503 and closed
+PR_SET_PDEATHSIG = 1  # prctl option: the signal a worker gets when its parent dies
 
 
 def _raw_error(status: int, reason: str, message: str) -> bytes:
@@ -142,7 +152,7 @@ async def _stop_requests(tasks: set[asyncio.Task[Any]], grace: float) -> None:
 
 
 async def serve_app(app: web.Application, host: str, port: int, header_timeout: float,
-                    on_listening: Any = None) -> int:
+                    on_listening: Any = None, reuse_port: bool = False) -> int:
     """Serve `app` until SIGTERM / SIGINT; 0 after a clean stop, 2 when the port cannot be bound."""
     in_flight: set[asyncio.Task[Any]] = set()
     app.middlewares.insert(0, _track_in_flight(in_flight))
@@ -150,7 +160,7 @@ async def serve_app(app: web.Application, host: str, port: int, header_timeout: 
                               handler_cancellation=True, keepalive_timeout=KEEPALIVE_SECONDS,
                               shutdown_timeout=1.0)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
     try:
         await site.start()
     except OSError as exc:
@@ -185,6 +195,90 @@ def _callback_grace(app: web.Application) -> float:
 
 
 def run(app: web.Application, host: str, port: int, header_timeout: float,
-        on_listening: Any = None) -> int:
+        on_listening: Any = None, reuse_port: bool = False) -> int:
     """Blocking `serve_app` on a fresh event loop."""
-    return asyncio.run(serve_app(app, host, port, header_timeout, on_listening))
+    return asyncio.run(serve_app(app, host, port, header_timeout, on_listening, reuse_port))
+
+
+def reserve_port(host: str, port: int) -> tuple[socket.socket, int]:
+    """A bound, not listening, SO_REUSEPORT socket holding `port` (a free one for 0) for the workers."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock, int(sock.getsockname()[1])
+
+
+def run_workers(count: int, host: str, port: int, start: Callable[[int, int], int]) -> int:
+    """Fork `count` processes, worker n running `start(n, port)` on one port; 0 after a clean stop.
+
+    2 when the port cannot be bound; otherwise the worst exit code of the workers.
+    """
+    try:
+        holder, port = reserve_port(host, port)
+    except OSError as exc:
+        print(f"mock-epay: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    children = [_fork_worker(start, index, port) for index in range(count)]
+    log.info("mock-epay: %d workers on http://%s:%s (pids %s)", count, host, port,
+             " ".join(map(str, children)))
+    try:
+        return _supervise(set(children))
+    finally:
+        holder.close()
+
+
+def _fork_worker(start: Callable[[int, int], int], index: int, port: int) -> int:
+    pid = os.fork()
+    if pid == 0:  # the worker: serve until told to stop, never return into the parent's code
+        code = 1
+        try:
+            _detach_from_terminal_signals()
+            code = start(index, port)
+        finally:
+            logging.shutdown()
+            os._exit(code)
+    return pid
+
+
+def _detach_from_terminal_signals() -> None:
+    """A worker hears Ctrl-C only through the parent (once), and stops if the parent dies."""
+    os.setpgid(0, 0)
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: no parent-death signal
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _supervise(children: set[int]) -> int:
+    """Wait for the workers, forwarding SIGTERM / SIGINT; one exiting on its own stops the rest."""
+    stopping: list[int] = []
+
+    def forward(signum: int, _frame: Any) -> None:
+        stopping.append(signum)
+        _signal_all(children, signum)
+
+    previous = {signum: signal.signal(signum, forward) for signum in (signal.SIGTERM, signal.SIGINT)}
+    worst = 0
+    try:
+        while children:
+            pid, status = os.wait()
+            children.discard(pid)
+            code = os.waitstatus_to_exitcode(status)
+            worst = max(worst, code if code >= 0 else 1)
+            if not stopping and children:
+                log.warning("mock-epay: worker %d exited (%d); stopping the others", pid, code)
+                stopping.append(signal.SIGTERM)
+                _signal_all(children, signal.SIGTERM)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return worst
+
+
+def _signal_all(children: set[int], signum: int) -> None:
+    for pid in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)

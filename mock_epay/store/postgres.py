@@ -1,0 +1,411 @@
+"""The PostgreSQL store: the contract of `mock_epay.store.base` in a database several processes share.
+
+`--store postgresql://user@host:port/db` (or `postgres://`). psycopg 3, used synchronously
+because the store contract is synchronous: one connection per thread (the event loop's thread
+in a server, so one per process), each contract call one transaction (`BEGIN ... COMMIT`
+around the calls of more than one statement; a call of one statement is its own transaction).
+Loopback round trips cost about 0.1 ms, so the event loop is not held up for long.
+
+Every invariant holds in the database itself, never by an in-process lock, so it holds
+across processes and replicas: an invoice is reserved by inserting its two keys (the invoice
+and its last six digits) into `reservations`, whose primary key lets one attempt in;
+successes go into `succeeded` (one per last six digits); transactions change only by
+`UPDATE ... WHERE version = %s`; a 3-D Secure hold ends under `SELECT ... FOR UPDATE`, so
+one caller wins. The schema and its migrations live in `mock_epay.store.postgres_schema`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from mock_epay.core.clock import Clock
+from mock_epay.core.fakedata import FakeData
+from mock_epay.gateway.codes import GENERIC
+from mock_epay.gateway.errors import EpayError
+from mock_epay.gateway.lifecycle import not_found_error
+from mock_epay.gateway.models import Merchant, SavedCard, Terminal, Token, Transaction, evolve
+from mock_epay.settings import ConfigError
+from mock_epay.store.base import (
+    CardIdTaken,
+    HoldNotFound,
+    InvoiceReservation,
+    JournalEntry,
+    Secure3DHold,
+    VersionConflict,
+    duplicate_error,
+    invoice_suffix,
+)
+from mock_epay.store.compose import ComposedCalls
+from mock_epay.store.memory import MAX_TOKENS, SWEEP_BATCH
+from mock_epay.store.postgres_schema import dump, dump_entry, frozen_mapping, load, load_entry, migrate
+
+TRANSACTION_COLUMNS = "SELECT record, version FROM transactions"
+
+
+def connect(url: str) -> psycopg.Connection[Any]:
+    """A connection to `url` (ConfigError, one line, when the server cannot be reached)."""
+    try:
+        return psycopg.connect(url, autocommit=True, connect_timeout=10)
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"store: cannot connect to PostgreSQL: {first}") from None
+
+
+class PostgresBackend:
+    """The contract, in PostgreSQL. Keeps no domain rules: it stores what it is given."""
+
+    def __init__(self, url: str, clock: Clock, max_transactions: int = 20_000, journal_size: int = 500,
+                 max_tokens: int = MAX_TOKENS) -> None:
+        self.clock = clock
+        self._url = url
+        self._max_transactions = max_transactions
+        self._journal_size = journal_size
+        self._max_tokens = max_tokens
+        self._instance = uuid.uuid4().hex  # tells this process's reservations from others'
+        self._local = threading.local()
+        self._connections: list[psycopg.Connection[Any]] = []
+        self._connections_lock = threading.Lock()  # guards the list only, never state
+        migrate(self._conn())
+
+    # -- connections -------------------------------------------------------------
+
+    def _conn(self) -> psycopg.Connection[Any]:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = self._local.conn = connect(self._url)
+            with self._connections_lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[psycopg.Connection[Any]]:
+        """One transaction on this thread's connection."""
+        conn = self._conn()
+        with conn.transaction():
+            yield conn
+
+    def _one(self, query: str, params: tuple[Any, ...] = ()) -> Any:
+        return self._conn().execute(query, params).fetchone()
+
+    def close(self) -> None:
+        """Close every connection this store opened."""
+        with self._connections_lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+
+    # -- merchants ---------------------------------------------------------------
+
+    def add_merchant(self, merchant: Merchant) -> None:
+        self._conn().execute(
+            "INSERT INTO merchants (client_id, record) VALUES (%s, %s) "
+            "ON CONFLICT (client_id) DO UPDATE SET record = EXCLUDED.record",
+            (merchant.client_id, dump(merchant)))
+
+    def merchants(self) -> list[Merchant]:
+        rows = self._conn().execute("SELECT record FROM merchants ORDER BY seq").fetchall()
+        return [_merchant(row[0]) for row in rows]
+
+    def merchant(self, client_id: str) -> Merchant | None:
+        row = self._one("SELECT record FROM merchants WHERE client_id = %s", (client_id,))
+        return _merchant(row[0]) if row else None
+
+    def authenticate_client(self, client_id: str, client_secret: str) -> Merchant | None:
+        merchant = self.merchant(client_id)
+        if merchant is None or not hmac.compare_digest(merchant.client_secret.encode(),
+                                                        client_secret.encode()):
+            return None
+        return merchant
+
+    def terminal_of(self, client_id: str, terminal_id: str) -> Terminal | None:
+        merchant = self.merchant(client_id)
+        return merchant.terminal(terminal_id) if merchant else None
+
+    # -- tokens ------------------------------------------------------------------
+
+    def add_token(self, token: Token) -> None:
+        # One statement, so one round trip and its own transaction: sweep, insert, cap.
+        self._conn().execute(
+            "WITH swept AS (DELETE FROM tokens WHERE access_token IN (SELECT access_token FROM tokens "
+            "  WHERE expires_at <= %s ORDER BY expires_at LIMIT %s)), "
+            "added AS (INSERT INTO tokens (access_token, client_id, expires_at, record) "
+            "  VALUES (%s, %s, %s, %s) "
+            "  ON CONFLICT (access_token) DO UPDATE SET record = EXCLUDED.record RETURNING seq) "
+            "DELETE FROM tokens WHERE seq <= (SELECT seq FROM added) - %s",
+            (self.clock.now(), SWEEP_BATCH, token.access_token, token.client_id, token.expires_at,
+             dump(token), self._max_tokens))
+
+    def token(self, access_token: str) -> Token | None:
+        row = self._one("SELECT record FROM tokens WHERE access_token = %s", (access_token,))
+        return load(Token, row[0]) if row else None
+
+    # -- invoices ----------------------------------------------------------------
+
+    def _owner(self, reservation: InvoiceReservation) -> str:
+        return f"{self._instance}:{reservation.number}"
+
+    def _reserve(self, conn: psycopg.Connection[Any], reservation: InvoiceReservation) -> None:
+        """Insert the invoice's two keys (the duplicate error when either is taken or succeeded).
+
+        The keys go in first: a concurrent holder's insert makes this one wait for its commit,
+        and the success check after it then sees what that holder recorded.
+        """
+        client_id, invoice_id = reservation.client_id, reservation.invoice_id
+        suffix = invoice_suffix(invoice_id)
+        taken = conn.execute(
+            "INSERT INTO reservations (client_id, key, owner) VALUES (%s, %s, %s), (%s, %s, %s) "
+            "ON CONFLICT DO NOTHING",
+            (client_id, invoice_id, self._owner(reservation), client_id, "~" + suffix,
+             self._owner(reservation))).rowcount
+        if taken != 2:
+            raise duplicate_error()
+        if conn.execute("SELECT 1 FROM succeeded WHERE client_id = %s AND suffix = %s",
+                        (client_id, suffix)).fetchone():
+            raise duplicate_error()
+
+    def reserve_invoice(self, client_id: str, invoice_id: str) -> InvoiceReservation:
+        reservation = InvoiceReservation(client_id, invoice_id)
+        with self._tx() as conn:
+            self._reserve(conn, reservation)
+        return reservation
+
+    def release_invoice(self, reservation: InvoiceReservation) -> None:
+        self._conn().execute("DELETE FROM reservations WHERE owner = %s", (self._owner(reservation),))
+
+    def invoice_succeeded(self, client_id: str, invoice_id: str) -> bool:
+        return self._one("SELECT 1 FROM succeeded WHERE client_id = %s AND suffix = %s",
+                         (client_id, invoice_suffix(invoice_id))) is not None
+
+    # -- transactions ------------------------------------------------------------
+
+    def insert_payment(self, reservation: InvoiceReservation, transaction: Transaction,
+                       hold: Secure3DHold | None = None) -> Transaction:
+        tx = evolve(transaction, version=0) if transaction.version else transaction
+        with self._tx() as conn:
+            try:
+                seq = conn.execute(
+                    "INSERT INTO transactions (id, client_id, invoice_id, version, record) "
+                    "VALUES (%s, %s, %s, 0, %s) RETURNING seq",
+                    (tx.id, tx.client_id, tx.invoice_id, dump(tx))).fetchone()[0]
+            except psycopg.errors.UniqueViolation:
+                raise ValueError(f"transaction {tx.id} is recorded already") from None
+            conn.execute("DELETE FROM transactions WHERE seq <= %s", (seq - self._max_transactions,))
+            if tx.status.is_success:
+                self._mark_succeeded(conn, tx)
+            conn.execute("DELETE FROM reservations WHERE owner = %s", (self._owner(reservation),))
+            if hold is not None:
+                self._insert_hold(conn, hold)
+        return tx
+
+    @staticmethod
+    def _mark_succeeded(conn: psycopg.Connection[Any], tx: Transaction) -> None:
+        conn.execute("INSERT INTO succeeded (client_id, suffix, transaction_id) VALUES (%s, %s, %s) "
+                     "ON CONFLICT (client_id, suffix) DO UPDATE SET transaction_id = EXCLUDED.transaction_id",
+                     (tx.client_id, invoice_suffix(tx.invoice_id), tx.id))
+
+    def _insert_hold(self, conn: psycopg.Connection[Any], hold: Secure3DHold) -> None:
+        """Keep the hold, its invoice reserved under the hold's own reservation."""
+        self._reserve(conn, hold.reservation)
+        conn.execute("INSERT INTO holds (transaction_id, client_id, expires_at, owner, record) "
+                     "VALUES (%s, %s, %s, %s, %s)",
+                     (hold.transaction_id, hold.client_id, hold.expires_at, self._owner(hold.reservation),
+                      dump(hold)))
+
+    def transaction(self, client_id: str, transaction_id: str) -> Transaction | None:
+        return _transaction(self._one(f"{TRANSACTION_COLUMNS} WHERE id = %s AND client_id = %s",
+                                      (transaction_id, client_id)))
+
+    def transaction_for_invoice(self, client_id: str, invoice_id: str) -> Transaction | None:
+        row = self._one(f"{TRANSACTION_COLUMNS} WHERE client_id = %s AND invoice_id = %s "
+                        "ORDER BY seq DESC LIMIT 1", (client_id, invoice_id))
+        return _transaction(row)
+
+    def find_transaction(self, transaction_id: str) -> Transaction | None:
+        return _transaction(self._one(f"{TRANSACTION_COLUMNS} WHERE id = %s", (transaction_id,)))
+
+    def transactions(self, client_id: str | None = None) -> list[Transaction]:
+        if client_id is None:
+            rows = self._conn().execute(f"{TRANSACTION_COLUMNS} ORDER BY seq DESC").fetchall()
+        else:
+            rows = self._conn().execute(f"{TRANSACTION_COLUMNS} WHERE client_id = %s ORDER BY seq DESC",
+                                        (client_id,)).fetchall()
+        return [_transaction(row) for row in rows]  # type: ignore[misc]
+
+    def replace_transaction(self, transaction: Transaction, expected_version: int) -> Transaction:
+        with self._tx() as conn:
+            return self._replace(conn, transaction, expected_version)
+
+    def _replace(self, conn: psycopg.Connection[Any], transaction: Transaction,
+                 expected_version: int) -> Transaction:
+        written = _versioned(transaction, expected_version + 1)
+        changed = conn.execute(
+            "UPDATE transactions SET record = %s, version = %s "
+            "WHERE id = %s AND client_id = %s AND version = %s",
+            (dump(written), written.version, written.id, written.client_id, expected_version)).rowcount
+        if changed != 1:
+            row = conn.execute("SELECT version FROM transactions WHERE id = %s AND client_id = %s",
+                               (transaction.id, transaction.client_id)).fetchone()
+            if row is None:
+                raise not_found_error()
+            raise VersionConflict(transaction.id, expected_version, row[0])
+        if written.status.is_success:
+            self._mark_succeeded(conn, written)
+        return written
+
+    # -- 3-D Secure holds --------------------------------------------------------
+
+    def add_secure3d_hold(self, hold: Secure3DHold) -> Secure3DHold:
+        with self._tx() as conn:
+            found = conn.execute("SELECT 1 FROM transactions WHERE id = %s", (hold.transaction_id,))
+            if found.fetchone() is None:
+                raise not_found_error()
+            self._insert_hold(conn, hold)
+        return hold
+
+    def secure3d_hold(self, transaction_id: str) -> Secure3DHold | None:
+        row = self._one("SELECT record FROM holds WHERE transaction_id = %s", (transaction_id,))
+        return _hold(row[0]) if row else None
+
+    def expired_secure3d(self, now: datetime) -> list[Secure3DHold]:
+        rows = self._conn().execute("SELECT record FROM holds WHERE expires_at <= %s ORDER BY expires_at",
+                                    (now,)).fetchall()
+        return [_hold(row[0]) for row in rows]
+
+    def end_secure3d(self, transaction_id: str, result: Transaction | None,
+                     expected_version: int = 0) -> Secure3DHold:
+        with self._tx() as conn:
+            row = conn.execute("SELECT record, owner FROM holds WHERE transaction_id = %s FOR UPDATE",
+                               (transaction_id,)).fetchone()
+            if row is None:
+                raise HoldNotFound(transaction_id)
+            hold = _hold(row[0])
+            if result is not None:
+                try:
+                    self._replace(conn, result, expected_version)
+                except EpayError as exc:
+                    if isinstance(exc, VersionConflict):
+                        raise
+                    # the transaction is gone (reset, retention): the hold ends without a result
+            conn.execute("DELETE FROM holds WHERE transaction_id = %s", (transaction_id,))
+            conn.execute("DELETE FROM reservations WHERE owner = %s", (row[1],))
+        return hold
+
+    # -- saved cards -------------------------------------------------------------
+
+    def insert_card(self, saved: SavedCard, *, replace: bool = False,
+                    for_transaction: str | None = None) -> SavedCard:
+        with self._tx() as conn:
+            row = conn.execute("SELECT client_id FROM cards WHERE id = %s FOR UPDATE", (saved.id,)).fetchone()
+            if row is not None and not (replace and row[0] == saved.client_id):
+                raise CardIdTaken(saved.id, row[0])
+            if for_transaction is not None:
+                self._link_card(conn, saved, for_transaction)
+            conn.execute(
+                "INSERT INTO cards (id, client_id, account_id, active, record) VALUES (%s, %s, %s, %s, %s) "
+                "ON CONFLICT (id) DO UPDATE SET account_id = EXCLUDED.account_id, "
+                "active = EXCLUDED.active, record = EXCLUDED.record",
+                (saved.id, saved.client_id, saved.account_id, saved.active, dump(saved)))
+        return saved
+
+    def _link_card(self, conn: psycopg.Connection[Any], saved: SavedCard, transaction_id: str) -> None:
+        row = conn.execute(f"{TRANSACTION_COLUMNS} WHERE id = %s AND client_id = %s FOR UPDATE",
+                           (transaction_id, saved.client_id)).fetchone()
+        tx = _transaction(row)
+        if tx is None:
+            raise not_found_error()
+        self._replace(conn, evolve(tx, card_id=saved.id), tx.version)
+
+    def card(self, client_id: str, card_id: str) -> SavedCard | None:
+        row = self._one("SELECT record FROM cards WHERE id = %s AND client_id = %s", (card_id, client_id))
+        return load(SavedCard, row[0]) if row else None
+
+    def card_id_taken(self, card_id: str) -> bool:
+        return self._one("SELECT 1 FROM cards WHERE id = %s", (card_id,)) is not None
+
+    def cards_for_account(self, client_id: str, account_id: str) -> list[SavedCard]:
+        rows = self._conn().execute("SELECT record FROM cards WHERE client_id = %s AND account_id = %s "
+                                    "AND active ORDER BY seq", (client_id, account_id)).fetchall()
+        return [load(SavedCard, row[0]) for row in rows]
+
+    def deactivate_card(self, client_id: str, card_id: str) -> SavedCard:
+        with self._tx() as conn:
+            row = conn.execute("SELECT record FROM cards WHERE id = %s AND client_id = %s FOR UPDATE",
+                               (card_id, client_id)).fetchone()
+            if row is None:
+                raise EpayError(400, GENERIC, f"card {card_id[:64]!r} not found")
+            saved = load(SavedCard, row[0])
+            if not saved.active:
+                raise EpayError(400, GENERIC, f"card {saved.id} is already deactivated")
+            saved = evolve(saved, active=False)
+            conn.execute("UPDATE cards SET active = false, record = %s WHERE id = %s", (dump(saved), card_id))
+        return saved
+
+    # -- request journal ---------------------------------------------------------
+
+    def journal_request(self, entry: JournalEntry) -> None:
+        # One statement (one round trip, its own transaction): this runs on every request.
+        self._conn().execute(
+            "WITH added AS (INSERT INTO journal (entry) VALUES (%s) RETURNING seq) "
+            "DELETE FROM journal WHERE seq <= (SELECT seq FROM added) - %s",
+            (dump_entry(entry), self._journal_size))
+
+    def journal(self, limit: int | None = None) -> list[JournalEntry]:
+        count = limit if limit else self._journal_size
+        rows = self._conn().execute("SELECT entry FROM (SELECT seq, entry FROM journal ORDER BY seq DESC "
+                                    "LIMIT %s) AS last ORDER BY seq", (count,)).fetchall()
+        return [load_entry(row[0]) for row in rows]
+
+    # -- reset -------------------------------------------------------------------
+
+    def reset(self, client_id: str | None = None) -> None:
+        with self._tx() as conn:
+            if client_id is None:
+                conn.execute("TRUNCATE tokens, transactions, succeeded, reservations, holds, cards, journal")
+                return
+            for table in ("tokens", "holds", "succeeded", "reservations", "transactions", "cards"):
+                conn.execute(f"DELETE FROM {table} WHERE client_id = %s", (client_id,))
+
+
+def _merchant(text: str) -> Merchant:
+    return load(Merchant, text)
+
+
+def _transaction(row: Any) -> Transaction | None:
+    if row is None:
+        return None
+    tx = load(Transaction, row[0])
+    return tx if tx.version == row[1] else evolve(tx, version=row[1])
+
+
+def _hold(text: str) -> Secure3DHold:
+    hold = load(Secure3DHold, text)
+    return evolve(hold, context=frozen_mapping(hold.context))
+
+
+def _versioned(tx: Transaction, version: int) -> Transaction:
+    return tx if tx.version == version else evolve(tx, version=version)
+
+
+class PostgresStore(ComposedCalls, PostgresBackend):
+    """The shared store: the PostgreSQL contract plus the calls composed from it."""
+
+    def __init__(
+        self,
+        url: str,
+        merchants: Iterable[Merchant],
+        clock: Clock,
+        fake: FakeData,
+        max_transactions: int = 20_000,
+        journal_size: int = 500,
+        max_tokens: int = MAX_TOKENS,
+    ) -> None:
+        PostgresBackend.__init__(self, url, clock, max_transactions, journal_size, max_tokens)
+        ComposedCalls.__init__(self, merchants, fake)

@@ -1,0 +1,148 @@
+"""The PostgreSQL backend's schema, its versioned migrations, and how records become rows.
+
+`migrate(conn)` brings a database to `SCHEMA_VERSION` on start: under a transaction-level
+advisory lock (so processes starting together migrate once), it reads `mock_epay_schema`,
+applies each missing migration in order, and refuses a database newer than this code.
+An upgrade adds a migration to `MIGRATIONS`; an existing one is never edited.
+
+Records are kept as JSON text (msgspec: dataclasses, enums and zone-aware datetimes round-trip)
+next to the columns the invariants and look-ups need. The unique keys carry the invariants:
+`reservations` (one attempt in flight per invoice and per last six digits) and `succeeded`
+(one success per last six digits).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+import msgspec
+
+from mock_epay.settings import ConfigError
+
+R = TypeVar("R")
+LOCK_KEY = 0x6D6F636B  # "mock": the advisory lock migrations run under
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema
+    """
+    CREATE TABLE merchants (
+        client_id text PRIMARY KEY,
+        seq bigserial,
+        record text NOT NULL
+    );
+    CREATE TABLE tokens (
+        access_token text PRIMARY KEY,
+        seq bigserial,
+        client_id text NOT NULL,
+        expires_at timestamptz NOT NULL,
+        record text NOT NULL
+    );
+    CREATE INDEX tokens_expiry ON tokens (expires_at);
+    CREATE INDEX tokens_seq ON tokens (seq);
+    CREATE TABLE transactions (
+        id text PRIMARY KEY,
+        seq bigserial UNIQUE,
+        client_id text NOT NULL,
+        invoice_id text NOT NULL,
+        version integer NOT NULL,
+        record text NOT NULL
+    );
+    CREATE INDEX transactions_invoice ON transactions (client_id, invoice_id, seq);
+    CREATE INDEX transactions_merchant ON transactions (client_id, seq);
+    CREATE TABLE succeeded (
+        client_id text NOT NULL,
+        suffix text NOT NULL,
+        transaction_id text NOT NULL REFERENCES transactions (id) ON DELETE CASCADE,
+        PRIMARY KEY (client_id, suffix)
+    );
+    CREATE INDEX succeeded_transaction ON succeeded (transaction_id);
+    CREATE TABLE reservations (
+        client_id text NOT NULL,
+        key text NOT NULL,
+        owner text NOT NULL,
+        PRIMARY KEY (client_id, key)
+    );
+    CREATE INDEX reservations_owner ON reservations (owner);
+    CREATE TABLE holds (
+        transaction_id text PRIMARY KEY REFERENCES transactions (id) ON DELETE CASCADE,
+        client_id text NOT NULL,
+        expires_at timestamptz NOT NULL,
+        owner text NOT NULL,
+        record text NOT NULL
+    );
+    CREATE INDEX holds_expiry ON holds (expires_at);
+    CREATE TABLE cards (
+        id text PRIMARY KEY,
+        seq bigserial,
+        client_id text NOT NULL,
+        account_id text NOT NULL,
+        active boolean NOT NULL,
+        record text NOT NULL
+    );
+    CREATE INDEX cards_account ON cards (client_id, account_id, seq);
+    CREATE TABLE journal (
+        seq bigserial PRIMARY KEY,
+        entry bytea NOT NULL
+    );
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: Any) -> int:
+    """Create or upgrade the schema on `conn` (a psycopg connection); the version it is at."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+        conn.execute("CREATE TABLE IF NOT EXISTS mock_epay_schema (version integer NOT NULL)")
+        row = conn.execute("SELECT version FROM mock_epay_schema").fetchone()
+        current = row[0] if row else 0
+        if current > SCHEMA_VERSION:
+            raise ConfigError(f"store: the database's schema is version {current}, newer than this "
+                              f"mock-epay knows ({SCHEMA_VERSION}); upgrade mock-epay")
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            conn.execute(MIGRATIONS[version - 1])
+        if row is None:
+            conn.execute("INSERT INTO mock_epay_schema VALUES (%s)", (SCHEMA_VERSION,))
+        elif current != SCHEMA_VERSION:
+            conn.execute("UPDATE mock_epay_schema SET version = %s", (SCHEMA_VERSION,))
+    return SCHEMA_VERSION
+
+
+def _enc_hook(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise NotImplementedError(f"cannot store {type(value).__name__}")
+
+
+_encoder = msgspec.json.Encoder(enc_hook=_enc_hook)
+_journal_encoder = msgspec.msgpack.Encoder()
+_journal_decoder = msgspec.msgpack.Decoder()
+_decoders: dict[type, msgspec.json.Decoder[Any]] = {}
+
+
+def dump(record: Any) -> str:
+    """A record (frozen dataclass) as JSON text."""
+    return _encoder.encode(record).decode()
+
+
+def load(kind: type[R], text: str) -> R:
+    """The record of type `kind` that `dump` wrote."""
+    decoder = _decoders.get(kind)
+    if decoder is None:
+        decoder = _decoders[kind] = msgspec.json.Decoder(kind)
+    return decoder.decode(text)  # type: ignore[no-any-return]
+
+
+def frozen_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value))
+
+
+def dump_entry(entry: tuple[Any, ...]) -> bytes:
+    """A journal entry (bytes bodies included) as msgpack."""
+    return _journal_encoder.encode(entry)
+
+
+def load_entry(data: bytes) -> tuple[Any, ...]:
+    return tuple(_journal_decoder.decode(data))
