@@ -41,7 +41,8 @@ def parse_token_request(raw: dict[str, Any], strict_invoice_id: bool) -> TokenRe
     grant_type = parse_str(require(form.get("grant_type"), "grant_type"), "grant_type")
     if grant_type not in GRANT_TYPES:
         raise bad_request(
-            f"field 'grant_type' must be 'client_credentials', got {grant_type[:40]!r}"
+            f"field 'grant_type' must be 'client_credentials', 'password' or 'refresh_token', "
+            f"got {grant_type[:40]!r}"
         )
     scope = parse_str(require(form.get("scope"), "scope"), "scope", max_length=512)
     client_id = parse_str(require(form.get("client_id"), "client_id"), "client_id")
@@ -76,9 +77,26 @@ def _optional_text(value: Any, field: str) -> str | None:
     return parse_str(value, field, max_length=512)
 
 
+def password_grant(tokens: Any, form: dict[str, Any]) -> dict[str, object]:
+    """`grant_type=password` (the merchant's cabinet login) and `grant_type=refresh_token`."""
+    if form.get("grant_type") == "refresh_token":
+        token = tokens.refresh(parse_str(require(form.get("refresh_token"), "refresh_token"), "refresh_token"))
+        return dict(tokens.response_body(token))
+    username = parse_str(require(form.get("username"), "username"), "username")
+    password = parse_str(require(form.get("password"), "password"), "password")
+    merchant = tokens.merchant_by_login(username, password)
+    if merchant is None:
+        raise unauthorized("invalid username or password")
+    scope = " ".join(parse_str(form.get("scope") or "", "scope", max_length=512).split())
+    token = tokens.issue_password(merchant, scope, _optional_text(form.get("secret_hash"), "secret_hash"))
+    return dict(tokens.response_body(token))
+
+
 async def issue_token(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     form = await read_form_or_json(request)
+    if form.get("grant_type") in ("password", "refresh_token"):
+        return json_response(TokenResponse(**password_grant(request.app[TOKENS], form)))
     token_request = parse_token_request(form, settings.strict_invoice_id)
     store = request.app[STORE]
     merchant = store.authenticate_client(token_request.client_id, token_request.client_secret)
