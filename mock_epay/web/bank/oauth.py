@@ -80,7 +80,8 @@ def _optional_text(value: Any, field: str) -> str | None:
 def password_grant(tokens: Any, form: dict[str, Any]) -> dict[str, object]:
     """`grant_type=password` (the merchant's cabinet login) and `grant_type=refresh_token`."""
     if form.get("grant_type") == "refresh_token":
-        token = tokens.refresh(parse_str(require(form.get("refresh_token"), "refresh_token"), "refresh_token"))
+        value = parse_str(require(form.get("refresh_token"), "refresh_token"), "refresh_token")
+        token = tokens.refresh(value)
         return dict(tokens.response_body(token))
     username = parse_str(require(form.get("username"), "username"), "username")
     password = parse_str(require(form.get("password"), "password"), "password")

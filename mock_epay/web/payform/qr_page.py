@@ -1,0 +1,78 @@
+"""The Homebank-app simulator: the page a bill's `qrcode` opens, with Scan, Pay and Reject buttons.
+
+`GET /homebank/qr/{billNumber}` shows the bill; its buttons post to
+`/homebank/qr/{billNumber}/scan|approve|reject` and land back on the page. The same actions
+are on the admin API (`POST /_mock/qr/{billNumber}/...`, web/admin/outbox.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from mock_epay.gateway import qr
+from mock_epay.gateway.errors import EpayError
+from mock_epay.gateway.models import QrBill, QrStatus
+from mock_epay.web.app_keys import GATEWAY
+from mock_epay.web.client import public_base, scenario_of
+from mock_epay.web.payform.page import format_amount, render
+from mock_epay.wire.openapi_parts import PUBLIC, STR, html, operation, param
+
+ACTIONS = {
+    QrStatus.NEW: (("scan", "Scan"), ("reject", "Reject")),
+    QrStatus.SCANNED: (("approve", "Pay"), ("reject", "Reject")),
+    QrStatus.BLOCKED: (("reject", "Reject"),),
+}
+
+
+async def apply(request: web.Request, bill: QrBill, action: str) -> QrBill:
+    """Run one app action on a bill (shared with the admin API)."""
+    gateway = request.app[GATEWAY]
+    if action == "scan":
+        return await qr.scan(gateway, bill, scenario_of(request))
+    if action == "approve":
+        return qr.approve(gateway, bill)
+    return qr.reject(gateway, bill)
+
+
+def _page(request: web.Request, bill: QrBill, error: str = "", status: int = 200) -> web.Response:
+    base = public_base(request)
+    return render("homebank_qr.html", status=status, bill=bill, error=error, base=base,
+                  amount=format_amount(bill.amount, bill.currency), actions=ACTIONS.get(bill.status, ()),
+                  page_url=base + "/payform/", static_url=base + "/payform/static/", short=False,
+                  config_json="{}")
+
+
+async def app_page(request: web.Request) -> web.Response:
+    try:
+        bill = qr.find(request.app[GATEWAY], request.match_info["bill"][:32])
+    except EpayError as exc:
+        return render("payform_error.html", status=404, title="Unknown QR bill", message=exc.message,
+                      page_url="/payform/", static_url="/payform/static/", short=False, config_json="{}")
+    return _page(request, bill)
+
+
+async def app_action(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    try:
+        bill = qr.find(gateway, request.match_info["bill"][:32])
+    except EpayError as exc:
+        return render("payform_error.html", status=404, title="Unknown QR bill", message=exc.message,
+                      page_url="/payform/", static_url="/payform/static/", short=False, config_json="{}")
+    try:
+        bill = await apply(request, bill, request.match_info["action"])
+    except EpayError as exc:
+        return _page(request, qr.find(gateway, bill.bill_number), exc.message, status=exc.status)
+    return _page(request, bill)
+
+
+def _doc() -> dict[str, Any]:
+    return operation("homebankQrPage", "The Homebank-app simulator for a QR bill", ["QR"],
+                     {"200": html("The bill with Scan / Pay / Reject buttons"), "404": html("Unknown bill")},
+                     parameters=[param("bill", "path", STR, "billNumber")], security=PUBLIC)
+
+
+def setup(app: web.Application, add_route: Any) -> None:
+    add_route("GET", "/homebank/qr/{bill}", app_page, doc=_doc)
+    add_route("POST", "/homebank/qr/{bill}/{action:scan|approve|reject}", app_action)
