@@ -12,8 +12,16 @@ import pytest
 
 from mock_epay.settings import TEST_CABINET_LOGIN, TEST_CABINET_PASSWORD, TEST_SHOP_ID, Settings
 from tests.conftest import get_service_token
-from tests.test_callbacks import FakeMerchant  # noqa: F401 - the merchant fixture's type
-from tests.test_callbacks import merchant  # noqa: F401 - a real merchant server on 127.0.0.1
+from tests.test_callbacks import FakeMerchant
+
+
+@pytest.fixture
+async def shop() -> Any:
+    """The merchant's real callback server on 127.0.0.1."""
+    server = FakeMerchant()
+    await server.start()
+    yield server
+    await server.stop()
 
 PAY_CARD = {"cardNumber": "4405 6397 0401 5096", "expiry": "01/27", "cvc": "321", "holder": "TEST BUYER"}
 
@@ -53,13 +61,14 @@ async def test_the_password_grant_answers_as_its_doc_page_and_refreshes(client):
     assert wrong.status == 401
 
 
-async def test_a_buyer_pays_a_link_from_the_outbox_and_the_merchant_gets_the_post_link(client, merchant):
+async def test_a_buyer_pays_a_link_from_the_outbox_and_the_merchant_gets_the_post_link(client, shop):
     token = (await password_token(client))["access_token"]
-    response = await send_link(client, token, path="/api/invoice", post_link=merchant.url("/ok"),
-                               failure_post_link=merchant.url("/fail"))
+    response = await send_link(client, token, path="/api/invoice", post_link=shop.url("/ok"),
+                               failure_post_link=shop.url("/fail"))
     assert response.status == 200
     link = await response.json()
-    assert link["status"] == "ACTIVE" and link["invoice_url"].endswith("/api/redirect/invoice-link/" + link["id"])
+    assert link["status"] == "ACTIVE"
+    assert link["invoice_url"].endswith("/api/redirect/invoice-link/" + link["id"])
     assert link["updated_date"] == "0001-01-01T00:00:00Z" and link["expire_date"].endswith("+05:00")
 
     mail = (await (await client.get("/_mock/outbox", params={"recipient": "buyer@example.com"})).json())
@@ -70,7 +79,8 @@ async def test_a_buyer_pays_a_link_from_the_outbox_and_the_merchant_gets_the_pos
 
     page = await client.get(urlsplit(email["invoice_url"]).path)
     assert page.status == 200
-    pay_url = unescape(re.search(r'href="([^"]+)" data-testid="invoice-link-pay"', await page.text()).group(1))
+    found = re.search(r'href="([^"]+)" data-testid="invoice-link-pay"', await page.text())
+    pay_url = unescape(found.group(1))
     params = urlsplit(pay_url).query.split("=", 1)[1]
     opened = await client.get(urlsplit(pay_url).path + "?" + urlsplit(pay_url).query)
     assert opened.status == 200
@@ -78,7 +88,7 @@ async def test_a_buyer_pays_a_link_from_the_outbox_and_the_merchant_gets_the_pos
                              allow_redirects=False)
     assert paid.status == 303 and paid.headers["Location"] == "https://shop.example/paid"
 
-    [callback] = await merchant.wait_for_requests(1)
+    [callback] = await shop.wait_for_requests(1)
     body = callback.json()
     assert callback.path == "/ok" and body["invoiceId"] == "121738945359" and body["code"] == "ok"
     assert "4405639704015096" not in callback.raw.decode()

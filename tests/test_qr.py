@@ -7,10 +7,21 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
+
 from mock_epay.gateway.models import Merchant, Terminal
 from mock_epay.settings import DEFAULT_MERCHANT, Settings
 from tests.conftest import get_service_token, get_token
-from tests.test_callbacks import merchant  # noqa: F401 - a real merchant server on 127.0.0.1
+from tests.test_callbacks import FakeMerchant
+
+
+@pytest.fixture
+async def shop() -> Any:
+    """The merchant's real callback server on 127.0.0.1."""
+    server = FakeMerchant()
+    await server.start()
+    yield server
+    await server.stop()
 
 
 async def generate(client: Any, token: str, **body: Any) -> Any:
@@ -24,9 +35,9 @@ async def poll(client: Any, token: str, bill: str | None = None) -> dict[str, An
     return await response.json()
 
 
-async def test_a_bill_is_scanned_and_paid_and_the_merchant_gets_the_callback(client, merchant):
+async def test_a_bill_is_scanned_and_paid_and_the_merchant_gets_the_callback(client, shop):
     token = await get_token(client, invoiceID="000000501", amount="2500")
-    response = await generate(client, token, postLink=merchant.url("/ok"), failurePostLink=merchant.url("/fail"),
+    response = await generate(client, token, postLink=shop.url("/ok"), failurePostLink=shop.url("/fail"),
                               description="Consultation", language="ru", accountId="42")
     assert response.status == 200
     bill = await response.json()
@@ -44,16 +55,16 @@ async def test_a_bill_is_scanned_and_paid_and_the_merchant_gets_the_callback(cli
     paid = await poll(client, token, bill["billNumber"])
     assert paid["status"] == "PAID" and paid["amount"] == 2500 and paid["retCode"] == "0"
 
-    [callback] = await merchant.wait_for_requests(1)
+    [callback] = await shop.wait_for_requests(1)
     assert callback.path == "/ok" and callback.json()["invoiceId"] == "000000501"
     status = await (await client.get("/check-status/payment/transaction/000000501",
                                      headers={"Authorization": f"Bearer {token}"})).json()
     assert status["transaction"]["statusName"] == "CHARGE"
 
 
-async def test_an_unfinished_bill_is_rejected_after_twenty_minutes(client, merchant):
+async def test_an_unfinished_bill_is_rejected_after_twenty_minutes(client, shop):
     token = await get_token(client, invoiceID="000000502", amount="100")
-    bill = (await (await generate(client, token, failurePostLink=merchant.url("/fail"))).json())["billNumber"]
+    bill = (await (await generate(client, token, failurePostLink=shop.url("/fail"))).json())["billNumber"]
     await client.post(f"/_mock/qr/{bill}/scan")
     await client.post("/_mock/clock/advance", params={"seconds": "1199"})
     assert (await poll(client, token, bill))["status"] == "SCANNED"
@@ -61,23 +72,23 @@ async def test_an_unfinished_bill_is_rejected_after_twenty_minutes(client, merch
     fresh = await get_token(client, invoiceID="000000502", amount="100")  # the first token has expired
     rejected = await poll(client, fresh, bill)
     assert rejected["status"] == "REJECTED" and rejected["retCode"] == "499"
-    [callback] = await merchant.wait_for_requests(1)
+    [callback] = await shop.wait_for_requests(1)
     assert callback.path == "/fail"
     late = await client.post(f"/_mock/qr/{bill}/approve")
     assert late.status == 400
 
 
-async def test_a_scenario_rule_for_source_qr_declines_on_approve(client, merchant):
+async def test_a_scenario_rule_for_source_qr_declines_on_approve(client, shop):
     rule = {"name": "qr-declines", "description": "QR payments decline",
             "match": {"source": "qr"}, "outcome": {"result": "decline", "reasonCode": 465}}
     assert (await client.post("/_mock/scenarios", json=rule)).status in (200, 201)
     token = await get_token(client, invoiceID="000000503", amount="100")
-    bill = (await (await generate(client, token, postLink=merchant.url("/ok"))).json())["billNumber"]
+    bill = (await (await generate(client, token, postLink=shop.url("/ok"))).json())["billNumber"]
     await client.post(f"/_mock/qr/{bill}/scan")
     await client.post(f"/_mock/qr/{bill}/approve")
     rejected = await poll(client, token, bill)
     assert rejected["status"] == "REJECTED" and rejected["retCode"] == "465"
-    [callback] = await merchant.wait_for_requests(1)
+    [callback] = await shop.wait_for_requests(1)
     assert callback.json()["code"] != "ok"
 
 
@@ -113,5 +124,6 @@ async def test_bills_are_scoped_to_their_merchant(make_client):
     token = await get_token(client, invoiceID="000000506", amount="100")
     bill = (await (await generate(client, token)).json())["billNumber"]
     theirs = await get_service_token(client, client_id="other", client_secret="other-secret")
-    response = await client.get("/qr", params={"billNumber": bill}, headers={"Authorization": f"Bearer {theirs}"})
+    response = await client.get("/qr", params={"billNumber": bill},
+                                headers={"Authorization": f"Bearer {theirs}"})
     assert response.status == 404

@@ -87,3 +87,14 @@ def _resolve(node: Any, components: dict[str, Any]) -> Any:
     if isinstance(node, list):
         return [_resolve(v, components) for v in node]
     return node
+
+
+def under(prefix: str, doc: Any) -> Any:
+    """The route doc `doc` for the same operation served under `prefix` (a unique operationId)."""
+    def build() -> dict[str, Any]:
+        op = doc()
+        suffix = prefix.strip("/").replace("-", "_")
+        return {**op, "operationId": f"{op['operationId']}_{suffix}",
+                "summary": f"{op['summary']} [under {prefix}]"}
+
+    return build

@@ -85,14 +85,37 @@ def _action_doc() -> dict[str, Any]:
                      ["mock admin"], {"200": response("The bill after the action", {"type": "object"}),
                                       "400": error("Not allowed in the bill's status"),
                                       "404": error("Unknown bill", {"code": 102, "message": "qr not found"})},
-                     parameters=[param("bill", "path", STR, "billNumber"),
-                                 param("action", "path", {"enum": ["scan", "approve", "reject"]}, "")],
+                     parameters=[param("bill", "path", STR, "billNumber", "100000000001"),
+                                 param("action", "path", {"enum": ["scan", "approve", "reject"]},
+                                       "the button", "scan")],
+                     security=ADMIN)
+
+
+def _links_doc() -> dict[str, Any]:
+    return operation("listInvoiceLinks", "Every invoice link, its current status", ["mock admin"],
+                     {"200": response("Newest first", {"type": "object"})},
+                     parameters=[param("clientId", "query", STR, "one merchant's", required=False)],
+                     security=ADMIN)
+
+
+def _cancel_doc() -> dict[str, Any]:
+    return operation("cancelInvoiceLink", "Cancel an ACTIVE invoice link (the mock's own action)",
+                     ["mock admin"], {"200": response("The link, CANCELLED", inline(InvoiceLink)),
+                                      "400": error("Not ACTIVE"), "404": error("Unknown link")},
+                     parameters=[param("link_id", "path", STR, "the link's id",
+                                       "498331aa-b69f-41ec-b9f5-8e1c3d6b5db1")], security=ADMIN)
+
+
+def _bills_doc() -> dict[str, Any]:
+    return operation("listQrBills", "Every QR bill, its current status", ["mock admin"],
+                     {"200": response("Newest first", {"type": "object"})},
+                     parameters=[param("clientId", "query", STR, "one merchant's", required=False)],
                      security=ADMIN)
 
 
 def setup(app: web.Application, add_route: Any) -> None:
     add_route("GET", "/_mock/outbox", list_outbox, doc=_outbox_doc)
-    add_route("GET", "/_mock/invoice-links", list_links)
-    add_route("POST", "/_mock/invoice-links/{link_id}/cancel", cancel_link)
-    add_route("GET", "/_mock/qr", list_bills)
-    add_route("POST", "/_mock/qr/{bill}/{action:scan|approve|reject}", bill_action, doc=_action_doc)
+    add_route("GET", "/_mock/invoice-links", list_links, doc=_links_doc)
+    add_route("POST", "/_mock/invoice-links/{link_id}/cancel", cancel_link, doc=_cancel_doc)
+    add_route("GET", "/_mock/qr", list_bills, doc=_bills_doc)
+    add_route("POST", "/_mock/qr/{bill}/{action}", bill_action, doc=_action_doc)

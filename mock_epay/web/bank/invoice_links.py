@@ -29,7 +29,7 @@ from mock_epay.web.readers import (
     read_json_object,
     require,
 )
-from mock_epay.wire.invoice_links import InvoiceLink, InvoiceLinkPage, inline
+from mock_epay.wire.invoice_links import InvoiceLink, InvoiceLinkPage, inline, under
 from mock_epay.wire.openapi_parts import ANY_TOKEN, JSON, UNAUTHORIZED, error, operation, response
 from mock_epay.wire.render import json_response
 
@@ -182,6 +182,6 @@ def _search_doc() -> dict[str, Any]:
 
 def setup(app: web.Application, add_route: Any) -> None:
     add_route("POST", "/invoice", create_invoice, doc=_create_doc)
-    add_route("POST", "/api/invoice", create_invoice)
+    add_route("POST", "/api/invoice", create_invoice, doc=under("/api", _create_doc))
     add_route("POST", "/invoice-links", search_links, doc=_search_doc)
-    add_route("POST", "/api/invoice-links", search_links)
+    add_route("POST", "/api/invoice-links", search_links, doc=under("/api", _search_doc))

@@ -17,7 +17,7 @@ from mock_epay.web.app_keys import GATEWAY, TOKENS
 from mock_epay.web.client import public_base
 from mock_epay.web.optional_body import read_optional_body
 from mock_epay.web.readers import optional_str, parse_url
-from mock_epay.wire.invoice_links import inline
+from mock_epay.wire.invoice_links import inline, under
 from mock_epay.wire.openapi_parts import (
     ANY_TOKEN,
     JSON,
@@ -82,12 +82,13 @@ def _status_doc() -> dict[str, Any]:
         "qrStatus", "Poll a QR bill (by billNumber, or the payment token's invoice)", ["QR"], {
             "200": response("The SDK's status object", inline(QrStatus)),
             "404": error("Unknown bill", {"code": 102, "message": "qr not found"}), "401": UNAUTHORIZED,
-        }, parameters=[param("billNumber", "query", STR, "the bill's number", required=False)],
+        }, parameters=[param("billNumber", "query", STR, "the bill's number", "100000000001",
+                                      required=False)],
         security=ANY_TOKEN)
 
 
 def setup(app: web.Application, add_route: Any) -> None:
     add_route("POST", "/payment/qr/generate", generate, doc=_generate_doc)
-    add_route("POST", "/api/payment/qr/generate", generate)
+    add_route("POST", "/api/payment/qr/generate", generate, doc=under("/api", _generate_doc))
     add_route("GET", "/qr", status, doc=_status_doc)
-    add_route("GET", "/api/qr", status)
+    add_route("GET", "/api/qr", status, doc=under("/api", _status_doc))

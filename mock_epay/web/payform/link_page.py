@@ -20,6 +20,7 @@ from mock_epay.gateway.models import InvoiceLink, LinkStatus
 from mock_epay.web.app_keys import GATEWAY
 from mock_epay.web.client import public_base
 from mock_epay.web.payform.page import format_amount, render
+from mock_epay.wire.invoice_links import under
 from mock_epay.wire.openapi_parts import PUBLIC, STR, html, operation, param
 
 
@@ -80,9 +81,10 @@ def _doc() -> dict[str, Any]:
         "openInvoiceLink", "The buyer opens an invoice link (`invoice_url`)", ["invoice links"], {
             "200": html("The link page with a Pay button (or 'already paid')"),
             "404": html("Unknown link"), "410": html("Expired or cancelled link"),
-        }, parameters=[param("link_id", "path", STR, "the link's `id`")], security=PUBLIC)
+        }, parameters=[param("link_id", "path", STR, "the link's `id`",
+                                             "498331aa-b69f-41ec-b9f5-8e1c3d6b5db1")], security=PUBLIC)
 
 
 def setup(app: web.Application, add_route: Any) -> None:
     add_route("GET", "/redirect/invoice-link/{link_id}", link_page, doc=_doc)
-    add_route("GET", "/api/redirect/invoice-link/{link_id}", link_page)
+    add_route("GET", "/api/redirect/invoice-link/{link_id}", link_page, doc=under("/api", _doc))

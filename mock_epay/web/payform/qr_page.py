@@ -27,8 +27,10 @@ ACTIONS = {
 
 
 async def apply(request: web.Request, bill: QrBill, action: str) -> QrBill:
-    """Run one app action on a bill (shared with the admin API)."""
+    """Run one app action on a bill (shared with the admin API); 404 for an unknown action."""
     gateway = request.app[GATEWAY]
+    if action not in ("scan", "approve", "reject"):
+        raise EpayError(404, qr.NOT_FOUND, f"unknown action {action[:20]!r} (scan, approve or reject)")
     if action == "scan":
         return await qr.scan(gateway, bill, scenario_of(request))
     if action == "approve":
@@ -70,9 +72,19 @@ async def app_action(request: web.Request) -> web.Response:
 def _doc() -> dict[str, Any]:
     return operation("homebankQrPage", "The Homebank-app simulator for a QR bill", ["QR"],
                      {"200": html("The bill with Scan / Pay / Reject buttons"), "404": html("Unknown bill")},
-                     parameters=[param("bill", "path", STR, "billNumber")], security=PUBLIC)
+                     parameters=[param("bill", "path", STR, "billNumber", "100000000001")], security=PUBLIC)
+
+
+def _action_doc() -> dict[str, Any]:
+    return operation("homebankQrAction", "A button of the Homebank-app simulator", ["QR"],
+                     {"200": html("The bill after the action"), "400": html("Not allowed in this status"),
+                      "404": html("Unknown bill")},
+                     parameters=[param("bill", "path", STR, "billNumber", "100000000001"),
+                                 param("action", "path", {"enum": ["scan", "approve", "reject"]},
+                                       "the button", "scan")],
+                     security=PUBLIC)
 
 
 def setup(app: web.Application, add_route: Any) -> None:
     add_route("GET", "/homebank/qr/{bill}", app_page, doc=_doc)
-    add_route("POST", "/homebank/qr/{bill}/{action:scan|approve|reject}", app_action)
+    add_route("POST", "/homebank/qr/{bill}/{action}", app_action, doc=_action_doc)
