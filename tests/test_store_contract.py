@@ -406,8 +406,8 @@ def a_link(store: Any, link_id: str, client_id: str = "a", invoice_id: str = "00
 
     now = store.clock.now()
     return InvoiceLink(id=link_id, client_id=client_id, shop_id="shop", terminal_id="ta",
-                       invoice_id=invoice_id, amount=100.0, currency="KZT", created_at=now, expires_at=now + timedelta(seconds=ttl),
-                       expire_period="1m")
+                       invoice_id=invoice_id, amount=100.0, currency="KZT", created_at=now,
+                       expires_at=now + timedelta(seconds=ttl), expire_period="1m")
 
 
 def a_bill(store: Any, number: str, client_id: str = "a", invoice_id: str = "000000901") -> Any:

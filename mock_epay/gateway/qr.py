@@ -179,6 +179,20 @@ def reject(gateway: Gateway, bill: QrBill) -> QrBill:
     return _reject(gateway, bill, BUYER_REJECTED, "rejected by the buyer in the Homebank app")
 
 
+ACTIONS = ("scan", "approve", "reject")
+
+
+async def act(gateway: Gateway, bill: QrBill, action: str, scenario: str | None = None) -> QrBill:
+    """One button of the buyer's app (the simulator page and the admin API); 404 for another action."""
+    if action == "scan":
+        return await scan(gateway, bill, scenario)
+    if action == "approve":
+        return approve(gateway, bill)
+    if action == "reject":
+        return reject(gateway, bill)
+    raise EpayError(404, NOT_FOUND, f"unknown action {action[:20]!r} (scan, approve or reject)")
+
+
 def _reject(gateway: Gateway, bill: QrBill, code: int, message: str) -> QrBill:
     outcome = Outcome(kind=OutcomeKind.DECLINE, reason_code=code, message=message)
     tx = _record(gateway, bill, outcome)

@@ -17,8 +17,7 @@ from mock_epay.gateway import invoice_links, outbox, qr
 from mock_epay.gateway.errors import EpayError
 from mock_epay.gateway.models import OutboxMessage, QrBill
 from mock_epay.web.app_keys import GATEWAY
-from mock_epay.web.client import public_base
-from mock_epay.web.payform.qr_page import apply
+from mock_epay.web.client import public_base, scenario_of
 from mock_epay.wire.invoice_links import InvoiceLink, Outbox, inline
 from mock_epay.wire.invoice_links import OutboxMessage as MessageShape
 from mock_epay.wire.openapi_parts import ADMIN, STR, error, operation, param, response
@@ -68,7 +67,7 @@ async def list_bills(request: web.Request) -> web.Response:
 
 async def bill_action(request: web.Request) -> web.Response:
     bill = qr.find(request.app[GATEWAY], request.match_info["bill"][:32])
-    bill = await apply(request, bill, request.match_info["action"])
+    bill = await qr.act(request.app[GATEWAY], bill, request.match_info["action"], scenario_of(request))
     return json_response(bill_json(request, bill))
 
 

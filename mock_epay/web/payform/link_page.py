@@ -19,7 +19,7 @@ from mock_epay.gateway import invoice_links
 from mock_epay.gateway.models import InvoiceLink, LinkStatus
 from mock_epay.web.app_keys import GATEWAY
 from mock_epay.web.client import public_base
-from mock_epay.web.payform.page import format_amount, render
+from mock_epay.web.payform.simple_page import format_amount, render_page
 from mock_epay.wire.invoice_links import under
 from mock_epay.wire.openapi_parts import PUBLIC, STR, html, operation, param
 
@@ -58,22 +58,16 @@ async def link_page(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     link = gateway.store.find_link(request.match_info["link_id"][:64])
     if link is None:
-        return render("payform_error.html", status=404, title="Unknown payment link",
-                      message="This payment link does not exist.", **_common(request))
+        return render_page(request, "payform_error.html", status=404, title="Unknown payment link",
+                           message="This payment link does not exist.")
     link = invoice_links.current(gateway, link)
     message, status = MESSAGES[link.status]
     merchant = gateway.store.merchant(link.client_id)
-    return render("invoice_link.html", status=status, link=link, message=message,
+    return render_page(request, "invoice_link.html", status=status, link=link, message=message,
                   merchant=merchant.name if merchant else "", description=link.field("description"),
                   amount=format_amount(link.amount, link.currency),
                   expires=invoice_links.bank_time(link.expires_at)[:16].replace("T", " "),
-                  pay_url=pay_url(request, link) if link.status is LinkStatus.ACTIVE else "",
-                  **_common(request))
-
-
-def _common(request: web.Request) -> dict[str, Any]:
-    base = public_base(request) + "/payform/"
-    return {"page_url": base, "static_url": base + "static/", "short": False, "config_json": "{}"}
+                  pay_url=pay_url(request, link) if link.status is LinkStatus.ACTIVE else "")
 
 
 def _doc() -> dict[str, Any]:

@@ -16,7 +16,7 @@ from mock_epay.gateway.errors import EpayError
 from mock_epay.gateway.models import QrBill, QrStatus
 from mock_epay.web.app_keys import GATEWAY
 from mock_epay.web.client import public_base, scenario_of
-from mock_epay.web.payform.page import format_amount, render
+from mock_epay.web.payform.simple_page import format_amount, render_page
 from mock_epay.wire.openapi_parts import PUBLIC, STR, html, operation, param
 
 ACTIONS = {
@@ -26,32 +26,18 @@ ACTIONS = {
 }
 
 
-async def apply(request: web.Request, bill: QrBill, action: str) -> QrBill:
-    """Run one app action on a bill (shared with the admin API); 404 for an unknown action."""
-    gateway = request.app[GATEWAY]
-    if action not in ("scan", "approve", "reject"):
-        raise EpayError(404, qr.NOT_FOUND, f"unknown action {action[:20]!r} (scan, approve or reject)")
-    if action == "scan":
-        return await qr.scan(gateway, bill, scenario_of(request))
-    if action == "approve":
-        return qr.approve(gateway, bill)
-    return qr.reject(gateway, bill)
-
-
 def _page(request: web.Request, bill: QrBill, error: str = "", status: int = 200) -> web.Response:
     base = public_base(request)
-    return render("homebank_qr.html", status=status, bill=bill, error=error, base=base,
-                  amount=format_amount(bill.amount, bill.currency), actions=ACTIONS.get(bill.status, ()),
-                  page_url=base + "/payform/", static_url=base + "/payform/static/", short=False,
-                  config_json="{}")
+    return render_page(request, "homebank_qr.html", status=status, bill=bill, error=error, base=base,
+                       amount=format_amount(bill.amount, bill.currency), actions=ACTIONS.get(bill.status, ()))
 
 
 async def app_page(request: web.Request) -> web.Response:
     try:
         bill = qr.find(request.app[GATEWAY], request.match_info["bill"][:32])
     except EpayError as exc:
-        return render("payform_error.html", status=404, title="Unknown QR bill", message=exc.message,
-                      page_url="/payform/", static_url="/payform/static/", short=False, config_json="{}")
+        return render_page(request, "payform_error.html", status=404, title="Unknown QR bill",
+                           message=exc.message)
     return _page(request, bill)
 
 
@@ -60,10 +46,10 @@ async def app_action(request: web.Request) -> web.Response:
     try:
         bill = qr.find(gateway, request.match_info["bill"][:32])
     except EpayError as exc:
-        return render("payform_error.html", status=404, title="Unknown QR bill", message=exc.message,
-                      page_url="/payform/", static_url="/payform/static/", short=False, config_json="{}")
+        return render_page(request, "payform_error.html", status=404, title="Unknown QR bill",
+                           message=exc.message)
     try:
-        bill = await apply(request, bill, request.match_info["action"])
+        bill = await qr.act(gateway, bill, request.match_info["action"], scenario_of(request))
     except EpayError as exc:
         return _page(request, qr.find(gateway, bill.bill_number), exc.message, status=exc.status)
     return _page(request, bill)
