@@ -21,14 +21,16 @@ from mock_epay.web.admin import callbacks as admin_callbacks
 from mock_epay.web.admin import core as admin
 from mock_epay.web.admin import dashboard, demo
 from mock_epay.web.admin import openapi as admin_openapi
+from mock_epay.web.admin import outbox as admin_outbox
 from mock_epay.web.admin import scenarios as admin_scenarios
 from mock_epay.web.admin import state as admin_state
 from mock_epay.web.admin import transactions as admin_transactions
 from mock_epay.web.admin_guard import admin_auth_middleware
 from mock_epay.web.app_keys import CLOCK, DISPATCHER, ENGINE, GATEWAY, ROUTE_DOCS, SETTINGS, STORE, TOKENS
-from mock_epay.web.bank import cards, oauth, operations, payments
+from mock_epay.web.bank import cards, invoice_links, oauth, operations, payments, qr
 from mock_epay.web.errors import ProtocolErrorLog, error_middleware
 from mock_epay.web.journal import AccessLog, request_log_middleware_for
+from mock_epay.web.payform import link_page, qr_page
 from mock_epay.web.payform import page as widget
 from mock_epay.web.payform.params import MAX_PARAMS_CHARS
 from mock_epay.wire.route_docs import OperationDoc, RouteDoc
@@ -36,7 +38,7 @@ from mock_epay.wire.route_docs import OperationDoc, RouteDoc
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ROUTE_MODULES = (
     oauth, payments, operations, cards, widget, admin, admin_state, admin_callbacks, admin_scenarios,
-    admin_transactions, dashboard, admin_openapi, demo,
+    admin_transactions, dashboard, admin_openapi, demo, invoice_links, qr, link_page, qr_page, admin_outbox,
 )
 
 

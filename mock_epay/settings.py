@@ -23,6 +23,11 @@ TEST_CLIENT_SECRET = "yF587AV9Ms94qN2QShFzVR3vFnWkhjbAK3sG"
 TEST_TERMINAL_ID = "67e34d63-102f-4bd1-898e-370781d0074d"
 TEST_TERMINAL_NUMBER = "98120001"
 
+# The documented test shop id (invoice link page) and a cabinet login for the password grant.
+TEST_SHOP_ID = "04f25a4b-d2bd-4dd8-b3a7-9390be4774c4"
+TEST_CABINET_LOGIN = "test@mock-epay.kz"
+TEST_CABINET_PASSWORD = "Test-cabinet-1"
+
 TEST_ACCOUNT_ID = "testuser1"
 # Saved cards of the test merchant's demo customer; the ids are the ones in the bank's examples.
 TEST_SAVED_CARDS = (
@@ -40,6 +45,9 @@ DEFAULT_MERCHANT = Merchant(
     name="Test merchant",
     terminals=(Terminal(id=TEST_TERMINAL_ID, number=TEST_TERMINAL_NUMBER),),
     saved_cards=TEST_SAVED_CARDS,
+    shop_id=TEST_SHOP_ID,
+    cabinet_login=TEST_CABINET_LOGIN,
+    cabinet_password=TEST_CABINET_PASSWORD,
 )
 
 
@@ -80,6 +88,8 @@ class Settings:
     scenario_time_scale: float = setting(1.0, "multiplies scenario delays (0.01 makes a 3 s delay 30 ms)")
     payment_token_ttl: int = setting(1200, "seconds a payment token lives (its `expires_in`)")
     service_token_ttl: int = setting(7200, "seconds a service token lives (its `expires_in`)")
+    qr_bill_ttl: int = setting(1200, "seconds a QR bill may stay unfinished before it becomes REJECTED")
+    password_token_ttl: int = setting(900, "seconds a password-grant token lives (`expires_in` \"900\")")
     payment_expires_in_as_string: bool = setting(True, "payment tokens' `expires_in` is a JSON string "
                                                        "(`\"1200\"`, as live tokens); false: a number")
     service_expires_in_as_string: bool = setting(True, "service tokens' `expires_in` is a JSON string "
@@ -169,6 +179,9 @@ _MERCHANT_SCHEMA = {
         "callbacks_after_operations": {"type": "boolean"},
         "terminals": {"type": "array", "minItems": 1, "items": _TERMINAL_SCHEMA},
         "saved_cards": {"type": "array", "items": _CARD_SCHEMA},
+        "shop_id": {"type": "string", "minLength": 1, "maxLength": 64},
+        "cabinet_login": {"type": "string", "minLength": 1, "maxLength": 128},
+        "cabinet_password": {"type": "string", "minLength": 1, "maxLength": 128},
     },
 }
 _SETTING_TYPES = {
@@ -187,6 +200,8 @@ _SETTING_TYPES = {
     "scenario_time_scale": {"type": "number", "minimum": 0},
     "payment_token_ttl": {"type": "integer", "minimum": 1},
     "service_token_ttl": {"type": "integer", "minimum": 1},
+    "password_token_ttl": {"type": "integer", "minimum": 1},
+    "qr_bill_ttl": {"type": "integer", "minimum": 1},
     "payment_expires_in_as_string": {"type": "boolean"},
     "service_expires_in_as_string": {"type": "boolean"},
     "strict_invoice_id": {"type": "boolean"},
@@ -332,6 +347,9 @@ def _merchant_from_config(raw: Mapping[str, Any], index: int) -> Merchant:
         callback_format=raw.get("callback_format", "current"),
         callbacks_after_operations=raw.get("callbacks_after_operations", False),
         saved_cards=tuple(_card_from_config(c) for c in raw.get("saved_cards", [])),
+        shop_id=raw.get("shop_id", ""),
+        cabinet_login=raw.get("cabinet_login", ""),
+        cabinet_password=raw.get("cabinet_password", ""),
     )
 
 
@@ -360,6 +378,9 @@ def _extend_test_merchant(raw: Mapping[str, Any], index: int) -> Merchant:
         callbacks_after_operations=raw.get("callbacks_after_operations", base.callbacks_after_operations),
         terminals=_merge_by_id(base.terminals, terminals),
         saved_cards=_merge_by_id(base.saved_cards, cards),
+        shop_id=raw.get("shop_id", base.shop_id),
+        cabinet_login=raw.get("cabinet_login", base.cabinet_login),
+        cabinet_password=raw.get("cabinet_password", base.cabinet_password),
     )
 
 

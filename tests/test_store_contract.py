@@ -407,3 +407,67 @@ def test_past_max_transactions_the_oldest_are_dropped_with_their_invoices(make_s
     assert store.transaction_for_invoice("a", "000000700") is None
     assert not store.invoice_succeeded("a", "000000700")
     assert store.invoice_succeeded("a", "000000704")
+
+
+# -- invoice links, QR bills and the outbox (issue 15) ----------------------------------------------
+
+
+def a_link(store: Any, link_id: str, client_id: str = "a", invoice_id: str = "000000900",
+           ttl: float = 60) -> Any:
+    from datetime import timedelta
+
+    from mock_epay.gateway.models import InvoiceLink
+
+    now = store.clock.now()
+    return InvoiceLink(id=link_id, client_id=client_id, shop_id="shop", terminal_id="ta",
+                       invoice_id=invoice_id, amount=100.0, currency="KZT", created_at=now,
+                       expires_at=now + timedelta(seconds=ttl), expire_period="1m")
+
+
+def a_bill(store: Any, number: str, client_id: str = "a", invoice_id: str = "000000901") -> Any:
+    from mock_epay.gateway.models import QrBill
+
+    return QrBill(bill_number=number, client_id=client_id, invoice_id=invoice_id, amount=100.0,
+                  currency="KZT", terminal_id="ta", created_at=store.clock.now(), token="t")
+
+
+def test_a_second_live_link_for_one_shop_and_invoice_is_refused_until_the_first_expires(store):
+    store.insert_link(a_link(store, "l1"), store.clock.now())
+    assert refused_as_duplicate(lambda: store.insert_link(a_link(store, "l2"), store.clock.now()))
+    store.insert_link(a_link(store, "l3", client_id="b"), store.clock.now())  # another merchant's shop
+    store.clock.advance(61)
+    assert store.insert_link(a_link(store, "l4"), store.clock.now()).id == "l4"
+
+
+def test_links_and_bills_are_read_only_by_their_merchant_and_written_by_version(store):
+    from mock_epay.gateway.models import LinkStatus, QrStatus
+    from mock_epay.store.base import RecordConflict
+
+    link = store.insert_link(a_link(store, "l1"), store.clock.now())
+    assert store.link("b", "l1") is None and store.find_link("l1") == link
+    assert [x.id for x in store.links("a")] == ["l1"] and store.links("b") == []
+    charged = store.replace_link(dataclasses.replace(link, status=LinkStatus.CHARGED), 0)
+    assert charged.version == 1
+    with pytest.raises(RecordConflict):
+        store.replace_link(dataclasses.replace(link, status=LinkStatus.EXPIRED), 0)
+    bill = store.insert_bill(a_bill(store, "100000000001"))
+    assert store.bill("b", "100000000001") is None
+    assert store.bill_for_invoice("a", "000000901") == bill
+    with pytest.raises(ValueError):
+        store.insert_bill(a_bill(store, "100000000001"))
+    assert store.replace_bill(dataclasses.replace(bill, status=QrStatus.SCANNED), 0).version == 1
+    with pytest.raises(RecordConflict):
+        store.replace_bill(dataclasses.replace(bill, status=QrStatus.PAID), 0)
+
+
+def test_outbox_messages_are_kept_per_merchant_and_reset_with_it(store):
+    from mock_epay.gateway.models import OutboxMessage
+
+    for client_id in ("a", "b"):
+        store.add_message(OutboxMessage(id=client_id, client_id=client_id, channel="sms", to="+77000000000",
+                                        text="pay", invoice_id="000000900", invoice_url="http://x/1",
+                                        sent_at=store.clock.now()))
+    assert [m.id for m in store.messages("a")] == ["a"] and len(store.messages()) == 2
+    store.insert_link(a_link(store, "l1"), store.clock.now())
+    store.reset("a")
+    assert [m.id for m in store.messages()] == ["b"] and store.links() == []

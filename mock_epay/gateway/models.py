@@ -92,6 +92,9 @@ class Merchant:
     callback_format: str = "current"  # or "legacy" (spec 5.4)
     callbacks_after_operations: bool = False
     saved_cards: tuple[SeedCard, ...] = ()
+    shop_id: str = ""  # the cabinet's shop id that invoice links name (`shop_id`)
+    cabinet_login: str = ""  # merchant-cabinet login for the password grant (empty: none)
+    cabinet_password: str = ""
 
     def terminal(self, terminal_id: str) -> Terminal | None:
         for terminal in self.terminals:
@@ -115,6 +118,9 @@ class Token:
     post_link: str | None = None
     failure_post_link: str | None = None
     secret_hash: str | None = None
+    source: str | None = None  # the product a payment under this token belongs to (invoice-link)
+    refresh_token: str = ""  # password grant: the refresh token issued with this token
+    refresh: bool = False  # this record is a refresh token, never accepted as a bearer token
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,3 +289,108 @@ class OperationAttempt:
     card_pan: str | None = None
     card_id: str | None = None
     scenario: str | None = None  # X-Mock-Scenario header
+
+
+# -- invoice links, QR bills and the outbox (issue 15) ------------------------------------
+
+
+class LinkStatus(StrEnum):
+    """An invoice link's `status` (ACTIVE and CHARGED are the bank's; the rest the mock's names)."""
+
+    ACTIVE = "ACTIVE"
+    CHARGED = "CHARGED"
+    EXPIRED = "EXPIRED"
+    CANCELLED = "CANCELLED"
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceLink:
+    """A payment link made by `POST /invoice` (spec 3.3); `fields` keeps the request's text fields."""
+
+    id: str
+    client_id: str
+    shop_id: str
+    terminal_id: str
+    invoice_id: str
+    amount: float
+    currency: str
+    created_at: datetime
+    expires_at: datetime
+    expire_period: str
+    status: LinkStatus = LinkStatus.ACTIVE
+    updated_at: datetime | None = None
+    fields: tuple[tuple[str, Any], ...] = ()  # the other snake_case fields, as answered
+    secret_hash: str | None = None
+    transaction_id: str = ""
+    version: int = 0
+
+    def field(self, name: str, default: Any = "") -> Any:
+        for key, value in self.fields:
+            if key == name:
+                return value
+        return default
+
+    def is_live(self, now: datetime) -> bool:
+        """ACTIVE and not past its expiry, or CHARGED: a second link for its invoice is refused."""
+        if self.status is LinkStatus.CHARGED:
+            return True
+        return self.status is LinkStatus.ACTIVE and self.expires_at > now
+
+
+class QrStatus(StrEnum):
+    """A QR bill's `status` (the SDK's values)."""
+
+    NEW = "NEW"
+    SCANNED = "SCANNED"
+    BLOCKED = "BLOCKED"
+    AUTH = "AUTH"
+    PAID = "PAID"
+    REJECTED = "REJECTED"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (QrStatus.PAID, QrStatus.REJECTED, QrStatus.AUTH)
+
+
+@dataclass(frozen=True, slots=True)
+class QrBill:
+    """A bill made by `POST /payment/qr/generate`, bound to its payment token's invoice."""
+
+    bill_number: str
+    client_id: str
+    invoice_id: str
+    amount: float
+    currency: str
+    terminal_id: str
+    created_at: datetime
+    token: str  # the access token it was generated under (a second generate returns this bill)
+    status: QrStatus = QrStatus.NEW
+    description: str = ""
+    language: str = "RU"
+    account_id: str = ""
+    email: str = ""
+    phone: str = ""
+    post_link: str | None = None
+    failure_post_link: str | None = None
+    secret_hash: str | None = None
+    outcome: Outcome | None = None  # decided when scanned; applied on approve
+    transaction_id: str = ""
+    ret_code: str = ""
+    err_description: str = ""
+    updated_at: datetime | None = None
+    version: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """An e-mail or SMS the bank would have sent (never sent by the mock)."""
+
+    id: str
+    client_id: str
+    channel: str  # "email" or "sms"
+    to: str
+    text: str
+    invoice_id: str
+    invoice_url: str
+    sent_at: datetime
+    link_id: str = ""

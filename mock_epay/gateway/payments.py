@@ -116,7 +116,7 @@ def payment_attempt(
         card_cvc=card_cvc,
         card_save=card_save,
         scenario=scenario,
-        source=source,
+        source=token.source or source,  # a token made for a product (invoice-link) names it
         post_link=order.post_link or token.post_link,
         failure_post_link=order.failure_post_link or token.failure_post_link,
         secret_hash=token.secret_hash,

@@ -8,6 +8,7 @@ merchant only. Both expire on the mock's clock.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -69,6 +70,10 @@ def token_mismatches(
     return found
 
 
+PASSWORD_SCOPE = "webapi usermanagement email_send verification statement statistics payment"
+REFRESH_TOKEN_TTL = 7 * 24 * 3600  # seconds a password grant's refresh token can be used
+
+
 class TokenService:
     """Issues tokens into the store and resolves `Authorization` headers back to tokens."""
 
@@ -101,8 +106,48 @@ class TokenService:
         self._store.add_token(token)
         return token
 
+    # -- the password grant and its refresh tokens (invoice links, statements) ----------
+
+    def merchant_by_login(self, username: str, password: str) -> Merchant | None:
+        """The merchant whose cabinet login this is (constant-time password check)."""
+        for merchant in self._store.merchants():
+            same_login = merchant.cabinet_login.lower() == username.strip().lower()
+            if merchant.cabinet_login and same_login and hmac.compare_digest(
+                    merchant.cabinet_password.encode(), password.encode()):
+                return merchant
+        return None
+
+    def issue_password(self, merchant: Merchant, scope: str, secret_hash: str | None = None) -> Token:
+        """A service token for the cabinet user, `expires_in` "900", with a refresh token."""
+        now = self._store.clock.now()
+        ttl = self._settings.password_token_ttl
+        refresh = Token(access_token=self._store.fake.access_token(), client_id=merchant.client_id,
+                        kind=TokenKind.SERVICE, scope=scope or PASSWORD_SCOPE,
+                        expires_at=expires_at(now, REFRESH_TOKEN_TTL), expires_in=REFRESH_TOKEN_TTL,
+                        secret_hash=secret_hash, refresh=True)
+        token = Token(access_token=self._store.fake.access_token(), client_id=merchant.client_id,
+                      kind=TokenKind.SERVICE, scope=scope or PASSWORD_SCOPE,
+                      expires_at=expires_at(now, ttl), expires_in=ttl, secret_hash=secret_hash,
+                      refresh_token=refresh.access_token)
+        self._store.add_token(refresh)
+        self._store.add_token(token)
+        return token
+
+    def refresh(self, refresh_token: str) -> Token:
+        """A new password-grant token for a refresh token (401 when unknown or expired)."""
+        record = self._store.token(refresh_token.strip())
+        if record is None or not record.refresh or record.expires_at <= self._store.clock.now():
+            raise unauthorized("invalid refresh_token")
+        merchant = self._store.merchant(record.client_id)
+        if merchant is None:
+            raise unauthorized("invalid refresh_token")
+        return self.issue_password(merchant, record.scope, record.secret_hash)
+
     def response_body(self, token: Token) -> dict[str, object]:
         """The token endpoint's JSON answer (`expires_in` typed as configured)."""
+        if token.refresh_token:  # the password grant answers as its doc page shows
+            return {"access_token": token.access_token, "expires_in": str(token.expires_in),
+                    "refresh_token": token.refresh_token, "scope": token.scope, "token_type": "Bearer"}
         as_string = (
             self._settings.payment_expires_in_as_string
             if token.kind is TokenKind.PAYMENT
@@ -118,7 +163,7 @@ class TokenService:
 
     def resolve(self, access_token: str) -> Token:
         token = self._store.token(access_token)
-        if token is None:
+        if token is None or token.refresh:
             raise unauthorized("invalid access token")
         if token.expires_at <= self._store.clock.now():
             raise unauthorized("access token expired")

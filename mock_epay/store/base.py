@@ -33,8 +33,11 @@ from mock_epay.gateway.errors import EpayError
 from mock_epay.gateway.lifecycle import Operation
 from mock_epay.gateway.models import (
     CallbackPlan,
+    InvoiceLink,
     Merchant,
+    OutboxMessage,
     PaymentAttempt,
+    QrBill,
     SavedCard,
     Terminal,
     Token,
@@ -208,9 +211,55 @@ class DeliveryStore(Protocol):
     def finish_delivery(self, delivery_id: str, status: str, error: str | None) -> None: ...
 
 
-class Store(MerchantStore, TokenStore, PaymentStore, CardStore, JournalStore, Protocol):
+# -- invoice links, QR bills and the outbox (issue 15) ----------------------------------------
+
+
+class RecordConflict(EpayError):
+    """A link or bill changed since the caller read it (optimistic concurrency, as transactions)."""
+
+    def __init__(self, kind: str, record_id: str) -> None:
+        super().__init__(400, GENERIC, f"{kind} {record_id} changed while it was updated; retry")
+
+
+class LinkStore(Protocol):
+    def insert_link(self, link: InvoiceLink, now: datetime) -> InvoiceLink:
+        """Record a new link; the duplicate error when the same merchant, shop and invoice has a
+        link that is live at `now` (`InvoiceLink.is_live`)."""
+    def link(self, client_id: str, link_id: str) -> InvoiceLink | None: ...
+    def find_link(self, link_id: str) -> InvoiceLink | None:
+        """Any merchant's link (the buyer's page knows only the id)."""
+    def links(self, client_id: str | None = None) -> list[InvoiceLink]:
+        """Newest first; one merchant's, or everyone's with None."""
+    def replace_link(self, link: InvoiceLink, expected_version: int) -> InvoiceLink:
+        """Write a changed link if its stored version is still `expected_version` (version + 1);
+        `RecordConflict` otherwise."""
+
+
+class QrStore(Protocol):
+    def insert_bill(self, bill: QrBill) -> QrBill:
+        """Record a new bill (`ValueError` when its number is taken)."""
+    def bill(self, client_id: str, bill_number: str) -> QrBill | None: ...
+    def find_bill(self, bill_number: str) -> QrBill | None:
+        """Any merchant's bill (the Homebank-app simulator and the admin API)."""
+    def bills(self, client_id: str | None = None) -> list[QrBill]:
+        """Newest first."""
+    def bill_for_invoice(self, client_id: str, invoice_id: str) -> QrBill | None:
+        """The latest bill of this merchant's invoice."""
+    def replace_bill(self, bill: QrBill, expected_version: int) -> QrBill:
+        """As `replace_link`, for bills."""
+
+
+class OutboxStore(Protocol):
+    def add_message(self, message: OutboxMessage) -> None:
+        """Keep one e-mail or SMS; only the newest `outbox_size` are kept."""
+    def messages(self, client_id: str | None = None) -> list[OutboxMessage]:
+        """Oldest first; one merchant's, or everyone's with None."""
+
+
+class Store(MerchantStore, TokenStore, PaymentStore, CardStore, JournalStore, LinkStore, QrStore,
+            OutboxStore, Protocol):
     """All the state of one sandbox."""
 
     def reset(self, client_id: str | None = None) -> None:
-        """Forget tokens, transactions, holds, reservations and cards of one merchant (or all,
-        with the journal); merchants stay."""
+        """Forget tokens, transactions, holds, reservations, cards, links, bills and outbox
+        messages of one merchant (or all, with the journal); merchants stay."""

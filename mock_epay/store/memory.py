@@ -22,12 +22,23 @@ from mock_epay.core.fakedata import FakeData
 from mock_epay.gateway.codes import GENERIC
 from mock_epay.gateway.errors import EpayError
 from mock_epay.gateway.lifecycle import not_found_error
-from mock_epay.gateway.models import Merchant, SavedCard, Terminal, Token, Transaction, evolve
+from mock_epay.gateway.models import (
+    InvoiceLink,
+    Merchant,
+    OutboxMessage,
+    QrBill,
+    SavedCard,
+    Terminal,
+    Token,
+    Transaction,
+    evolve,
+)
 from mock_epay.store.base import (
     CardIdTaken,
     HoldNotFound,
     InvoiceReservation,
     JournalEntry,
+    RecordConflict,
     Secure3DHold,
     VersionConflict,
     duplicate_error,
@@ -36,6 +47,7 @@ from mock_epay.store.base import (
 from mock_epay.store.compose import ComposedCalls
 
 MAX_TOKENS = 20_000
+MAX_OUTBOX = 2_000  # e-mails and SMS kept, newest
 SWEEP_BATCH = 64  # expired tokens dropped per `add_token`, oldest first
 
 
@@ -57,6 +69,9 @@ class MemoryBackend:
         self._cards: dict[str, SavedCard] = {}
         self._secure3d: dict[str, Secure3DHold] = {}
         self._journal: deque[JournalEntry] = deque(maxlen=journal_size)
+        self._links: OrderedDict[str, InvoiceLink] = OrderedDict()
+        self._bills: OrderedDict[str, QrBill] = OrderedDict()
+        self._outbox: deque[OutboxMessage] = deque(maxlen=MAX_OUTBOX)
 
     # -- merchants ---------------------------------------------------------------
 
@@ -280,6 +295,81 @@ class MemoryBackend:
         entries = list(self._journal)
         return entries[-limit:] if limit else entries
 
+    # -- invoice links (issue 15) -------------------------------------------------
+
+    def insert_link(self, link: InvoiceLink, now: datetime) -> InvoiceLink:
+        with self._lock:
+            if link.id in self._links:
+                raise ValueError(f"invoice link {link.id} is recorded already")
+            for other in self._links.values():
+                if (other.client_id, other.shop_id, other.invoice_id) == (
+                        link.client_id, link.shop_id, link.invoice_id) and other.is_live(now):
+                    raise duplicate_error()
+            self._links[link.id] = link
+            _cap(self._links, self._max_transactions)
+            return link
+
+    def link(self, client_id: str, link_id: str) -> InvoiceLink | None:
+        link = self._links.get(link_id)
+        return link if link is not None and link.client_id == client_id else None
+
+    def find_link(self, link_id: str) -> InvoiceLink | None:
+        return self._links.get(link_id)
+
+    def links(self, client_id: str | None = None) -> list[InvoiceLink]:
+        with self._lock:
+            return [x for x in reversed(self._links.values())
+                    if client_id is None or x.client_id == client_id]
+
+    def replace_link(self, link: InvoiceLink, expected_version: int) -> InvoiceLink:
+        with self._lock:
+            current = self._links.get(link.id)
+            if current is None or current.client_id != link.client_id or current.version != expected_version:
+                raise RecordConflict("invoice link", link.id)
+            written = self._links[link.id] = evolve(link, version=expected_version + 1)
+            return written
+
+    # -- QR bills (issue 15) -----------------------------------------------------
+
+    def insert_bill(self, bill: QrBill) -> QrBill:
+        with self._lock:
+            if bill.bill_number in self._bills:
+                raise ValueError(f"QR bill {bill.bill_number} is recorded already")
+            self._bills[bill.bill_number] = bill
+            _cap(self._bills, self._max_transactions)
+            return bill
+
+    def bill(self, client_id: str, bill_number: str) -> QrBill | None:
+        bill = self._bills.get(bill_number)
+        return bill if bill is not None and bill.client_id == client_id else None
+
+    def find_bill(self, bill_number: str) -> QrBill | None:
+        return self._bills.get(bill_number)
+
+    def bills(self, client_id: str | None = None) -> list[QrBill]:
+        with self._lock:
+            return [b for b in reversed(self._bills.values())
+                    if client_id is None or b.client_id == client_id]
+
+    def bill_for_invoice(self, client_id: str, invoice_id: str) -> QrBill | None:
+        return next((b for b in self.bills(client_id) if b.invoice_id == invoice_id), None)
+
+    def replace_bill(self, bill: QrBill, expected_version: int) -> QrBill:
+        with self._lock:
+            current = self._bills.get(bill.bill_number)
+            if current is None or current.client_id != bill.client_id or current.version != expected_version:
+                raise RecordConflict("QR bill", bill.bill_number)
+            written = self._bills[bill.bill_number] = evolve(bill, version=expected_version + 1)
+            return written
+
+    # -- outbox (issue 15) -------------------------------------------------------
+
+    def add_message(self, message: OutboxMessage) -> None:
+        self._outbox.append(message)
+
+    def messages(self, client_id: str | None = None) -> list[OutboxMessage]:
+        return [m for m in list(self._outbox) if client_id is None or m.client_id == client_id]
+
     # -- reset -------------------------------------------------------------------
 
     def reset(self, client_id: str | None = None) -> None:
@@ -296,8 +386,16 @@ class MemoryBackend:
             self._in_flight = {k: v for k, v in self._in_flight.items() if keep(k[0])}
             self._secure3d = {k: h for k, h in self._secure3d.items() if keep(h.client_id)}
             self._cards = {k: c for k, c in self._cards.items() if keep(c.client_id)}
+            self._links = OrderedDict((k, x) for k, x in self._links.items() if keep(x.client_id))
+            self._bills = OrderedDict((k, b) for k, b in self._bills.items() if keep(b.client_id))
+            self._outbox = deque((m for m in self._outbox if keep(m.client_id)), maxlen=MAX_OUTBOX)
             if client_id is None:
                 self._journal.clear()
+
+
+def _cap(records: OrderedDict[str, object], limit: int) -> None:
+    while len(records) > limit:
+        records.popitem(last=False)
 
 
 def _with_card(tx: Transaction, card_id: str) -> Transaction:

@@ -153,6 +153,7 @@ class Merchant(Shape):
     callbackFormat: Literal["current", "legacy"]
     callbacksAfterOperations: bool
     terminals: list[Terminal]
+    shopId: str = ""  # the shop id invoice links name (`shop_id`)
 
 
 class Merchants(Shape):

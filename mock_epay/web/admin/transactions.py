@@ -92,6 +92,7 @@ def merchant_json(merchant: Merchant) -> MerchantShape:
                           autoCancelSeconds=t.auto_cancel_seconds)
             for t in merchant.terminals
         ],
+        shopId=merchant.shop_id,
     )
 
 

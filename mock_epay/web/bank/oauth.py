@@ -74,9 +74,27 @@ def _optional_text(value: Any, field: str) -> str | None:
     return parse_str(value, field, max_length=512)
 
 
+def password_grant(tokens: Any, form: dict[str, Any]) -> dict[str, object]:
+    """`grant_type=password` (the merchant's cabinet login) and `grant_type=refresh_token`."""
+    if form.get("grant_type") == "refresh_token":
+        value = parse_str(require(form.get("refresh_token"), "refresh_token"), "refresh_token")
+        token = tokens.refresh(value)
+        return dict(tokens.response_body(token))
+    username = parse_str(require(form.get("username"), "username"), "username")
+    password = parse_str(require(form.get("password"), "password"), "password")
+    merchant = tokens.merchant_by_login(username, password)
+    if merchant is None:
+        raise unauthorized("invalid username or password")
+    scope = " ".join(parse_str(form.get("scope") or "", "scope", max_length=512).split())
+    token = tokens.issue_password(merchant, scope, _optional_text(form.get("secret_hash"), "secret_hash"))
+    return dict(tokens.response_body(token))
+
+
 async def issue_token(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     form = await read_form_or_json(request)
+    if form.get("grant_type") in ("password", "refresh_token"):
+        return json_response(TokenResponse(**password_grant(request.app[TOKENS], form)))
     token_request = parse_token_request(form, settings.strict_invoice_id)
     store = request.app[STORE]
     merchant = store.authenticate_client(token_request.client_id, token_request.client_secret)

@@ -1,0 +1,187 @@
+"""Invoice links (spec §3): `POST /invoice` and `POST /invoice-links`, with and without `/api`.
+
+Handlers parse the snake_case body and answer; `mock_epay.gateway.invoice_links` decides
+and records. Either a password-grant token or a client-credentials token is accepted; a
+missing, unknown or expired one answers 401 with `Token is not valid` in its message (one
+integration retries on that text).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from mock_epay.gateway import invoice_links
+from mock_epay.gateway.errors import EpayError, bad_request, unauthorized
+from mock_epay.gateway.invoice_links import Filter, LinkRequest
+from mock_epay.gateway.models import Token
+from mock_epay.web.app_keys import GATEWAY, SETTINGS, TOKENS
+from mock_epay.web.client import public_base
+from mock_epay.web.readers import (
+    optional_str,
+    parse_amount,
+    parse_bool,
+    parse_currency,
+    parse_invoice_id,
+    parse_str,
+    parse_url,
+    read_json_object,
+    require,
+)
+from mock_epay.wire.invoice_links import InvoiceLink, InvoiceLinkPage, inline, under
+from mock_epay.wire.openapi_parts import ANY_TOKEN, JSON, UNAUTHORIZED, error, operation, response
+from mock_epay.wire.render import json_response
+
+URL_FIELDS = ("post_link", "failure_post_link", "back_link", "failure_back_link")
+PLAIN_FIELDS = ("account_id", "invoice_alt", "language", "description", "recipient_contact",
+                "recipient_contact_sms", "notifier_contact", "notifier_contact_sms", "data")
+MAX_PAGE = 1000
+
+
+def authenticate(request: web.Request) -> Token:
+    try:
+        return request.app[TOKENS].authenticate(request.headers)
+    except EpayError as exc:
+        raise unauthorized(f"Token is not valid: {exc.message}") from exc
+
+
+def api_base(request: web.Request) -> str:
+    """Where `invoice_url` points: this host, with `/api` when the request used it."""
+    return public_base(request) + ("/api" if request.path.startswith("/api/") else "")
+
+
+def parse_link_request(body: dict[str, Any], strict_invoice_id: bool) -> LinkRequest:
+    texts = {name: optional_str(body.get(name), name, max_length=1024) for name in PLAIN_FIELDS}
+    for name in URL_FIELDS:
+        texts[name] = parse_url(body.get(name), name) or ""
+    data = body.get("data")
+    if data is not None and not isinstance(data, str):
+        raise bad_request("field 'data' must be a string")
+    return LinkRequest(
+        shop_id=parse_str(require(body.get("shop_id"), "shop_id"), "shop_id", max_length=64),
+        invoice_id=parse_invoice_id(body.get("invoice_id"), "invoice_id", strict=strict_invoice_id),
+        amount=parse_amount(body.get("amount"), "amount"),
+        currency=parse_currency(body.get("currency") or "KZT"),
+        expire_period=parse_str(body.get("expire_period") or "1d", "expire_period", max_length=16),
+        card_save=parse_bool(body.get("card_save"), "card_save"),
+        texts=texts,
+    )
+
+
+async def create_invoice(request: web.Request) -> web.Response:
+    token = authenticate(request)
+    body = await read_json_object(request)
+    link_request = parse_link_request(body, request.app[SETTINGS].strict_invoice_id)
+    link = invoice_links.create_link(request.app[GATEWAY], token, link_request, api_base(request))
+    return json_response(InvoiceLink(**invoice_links.link_json(link)))
+
+
+def _int(value: Any, field: str, default: int) -> int:
+    if value in (None, ""):
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdigit():
+        raise bad_request(f"field {field!r} must be a non-negative integer", 100)
+    return int(value)
+
+
+def parse_paging(paging: Any) -> tuple[int, int]:
+    """(skip, limit) from `{skip, limit}` or `{page, size}` (page is an offset, as for statements)."""
+    if paging is None:
+        return 0, MAX_PAGE
+    if not isinstance(paging, dict):
+        raise bad_request("field 'paging' must be an object", 100)
+    skip = _int(paging.get("skip", paging.get("page")), "paging.skip", 0)
+    limit = _int(paging.get("limit", paging.get("size")), "paging.limit", MAX_PAGE)
+    return skip, min(limit, MAX_PAGE)
+
+
+def parse_filters(raw: Any) -> list[Filter]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise bad_request("field 'searchParameters' must be an array", 100)
+    found = []
+    for item in raw:
+        if not isinstance(item, dict):
+            raise bad_request("invalid search parameter", 100)
+        name, method, values = item.get("name"), item.get("method"), item.get("searchParameter")
+        if isinstance(values, str | int | float) and not isinstance(values, bool):
+            values = [values]
+        if not isinstance(name, str) or method not in invoice_links.METHODS or not isinstance(values, list) \
+                or not all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in values):
+            raise bad_request("invalid search parameter", 100)
+        arity_ok = {"between": len(values) == 2, "in": len(values) >= 1}.get(method, len(values) == 1)
+        if not arity_ok or (method == "like" and "%" not in str(values[0]) and "_" not in str(values[0])):
+            raise bad_request("invalid search parameter", 100)
+        found.append(Filter(name, method, tuple(str(v) for v in values)))
+    return found
+
+
+def parse_order(raw: Any) -> tuple[str, bool] | None:
+    """`orderParameters` as one object or an array (its first entry)."""
+    if isinstance(raw, list):
+        raw = raw[0] if raw else None
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("field"), str):
+        raise bad_request("invalid order parameter", 100)
+    direction = str(raw.get("typeOrder") or "ASC").upper()
+    if direction not in ("ASC", "DESC"):
+        raise bad_request("typeOrder must be ASC or DESC", 100)
+    return raw["field"], direction == "DESC"
+
+
+async def search_links(request: web.Request) -> web.Response:
+    token = authenticate(request)
+    body = await read_json_object(request)
+    skip, limit = parse_paging(body.get("paging"))
+    total, records = invoice_links.search(request.app[GATEWAY], token.client_id,
+                                          parse_filters(body.get("searchParameters")),
+                                          parse_order(body.get("orderParameters")), skip, limit)
+    return json_response(InvoiceLinkPage(TotalCount=total, Records=[InvoiceLink(**r) for r in records]))
+
+
+# -- docs ----------------------------------------------------------------------------------
+
+_EXAMPLE = {
+    "shop_id": "04f25a4b-d2bd-4dd8-b3a7-9390be4774c4", "account_id": "7026207447",
+    "invoice_id": "121738945359", "amount": 1180, "currency": "KZT", "language": "rus",
+    "description": "Order #121738945359", "expire_period": "1d", "recipient_contact": "buyer@example.com",
+    "recipient_contact_sms": "+77022363206", "post_link": "https://shop.example/epay/success",
+    "failure_post_link": "https://shop.example/epay/failure", "back_link": "https://shop.example/paid",
+}
+
+
+def _create_doc() -> dict[str, Any]:
+    body = {"required": True, "content": {JSON: {"schema": {"type": "object", "required":
+            ["shop_id", "invoice_id", "amount"]}, "example": _EXAMPLE}}}
+    return operation(
+        "createInvoiceLink", "Create an invoice link (e-mail / SMS go to the mock's outbox)",
+        ["invoice links"], {
+            "200": response("The stored link; `invoice_url` opens the link page", inline(InvoiceLink)),
+            "400": error("Validation; code 1079 for a malformed recipient_contact_sms, -1 for a second "
+                         "live link of the same shop and invoice",
+                         {"code": 1079, "message": "invalid phone"}),
+            "401": UNAUTHORIZED,
+        }, body=body, security=ANY_TOKEN)
+
+
+def _search_doc() -> dict[str, Any]:
+    example = {"paging": {"skip": 0, "limit": 1}, "searchParameters": [
+        {"name": "invoice_id", "method": "=", "searchParameter": ["121738945359"]}],
+        "orderParameters": {"field": "id", "typeOrder": "DESC"}}
+    body = {"required": True, "content": {JSON: {"schema": {"type": "object"}, "example": example}}}
+    return operation(
+        "searchInvoiceLinks", "Search this merchant's invoice links", ["invoice links"], {
+            "200": response("TotalCount counts every match; Records is the page", inline(InvoiceLinkPage)),
+            "400": error("A malformed search", {"code": 100, "message": "invalid search parameter"}),
+            "401": UNAUTHORIZED,
+        }, body=body, security=ANY_TOKEN)
+
+
+def setup(app: web.Application, add_route: Any) -> None:
+    add_route("POST", "/invoice", create_invoice, doc=_create_doc)
+    add_route("POST", "/api/invoice", create_invoice, doc=under("/api", _create_doc))
+    add_route("POST", "/invoice-links", search_links, doc=_search_doc)
+    add_route("POST", "/api/invoice-links", search_links, doc=under("/api", _search_doc))

@@ -1,0 +1,94 @@
+"""QR by API (spec §4): `POST /payment/qr/generate` and `GET /qr`, with and without `/api`.
+
+Handlers parse and answer; `mock_epay.gateway.qr` keeps the bills and their statuses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from mock_epay.gateway import qr
+from mock_epay.gateway.errors import EpayError, bad_request
+from mock_epay.gateway.models import TokenKind
+from mock_epay.gateway.qr import QrRequest
+from mock_epay.web.app_keys import GATEWAY, TOKENS
+from mock_epay.web.client import public_base
+from mock_epay.web.optional_body import read_optional_body
+from mock_epay.web.readers import optional_str, parse_url
+from mock_epay.wire.invoice_links import inline, under
+from mock_epay.wire.openapi_parts import (
+    ANY_TOKEN,
+    JSON,
+    PAYMENT_TOKEN,
+    STR,
+    UNAUTHORIZED,
+    error,
+    operation,
+    param,
+    response,
+)
+from mock_epay.wire.qr import QrGenerated, QrStatus
+from mock_epay.wire.render import json_response
+
+
+def parse_qr_request(body: dict[str, Any]) -> QrRequest:
+    def url(name: str) -> str | None:
+        try:
+            return parse_url(body.get(name), name)
+        except EpayError as exc:  # the bank's wording (spec 4.2)
+            raise bad_request(f"{name} is not a valid URL", 100) from exc
+
+    return QrRequest(
+        post_link=url("postLink"), failure_post_link=url("failurePostLink"),
+        description=optional_str(body.get("description"), "description", max_length=1024),
+        language=optional_str(body.get("language"), "language", max_length=8) or "RU",
+        account_id=optional_str(body.get("accountId"), "accountId", max_length=128),
+        email=optional_str(body.get("payerEmail"), "payerEmail", max_length=256),
+        phone=optional_str(body.get("payerPhone"), "payerPhone", max_length=32),
+    )
+
+
+async def generate(request: web.Request) -> web.Response:
+    token = request.app[TOKENS].authenticate(request.headers, TokenKind.PAYMENT)
+    body = await read_optional_body(request)
+    bill = qr.generate(request.app[GATEWAY], token, parse_qr_request(body))
+    return json_response(QrGenerated(**qr.generate_json(public_base(request), bill)))
+
+
+async def status(request: web.Request) -> web.Response:
+    token = request.app[TOKENS].authenticate(request.headers)
+    number = request.query.get("billNumber", "").strip()[:32] or None
+    bill = qr.for_token(request.app[GATEWAY], token, number)
+    return json_response(QrStatus(**qr.status_json(public_base(request), bill)))
+
+
+def _generate_doc() -> dict[str, Any]:
+    example = {"postLink": "https://shop.example/epay/ok", "failurePostLink": "https://shop.example/epay/fail",
+               "description": "Consultation", "language": "ru", "accountId": "42"}
+    return operation(
+        "generateQr", "Make a QR bill for the payment token's invoice", ["QR"], {
+            "200": response("The bill; `qrcode` opens the Homebank-app simulator", inline(QrGenerated)),
+            "400": error("A postLink that is not a URL",
+                         {"code": 100, "message": "postLink is not a valid URL"}),
+            "401": UNAUTHORIZED,
+        }, body={"required": False, "content": {JSON: {"schema": {"type": "object"}, "example": example}}},
+        security=PAYMENT_TOKEN)
+
+
+def _status_doc() -> dict[str, Any]:
+    return operation(
+        "qrStatus", "Poll a QR bill (by billNumber, or the payment token's invoice)", ["QR"], {
+            "200": response("The SDK's status object", inline(QrStatus)),
+            "404": error("Unknown bill", {"code": 102, "message": "qr not found"}), "401": UNAUTHORIZED,
+        }, parameters=[param("billNumber", "query", STR, "the bill's number", "100000000001",
+                                      required=False)],
+        security=ANY_TOKEN)
+
+
+def setup(app: web.Application, add_route: Any) -> None:
+    add_route("POST", "/payment/qr/generate", generate, doc=_generate_doc)
+    add_route("POST", "/api/payment/qr/generate", generate, doc=under("/api", _generate_doc))
+    add_route("GET", "/qr", status, doc=_status_doc)
+    add_route("GET", "/api/qr", status, doc=under("/api", _status_doc))
