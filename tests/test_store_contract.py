@@ -37,10 +37,12 @@ from mock_epay.gateway.models import (
 from mock_epay.settings import ConfigError
 from mock_epay.store.base import CardIdTaken, HoldNotFound, InvoiceReservation, Secure3DHold, VersionConflict
 from mock_epay.store.memory import MemoryStore
+from mock_epay.store.sqlite import SqliteStore
 from mock_epay.web.errors import EpayError
 
 BACKENDS: dict[str, Callable[..., Any]] = {
     "memory": MemoryStore,
+    "sqlite": SqliteStore,  # sqlite:///:memory:, one connection
 }
 
 SEED_A = "aaaaaaaa-0000-4000-8000-000000000001"

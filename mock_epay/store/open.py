@@ -1,4 +1,4 @@
-"""Opening the store a `--store URL` names: `memory://` (the default) today; durable backends plug in here.
+"""Opening the store a `--store URL` names: `memory://` (the default) or `sqlite:///path/sandbox.db`.
 
 Each scheme maps to one opener taking the URL and the store's common arguments, so adding a
 backend is one entry in `OPENERS` plus its module. An unknown scheme or a malformed URL is a
@@ -16,6 +16,7 @@ from mock_epay.core.fakedata import FakeData
 from mock_epay.gateway.models import Merchant
 from mock_epay.settings import ConfigError
 from mock_epay.store.memory import MemoryStore
+from mock_epay.store.sqlite import SqliteStore
 
 DEFAULT_STORE_URL = "memory://"
 
@@ -29,6 +30,7 @@ class StoreArgs:
     fake: FakeData
     max_transactions: int = 20_000
     journal_size: int = 500
+    delivery_log_size: int = 5000
 
 
 def _open_memory(url: str, args: StoreArgs) -> MemoryStore:
@@ -36,8 +38,24 @@ def _open_memory(url: str, args: StoreArgs) -> MemoryStore:
                        journal_size=args.journal_size)
 
 
-Opener = Callable[[str, StoreArgs], MemoryStore]
-OPENERS: dict[str, Opener] = {"memory": _open_memory}
+def sqlite_path(url: str) -> str:
+    """The file `sqlite:///abs/path.db` names (`:memory:` for `sqlite:///:memory:`)."""
+    path = url.split("://", 1)[1]
+    if path in ("/:memory:", ":memory:"):
+        return ":memory:"
+    if not path.strip("/"):
+        raise ConfigError(f"store: {url[:80]!r} names no file; use sqlite:///path/to/sandbox.db")
+    return path
+
+
+def _open_sqlite(url: str, args: StoreArgs) -> SqliteStore:
+    return SqliteStore(args.merchants, args.clock, args.fake, max_transactions=args.max_transactions,
+                       journal_size=args.journal_size, path=sqlite_path(url),
+                       delivery_log_size=args.delivery_log_size)
+
+
+Opener = Callable[[str, StoreArgs], MemoryStore | SqliteStore]
+OPENERS: dict[str, Opener] = {"memory": _open_memory, "sqlite": _open_sqlite}
 
 
 def store_scheme(url: str) -> str:
@@ -49,6 +67,6 @@ def store_scheme(url: str) -> str:
     return scheme
 
 
-def open_store(url: str, args: StoreArgs) -> MemoryStore:
+def open_store(url: str, args: StoreArgs) -> MemoryStore | SqliteStore:
     """The store `url` names, opened (and, for a durable backend, its schema created or migrated)."""
     return OPENERS[store_scheme(url)](url, args)
