@@ -28,6 +28,7 @@ else:
 
 CLOCK_KEY = "clock-offset"
 SCENARIO_STEPS_LIMIT = 10_000
+DUE_TOLERANCE = 0.5  # seconds: wall and monotonic clocks drift a little between save and claim
 _DELIVERY_COLUMNS = "id, client_id, invoice_id, transaction_id, status, due_at, record"
 
 
@@ -99,7 +100,7 @@ class SqliteState(_Base):
             claimed = db.execute(
                 "UPDATE deliveries SET claimed_by = ?, lease_until = ? WHERE id = ? AND status = 'pending' "
                 "AND due_at <= ? AND (claimed_by IS NULL OR claimed_by = ? OR lease_until < ?)",
-                (owner, now + lease, delivery_id, now + 0.001, owner, now)).rowcount
+                (owner, now + lease, delivery_id, now + DUE_TOLERANCE, owner, now)).rowcount
             if not claimed:
                 return None
             row = db.execute(f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id = ?",  # noqa: S608
