@@ -74,9 +74,12 @@ def test_a_reservation_left_by_a_dead_process_is_cleared_when_the_file_is_opened
 
 def test_the_journal_stays_bounded_on_disk(tmp_path):
     store = SqliteStore([SHOP_A], Clock(), FakeData(), journal_size=5, path=str(tmp_path / "s.db"))
-    for n in range(50):
+    for n in range(150):
         store.journal_request((n, "GET", f"/{n}", 200, 0.1, b"", b""))
-    assert store._one("SELECT COUNT(*) FROM journal")[0] == 5
+    assert store._one("SELECT COUNT(*) FROM journal")[0] == 5  # batches of 64 went to disk, trimmed
+    store.add_token(token(store, "T1"))  # the next write carries the waiting entries with it
+    assert [row[0] for row in store._all("SELECT path FROM journal ORDER BY seq")] == [
+        f"/{n}" for n in range(145, 150)]
 
 
 def test_mock_epay_reset_clears_a_durable_sandbox(tmp_path, capsys):

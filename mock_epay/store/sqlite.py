@@ -48,6 +48,7 @@ from mock_epay.store.sqlite_schema import open_database
 from mock_epay.store.sqlite_state import SqliteState
 
 MAX_TOKENS = 20_000
+JOURNAL_BATCH = 64  # journal entries kept in memory at most before they are written
 
 
 def _enc_hook(value: Any) -> Any:
@@ -105,11 +106,13 @@ class SqliteBackend(SqliteState):
         self._max_tokens = max_tokens
         self._merchant_cache: dict[str, Merchant] = {}
         self._data_version = -1
+        self._journal_batch: list[tuple[Any, ...]] = []
         SqliteState.__init__(self, delivery_log_size)
         self._sweep_dead_reservations()
 
     def close(self) -> None:
         with self._lock:
+            self.flush_journal()
             self._db.close()
 
     # -- transactions of the database ----------------------------------------------
@@ -128,6 +131,8 @@ class SqliteBackend(SqliteState):
             self._db.execute("BEGIN IMMEDIATE")
             self._depth = 1
             try:
+                if self._journal_batch:
+                    self._write_journal()
                 yield self._db
             except BaseException:
                 self._depth = 0
@@ -388,13 +393,30 @@ class SqliteBackend(SqliteState):
     # -- request journal -----------------------------------------------------------
 
     def journal_request(self, entry: JournalEntry) -> None:
-        with self._write() as db:
-            seq = db.execute("INSERT INTO journal (at, method, path, status, ms, body, answer) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?)", tuple(entry[:7])).lastrowid
-            if seq and seq > self._journal_size:
-                db.execute("DELETE FROM journal WHERE seq <= ?", (seq - self._journal_size,))
+        """Batched: written with the next write transaction of any call, or once
+        JOURNAL_BATCH entries wait (a request costs no commit of its own)."""
+        with self._lock:
+            self._journal_batch.append(tuple(entry[:7]))
+            if len(self._journal_batch) >= JOURNAL_BATCH:
+                self.flush_journal()
+
+    def flush_journal(self) -> None:
+        with self._lock:
+            if self._journal_batch:
+                with self._write():
+                    pass  # opening the transaction writes the batch
+
+    def _write_journal(self) -> None:
+        batch, self._journal_batch = self._journal_batch, []
+        db = self._db
+        db.executemany("INSERT INTO journal (at, method, path, status, ms, body, answer) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?)", batch)
+        seq = db.execute("SELECT MAX(seq) FROM journal").fetchone()[0] or 0
+        if seq > self._journal_size:
+            db.execute("DELETE FROM journal WHERE seq <= ?", (seq - self._journal_size,))
 
     def journal(self, limit: int | None = None) -> list[JournalEntry]:
+        self.flush_journal()
         count = limit or self._journal_size
         rows = self._all("SELECT at, method, path, status, ms, body, answer FROM journal "
                          "ORDER BY seq DESC LIMIT ?", (count,))
@@ -412,6 +434,7 @@ class SqliteBackend(SqliteState):
                     db.execute(f"DELETE FROM {table} WHERE client_id = ?", (client_id,))  # noqa: S608
             if client_id is None:
                 db.execute("DELETE FROM journal")
+                self._journal_batch.clear()
 
 
 def _versioned(tx: Transaction, version: int) -> Transaction:
