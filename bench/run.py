@@ -6,6 +6,10 @@ shared machines. Nothing here is a test; it only measures and prints.
 
     python bench/run.py [--duration 10] [--connections 50] [--threads 2]
                         [--server-args "..."] [--no-quiet] [--soak SECONDS] [--json out.json]
+                        [--store sqlite | --store URL]
+
+`--store` adds token and token+cards/auth runs on that backend (`sqlite`: a fresh file per run
+in the log directory), reported as ratios to the memory backend's runs of the same invocation.
 
 See docs/benchmarks.md for what each figure means.
 """
@@ -287,6 +291,7 @@ class Options:
     quiet_runs: bool
     soak: int
     log_dir: Path
+    store: str = ""
 
 
 def wrk_args(offset: int, threads: int, *more: str) -> list[str]:
@@ -505,6 +510,18 @@ def build_report(results: dict[str, Any], opts: Options) -> tuple[str, list[str]
                   f"< {BARS['rules_slowdown_pct']:.0f}%", verdict(extra_cpu < BARS["rules_slowdown_pct"]))
     elif results.get("pay_rules_note"):
         notes.append(results["pay_rules_note"])
+    for key, base_key, label in (("token_store", "token", "token endpoint"),
+                                 ("pay_store", "pay", "token+cards/auth")):
+        load, memory = results.get(key), results.get(base_key)
+        if load is None or memory is None:
+            continue
+        table.add(f"{label} on {opts.store}", f"{load.rps:,.0f} req/s",
+                  f"{load.rps / memory.rps:.2f} x memory", ">= 0.7 x memory",
+                  verdict(load.rps / memory.rps >= 0.7))
+        table.add(f"  {label} on {opts.store} p50 / p99", f"{load.p50_ms:.2f} / {load.p99_ms:.2f} ms")
+        table.add(f"  {label} on {opts.store} server CPU per request", f"{load.cpu_us_per_request:.0f} us",
+                  f"{load.cpu_us_per_request / memory.cpu_us_per_request:.2f} x memory")
+        notes += describe_errors(f"{label} on {opts.store}", load)
     start = results.get("startup")
     if start:
         table.add("start-up: spawn -> first 200 /_mock/health (median of 5)",
@@ -538,6 +555,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--soak", type=int, default=0, metavar="SECONDS",
                         help="also run token+cards/auth for SECONDS sampling RSS every 5 s")
     parser.add_argument("--only", default="", help="comma list of: ceiling,token,pay,rules,quiet,startup")
+    parser.add_argument("--store", default="", metavar="URL",
+                        help="also measure token and token+cards/auth on this store ('sqlite': a fresh file)")
     parser.add_argument("--json", dest="json_out", help="also save results as JSON (under bench/results/)")
     args = parser.parse_args(argv)
 
@@ -548,7 +567,7 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(exist_ok=True)
     log_dir = Path(tempfile.mkdtemp(prefix="mock-epay-bench-"))
     opts = Options(args.duration, args.connections, args.threads, shlex.split(args.server_args),
-                   not args.no_quiet and "quiet" in wanted, args.soak, log_dir)
+                   not args.no_quiet and "quiet" in wanted, args.soak, log_dir, args.store)
     info = machine_info()
     print(f"# mock-epay bench: {command}", flush=True)
     print("# " + ", ".join(f"{k} {v}" for k, v in info.items()), flush=True)
@@ -575,6 +594,14 @@ def main(argv: list[str] | None = None) -> int:
                 rules = [*opts.server_args, "--scenarios", str(FIFTY_RULES)]
                 steps.append(("rules", "pay_rules",
                               lambda: measure_pay(opts, rules, "pay-rules.log", receiver)))
+        if args.store:
+            def on_store(name: str) -> list[str]:
+                url = f"sqlite://{log_dir}/{name}.db" if args.store == "sqlite" else args.store
+                return [*opts.server_args, "--store", url]
+            steps += [("token", "token_store",
+                       lambda: measure_token(opts, on_store("token"), "token-store.log")),
+                      ("pay", "pay_store",
+                       lambda: measure_pay(opts, on_store("pay"), "pay-store.log", receiver))]
         if "startup" in wanted:
             steps.append(("startup", "startup", lambda: measure_startup(opts.server_args, log_dir)))
         if opts.soak:

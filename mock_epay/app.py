@@ -89,7 +89,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     )
     store = open_store(settings.store, StoreArgs(settings.merchants, clock, FakeData(settings.seed),
                                                  max_transactions=settings.max_transactions,
-                                                 journal_size=settings.journal_size))
+                                                 journal_size=settings.journal_size,
+                                                 delivery_log_size=settings.callback_log_size))
     engine = ScenarioEngine(settings.scenario_paths, include_defaults=settings.default_scenarios,
                             time_scale=settings.scenario_time_scale)
     dispatcher = CallbackDispatcher(store, settings, clock)

@@ -136,15 +136,50 @@ def _check_parser(sub: Any) -> None:
                        help="files or directories to check (default: the shipped library)")
 
 
+def _reset_parser(sub: Any) -> None:
+    reset = sub.add_parser(
+        "reset", help="clear a durable sandbox's state (transactions, tokens, cards, callbacks, clock)",
+        description="Clear a durable sandbox: tokens, transactions, saved cards, 3-D Secure holds, the "
+                    "journal, the delivery log and pending callbacks, scenario state and the clock offset. "
+                    "Merchants stay; config cards are saved again. Stop the server first.",
+    )
+    reset.set_defaults(subparser=reset)
+    reset.add_argument("--store", dest="store", metavar="URL", required=True,
+                       help="the store to clear, e.g. sqlite:///var/lib/mock-epay/sandbox.db")
+    reset.add_argument("--config", dest="config_file", type=Path,
+                       help="the YAML config the server runs with (its merchants' cards are saved again)")
+
+
+def reset_store(settings: Settings) -> int:
+    """`mock-epay reset --store URL`: 0 once cleared, 2 when the store cannot be opened."""
+    from mock_epay.core.clock import Clock
+    from mock_epay.core.fakedata import FakeData
+    from mock_epay.store.open import StoreArgs, open_store
+
+    try:
+        store = open_store(settings.store, StoreArgs(settings.merchants, Clock(), FakeData(settings.seed)))
+    except ConfigError as exc:
+        print(f"mock-epay: {exc}", file=sys.stderr)
+        return 2
+    clear = getattr(store, "clear", None)
+    if clear is None:
+        print(f"mock-epay: {settings.store} keeps nothing between starts; nothing to reset")
+        return 0
+    clear()
+    print(f"mock-epay: cleared {settings.store}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mock-epay", description="A local sandbox of Halyk Bank's ePay payment gateway.",
         epilog=_TOP_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"mock-epay {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{serve,check-scenarios,contract}")
+    sub = parser.add_subparsers(dest="command", metavar="{serve,check-scenarios,contract,reset}")
     _serve_parser(sub)
     _check_parser(sub)
+    _reset_parser(sub)
     add_contract_parser(sub)
     return parser
 
@@ -310,4 +345,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"mock-epay: {exc}", file=sys.stderr)
         return 2
+    if args.command == "reset":
+        return reset_store(settings)
     return serve(settings, workers)

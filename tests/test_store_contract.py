@@ -37,6 +37,7 @@ from mock_epay.gateway.models import (
 from mock_epay.settings import ConfigError
 from mock_epay.store.base import CardIdTaken, HoldNotFound, InvoiceReservation, Secure3DHold, VersionConflict
 from mock_epay.store.memory import MemoryStore
+from mock_epay.store.sqlite import SqliteStore
 from mock_epay.web.errors import EpayError
 from tests.pg_cluster import fresh_url
 
@@ -48,6 +49,7 @@ except ImportError:  # psycopg not installed: tests/pg_cluster.py skips (fails i
 BACKENDS: dict[str, Callable[..., Any]] = {
     "memory": MemoryStore,
     "postgresql": lambda *args, **kwargs: PostgresStore(fresh_url(), *args, **kwargs),
+    "sqlite": SqliteStore,  # sqlite:///:memory:, one connection
 }
 
 SEED_A = "aaaaaaaa-0000-4000-8000-000000000001"

@@ -3,12 +3,18 @@
 Owned by the callback dispatcher (it is the only writer). The admin API reads it to
 list, show, replay and wait for deliveries. Waiters are woken by `changed()`, which is
 swapped for a fresh event on every change, so code that is not async can notify.
+
+With a durable store the log is also written through to the store's outbox
+(`to_stored` / `from_stored` convert a delivery to and from its stored row), so pending
+callbacks and the log survive a restart; ids then carry a per-start prefix so a new
+process never reuses an id the file already holds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import secrets
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,13 +22,25 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+import msgspec
+
+from mock_epay.store.base import StoredDelivery
+
 RESPONSE_BODY_LIMIT = 4096  # bytes of the merchant's answer kept per attempt
 _ids = itertools.count(1)
+_prefix = ""
 
 
 def new_delivery_id() -> str:
     """Short, unique within the process, cheap (no uuid on the payment's hot path)."""
-    return f"dlv-{next(_ids)}"
+    return f"dlv-{_prefix}{next(_ids)}"
+
+
+def use_durable_ids() -> None:
+    """Make ids unique across restarts too (a random per-process prefix: `dlv-3fa2c1-7`)."""
+    global _prefix
+    if not _prefix:
+        _prefix = secrets.token_hex(3) + "-"
 
 
 class DeliveryStatus(StrEnum):
@@ -102,6 +120,20 @@ class Delivery:
             "createdAt": self.created_at.isoformat(timespec="milliseconds"),
             "finishedAt": self.finished_at.isoformat(timespec="milliseconds") if self.finished_at else None,
         }
+
+
+_encode = msgspec.json.encode
+
+
+def to_stored(delivery: Delivery, due_at_wall: float) -> StoredDelivery:
+    """The row a durable store keeps; `due_at_wall` is epoch seconds on the mock's clock."""
+    return StoredDelivery(delivery.id, delivery.client_id, delivery.invoice_id, delivery.transaction_id,
+                          delivery.status.value, due_at_wall, _encode(delivery))
+
+
+def from_stored(stored: StoredDelivery) -> Delivery:
+    """The delivery a stored row holds (its `due_at` still to be put on this process's scale)."""
+    return msgspec.json.decode(stored.record, type=Delivery)
 
 
 class DeliveryLog:

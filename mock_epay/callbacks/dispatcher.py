@@ -19,13 +19,14 @@ O(1)); the HTTP answer never waits for delivery.
 * Delays and retries are timed on the mock `Clock`, so `clock.advance()` makes them
   due at once; real waiting uses asyncio timers that also wake on a clock jump.
 * Every attempt is recorded in the `DeliveryLog`; on shutdown, whatever is still
-  pending is marked failed, never silently dropped.
+  pending is marked failed, never silently dropped. With a durable store the log is
+  written through to its outbox (`mock_epay.callbacks.outbox`): pending deliveries stay
+  pending at shutdown, resume on the next start, and each attempt is claimed first.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import time
@@ -47,6 +48,8 @@ from mock_epay.callbacks.delivery_log import (
 )
 from mock_epay.callbacks.hints import docker_hint, loggable, running_in_container
 from mock_epay.callbacks.http_client import HttpProtocolError, PlainHttpClient, iri_to_uri
+from mock_epay.callbacks.outbox import Outbox
+from mock_epay.callbacks.sending import backoff_delay, describe_error, encode_body, read_head
 from mock_epay.callbacks.targets import (
     GuardedResolver,
     HostLimiter,
@@ -98,6 +101,8 @@ class CallbackDispatcher:
         self._running = False
         self._closing = False
         self._dropped_at_shutdown = 0
+        self.outbox = Outbox.of(store, self._clock, settings.callback_timeout)
+        self._poller: asyncio.Task[None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -115,8 +120,26 @@ class CallbackDispatcher:
             self.in_container = running_in_container()
         self._clock.add_listener(self._on_clock_jump)
         self._running = True
+        if self.outbox is not None:
+            self._resume(self.outbox.load())
+            self._poller = asyncio.get_running_loop().create_task(
+                self.outbox.adopt_orphans(self._resume, lambda: set(self._pending)))
         for key in list(self._chains):
-            self._spawn(key)
+            if key not in self._workers:  # resumed chains have theirs already
+                self._spawn(key)
+
+    def _resume(self, deliveries: list[Delivery]) -> None:
+        """Put stored deliveries back in the log, and pending ones back on their chains."""
+        for delivery in deliveries:
+            if self.log.get(delivery.id) is None:
+                self.log.add(delivery)
+            if delivery.status is DeliveryStatus.PENDING and delivery.id not in self._pending:
+                self._pending[delivery.id] = delivery
+                own_chain = delivery.kind in (DeliveryKind.FORGED, DeliveryKind.REPLAY)
+                key = ("delivery", delivery.id) if own_chain else (delivery.client_id, delivery.invoice_id)
+                self._chains.setdefault(key, deque()).append(delivery)
+                if self._running and key not in self._workers:
+                    self._spawn(key)
 
     async def stop(self) -> None:
         """Finish what is due within `callback_shutdown_grace`; mark the rest failed."""
@@ -124,12 +147,18 @@ class CallbackDispatcher:
             return
         self._closing = True
         self._on_clock_jump()  # wake waiting chains so they give up at once
+        if self._poller is not None:
+            self._poller.cancel()
         workers = list(self._workers.values())
         if workers:
             _, unfinished = await asyncio.wait(workers, timeout=self._settings.callback_shutdown_grace)
             for task in unfinished:
                 task.cancel()
             await asyncio.gather(*unfinished, return_exceptions=True)
+        if self.outbox is not None and self._pending:
+            log.info("shutdown: %d callback(s) stay pending in the store and resume on the next start",
+                     len(self._pending))
+            self._pending.clear()
         for delivery in list(self._pending.values()):
             self._finish(delivery, DeliveryStatus.FAILED, SHUTDOWN_ERROR)
         if self._dropped_at_shutdown:
@@ -262,6 +291,8 @@ class CallbackDispatcher:
     def reset(self, client_id: str | None = None) -> None:
         """`POST /_mock/reset`: forget finished deliveries; pending ones are still delivered."""
         self.log.forget(client_id)
+        if self.outbox is not None:
+            self.outbox.forget(client_id)
 
     # -- queueing -------------------------------------------------------------------
 
@@ -275,13 +306,20 @@ class CallbackDispatcher:
         delivery.error = why
         delivery.finished_at = delivery.created_at
         self.log.add(delivery)
+        self._save(delivery)
+
+    def _save(self, delivery: Delivery) -> None:
+        if self.outbox is not None:
+            self.outbox.save(delivery)
 
     def _enqueue(self, delivery: Delivery, key: Hashable, delay: float) -> None:
         delivery.due_at = self._clock.monotonic() + delay
         delivery.waiting = delay > 0
         self.log.add(delivery)
+        self._save(delivery)  # committed right after the payment it follows, with no await between
         if self._closing:
-            self._finish(delivery, DeliveryStatus.FAILED, SHUTDOWN_ERROR)
+            if self.outbox is None:
+                self._finish(delivery, DeliveryStatus.FAILED, SHUTDOWN_ERROR)
             return
         self._pending[delivery.id] = delivery
         self._chains.setdefault(key, deque()).append(delivery)
@@ -300,7 +338,7 @@ class CallbackDispatcher:
                     await self._deliver(delivery)
                 except Exception as exc:  # a bug must not wedge the chain: fail this one, go on
                     log.exception("callback %s: unexpected error", delivery.id)
-                    self._finish(delivery, DeliveryStatus.FAILED, f"internal error: {_describe(exc)}")
+                    self._finish(delivery, DeliveryStatus.FAILED, f"internal error: {describe_error(exc)}")
                 queue.popleft()
         finally:
             self._workers.pop(key, None)
@@ -319,6 +357,10 @@ class CallbackDispatcher:
             if not await self._wait_until_due(delivery):
                 self._finish(delivery, DeliveryStatus.FAILED, SHUTDOWN_ERROR)
                 return
+            if self.outbox is not None and not self.outbox.claim(delivery):
+                self._pending.pop(delivery.id, None)  # another process sends it (or did already)
+                return
+            number = len(delivery.attempts) + 1
             attempt, refused = await self._attempt(delivery, wire_url, number)
             status = attempt.response_status
             if status is not None and 200 <= status < 300:
@@ -338,6 +380,7 @@ class CallbackDispatcher:
                         "%.1f s", delivery.id, loggable(delivery.invoice_id), loggable(delivery.url),
                         number, limit, loggable(problem), delay)
             self.log.touch()
+            self._save(delivery)
 
     def _check_target(self, url: str | None) -> tuple[str | None, str | None]:
         """(why the URL is refused or None, the IRI-encoded URL to send to)."""
@@ -351,14 +394,7 @@ class CallbackDispatcher:
         return self.own.refusal(wire_url), wire_url
 
     def _backoff(self, failed_attempt: int) -> float:
-        """Seconds before the next attempt: base × 2^(n-1), scaled to fit the window, with jitter."""
-        settings = self._settings
-        base = settings.callback_backoff
-        steps = [base * 2.0 ** min(k, 60) for k in range(settings.callback_max_attempts - 1)]
-        total = sum(steps)
-        scale = min(1.0, settings.callback_window / total) if total > 0 else 1.0
-        raw = base * 2.0 ** min(failed_attempt - 1, 60) * scale
-        return raw * self._random.uniform(0.5, 1.0)
+        return backoff_delay(self._settings, failed_attempt, self._random)
 
     async def _wait_until_due(self, delivery: Delivery) -> bool:
         """Wait on the mock clock until the delivery is due; False when shutting down first."""
@@ -396,7 +432,7 @@ class CallbackDispatcher:
             else:
                 attempt.error = self._connect_error(delivery, url, exc.os_error)
         except aiohttp.ClientError as exc:
-            attempt.error = _describe(exc)
+            attempt.error = describe_error(exc)
         except TargetRefused as exc:
             refused = attempt.error = str(exc)
         except OSError as exc:
@@ -407,7 +443,7 @@ class CallbackDispatcher:
             attempt.error = "cancelled: mock-epay shut down during the attempt"
             raise
         except Exception as exc:  # e.g. a transport bug: still just a failed attempt
-            attempt.error = f"unexpected error: {_describe(exc)}"
+            attempt.error = f"unexpected error: {describe_error(exc)}"
         finally:
             attempt.duration_ms = (time.perf_counter() - started) * 1000
             self.log.touch()
@@ -425,7 +461,7 @@ class CallbackDispatcher:
         else:
             async with self._session.post(url, data=data, headers=HEADERS, allow_redirects=False) as response:
                 attempt.response_status = response.status
-                attempt.response_body = await _read_head(response)
+                attempt.response_body = await read_head(response)
                 headers = response.headers
         if headers.get(REFUSED_MARKER.lower()):  # plain headers are lower-cased, aiohttp's case-blind
             return (f"the target is a mock-epay admin endpoint that refuses callbacks "
@@ -443,6 +479,9 @@ class CallbackDispatcher:
         return f"cannot connect (connection refused): {error}"
 
     def _finish(self, delivery: Delivery, status: DeliveryStatus, error: str | None = None) -> None:
+        if error == SHUTDOWN_ERROR and self.outbox is not None:
+            self._pending.pop(delivery.id, None)  # stays pending in the store: the next start resumes it
+            return
         delivery.status = status
         delivery.error = error
         delivery.waiting = False
@@ -454,33 +493,8 @@ class CallbackDispatcher:
             log.warning("callback %s for invoice %s to %s failed: %s", delivery.id,
                         loggable(delivery.invoice_id), loggable(delivery.url), loggable(error))
         self.log.touch()
+        self._save(delivery)
 
     def _on_clock_jump(self) -> None:
         event, self._wake = self._wake, asyncio.Event()
         event.set()
-
-
-async def _read_head(response: aiohttp.ClientResponse) -> str:
-    """The first RESPONSE_BODY_LIMIT bytes of the answer, as text."""
-    chunks: list[bytes] = []
-    size = 0
-    while size < RESPONSE_BODY_LIMIT:
-        chunk = await response.content.read(RESPONSE_BODY_LIMIT - size)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks).decode("utf-8", "replace")
-
-
-def encode_body(body: Any) -> bytes:
-    """The bytes to POST: a string verbatim, anything else as JSON, always UTF-8.
-
-    A lone surrogate (which UTF-8 cannot carry) is written as its JSON escape `\\udXXX`.
-    """
-    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
-    return text.encode("utf-8", "backslashreplace")
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

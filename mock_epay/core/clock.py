@@ -30,6 +30,11 @@ class Clock:
         self._offset += seconds
         self._notify()
 
+    def restore_offset(self, seconds: float) -> None:
+        """Put the offset back where a durable store saved it (at start-up)."""
+        self._offset = float(seconds)
+        self._notify()
+
     def reset(self) -> None:
         self._offset = 0.0
         self._notify()

@@ -26,7 +26,7 @@ import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from mock_epay.gateway.codes import DUPLICATE_MESSAGE, GENERIC, OPERATION_ERROR
 from mock_epay.gateway.errors import EpayError
@@ -196,19 +196,54 @@ class JournalStore(Protocol):
         """Oldest first; the last `limit` with a limit."""
 
 
-class DeliveryStore(Protocol):
-    """The callback outbox and delivery log, so pending callbacks can survive a restart.
+@dataclass(frozen=True, slots=True)
+class StoredDelivery:
+    """One callback delivery as a durable store keeps it: the queried fields beside the record.
 
-    Today the dispatcher keeps them itself (`mock_epay.callbacks.delivery_log`); a durable
-    backend implements this so that a callback is committed with the payment that causes it
-    and exactly one worker claims each attempt.
+    `due_at` is wall-clock epoch seconds on the mock's clock (survives a restart); `record`
+    is the delivery's JSON, which only `mock_epay.callbacks.delivery_log` reads and writes.
     """
 
-    def add_delivery(self, delivery: Any) -> None: ...
-    def delivery(self, delivery_id: str) -> Any | None: ...
-    def claim_due(self, now: float, limit: int) -> list[Any]:
-        """Pending deliveries due at `now`, each handed to one caller only."""
-    def finish_delivery(self, delivery_id: str, status: str, error: str | None) -> None: ...
+    id: str
+    client_id: str
+    invoice_id: str
+    transaction_id: str
+    status: str  # "pending", "delivered", "failed", "skipped"
+    due_at: float
+    record: bytes
+
+
+@runtime_checkable
+class DeliveryStore(Protocol):
+    """The callback outbox and delivery log of a durable backend, so pending callbacks survive a
+    restart and exactly one process sends each attempt. The memory backend has none: the
+    dispatcher's own `DeliveryLog` is the log there."""
+
+    def save_delivery(self, delivery: StoredDelivery) -> None:
+        """Insert or update one delivery and release its claim; final ones past the cap may go."""
+    def deliveries(self) -> list[StoredDelivery]:
+        """Every kept delivery, oldest first."""
+    def stored_delivery(self, delivery_id: str) -> StoredDelivery | None: ...
+    def claimable_deliveries(self, now: float) -> list[StoredDelivery]:
+        """Pending deliveries with no live claim."""
+    def claim_delivery(self, delivery_id: str, owner: str, now: float, lease: float) -> StoredDelivery | None:
+        """Claim the next attempt of a pending delivery that is due, for `owner` until `now + lease`;
+        None when it is final, not due, or another owner's lease still runs."""
+    def forget_deliveries(self, client_id: str | None = None, *, pending_too: bool = False) -> None:
+        """Drop final deliveries (of one merchant, or all); pending ones too with `pending_too`."""
+
+
+@runtime_checkable
+class ScenarioStateStore(Protocol):
+    """Where a durable backend keeps the scenario engine's overrides and sequence positions."""
+
+    def scenario_steps(self) -> list[tuple[str, str, str, int]]:
+        """(rule, client_id, key, next step), oldest first."""
+    def save_scenario_step(self, rule: str, client_id: str, key: str, step: int) -> None: ...
+    def forget_scenario_steps(self, client_id: str | None = None) -> None: ...
+    def scenario_overrides(self) -> list[Any]:
+        """The active overrides as saved: JSON values ([spec, uses left] pairs, top first)."""
+    def save_scenario_overrides(self, overrides: list[Any]) -> None: ...
 
 
 # -- invoice links, QR bills and the outbox (issue 15) ----------------------------------------

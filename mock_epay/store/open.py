@@ -1,4 +1,5 @@
-"""Opening the store a `--store URL` names: `memory://` (the default), `postgresql://`; others plug in here.
+"""Opening the store a `--store URL` names: `memory://` (the default), `sqlite:///path/sandbox.db`,
+`postgresql://user@host:port/db`.
 
 Each scheme maps to one opener taking the URL and the store's common arguments, so adding a
 backend is one entry in `OPENERS` plus its module. An unknown scheme or a malformed URL is a
@@ -16,6 +17,7 @@ from mock_epay.core.fakedata import FakeData
 from mock_epay.gateway.models import Merchant
 from mock_epay.settings import ConfigError
 from mock_epay.store.memory import MemoryStore
+from mock_epay.store.sqlite import SqliteStore
 
 DEFAULT_STORE_URL = "memory://"
 
@@ -29,6 +31,7 @@ class StoreArgs:
     fake: FakeData
     max_transactions: int = 20_000
     journal_size: int = 500
+    delivery_log_size: int = 5000
 
 
 def _open_memory(url: str, args: StoreArgs) -> MemoryStore:
@@ -47,9 +50,26 @@ def _open_postgres(url: str, args: StoreArgs) -> MemoryStore:
     return store  # type: ignore[return-value]  # the same contract and composed calls
 
 
-Opener = Callable[[str, StoreArgs], MemoryStore]
+def sqlite_path(url: str) -> str:
+    """The file `sqlite:///abs/path.db` names (`:memory:` for `sqlite:///:memory:`)."""
+    path = url.split("://", 1)[1]
+    if path in ("/:memory:", ":memory:"):
+        return ":memory:"
+    if not path.strip("/"):
+        raise ConfigError(f"store: {url[:80]!r} names no file; use sqlite:///path/to/sandbox.db")
+    return path
+
+
+def _open_sqlite(url: str, args: StoreArgs) -> SqliteStore:
+    return SqliteStore(args.merchants, args.clock, args.fake, max_transactions=args.max_transactions,
+                       journal_size=args.journal_size, path=sqlite_path(url),
+                       delivery_log_size=args.delivery_log_size)
+
+
+Opener = Callable[[str, StoreArgs], MemoryStore | SqliteStore]
 OPENERS: dict[str, Opener] = {
     "memory": _open_memory,
+    "sqlite": _open_sqlite,
     "postgresql": _open_postgres,
     "postgres": _open_postgres,
 }
@@ -64,6 +84,6 @@ def store_scheme(url: str) -> str:
     return scheme
 
 
-def open_store(url: str, args: StoreArgs) -> MemoryStore:
+def open_store(url: str, args: StoreArgs) -> MemoryStore | SqliteStore:
     """The store `url` names, opened (and, for a durable backend, its schema created or migrated)."""
     return OPENERS[store_scheme(url)](url, args)

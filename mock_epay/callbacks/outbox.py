@@ -1,0 +1,94 @@
+"""The callback outbox: the dispatcher's write-through to a durable store's `DeliveryStore`.
+
+With a durable backend every delivery is saved when it is queued, after each failed
+attempt (with its next due time) and when it ends, so a restart finds the pending ones
+and resumes them on their schedule. Times are kept as wall-clock on the mock's clock and
+put back on the process's monotonic scale when loaded. Each attempt is claimed first
+(owner = this process, lease = the callback timeout plus a margin): a delivery another
+process is sending, or has already moved to a later due time, is left to it.
+
+The memory backend has no outbox (`Outbox.of` gives None): the in-process log is the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable
+
+from mock_epay.callbacks.delivery_log import Delivery, DeliveryStatus, from_stored, to_stored, use_durable_ids
+from mock_epay.core.clock import Clock
+from mock_epay.store.base import DeliveryStore
+
+log = logging.getLogger("mock_epay.callbacks")
+LEASE_MARGIN_SECONDS = 10.0
+OUTBOX_POLL_SECONDS = 5.0  # how often a durable dispatcher looks for deliveries nobody holds
+
+
+class Outbox:
+    """Saves, loads and claims deliveries in a durable store on behalf of one process."""
+
+    def __init__(self, store: DeliveryStore, clock: Clock, callback_timeout: float) -> None:
+        self._store = store
+        self._clock = clock
+        self.owner = f"{secrets.token_hex(4)}"
+        self._lease = callback_timeout + LEASE_MARGIN_SECONDS
+        use_durable_ids()
+
+    @classmethod
+    def of(cls, store: object, clock: Clock, callback_timeout: float) -> Outbox | None:
+        """The outbox of `store` when it is durable, else None."""
+        return cls(store, clock, callback_timeout) if isinstance(store, DeliveryStore) else None
+
+    def _wall(self, monotonic_due: float) -> float:
+        return self._clock.now().timestamp() + (monotonic_due - self._clock.monotonic())
+
+    def _monotonic(self, wall_due: float) -> float:
+        return self._clock.monotonic() + (wall_due - self._clock.now().timestamp())
+
+    def save(self, delivery: Delivery) -> None:
+        """Write the delivery as it is now (and release this process's claim on it)."""
+        try:
+            self._store.save_delivery(to_stored(delivery, self._wall(delivery.due_at)))
+        except Exception:  # an unstorable body must not stop delivery; the log line says so
+            log.exception("callback %s: could not be saved to the store's outbox", delivery.id)
+
+    def load(self) -> list[Delivery]:
+        """Every kept delivery, oldest first, due times on this process's scale."""
+        return [self._loaded(stored) for stored in self._store.deliveries()]
+
+    def orphans(self, known: set[str]) -> list[Delivery]:
+        """Pending deliveries no process holds a live claim on and this one does not know."""
+        now = self._clock.now().timestamp()
+        return [self._loaded(s) for s in self._store.claimable_deliveries(now) if s.id not in known]
+
+    def _loaded(self, stored: object) -> Delivery:
+        delivery = from_stored(stored)  # type: ignore[arg-type]
+        delivery.due_at = self._monotonic(stored.due_at)  # type: ignore[attr-defined]
+        pending = delivery.status is DeliveryStatus.PENDING
+        delivery.waiting = pending and delivery.due_at > self._clock.monotonic()
+        return delivery
+
+    def claim(self, delivery: Delivery) -> bool:
+        """Claim the next attempt; merges attempts another process recorded. False: leave it."""
+        now = self._clock.now().timestamp()
+        stored = self._store.claim_delivery(delivery.id, self.owner, now, self._lease)
+        if stored is None:
+            return False
+        delivery.attempts = from_stored(stored).attempts
+        return True
+
+    async def adopt_orphans(self, adopt: Callable[[list[Delivery]], None],
+                            known: Callable[[], set[str]]) -> None:
+        """Every OUTBOX_POLL_SECONDS, hand `adopt` the pending deliveries nobody holds (a process
+        on the same file died with them); runs until cancelled."""
+        while True:
+            await asyncio.sleep(OUTBOX_POLL_SECONDS)
+            try:
+                adopt(self.orphans(known()))
+            except Exception:  # the store is briefly unavailable: try again next round
+                log.exception("callback outbox: polling failed")
+
+    def forget(self, client_id: str | None) -> None:
+        self._store.forget_deliveries(client_id)

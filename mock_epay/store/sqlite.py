@@ -1,0 +1,476 @@
+"""The SQLite store: the contract of `mock_epay.store.base` kept in one file, durable across restarts.
+
+`sqlite:///path/sandbox.db` (or `sqlite:///:memory:` for tests). One connection per
+process, guarded by a lock; every contract call is ONE transaction (`BEGIN IMMEDIATE`
+for writes), so each invariant holds across processes sharing the file too: the write
+lock of the database, not an in-process lock, makes a check-and-set atomic. Records are
+JSON (msgspec) beside indexed columns for what is queried. Retention caps
+(`max_transactions`, `journal_size`, tokens, the delivery log) keep the file bounded.
+
+Reservations carry the process id that made them: a reservation left behind by a process
+that died mid-payment is cleared when the file is opened again, so its invoice is not
+wedged. The schema lives in `mock_epay.store.sqlite_schema`; the callback outbox, clock
+offset and scenario state in `mock_epay.store.sqlite_state`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+import msgspec
+
+from mock_epay.core.clock import Clock
+from mock_epay.core.fakedata import FakeData
+from mock_epay.gateway.codes import GENERIC
+from mock_epay.gateway.errors import EpayError
+from mock_epay.gateway.lifecycle import not_found_error
+from mock_epay.gateway.models import Merchant, SavedCard, Terminal, Token, Transaction, evolve
+from mock_epay.store.base import (
+    CardIdTaken,
+    HoldNotFound,
+    InvoiceReservation,
+    JournalEntry,
+    Secure3DHold,
+    VersionConflict,
+    duplicate_error,
+    invoice_suffix,
+)
+from mock_epay.store.compose import ComposedCalls
+from mock_epay.store.sqlite_schema import open_database
+from mock_epay.store.sqlite_state import SqliteState
+
+MAX_TOKENS = 20_000
+JOURNAL_BATCH = 64  # journal entries kept in memory at most before they are written
+
+
+def _enc_hook(value: Any) -> Any:
+    if isinstance(value, MappingProxyType):
+        return dict(value)
+    raise NotImplementedError(f"cannot store {type(value).__name__}")
+
+
+_encode = msgspec.json.Encoder(enc_hook=_enc_hook).encode
+_decode_tx = msgspec.json.Decoder(Transaction).decode
+_decode_token = msgspec.json.Decoder(Token).decode
+_decode_card = msgspec.json.Decoder(SavedCard).decode
+_decode_hold_record = msgspec.json.Decoder(Secure3DHold).decode
+_decode_merchant = msgspec.json.Decoder(Merchant).decode
+
+
+def _decode_hold(record: bytes) -> Secure3DHold:
+    hold = _decode_hold_record(record)
+    return evolve(hold, context=MappingProxyType(dict(hold.context)))
+
+
+def _hold_owner(transaction_id: str) -> str:
+    return "h" + transaction_id
+
+
+def _owner(reservation: InvoiceReservation) -> str:
+    """Unique on one machine while the process lives (a dead process's rows are swept at open)."""
+    return f"{os.getpid()}:{reservation.number}"
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # an earlier process with our (recycled) id: it is gone
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class SqliteBackend(SqliteState):
+    """The contract in one SQLite file. Keeps no domain rules: it stores what it is given."""
+
+    def __init__(self, path: str, clock: Clock, max_transactions: int = 20_000, journal_size: int = 500,
+                 max_tokens: int = MAX_TOKENS, delivery_log_size: int = 5000) -> None:
+        self.clock = clock
+        self.path = path
+        self._db = open_database(path)
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._max_transactions = max_transactions
+        self._journal_size = journal_size
+        self._max_tokens = max_tokens
+        self._merchant_cache: dict[str, Merchant] = {}
+        self._data_version = -1
+        self._journal_batch: list[tuple[Any, ...]] = []
+        SqliteState.__init__(self, delivery_log_size)
+        self._sweep_dead_reservations()
+
+    def close(self) -> None:
+        with self._lock:
+            self.flush_journal()
+            self._db.close()
+
+    # -- transactions of the database ----------------------------------------------
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (`BEGIN IMMEDIATE`); nested uses join the outer one."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._db
+                finally:
+                    self._depth -= 1
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                if self._journal_batch:
+                    self._write_journal()
+                yield self._db
+            except BaseException:
+                self._depth = 0
+                self._db.execute("ROLLBACK")
+                raise
+            self._depth = 0
+            self._db.execute("COMMIT")
+
+    def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        with self._lock:
+            return self._db.execute(sql, params).fetchone()
+
+    def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def _sweep_dead_reservations(self) -> None:
+        with self._write() as db:
+            pids = [row[0] for row in db.execute("SELECT DISTINCT pid FROM reservations WHERE pid > 0")]
+            for pid in pids:
+                if not _pid_alive(pid):
+                    db.execute("DELETE FROM reservations WHERE pid = ?", (pid,))
+
+    # -- merchants -----------------------------------------------------------------
+
+    def add_merchant(self, merchant: Merchant) -> None:
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO merchants VALUES (?, ?)",
+                       (merchant.client_id, _encode(merchant)))
+        self._merchant_cache[merchant.client_id] = merchant
+
+    def _merchants(self) -> dict[str, Merchant]:
+        """The cached merchants, read again when another connection changed the file."""
+        with self._lock:
+            version = self._db.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._data_version:
+                rows = self._db.execute("SELECT record FROM merchants ORDER BY rowid").fetchall()
+                self._merchant_cache = {m.client_id: m for m in (_decode_merchant(r[0]) for r in rows)}
+                self._data_version = version
+            return self._merchant_cache
+
+    def merchants(self) -> list[Merchant]:
+        return list(self._merchants().values())
+
+    def merchant(self, client_id: str) -> Merchant | None:
+        return self._merchants().get(client_id)
+
+    def authenticate_client(self, client_id: str, client_secret: str) -> Merchant | None:
+        merchant = self.merchant(client_id)
+        if merchant is None or not hmac.compare_digest(merchant.client_secret.encode(),
+                                                        client_secret.encode()):
+            return None
+        return merchant
+
+    def terminal_of(self, client_id: str, terminal_id: str) -> Terminal | None:
+        merchant = self.merchant(client_id)
+        return merchant.terminal(terminal_id) if merchant else None
+
+    # -- tokens --------------------------------------------------------------------
+
+    def add_token(self, token: Token) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM tokens WHERE expires_at <= ?", (self.clock.now().timestamp(),))
+            seq = db.execute("INSERT OR REPLACE INTO tokens (access_token, client_id, expires_at, record) "
+                             "VALUES (?, ?, ?, ?)", (token.access_token, token.client_id,
+                                                     token.expires_at.timestamp(), _encode(token))).lastrowid
+            if seq and seq > self._max_tokens:
+                db.execute("DELETE FROM tokens WHERE seq <= ?", (seq - self._max_tokens,))
+
+    def token(self, access_token: str) -> Token | None:
+        row = self._one("SELECT record FROM tokens WHERE access_token = ?", (access_token,))
+        return _decode_token(row[0]) if row else None
+
+    # -- invoices ------------------------------------------------------------------
+
+    def reserve_invoice(self, client_id: str, invoice_id: str) -> InvoiceReservation:
+        with self._write():
+            reservation = InvoiceReservation(client_id, invoice_id)
+            self._reserve(reservation, _owner(reservation), os.getpid())
+            return reservation
+
+    def _reserve(self, reservation: InvoiceReservation, owner: str, pid: int) -> None:
+        db = self._db
+        client_id, invoice_id = reservation.client_id, reservation.invoice_id
+        suffix = invoice_suffix(invoice_id)
+        if db.execute("SELECT 1 FROM succeeded WHERE client_id = ? AND suffix = ?",
+                      (client_id, suffix)).fetchone():
+            raise duplicate_error()
+        try:
+            db.executemany("INSERT INTO reservations VALUES (?, ?, ?, ?)",
+                           [(client_id, invoice_id, owner, pid), (client_id, "~" + suffix, owner, pid)])
+        except sqlite3.IntegrityError:
+            raise duplicate_error() from None
+
+    def release_invoice(self, reservation: InvoiceReservation) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM reservations WHERE client_id = ? AND owner = ?",
+                       (reservation.client_id, _owner(reservation)))
+
+    def invoice_succeeded(self, client_id: str, invoice_id: str) -> bool:
+        return self._one("SELECT 1 FROM succeeded WHERE client_id = ? AND suffix = ?",
+                         (client_id, invoice_suffix(invoice_id))) is not None
+
+    # -- transactions --------------------------------------------------------------
+
+    def insert_payment(self, reservation: InvoiceReservation, transaction: Transaction,
+                       hold: Secure3DHold | None = None) -> Transaction:
+        tx = evolve(transaction, version=0) if transaction.version else transaction
+        with self._write() as db:
+            try:
+                seq = db.execute(
+                    "INSERT INTO transactions (id, client_id, invoice_id, suffix, status, created_at, "
+                    "version, record) VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
+                    (tx.id, tx.client_id, tx.invoice_id, invoice_suffix(tx.invoice_id), tx.status.value,
+                     tx.created_at.timestamp(), _encode(tx))).lastrowid
+            except sqlite3.IntegrityError:
+                raise ValueError(f"transaction {tx.id} is recorded already") from None
+            self._mark_success(tx)
+            db.execute("DELETE FROM reservations WHERE client_id = ? AND owner = ?",
+                       (reservation.client_id, _owner(reservation)))
+            if hold is not None:
+                self._hold(hold)
+            if seq and seq > self._max_transactions:
+                self._drop_transactions_before(seq - self._max_transactions)
+            return tx
+
+    def _mark_success(self, tx: Transaction) -> None:
+        if tx.status.is_success:
+            self._db.execute("INSERT OR REPLACE INTO succeeded VALUES (?, ?, ?)",
+                             (tx.client_id, invoice_suffix(tx.invoice_id), tx.id))
+
+    def _hold(self, hold: Secure3DHold) -> None:
+        """Reserve the hold's invoice under the hold itself and keep the hold."""
+        self._reserve(hold.reservation, _hold_owner(hold.transaction_id), 0)
+        self._db.execute("INSERT OR REPLACE INTO holds VALUES (?, ?, ?, ?)",
+                         (hold.transaction_id, hold.client_id, hold.expires_at.timestamp(), _encode(hold)))
+
+    def _drop_transactions_before(self, last_seq: int) -> None:
+        db = self._db
+        db.execute("DELETE FROM succeeded WHERE transaction_id IN "
+                   "(SELECT id FROM transactions WHERE seq <= ?)", (last_seq,))
+        db.execute("DELETE FROM transactions WHERE seq <= ?", (last_seq,))
+
+    def transaction(self, client_id: str, transaction_id: str) -> Transaction | None:
+        row = self._one("SELECT record FROM transactions WHERE id = ? AND client_id = ?",
+                        (transaction_id, client_id))
+        return _decode_tx(row[0]) if row else None
+
+    def transaction_for_invoice(self, client_id: str, invoice_id: str) -> Transaction | None:
+        row = self._one("SELECT record FROM transactions WHERE client_id = ? AND invoice_id = ? "
+                        "ORDER BY seq DESC LIMIT 1", (client_id, invoice_id))
+        return _decode_tx(row[0]) if row else None
+
+    def find_transaction(self, transaction_id: str) -> Transaction | None:
+        row = self._one("SELECT record FROM transactions WHERE id = ?", (transaction_id,))
+        return _decode_tx(row[0]) if row else None
+
+    def transactions(self, client_id: str | None = None) -> list[Transaction]:
+        if client_id is None:
+            rows = self._all("SELECT record FROM transactions ORDER BY seq DESC")
+        else:
+            rows = self._all("SELECT record FROM transactions WHERE client_id = ? ORDER BY seq DESC",
+                             (client_id,))
+        return [_decode_tx(row[0]) for row in rows]
+
+    def replace_transaction(self, transaction: Transaction, expected_version: int) -> Transaction:
+        with self._write():
+            return self._replace(transaction, expected_version)
+
+    def _replace(self, transaction: Transaction, expected_version: int) -> Transaction:
+        row = self._db.execute("SELECT client_id, version FROM transactions WHERE id = ?",
+                               (transaction.id,)).fetchone()
+        if row is None or row[0] != transaction.client_id:
+            raise not_found_error()
+        if row[1] != expected_version:
+            raise VersionConflict(transaction.id, expected_version, row[1])
+        written = _versioned(transaction, expected_version + 1)
+        self._db.execute("UPDATE transactions SET status = ?, version = ?, record = ? WHERE id = ?",
+                         (written.status.value, written.version, _encode(written), written.id))
+        self._mark_success(written)
+        return written
+
+    # -- 3-D Secure holds ----------------------------------------------------------
+
+    def add_secure3d_hold(self, hold: Secure3DHold) -> Secure3DHold:
+        with self._write() as db:
+            if not db.execute("SELECT 1 FROM transactions WHERE id = ?", (hold.transaction_id,)).fetchone():
+                raise not_found_error()
+            self._hold(hold)
+            return hold
+
+    def secure3d_hold(self, transaction_id: str) -> Secure3DHold | None:
+        row = self._one("SELECT record FROM holds WHERE transaction_id = ?", (transaction_id,))
+        return _decode_hold(row[0]) if row else None
+
+    def expired_secure3d(self, now: datetime) -> list[Secure3DHold]:
+        rows = self._all("SELECT record FROM holds WHERE expires_at <= ?", (now.timestamp(),))
+        return [_decode_hold(row[0]) for row in rows]
+
+    def end_secure3d(self, transaction_id: str, result: Transaction | None,
+                     expected_version: int = 0) -> Secure3DHold:
+        with self._write() as db:
+            row = db.execute("SELECT record FROM holds WHERE transaction_id = ?",
+                             (transaction_id,)).fetchone()
+            if row is None:
+                raise HoldNotFound(transaction_id)
+            hold = _decode_hold(row[0])
+            current = db.execute("SELECT version FROM transactions WHERE id = ?",
+                                 (transaction_id,)).fetchone()
+            if result is not None and current is not None:
+                self._replace(result, expected_version)
+            db.execute("DELETE FROM holds WHERE transaction_id = ?", (transaction_id,))
+            db.execute("DELETE FROM reservations WHERE owner = ?", (_hold_owner(transaction_id),))
+            return hold
+
+    # -- saved cards ---------------------------------------------------------------
+
+    def insert_card(self, saved: SavedCard, *, replace: bool = False,
+                    for_transaction: str | None = None) -> SavedCard:
+        with self._write() as db:
+            row = db.execute("SELECT client_id FROM cards WHERE id = ?", (saved.id,)).fetchone()
+            if row is not None and not (replace and row[0] == saved.client_id):
+                raise CardIdTaken(saved.id, row[0])
+            if for_transaction is not None:
+                tx = self.transaction(saved.client_id, for_transaction)
+                if tx is None:
+                    raise not_found_error()
+                self._replace(evolve(tx, card_id=saved.id), tx.version)
+            db.execute("INSERT INTO cards (id, client_id, account_id, active, record) VALUES (?, ?, ?, ?, ?) "
+                       "ON CONFLICT (id) DO UPDATE SET client_id = excluded.client_id, "
+                       "account_id = excluded.account_id, active = excluded.active, record = excluded.record",
+                       (saved.id, saved.client_id, saved.account_id, int(saved.active), _encode(saved)))
+            return saved
+
+    def card(self, client_id: str, card_id: str) -> SavedCard | None:
+        row = self._one("SELECT record FROM cards WHERE id = ? AND client_id = ?", (card_id, client_id))
+        return _decode_card(row[0]) if row else None
+
+    def card_id_taken(self, card_id: str) -> bool:
+        return self._one("SELECT 1 FROM cards WHERE id = ?", (card_id,)) is not None
+
+    def cards_for_account(self, client_id: str, account_id: str) -> list[SavedCard]:
+        rows = self._all("SELECT record FROM cards WHERE client_id = ? AND account_id = ? AND active = 1 "
+                         "ORDER BY seq", (client_id, account_id))
+        return [_decode_card(row[0]) for row in rows]
+
+    def deactivate_card(self, client_id: str, card_id: str) -> SavedCard:
+        with self._write() as db:
+            saved = self.card(client_id, card_id)
+            if saved is None:
+                raise EpayError(400, GENERIC, f"card {card_id[:64]!r} not found")
+            if not saved.active:
+                raise EpayError(400, GENERIC, f"card {saved.id} is already deactivated")
+            saved = evolve(saved, active=False)
+            db.execute("UPDATE cards SET active = 0, record = ? WHERE id = ?", (_encode(saved), card_id))
+            return saved
+
+    # -- request journal -----------------------------------------------------------
+
+    def journal_request(self, entry: JournalEntry) -> None:
+        """Batched: written with the next write transaction of any call, or once
+        JOURNAL_BATCH entries wait (a request costs no commit of its own)."""
+        with self._lock:
+            self._journal_batch.append(tuple(entry[:7]))
+            if len(self._journal_batch) >= JOURNAL_BATCH:
+                self.flush_journal()
+
+    def flush_journal(self) -> None:
+        with self._lock:
+            if self._journal_batch:
+                with self._write():
+                    pass  # opening the transaction writes the batch
+
+    def _write_journal(self) -> None:
+        batch, self._journal_batch = self._journal_batch, []
+        db = self._db
+        db.executemany("INSERT INTO journal (at, method, path, status, ms, body, answer) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?)", batch)
+        seq = db.execute("SELECT MAX(seq) FROM journal").fetchone()[0] or 0
+        if seq > self._journal_size:
+            db.execute("DELETE FROM journal WHERE seq <= ?", (seq - self._journal_size,))
+
+    def journal(self, limit: int | None = None) -> list[JournalEntry]:
+        self.flush_journal()
+        count = limit or self._journal_size
+        rows = self._all("SELECT at, method, path, status, ms, body, answer FROM journal "
+                         "ORDER BY seq DESC LIMIT ?", (count,))
+        return [tuple(row) for row in reversed(rows)]
+
+    # -- reset ---------------------------------------------------------------------
+
+    def reset(self, client_id: str | None = None) -> None:
+        tables = ("tokens", "transactions", "succeeded", "reservations", "holds", "cards")
+        with self._write() as db:
+            for table in tables:
+                if client_id is None:
+                    db.execute(f"DELETE FROM {table}")  # noqa: S608 (a fixed table name)
+                else:
+                    db.execute(f"DELETE FROM {table} WHERE client_id = ?", (client_id,))  # noqa: S608
+            if client_id is None:
+                db.execute("DELETE FROM journal")
+                self._journal_batch.clear()
+
+
+def _versioned(tx: Transaction, version: int) -> Transaction:
+    return tx if tx.version == version else evolve(tx, version=version)
+
+
+class SqliteStore(ComposedCalls, SqliteBackend):
+    """The durable store: the SQLite contract plus the calls composed from it.
+
+    Config merchants are (re)seeded only when the config's record differs from the one the
+    file last saw, so runtime changes and card deactivations survive a restart with an
+    unchanged config, and an edited config takes effect.
+    """
+
+    def __init__(
+        self,
+        merchants: Iterable[Merchant],
+        clock: Clock,
+        fake: FakeData,
+        max_transactions: int = 20_000,
+        journal_size: int = 500,
+        max_tokens: int = MAX_TOKENS,
+        *,
+        path: str = ":memory:",
+        delivery_log_size: int = 5000,
+    ) -> None:
+        SqliteBackend.__init__(self, path, clock, max_transactions, journal_size, max_tokens,
+                               delivery_log_size)
+        merchants = list(merchants)
+        changed = [m for m in merchants if self._config_changed(m)]
+        ComposedCalls.__init__(self, changed, fake)
+        self._declared_card_ids.update(c.id for m in merchants for c in m.saved_cards if c.id)
+        for merchant in changed:
+            self.put_value(f"config-merchant:{merchant.client_id}", _encode(merchant).decode())
+        self.restore_clock(clock)
+
+    def _config_changed(self, merchant: Merchant) -> bool:
+        seen = self.get_value(f"config-merchant:{merchant.client_id}")
+        return seen != _encode(merchant).decode() or self.merchant(merchant.client_id) is None

@@ -1,0 +1,118 @@
+"""The SQLite file's schema: tables, indexes, the `schema_version` table and one migration per version.
+
+`open_database(path)` connects (WAL, `synchronous=NORMAL`, a busy timeout so several
+processes on one file wait for each other's write instead of failing), then brings an
+older file up to `SCHEMA_VERSION` by running each missing migration in one transaction.
+A file written by a newer mock-epay is refused with a `ConfigError` naming both versions.
+
+`synchronous=NORMAL` in WAL mode: a crash of the process loses nothing committed; a
+power cut (or an OS crash) can lose the last transactions committed before it (those
+not yet checkpointed to the WAL's fsync), never corrupt the file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from mock_epay.settings import ConfigError
+
+BUSY_TIMEOUT_SECONDS = 10.0
+
+_V1 = """
+CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE merchants (client_id TEXT PRIMARY KEY, record BLOB NOT NULL);
+CREATE TABLE tokens (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, access_token TEXT NOT NULL UNIQUE,
+    client_id TEXT NOT NULL, expires_at REAL NOT NULL, record BLOB NOT NULL);
+CREATE INDEX tokens_expiry ON tokens (expires_at);
+CREATE TABLE transactions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, client_id TEXT NOT NULL,
+    invoice_id TEXT NOT NULL, suffix TEXT NOT NULL, status TEXT NOT NULL, created_at REAL NOT NULL,
+    version INTEGER NOT NULL, record BLOB NOT NULL);
+CREATE INDEX transactions_invoice ON transactions (client_id, invoice_id, seq);
+CREATE INDEX transactions_client ON transactions (client_id, seq);
+CREATE INDEX transactions_status ON transactions (status);
+CREATE TABLE succeeded (
+    client_id TEXT NOT NULL, suffix TEXT NOT NULL, transaction_id TEXT NOT NULL,
+    PRIMARY KEY (client_id, suffix)) WITHOUT ROWID;
+CREATE TABLE reservations (
+    client_id TEXT NOT NULL, key TEXT NOT NULL, owner TEXT NOT NULL, pid INTEGER NOT NULL,
+    PRIMARY KEY (client_id, key)) WITHOUT ROWID;
+CREATE TABLE holds (
+    transaction_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, expires_at REAL NOT NULL,
+    record BLOB NOT NULL);
+CREATE INDEX holds_expiry ON holds (expires_at);
+CREATE TABLE cards (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, client_id TEXT NOT NULL,
+    account_id TEXT NOT NULL, active INTEGER NOT NULL, record BLOB NOT NULL);
+CREATE INDEX cards_account ON cards (client_id, account_id, seq);
+CREATE TABLE journal (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
+    status INTEGER NOT NULL, ms REAL NOT NULL, body BLOB, answer BLOB);
+CREATE TABLE deliveries (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, client_id TEXT NOT NULL,
+    invoice_id TEXT NOT NULL, transaction_id TEXT NOT NULL, status TEXT NOT NULL,
+    due_at REAL NOT NULL, claimed_by TEXT, lease_until REAL, record BLOB NOT NULL);
+CREATE INDEX deliveries_pending ON deliveries (status, due_at);
+CREATE INDEX deliveries_invoice ON deliveries (invoice_id);
+CREATE TABLE scenario_steps (
+    rule TEXT NOT NULL, client_id TEXT NOT NULL, key TEXT NOT NULL, step INTEGER NOT NULL,
+    seq INTEGER NOT NULL, PRIMARY KEY (rule, client_id, key)) WITHOUT ROWID;
+CREATE INDEX scenario_steps_age ON scenario_steps (seq);
+"""
+
+
+def _migrate_to_1(db: sqlite3.Connection) -> None:
+    """The first schema: every kind of state, records as JSON, queried fields as indexed columns."""
+    for statement in _V1.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_to_1}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+
+def open_database(path: str) -> sqlite3.Connection:
+    """A connection to `path` (created when missing), its schema at `SCHEMA_VERSION`."""
+    try:
+        db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
+                             check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        migrate(db, path)
+    except sqlite3.DatabaseError as exc:
+        raise ConfigError(f"store: cannot open SQLite file {path!r}: {exc}") from exc
+    return db
+
+
+def schema_version(db: sqlite3.Connection) -> int:
+    """The file's version; 0 for a new (empty) file."""
+    row = db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='schema_version'").fetchone()
+    if row is None:
+        return 0
+    found = db.execute("SELECT version FROM schema_version").fetchone()
+    return int(found[0]) if found else 0
+
+
+def migrate(db: sqlite3.Connection, path: str = "") -> int:
+    """Run the missing migrations, each in its own transaction; refuse a newer file. The version."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = schema_version(db)
+        if version > SCHEMA_VERSION:
+            raise ConfigError(f"store: {path or 'the SQLite file'} has schema version {version}, newer than "
+                              f"this mock-epay understands ({SCHEMA_VERSION}); upgrade mock-epay or use "
+                              f"another file")
+        if version == 0:
+            db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+            db.execute("INSERT INTO schema_version VALUES (0)")
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            MIGRATIONS[target](db)
+            db.execute("UPDATE schema_version SET version = ?", (target,))
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return SCHEMA_VERSION

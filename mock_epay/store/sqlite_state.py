@@ -1,0 +1,156 @@
+"""The SQLite store's durable extras: the callback outbox, the clock offset, scenario state, `clear()`.
+
+Mixed into `mock_epay.store.sqlite.SqliteBackend` (it uses its `_write`, `_one`, `_all`):
+
+* the outbox and delivery log (`DeliveryStore`): one row per delivery, pending or final,
+  with its due time as wall-clock on the mock's clock. An attempt is claimed before it is
+  sent (`claim_delivery`: owner and lease, only when due and unclaimed or the lease ran
+  out), so two processes on one file never both send it. Only final deliveries are
+  dropped past the log's size; a pending one is never lost.
+* small named values (`get_value` / `put_value`): the clock offset, scenario overrides;
+* scenario sequence positions (`ScenarioStateStore`), bounded like the engine's own.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from mock_epay.store.base import StoredDelivery
+
+if TYPE_CHECKING:
+    from mock_epay.core.clock import Clock
+    from mock_epay.store.sqlite import SqliteBackend
+
+    _Base = SqliteBackend
+else:
+    _Base = object
+
+CLOCK_KEY = "clock-offset"
+SCENARIO_STEPS_LIMIT = 10_000
+DUE_TOLERANCE = 0.5  # seconds: wall and monotonic clocks drift a little between save and claim
+_DELIVERY_COLUMNS = "id, client_id, invoice_id, transaction_id, status, due_at, record"
+
+
+def _stored(row: Any) -> StoredDelivery:
+    return StoredDelivery(row[0], row[1], row[2], row[3], row[4], row[5], bytes(row[6]))
+
+
+class SqliteState(_Base):
+    """Outbox, named values and scenario steps on the backend's connection."""
+
+    def __init__(self, delivery_log_size: int = 5000) -> None:
+        self._delivery_log_size = delivery_log_size
+
+    # -- named values ----------------------------------------------------------------
+
+    def get_value(self, key: str) -> str | None:
+        row = self._one("SELECT value FROM kv WHERE key = ?", (key,))
+        return row[0] if row else None
+
+    def put_value(self, key: str, value: str | None) -> None:
+        with self._write() as db:
+            if value is None:
+                db.execute("DELETE FROM kv WHERE key = ?", (key,))
+            else:
+                db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", (key, value))
+
+    def restore_clock(self, clock: Clock) -> None:
+        """Put the clock where the file left it, and keep the file in step with every jump."""
+        saved = self.get_value(CLOCK_KEY)
+        if saved is not None:
+            clock.restore_offset(float(saved))
+        clock.add_listener(lambda: self.put_value(CLOCK_KEY, repr(clock.offset)))
+
+    # -- the outbox ------------------------------------------------------------------
+
+    def save_delivery(self, delivery: StoredDelivery) -> None:
+        """Insert or update one delivery (its claim is released); final ones past the cap go."""
+        with self._write() as db:
+            seq = db.execute(
+                f"INSERT INTO deliveries ({_DELIVERY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
+                "ON CONFLICT (id) DO UPDATE SET status = excluded.status, due_at = excluded.due_at, "
+                "record = excluded.record, claimed_by = NULL, lease_until = NULL",
+                (delivery.id, delivery.client_id, delivery.invoice_id, delivery.transaction_id,
+                 delivery.status, delivery.due_at, delivery.record)).lastrowid
+            if seq and seq > self._delivery_log_size:
+                db.execute("DELETE FROM deliveries WHERE seq <= ? AND status != 'pending'",
+                           (seq - self._delivery_log_size,))
+
+    def deliveries(self) -> list[StoredDelivery]:
+        """Every kept delivery, oldest first."""
+        return [_stored(row) for row in self._all(f"SELECT {_DELIVERY_COLUMNS} FROM deliveries ORDER BY seq")]  # noqa: S608
+
+    def stored_delivery(self, delivery_id: str) -> StoredDelivery | None:
+        row = self._one(f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id = ?", (delivery_id,))  # noqa: S608
+        return _stored(row) if row else None
+
+    def claimable_deliveries(self, now: float) -> list[StoredDelivery]:
+        """Pending deliveries nobody holds a live claim on (due or not), oldest first."""
+        rows = self._all(f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE status = 'pending' "  # noqa: S608
+                         "AND (claimed_by IS NULL OR lease_until < ?) ORDER BY seq", (now,))
+        return [_stored(row) for row in rows]
+
+    def claim_delivery(self, delivery_id: str, owner: str, now: float, lease: float) -> StoredDelivery | None:
+        """Claim the next attempt of a pending, due delivery for `owner` until `now + lease`.
+
+        None when it is final, not due (someone else made an attempt and moved its due time),
+        or claimed by another owner whose lease still runs."""
+        with self._write() as db:
+            claimed = db.execute(
+                "UPDATE deliveries SET claimed_by = ?, lease_until = ? WHERE id = ? AND status = 'pending' "
+                "AND due_at <= ? AND (claimed_by IS NULL OR claimed_by = ? OR lease_until < ?)",
+                (owner, now + lease, delivery_id, now + DUE_TOLERANCE, owner, now)).rowcount
+            if not claimed:
+                return None
+            row = db.execute(f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id = ?",  # noqa: S608
+                             (delivery_id,)).fetchone()
+            return _stored(row)
+
+    def forget_deliveries(self, client_id: str | None = None, *, pending_too: bool = False) -> None:
+        """Drop final deliveries (of one merchant, or all); pending ones too with `pending_too`."""
+        where = "" if pending_too else "status != 'pending'"
+        if client_id is not None:
+            where = f"{where} AND client_id = ?" if where else "client_id = ?"
+        sql = "DELETE FROM deliveries" + (f" WHERE {where}" if where else "")
+        with self._write() as db:
+            db.execute(sql, (client_id,) if client_id is not None else ())
+
+    # -- scenario state ----------------------------------------------------------------
+
+    def scenario_steps(self) -> list[tuple[str, str, str, int]]:
+        """(rule, client_id, key, next step), oldest first."""
+        rows = self._all("SELECT rule, client_id, key, step FROM scenario_steps ORDER BY seq")
+        return [tuple(row) for row in rows]
+
+    def save_scenario_step(self, rule: str, client_id: str, key: str, step: int) -> None:
+        with self._write() as db:
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM scenario_steps").fetchone()[0]
+            db.execute("INSERT OR REPLACE INTO scenario_steps VALUES (?, ?, ?, ?, ?)",
+                       (rule, client_id, key, step, seq))
+            if seq > SCENARIO_STEPS_LIMIT:
+                db.execute("DELETE FROM scenario_steps WHERE seq <= ?", (seq - SCENARIO_STEPS_LIMIT,))
+
+    def forget_scenario_steps(self, client_id: str | None = None) -> None:
+        with self._write() as db:
+            if client_id is None:
+                db.execute("DELETE FROM scenario_steps")
+            else:
+                db.execute("DELETE FROM scenario_steps WHERE client_id = ?", (client_id,))
+
+    def scenario_overrides(self) -> list[Any]:
+        saved = self.get_value("scenario-overrides")
+        return json.loads(saved) if saved else []
+
+    def save_scenario_overrides(self, overrides: list[Any]) -> None:
+        self.put_value("scenario-overrides", json.dumps(overrides) if overrides else None)
+
+    # -- clearing everything -------------------------------------------------------------
+
+    def clear(self) -> None:
+        """`mock-epay reset --store URL`: forget all state but merchants, pending callbacks too."""
+        self.reset()  # type: ignore[attr-defined]
+        with self._write() as db:
+            db.execute("DELETE FROM deliveries")
+            db.execute("DELETE FROM scenario_steps")
+            db.execute("DELETE FROM kv WHERE key NOT LIKE 'config-merchant:%'")

@@ -1,0 +1,99 @@
+"""The SQLite backend's own promises: the schema is versioned, state outlives the process, reset clears it."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from mock_epay.cli import main
+from mock_epay.core.clock import Clock
+from mock_epay.core.fakedata import FakeData
+from mock_epay.gateway.models import APPROVED
+from mock_epay.settings import ConfigError
+from mock_epay.store.sqlite import SqliteStore
+from mock_epay.store.sqlite_schema import SCHEMA_VERSION, open_database, schema_version
+from tests.test_store_contract import SEED_A, SHOP_A, SHOP_B, attempt, token
+
+
+def open_file(path: Path, clock: Clock | None = None) -> SqliteStore:
+    return SqliteStore([SHOP_A, SHOP_B], clock or Clock(), FakeData(), path=str(path))
+
+
+def pay(store: SqliteStore, invoice_id: str):
+    paying = attempt(invoice_id)
+    return store.record_payment(store.reserve_invoice("a", invoice_id), paying, APPROVED,
+                                store.make_card("4405639704015096"))
+
+
+def test_a_new_file_gets_the_current_schema_in_wal_mode(tmp_path):
+    store = open_file(tmp_path / "s.db")
+    assert schema_version(store._db) == SCHEMA_VERSION
+    assert store._one("PRAGMA journal_mode")[0] == "wal"
+    assert store._one("PRAGMA synchronous")[0] == 1  # NORMAL
+
+
+def test_a_file_from_a_newer_mock_is_refused_with_both_versions(tmp_path):
+    path = tmp_path / "s.db"
+    open_file(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE schema_version SET version = 99")
+    with pytest.raises(ConfigError, match=f"schema version 99, newer than this mock-epay understands "
+                                          f"\\({SCHEMA_VERSION}\\)"):
+        open_database(str(path))
+
+
+def test_payments_tokens_deactivations_and_the_clock_outlive_the_process(tmp_path):
+    path = tmp_path / "s.db"
+    first = open_file(path)
+    paid = pay(first, "000000901")
+    first.add_token(token(first, "T1", ttl=600))
+    first.deactivate_card("a", SEED_A)
+    first.clock.advance(120)
+    first.close()
+
+    clock = Clock()
+    again = open_file(path, clock)
+    assert clock.offset == 120
+    assert again.transaction("a", paid.id) == paid
+    assert again.token("T1") is not None
+    assert not again.card("a", SEED_A).active  # the unchanged config does not re-save it
+    with pytest.raises(Exception, match="dublicate"):
+        again.reserve_invoice("a", "000000901")
+
+
+def test_a_reservation_left_by_a_dead_process_is_cleared_when_the_file_is_opened(tmp_path):
+    path = tmp_path / "s.db"
+    first = open_file(path)
+    first.reserve_invoice("a", "000000902")  # the process "dies" mid-payment
+    first._db.execute("UPDATE reservations SET pid = 999999999")
+    first.close()
+    open_file(path).reserve_invoice("a", "000000902")
+
+
+def test_the_journal_stays_bounded_on_disk(tmp_path):
+    store = SqliteStore([SHOP_A], Clock(), FakeData(), journal_size=5, path=str(tmp_path / "s.db"))
+    for n in range(150):
+        store.journal_request((n, "GET", f"/{n}", 200, 0.1, b"", b""))
+    assert store._one("SELECT COUNT(*) FROM journal")[0] == 5  # batches of 64 went to disk, trimmed
+    store.add_token(token(store, "T1"))  # the next write carries the waiting entries with it
+    assert [row[0] for row in store._all("SELECT path FROM journal ORDER BY seq")] == [
+        f"/{n}" for n in range(145, 150)]
+
+
+def test_mock_epay_reset_clears_a_durable_sandbox(tmp_path, capsys):
+    path = tmp_path / "s.db"
+    first = open_file(path)
+    paid = pay(first, "000000903")
+    first.close()
+    assert main(["reset", "--store", f"sqlite://{path}"]) == 0
+    assert "cleared" in capsys.readouterr().out
+    again = open_file(path)
+    assert again.find_transaction(paid.id) is None
+    again.reserve_invoice("a", "000000903")
+
+
+def test_reset_of_a_store_url_with_no_file_is_one_line_and_exit_2(capsys):
+    assert main(["reset", "--store", "sqlite://"]) == 2
+    assert "names no file" in capsys.readouterr().err
