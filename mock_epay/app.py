@@ -22,11 +22,12 @@ from mock_epay.web.admin import core as admin
 from mock_epay.web.admin import dashboard, demo
 from mock_epay.web.admin import openapi as admin_openapi
 from mock_epay.web.admin import scenarios as admin_scenarios
+from mock_epay.web.admin import subscriptions as admin_subscriptions
 from mock_epay.web.admin import state as admin_state
 from mock_epay.web.admin import transactions as admin_transactions
 from mock_epay.web.admin_guard import admin_auth_middleware
 from mock_epay.web.app_keys import CLOCK, DISPATCHER, ENGINE, GATEWAY, ROUTE_DOCS, SETTINGS, STORE, TOKENS
-from mock_epay.web.bank import cards, oauth, operations, payments
+from mock_epay.web.bank import cards, cryptopay, oauth, operations, payments, recurring
 from mock_epay.web.errors import ProtocolErrorLog, error_middleware
 from mock_epay.web.journal import AccessLog, request_log_middleware_for
 from mock_epay.web.payform import page as widget
@@ -37,6 +38,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ROUTE_MODULES = (
     oauth, payments, operations, cards, widget, admin, admin_state, admin_callbacks, admin_scenarios,
     admin_transactions, dashboard, admin_openapi, demo,
+    cryptopay, recurring, admin_subscriptions,
 )
 
 

@@ -22,7 +22,7 @@ from mock_epay.core.fakedata import FakeData
 from mock_epay.gateway.codes import GENERIC
 from mock_epay.gateway.errors import EpayError
 from mock_epay.gateway.lifecycle import not_found_error
-from mock_epay.gateway.models import Merchant, SavedCard, Terminal, Token, Transaction, evolve
+from mock_epay.gateway.models import Merchant, SavedCard, Subscription, Terminal, Token, Transaction, evolve
 from mock_epay.store.base import (
     CardIdTaken,
     HoldNotFound,
@@ -57,6 +57,8 @@ class MemoryBackend:
         self._cards: dict[str, SavedCard] = {}
         self._secure3d: dict[str, Secure3DHold] = {}
         self._journal: deque[JournalEntry] = deque(maxlen=journal_size)
+        self._secrets: dict[str, str] = {}
+        self._subscriptions: dict[str, Subscription] = {}
 
     # -- merchants ---------------------------------------------------------------
 
@@ -280,6 +282,38 @@ class MemoryBackend:
         entries = list(self._journal)
         return entries[-limit:] if limit else entries
 
+    # -- secrets and subscriptions -----------------------------------------------
+
+    def get_secret(self, name: str) -> str | None:
+        return self._secrets.get(name)
+
+    def put_secret(self, name: str, value: str) -> str:
+        with self._lock:
+            return self._secrets.setdefault(name, value)
+
+    def put_subscription(self, subscription: Subscription, expected: Subscription | None = None) -> bool:
+        with self._lock:
+            if self._subscriptions.get(subscription.id) != expected:
+                return False
+            if expected is None and self.subscription_for_transaction(
+                    subscription.client_id, subscription.transaction_id) is not None:
+                return False
+            self._subscriptions[subscription.id] = subscription
+            return True
+
+    def subscription(self, client_id: str, subscription_id: str) -> Subscription | None:
+        found = self._subscriptions.get(subscription_id)
+        return found if found is not None and found.client_id == client_id else None
+
+    def subscription_for_transaction(self, client_id: str, transaction_id: str) -> Subscription | None:
+        with self._lock:
+            return next((s for s in self._subscriptions.values()
+                         if s.client_id == client_id and s.transaction_id == transaction_id), None)
+
+    def subscriptions(self, client_id: str | None = None) -> list[Subscription]:
+        with self._lock:
+            return [s for s in self._subscriptions.values() if client_id is None or s.client_id == client_id]
+
     # -- reset -------------------------------------------------------------------
 
     def reset(self, client_id: str | None = None) -> None:
@@ -296,6 +330,7 @@ class MemoryBackend:
             self._in_flight = {k: v for k, v in self._in_flight.items() if keep(k[0])}
             self._secure3d = {k: h for k, h in self._secure3d.items() if keep(h.client_id)}
             self._cards = {k: c for k, c in self._cards.items() if keep(c.client_id)}
+            self._subscriptions = {k: s for k, s in self._subscriptions.items() if keep(s.client_id)}
             if client_id is None:
                 self._journal.clear()
 
