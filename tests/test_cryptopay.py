@@ -90,7 +90,7 @@ def test_the_seeded_search_is_deterministic_and_depends_on_the_seed():
 async def test_a_configured_pem_file_is_the_key(make_client, tmp_path):
     from mock_epay.core.rsa_keys import private_pem
 
-    key = seeded_private_key(5)
+    key = seeded_private_key(1234)  # cached: the fixture seed
     path = tmp_path / "epay.pem"
     path.write_text(private_pem(key))
     client = await make_client(Settings(rsa_key_file=path, log_requests=False))
