@@ -22,8 +22,8 @@ from mock_epay.web.admin import core as admin
 from mock_epay.web.admin import dashboard, demo
 from mock_epay.web.admin import openapi as admin_openapi
 from mock_epay.web.admin import scenarios as admin_scenarios
-from mock_epay.web.admin import subscriptions as admin_subscriptions
 from mock_epay.web.admin import state as admin_state
+from mock_epay.web.admin import subscriptions as admin_subscriptions
 from mock_epay.web.admin import transactions as admin_transactions
 from mock_epay.web.admin_guard import admin_auth_middleware
 from mock_epay.web.app_keys import CLOCK, DISPATCHER, ENGINE, GATEWAY, ROUTE_DOCS, SETTINGS, STORE, TOKENS

@@ -15,8 +15,8 @@ from typing import Any
 
 from mock_epay import __version__
 from mock_epay.contract import add_contract_parser, run_contract
-from mock_epay.cryptogram_command import add_cryptogram_parser, run_cryptogram
 from mock_epay.core.log_format import SafeFormatter
+from mock_epay.cryptogram_command import add_cryptogram_parser, run_cryptogram
 from mock_epay.gateway.sandbox_cards import TEST_CARDS
 from mock_epay.settings import (
     TEST_CLIENT_ID,

@@ -24,7 +24,8 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 
 def card_json(card: str, exp: str, cvc: str, terminal: str) -> str:
     """The JSON a cryptogram carries (spec 2.2), in the SDK's key order."""
-    return json.dumps({"hpan": card, "expDate": exp, "cvc": cvc, "terminalId": terminal}, separators=(",", ":"))
+    fields = {"hpan": card, "expDate": exp, "cvc": cvc, "terminalId": terminal}
+    return json.dumps(fields, separators=(",", ":"))
 
 
 def make_cryptogram(public_pem: str, card: str, exp: str, cvc: str, terminal: str = TEST_TERMINAL_ID) -> str:
@@ -42,13 +43,16 @@ def fetch_public_key(base_url: str, timeout: float = 10.0) -> str:
 
 
 def add_cryptogram_parser(sub: Any) -> None:
-    command = sub.add_parser("cryptogram", help="print a card cryptogram for a running mock's /public.rsa key")
+    command = sub.add_parser("cryptogram",
+                             help="print a card cryptogram for a running mock's /public.rsa key")
     command.set_defaults(subparser=command)
     command.add_argument("--card", required=True, help="card number, e.g. 4405639704015096")
     command.add_argument("--exp", required=True, help="expiry as MMYY, e.g. 0127")
     command.add_argument("--cvc", required=True, help="CVC / CVV, e.g. 321")
-    command.add_argument("--terminal", default=TEST_TERMINAL_ID, help="terminal UUID (default: the test terminal)")
-    command.add_argument("--url", default=None, help=f"the mock's base URL (default $MOCK_EPAY_URL, then {DEFAULT_URL})")
+    command.add_argument("--terminal", default=TEST_TERMINAL_ID,
+                         help="terminal UUID (default: the test terminal)")
+    command.add_argument("--url", default=None,
+                         help=f"the mock's base URL (default $MOCK_EPAY_URL, then {DEFAULT_URL})")
 
 
 def run_cryptogram(args: argparse.Namespace) -> int:

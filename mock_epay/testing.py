@@ -155,7 +155,8 @@ class MockEpay:
         """A cryptogram of this card for the server's `/public.rsa` key (what `cryptogram` carries)."""
         from mock_epay.cryptogram_command import make_cryptogram
 
-        return make_cryptogram(str(self._call("GET", "/public.rsa")), card, exp, cvc, terminal or self.terminal_id)
+        pem = str(self._call("GET", "/public.rsa"))
+        return make_cryptogram(pem, card, exp, cvc, terminal or self.terminal_id)
 
     def subscriptions(self) -> list[dict[str, Any]]:
         """Recurring subscriptions with their renewals (`GET /_mock/subscriptions`)."""

@@ -23,7 +23,8 @@ CYRILLIC_KEY = "\u0441ryptogram"
 _invoices = itertools.count(770000001)
 
 
-def card_json(pan: str = VISA, exp: str = "0127", cvc: str = "321", terminal: str = TEST_TERMINAL_ID) -> bytes:
+def card_json(pan: str = VISA, exp: str = "0127", cvc: str = "321",
+              terminal: str = TEST_TERMINAL_ID) -> bytes:
     return json.dumps({"hpan": pan, "expDate": exp, "cvc": cvc, "terminalId": terminal}).encode()
 
 

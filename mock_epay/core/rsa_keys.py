@@ -119,7 +119,8 @@ def load_private_pem(text: str | bytes) -> RSAPrivateKey:
 class KeyRing:
     """The sandbox's one key pair, made or loaded the first time it is asked for."""
 
-    def __init__(self, store: SecretStore, seed: int | None = None, key_file: Path | str | None = None) -> None:
+    def __init__(self, store: SecretStore, seed: int | None = None,
+                 key_file: Path | str | None = None) -> None:
         self._store = store
         self._seed = seed
         self._key_file = Path(key_file) if key_file else None

@@ -40,7 +40,8 @@ class CardData:
     terminal_id: str
 
     def __repr__(self) -> str:
-        return f"CardData(hpan=...{self.hpan[-4:]}, exp_date={self.exp_date!r}, terminal_id={self.terminal_id!r})"
+        return (f"CardData(hpan=...{self.hpan[-4:]}, exp_date={self.exp_date!r}, "
+                f"terminal_id={self.terminal_id!r})")
 
     @property
     def expiry(self) -> str:
@@ -113,7 +114,8 @@ def card_data(data: dict[str, Any]) -> CardData:
 def validate(card: CardData, now: datetime, token_terminal: str | None, card_type: str) -> None:
     """Refuse a card the bank would not even try: bad number, expiry, CVC, or another terminal."""
     if not (card.hpan.isdigit() and 12 <= len(card.hpan) <= 19 and luhn_valid(card.hpan)):
-        raise _bad("the cryptogram's 'hpan' is not a valid card number (Luhn check failed)", INVALID_CARD_NUMBER)
+        raise _bad("the cryptogram's 'hpan' is not a valid card number (Luhn check failed)",
+                   INVALID_CARD_NUMBER)
     exp = card.exp_date
     if not (len(exp) == 4 and exp.isdigit() and 1 <= int(exp[:2]) <= 12):
         raise _bad(f"the cryptogram's 'expDate' must be MMYY, got {exp[:8]!r}", WRONG_EXPIRY)

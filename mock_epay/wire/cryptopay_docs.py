@@ -1,4 +1,4 @@
-"""The OpenAPI description of `/public.rsa`, `/payment/cryptopay`, `/recurrent/subscribe` and `/_mock/subscriptions`.
+"""The OpenAPI description of the cryptogram and recurring paths, and of `/_mock/subscriptions`.
 
 Each function returns the `doc=` callable its route is registered with (wire/route_docs.py), so
 nothing is built until `/_mock/openapi.json` is first asked for. Paths under `/api` get the

@@ -1,4 +1,4 @@
-"""The mock's own view of recurring payments: `GET /_mock/subscriptions` and `DELETE /_mock/subscriptions/{id}`.
+"""The mock's own view of recurring payments: list them, cancel one (`/_mock/subscriptions`).
 
 The bank documents no way to list or cancel a subscription; these are the mock's (README,
 Differences). Listing first makes the renewals already due, so what it shows is current.

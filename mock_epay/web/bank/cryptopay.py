@@ -109,7 +109,8 @@ async def public_key(request: web.Request) -> web.Response:
     return web.Response(text=pem, content_type=PEM_TYPE)
 
 
-def _terminal_for(payment: CryptoPayment, card: cryptogram.CardData, token: Token, app: web.Application) -> str:
+def _terminal_for(payment: CryptoPayment, card: cryptogram.CardData, token: Token,
+                  app: web.Application) -> str:
     """The terminal paid on: the cryptogram's, the body's, the token's, else the merchant's first."""
     chosen = card.terminal_id or payment.terminal_id or token.terminal_id
     merchant = app[STORE].merchant(token.client_id)
@@ -141,7 +142,8 @@ async def pay_by_cryptogram(request: web.Request) -> web.StreamResponse:
     cryptogram.validate(card_data, app[CLOCK].now(), token.terminal_id, card.card_type)
     terminal_id = _terminal_for(payment, card_data, token, app)
     _check_token(payment, token, terminal_id)
-    attempt = payment_attempt(replace(payment, terminal_id=terminal_id), token, source="cryptopay", card_pan=card.pan, ip=request.remote or "",
+    attempt = payment_attempt(replace(payment, terminal_id=terminal_id), token, source="cryptopay",
+                              card_pan=card.pan, ip=request.remote or "",
                               card_expiry=card_data.expiry, card_cvc=card_data.cvc,
                               card_save=payment.card_save, scenario=scenario_of(request))
     links = {"back_link": parse_back_link(body.get("backLink"), "backLink"),
