@@ -24,10 +24,11 @@ from mock_epay.web.admin import openapi as admin_openapi
 from mock_epay.web.admin import outbox as admin_outbox
 from mock_epay.web.admin import scenarios as admin_scenarios
 from mock_epay.web.admin import state as admin_state
+from mock_epay.web.admin import subscriptions as admin_subscriptions
 from mock_epay.web.admin import transactions as admin_transactions
 from mock_epay.web.admin_guard import admin_auth_middleware
 from mock_epay.web.app_keys import CLOCK, DISPATCHER, ENGINE, GATEWAY, ROUTE_DOCS, SETTINGS, STORE, TOKENS
-from mock_epay.web.bank import cards, invoice_links, oauth, operations, payments, qr
+from mock_epay.web.bank import cards, cryptopay, invoice_links, oauth, operations, payments, qr, recurring
 from mock_epay.web.errors import ProtocolErrorLog, error_middleware
 from mock_epay.web.journal import AccessLog, request_log_middleware_for
 from mock_epay.web.payform import link_page, qr_page
@@ -39,6 +40,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ROUTE_MODULES = (
     oauth, payments, operations, cards, widget, admin, admin_state, admin_callbacks, admin_scenarios,
     admin_transactions, dashboard, admin_openapi, demo, invoice_links, qr, link_page, qr_page, admin_outbox,
+    cryptopay, recurring, admin_subscriptions,
 )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from mock_epay import __version__
 from mock_epay.contract import add_contract_parser, run_contract
 from mock_epay.core.log_format import SafeFormatter
+from mock_epay.cryptogram_command import add_cryptogram_parser, run_cryptogram
 from mock_epay.gateway.sandbox_cards import TEST_CARDS
 from mock_epay.settings import (
     TEST_CLIENT_ID,
@@ -176,11 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_TOP_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"mock-epay {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{serve,check-scenarios,contract,reset}")
+    sub = parser.add_subparsers(dest="command", metavar="{serve,check-scenarios,contract,reset,cryptogram}")
     _serve_parser(sub)
     _check_parser(sub)
     _reset_parser(sub)
     add_contract_parser(sub)
+    add_cryptogram_parser(sub)
     return parser
 
 
@@ -339,6 +341,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return check_scenarios(args.files)
     if args.command == "contract":
         return run_contract(args)
+    if args.command == "cryptogram":
+        return run_cryptogram(args)
     try:
         settings = build_settings(_cli_overrides(args), os.environ)
         workers = workers_from(args, os.environ)

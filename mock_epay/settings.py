@@ -108,6 +108,8 @@ class Settings:
     status_unknown_transaction_null: bool = setting(True, "a resultCode 102 status answer carries "
                                                           "`\"transaction\": null`; false: no "
                                                           "`transaction` key")
+    rsa_key_file: Path | None = setting(None, "PEM file of the RSA private key for cryptograms; none: a "
+                                              "2048-bit key made on first use (from --seed when set)")
     empty_cards_http: int = setting(200, "HTTP status of the saved-card list's `{\"code\": 1373}` "
                                          "answer (no cards): 200 or 400")
     callback_timeout: float = setting(10.0, "seconds to wait for the merchant's callback endpoint")
@@ -214,6 +216,7 @@ _SETTING_TYPES = {
     "status_error_http": {"enum": [200, 400]},  # the older name of status_unknown_http
     "status_unknown_transaction_null": {"type": "boolean"},
     "empty_cards_http": {"enum": [200, 400]},
+    "rsa_key_file": {"type": "string", "minLength": 1},
     "callback_timeout": {"type": "number", "exclusiveMinimum": 0},
     "callback_max_attempts": {"type": "integer", "minimum": 1},
     "callback_backoff": {"type": "number", "minimum": 0},
@@ -464,6 +467,7 @@ _ENV_CONVERTERS.update({
     "STATUS_UNKNOWN_HTTP": ("status_unknown_http", _env_http_status),
     "STATUS_UNKNOWN_TRANSACTION_NULL": ("status_unknown_transaction_null", _env_flag),
     "EMPTY_CARDS_HTTP": ("empty_cards_http", _env_http_status),
+    "RSA_KEY_FILE": ("rsa_key_file", Path),
 })
 
 

@@ -151,6 +151,17 @@ class MockEpay:
         """Forget tokens, transactions, finished deliveries and scenario overrides; the clock restarts."""
         return self._call("POST", "/_mock/reset")
 
+    def cryptogram(self, card: str, exp: str, cvc: str, terminal: str | None = None) -> str:
+        """A cryptogram of this card for the server's `/public.rsa` key (what `cryptogram` carries)."""
+        from mock_epay.cryptogram_command import make_cryptogram
+
+        pem = str(self._call("GET", "/public.rsa"))
+        return make_cryptogram(pem, card, exp, cvc, terminal or self.terminal_id)
+
+    def subscriptions(self) -> list[dict[str, Any]]:
+        """Recurring subscriptions with their renewals (`GET /_mock/subscriptions`)."""
+        return _unwrap(self._call("GET", "/_mock/subscriptions"), "subscriptions")
+
     @property
     def aio(self) -> AsyncMockEpay:
         """The same helpers as coroutines, for async tests."""

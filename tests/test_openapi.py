@@ -45,6 +45,8 @@ EXPECTED_STATUS = {
     # invoice links and QR: the examples name a link or bill that does not exist yet
     "qrStatus": 404, "openInvoiceLink": 404, "homebankQrPage": 404, "homebankQrAction": 404,
     "qrAppAction": 404, "cancelInvoiceLink": 404,
+    "subscribeRecurrent": 400,  # the example's transaction is not one of this app's (code 102)
+    "cancelSubscription": 404,  # likewise, no such subscription
 }
 TWO_STAGE = replace(DEFAULT_MERCHANT, terminals=(Terminal(TEST_TERMINAL_ID, "98120001", two_stage=True),))
 SETTINGS = Settings(merchants=(TWO_STAGE,), seed=7, log_requests=False, callback_max_attempts=1,

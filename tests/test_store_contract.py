@@ -473,3 +473,45 @@ def test_outbox_messages_are_kept_per_merchant_and_reset_with_it(store):
     store.insert_link(a_link(store, "l1"), store.clock.now())
     store.reset("a")
     assert [m.id for m in store.messages()] == ["b"] and store.links() == []
+
+
+# -- secrets and subscriptions ---------------------------------------------------------------
+
+
+def test_the_first_secret_written_wins_and_survives_reset(store):
+    assert store.get_secret("rsa_private_key") is None
+    assert store.put_secret("rsa_private_key", "first") == "first"
+    assert store.put_secret("rsa_private_key", "second") == "first"
+    store.reset()
+    assert store.get_secret("rsa_private_key") == "first"
+
+
+def _subscription(store: Any, client_id: str = "a", transaction_id: str = "tx-1") -> Any:
+    from mock_epay.gateway.models import Subscription
+
+    now = store.clock.now()
+    return Subscription(id=f"sub-{client_id}-{transaction_id}", client_id=client_id,
+                        transaction_id=transaction_id, invoice_id="000000001", card_id=SEED_A,
+                        account_id="u1", terminal_id="ta", amount=100, currency="KZT", frequency="MONTHLY",
+                        created_at=now, ends_at=now)
+
+
+def test_one_subscription_per_transaction_and_writes_only_over_what_was_read(store):
+    first = _subscription(store)
+    assert store.put_subscription(first)
+    assert not store.put_subscription(dataclasses.replace(first, id="sub-other"))  # same transaction
+    renewed = dataclasses.replace(first, renewals=1)
+    assert store.put_subscription(renewed, expected=first)
+    assert not store.put_subscription(dataclasses.replace(first, renewals=2), expected=first)  # stale
+    assert store.subscription("a", first.id) == renewed
+    assert store.subscription_for_transaction("a", "tx-1") == renewed
+
+
+def test_subscriptions_are_scoped_by_merchant_and_forgotten_by_reset(store):
+    store.put_subscription(_subscription(store, "a"))
+    store.put_subscription(_subscription(store, "b"))
+    assert [s.client_id for s in store.subscriptions("a")] == ["a"]
+    assert store.subscription("b", "sub-a-tx-1") is None
+    assert len(store.subscriptions()) == 2
+    store.reset("a")
+    assert [s.client_id for s in store.subscriptions()] == ["b"]

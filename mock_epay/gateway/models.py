@@ -394,3 +394,32 @@ class OutboxMessage:
     invoice_url: str
     sent_at: datetime
     link_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A bank-side recurring payment (`POST /recurrent/subscribe`): the saved card charged on a schedule.
+
+    Renewal `n` (1-based) falls due `n` periods after `created_at`; `renewals` counts the
+    renewals made so far (approved or declined), `charge_ids` names their transactions.
+    """
+
+    id: str
+    client_id: str
+    transaction_id: str  # the first payment
+    invoice_id: str  # the first payment's invoice
+    card_id: str
+    account_id: str
+    terminal_id: str
+    amount: float
+    currency: str
+    frequency: str  # WEEKLY, MONTHLY or QUARTERLY
+    created_at: datetime  # wall-clock, on the mock's clock
+    ends_at: datetime  # `lastPaymentDate`: the end of the subscription's term
+    reference: str = ""
+    description: str = ""
+    post_link: str | None = None
+    failure_post_link: str | None = None
+    active: bool = True
+    renewals: int = 0
+    charge_ids: tuple[str, ...] = ()

@@ -84,7 +84,7 @@ _MATCH = {
             "minItems": 1,
             "items": {"enum": list(OPERATIONS)},
         },
-        "source": {"enum": ["cards/auth", "payform", "invoice-link", "qr"]},
+        "source": {"enum": ["cards/auth", "payform", "invoice-link", "qr", "cryptopay", "recurring"]},
     },
 }
 _CALLBACK = {

@@ -12,6 +12,8 @@ or unique constraint in SQL):
 * `replace_transaction`: write a changed transaction if, and only if, its version is
   still the one the caller read (optimistic concurrency; `VersionConflict` otherwise).
 * `insert_card` (with the transaction it was saved from) and `deactivate_card`.
+* `put_secret`: the first value written under a name wins (two processes making a key pair
+  at once end up with one); `put_subscription` writes a subscription only if it is unchanged.
 
 Records crossing the contract are frozen dataclasses (see `mock_epay.gateway.models`)
 or fresh lists: nothing a caller holds can change the store's state. Backends keep no
@@ -39,6 +41,7 @@ from mock_epay.gateway.models import (
     PaymentAttempt,
     QrBill,
     SavedCard,
+    Subscription,
     Terminal,
     Token,
     Transaction,
@@ -189,6 +192,26 @@ class CardStore(Protocol):
         """Deactivate once; the bank's 400 when unknown, another merchant's, or inactive."""
 
 
+class SecretStore(Protocol):
+    """Named secrets of the sandbox (its RSA key pair); they survive `reset`."""
+
+    def get_secret(self, name: str) -> str | None: ...
+    def put_secret(self, name: str, value: str) -> str:
+        """Keep `value` under `name` unless a value is kept already; return the kept value."""
+
+
+class SubscriptionStore(Protocol):
+    """Bank-side recurring payments (`/recurrent/subscribe`), one per first transaction."""
+
+    def put_subscription(self, subscription: Subscription, expected: Subscription | None = None) -> bool:
+        """Write `subscription` if the stored one (by id) is still `expected` (None: no such id, and
+        no subscription yet for its transaction); False otherwise, and nothing is written."""
+    def subscription(self, client_id: str, subscription_id: str) -> Subscription | None: ...
+    def subscription_for_transaction(self, client_id: str, transaction_id: str) -> Subscription | None: ...
+    def subscriptions(self, client_id: str | None = None) -> list[Subscription]:
+        """Oldest first; one merchant's, or everyone's with None."""
+
+
 class JournalStore(Protocol):
     def journal_request(self, entry: JournalEntry) -> None:
         """Keep one request; only the last `journal_size` are kept."""
@@ -291,10 +314,10 @@ class OutboxStore(Protocol):
         """Oldest first; one merchant's, or everyone's with None."""
 
 
-class Store(MerchantStore, TokenStore, PaymentStore, CardStore, JournalStore, LinkStore, QrStore,
-            OutboxStore, Protocol):
+class Store(MerchantStore, TokenStore, PaymentStore, CardStore, SecretStore, SubscriptionStore, JournalStore,
+            LinkStore, QrStore, OutboxStore, Protocol):
     """All the state of one sandbox."""
 
     def reset(self, client_id: str | None = None) -> None:
-        """Forget tokens, transactions, holds, reservations, cards, links, bills and outbox
-        messages of one merchant (or all, with the journal); merchants stay."""
+        """Forget tokens, transactions, holds, reservations, cards, subscriptions, links, bills and
+        outbox messages of one merchant (or all, with the journal); merchants and secrets stay."""

@@ -28,6 +28,7 @@ from mock_epay.gateway.models import (
     OutboxMessage,
     QrBill,
     SavedCard,
+    Subscription,
     Terminal,
     Token,
     Transaction,
@@ -72,6 +73,8 @@ class MemoryBackend:
         self._links: OrderedDict[str, InvoiceLink] = OrderedDict()
         self._bills: OrderedDict[str, QrBill] = OrderedDict()
         self._outbox: deque[OutboxMessage] = deque(maxlen=MAX_OUTBOX)
+        self._secrets: dict[str, str] = {}
+        self._subscriptions: dict[str, Subscription] = {}
 
     # -- merchants ---------------------------------------------------------------
 
@@ -369,6 +372,37 @@ class MemoryBackend:
 
     def messages(self, client_id: str | None = None) -> list[OutboxMessage]:
         return [m for m in list(self._outbox) if client_id is None or m.client_id == client_id]
+    # -- secrets and subscriptions -----------------------------------------------
+
+    def get_secret(self, name: str) -> str | None:
+        return self._secrets.get(name)
+
+    def put_secret(self, name: str, value: str) -> str:
+        with self._lock:
+            return self._secrets.setdefault(name, value)
+
+    def put_subscription(self, subscription: Subscription, expected: Subscription | None = None) -> bool:
+        with self._lock:
+            if self._subscriptions.get(subscription.id) != expected:
+                return False
+            if expected is None and self.subscription_for_transaction(
+                    subscription.client_id, subscription.transaction_id) is not None:
+                return False
+            self._subscriptions[subscription.id] = subscription
+            return True
+
+    def subscription(self, client_id: str, subscription_id: str) -> Subscription | None:
+        found = self._subscriptions.get(subscription_id)
+        return found if found is not None and found.client_id == client_id else None
+
+    def subscription_for_transaction(self, client_id: str, transaction_id: str) -> Subscription | None:
+        with self._lock:
+            return next((s for s in self._subscriptions.values()
+                         if s.client_id == client_id and s.transaction_id == transaction_id), None)
+
+    def subscriptions(self, client_id: str | None = None) -> list[Subscription]:
+        with self._lock:
+            return [s for s in self._subscriptions.values() if client_id is None or s.client_id == client_id]
 
     # -- reset -------------------------------------------------------------------
 
@@ -389,6 +423,7 @@ class MemoryBackend:
             self._links = OrderedDict((k, x) for k, x in self._links.items() if keep(x.client_id))
             self._bills = OrderedDict((k, b) for k, b in self._bills.items() if keep(b.client_id))
             self._outbox = deque((m for m in self._outbox if keep(m.client_id)), maxlen=MAX_OUTBOX)
+            self._subscriptions = {k: s for k, s in self._subscriptions.items() if keep(s.client_id)}
             if client_id is None:
                 self._journal.clear()
 

@@ -13,6 +13,8 @@ from aiohttp import web
 if TYPE_CHECKING:
     from mock_epay.callbacks.dispatcher import CallbackDispatcher
     from mock_epay.core.clock import Clock
+    from mock_epay.core.rsa_keys import KeyRing
+    from mock_epay.gateway.recurring import RenewalScheduler
     from mock_epay.gateway.service import Gateway
     from mock_epay.gateway.tokens import TokenService
     from mock_epay.scenarios.engine import ScenarioEngine
@@ -28,3 +30,5 @@ ENGINE: web.AppKey[ScenarioEngine] = web.AppKey("engine")
 DISPATCHER: web.AppKey[CallbackDispatcher] = web.AppKey("dispatcher")
 GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway")
 ROUTE_DOCS: web.AppKey[list[RouteDoc]] = web.AppKey("route_docs")
+KEYRING: web.AppKey[KeyRing] = web.AppKey("keyring")  # the cryptogram key pair (made on first use)
+RENEWALS: web.AppKey[RenewalScheduler] = web.AppKey("renewals")  # charges subscriptions when due

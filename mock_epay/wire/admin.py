@@ -123,7 +123,7 @@ class Transaction(Shape):
     cardId: str | None
     secure: bool
     createdDate: str
-    source: Literal["cards/auth", "payform"]
+    source: Literal["cards/auth", "payform", "cryptopay", "recurring"]
     callbacks: CallbackSummary
     history: list[HistoryEntry] | UnsetType = UNSET
     deliveries: list[Delivery] | UnsetType = UNSET

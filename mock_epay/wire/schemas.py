@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from mock_epay.wire import admin, bank_answers, bank_requests, callbacks, errors
+from mock_epay.wire import admin, bank_answers, bank_requests, callbacks, cryptopay, errors
 
 REF_TEMPLATE = "#/components/schemas/{name}"
 DECLARATIONS: tuple[type, ...] = (
@@ -44,6 +44,7 @@ DECLARATIONS: tuple[type, ...] = (
     admin.ForgeRequest,
     admin.ClockAdvanceRequest,
     admin.ResetRequest,
+    *cryptopay.DECLARATIONS,
 )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from mock_epay.gateway.errors import bad_request
-from mock_epay.web.app_keys import CLOCK, GATEWAY, STORE
+from mock_epay.web.app_keys import CLOCK, GATEWAY, RENEWALS, STORE
 from mock_epay.web.optional_body import read_optional_body
 from mock_epay.wire.admin import ClockOffset, ResetDone
 from mock_epay.wire.render import json_response
@@ -45,6 +45,7 @@ async def advance_clock(request: web.Request) -> web.Response:
     value = request.query.get("seconds", body.get("seconds"))
     clock = request.app[CLOCK]
     clock.advance(parse_seconds(value))
+    await request.app[RENEWALS].settle()  # subscriptions' renewals now due are made before answering
     return json_response(ClockOffset(offset=clock.offset))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -10,12 +9,11 @@ from typing import Any
 from aiohttp import web
 
 from mock_epay.gateway.errors import bad_request
-from mock_epay.gateway.models import Token, TokenKind, Transaction
-from mock_epay.gateway.outcomes import ApiShape, entry_for
-from mock_epay.gateway.payments import PaymentResult, payment_attempt, readable_transaction, run_payment
+from mock_epay.gateway.models import Token, TokenKind
+from mock_epay.gateway.payments import payment_attempt, readable_transaction, run_payment
 from mock_epay.gateway.tokens import token_mismatches
 from mock_epay.web.app_keys import GATEWAY, SETTINGS, STORE, TOKENS
-from mock_epay.web.client import RULE_HEADER, client_gone, public_base, scenario_of
+from mock_epay.web.client import client_gone, scenario_of
 from mock_epay.web.readers import (
     optional_str,
     parse_amount,
@@ -31,8 +29,7 @@ from mock_epay.web.readers import (
     read_json_object,
     require,
 )
-from mock_epay.web.responses import answer_response
-from mock_epay.wire.bank_answers import CardPaymentResponse, Secure3D
+from mock_epay.web.responses import card_payment_response
 from mock_epay.wire.bank_requests import (
     CARD_PAYMENT_TYPE_MESSAGES,
     CardId,
@@ -42,7 +39,6 @@ from mock_epay.wire.bank_requests import (
 )
 from mock_epay.wire.decode import decode
 from mock_epay.wire.render import (
-    card_payment_body,
     json_response,
     status_body,
     unknown_invoice_body,
@@ -136,32 +132,6 @@ async def pay_with_saved_card(request: web.Request) -> web.StreamResponse:
     result = await run_payment(app[GATEWAY], attempt, saved.card, saved.id, secure3d_context=links,
                                client_gone=client_gone(request))
     return card_payment_response(result, request, token)
-
-
-def secure3d_payment_body(request: web.Request, tx: Transaction, token: Token) -> CardPaymentResponse:
-    """The 200 answer when 3-D Secure is needed: `secure3D` says where to send the buyer (spec 2.4)."""
-    base = public_base(request)
-    return card_payment_body(tx, Secure3D(
-        action=f"{base}/_mock/acs",
-        md=tx.id,
-        paReq=base64.b64encode(f"mock-epay:{tx.id}".encode()).decode(),
-        termURL=f"{base}/payments/cards/confirmPayment?Access={token.access_token}",
-    ))
-
-
-def card_payment_response(result: PaymentResult, request: web.Request, token: Token) -> web.StreamResponse:
-    """The cards/auth answer the outcome table gives for the result's outcome."""
-    outcome, tx = result.outcome, result.transaction
-    answer = entry_for(outcome.kind).api(outcome)
-    if answer.shape is ApiShape.SECURE3D and tx is not None:
-        return json_response(secure3d_payment_body(request, tx, token))
-    if answer.shape is ApiShape.PAYMENT and tx is not None:
-        response: web.StreamResponse = json_response(card_payment_body(tx))
-    else:
-        response = answer_response(answer, request)
-    if outcome.rule:
-        response.headers[RULE_HEADER] = outcome.rule
-    return response
 
 
 async def transaction_status(request: web.Request) -> web.Response:
