@@ -37,7 +37,8 @@ from mock_epay.gateway.models import (
     Transaction,
     evolve,
 )
-from mock_epay.settings import ConfigError
+from mock_epay.gateway.tokens import TokenRequest, TokenService
+from mock_epay.settings import ConfigError, Settings
 from mock_epay.store.base import CardIdTaken, HoldNotFound, InvoiceReservation, Secure3DHold, VersionConflict
 from mock_epay.store.memory import MemoryStore
 from mock_epay.web.errors import EpayError
@@ -362,6 +363,30 @@ def test_tokens_expire_on_the_mocks_clock_and_are_swept(store):
     assert store.token("T1").expires_at <= store.clock.now()  # expired: the caller refuses it
     store.add_token(token(store, "T2"))
     assert store.token("T1") is None and store.token("T2") is not None
+
+
+class CountingIds:
+    """An id source that is not the store's: tokens must take their values from it."""
+
+    def __init__(self) -> None:
+        self.issued = 0
+
+    def access_token(self) -> str:
+        self.issued += 1
+        return f"GIVEN-{self.issued:02d}"
+
+
+def test_the_token_service_issues_on_the_clock_and_ids_it_is_given(store):
+    clock, ids = Clock(), CountingIds()
+    tokens = TokenService(store, Settings(service_token_ttl=60), clock, ids)
+    issued = tokens.issue(SHOP_A, TokenRequest("a", "secret-a", "webapi"))
+    assert issued.access_token == "GIVEN-01" and store.token("GIVEN-01") == issued
+    assert tokens.authenticate({"Authorization": "Bearer GIVEN-01"}) == issued
+    store.clock.advance(3600)  # the store's clock is not the one the service reads
+    assert tokens.resolve("GIVEN-01") == issued
+    clock.advance(60)
+    with pytest.raises(EpayError, match="access token expired"):
+        tokens.resolve("GIVEN-01")
 
 
 def test_merchants_authenticate_with_their_own_secret(store):

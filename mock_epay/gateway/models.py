@@ -46,9 +46,9 @@ def record(cls: type[R]) -> type[R]:
             scope[f"_default_{f.name}"] = f.default
             params.append(f"{f.name}=_default_{f.name}")
     exec(_record_source(names, params), scope)  # noqa: S102 - source built from field names only
-    cls.__new__ = scope["__new__"]  # type: ignore[assignment]
-    del cls.__init__  # type: ignore[misc]  # object.__init__: __new__ did the work
-    cls.__reduce__ = scope["__reduce__"]  # type: ignore[assignment]
+    cls.__new__ = scope["__new__"]  # type: ignore[method-assign]
+    del cls.__init__  # object.__init__ now: __new__ did the work
+    cls.__reduce__ = scope["__reduce__"]  # type: ignore[method-assign]
     _EVOLVERS[cls] = scope["_evolve"]
     return cls
 
