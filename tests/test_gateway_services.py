@@ -69,7 +69,7 @@ def make_gateway(rules: list[dict] | None = None, **settings: object) -> tuple[G
     store = Store(values.merchants, clock, FakeData(7))
     engine = ScenarioEngine.from_rules(rules) if rules else ScenarioEngine((), include_defaults=False)
     sink = RecordingSink()
-    return Gateway(values, clock, store, TokenService(store, values), engine, sink), sink
+    return Gateway(values, clock, store, TokenService(store, values, clock, store.fake), engine, sink), sink
 
 
 def payment_token(**overrides: object) -> Token:

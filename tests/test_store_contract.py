@@ -10,7 +10,9 @@ calls are not atomic fails them even when the event loop alone would hide it.
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
+import pickle
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -33,8 +35,10 @@ from mock_epay.gateway.models import (
     Token,
     TokenKind,
     Transaction,
+    evolve,
 )
-from mock_epay.settings import ConfigError
+from mock_epay.gateway.tokens import TokenRequest, TokenService
+from mock_epay.settings import ConfigError, Settings
 from mock_epay.store.base import CardIdTaken, HoldNotFound, InvoiceReservation, Secure3DHold, VersionConflict
 from mock_epay.store.memory import MemoryStore
 from mock_epay.store.sqlite import SqliteStore
@@ -168,6 +172,40 @@ def test_records_handed_out_cannot_change_the_store(store):
     listing = store.transactions()
     listing.clear()
     assert store.transactions() == [tx]
+
+
+def test_every_kind_of_record_the_store_hands_out_is_frozen(store):
+    tx = pay(store, "000000206")
+    saved = store.attach_saved_card(tx, tx.card)
+    store.add_token(Token("tok-206", "a", TokenKind.SERVICE, "webapi", store.clock.now(), 7200))
+    handed_out = [store.transaction("a", tx.id), tx.history[0], tx.card, saved,
+                  store.card("a", saved.id), store.token("tok-206")]
+    for record in handed_out:
+        name = dataclasses.fields(record)[0].name
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(record, name, "changed")
+        assert getattr(record, name) != "changed"
+
+
+def test_a_record_read_before_an_operation_still_shows_what_it_showed(store):
+    before = pay(store, "000000207")
+    after = store.apply_operation("a", before.id, Operation.REFUND, 30).transaction
+    assert (before.status, before.amount, before.version, len(before.history)) == (Status.CHARGE, 100, 0, 1)
+    assert (after.status, after.amount, after.version, len(after.history)) == (Status.REFUND, 70, 1, 2)
+    assert store.transaction("a", before.id) == after != before
+
+
+def test_a_changed_record_is_a_copy_that_keeps_every_other_field(store):
+    tx = pay(store, "000000208")
+    changed = evolve(tx, status=Status.REFUND, amount=90.0)
+    assert changed == dataclasses.replace(tx, status=Status.REFUND, amount=90.0)
+    assert type(changed) is Transaction and tx.status is Status.CHARGE
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        changed.amount = 1.0  # type: ignore[misc]
+    with pytest.raises(TypeError, match="no field 'colour'"):
+        evolve(tx, colour="red")
+    assert copy.copy(tx) == tx == pickle.loads(pickle.dumps(tx))
+    assert hash(tx.history[0]) == hash(copy.deepcopy(tx.history[0]))
 
 
 def hold_payment(store: Any, invoice_id: str, ttl: float = 300) -> Transaction:
@@ -341,6 +379,30 @@ def test_tokens_expire_on_the_mocks_clock_and_are_swept(store):
     assert store.token("T1").expires_at <= store.clock.now()  # expired: the caller refuses it
     store.add_token(token(store, "T2"))
     assert store.token("T1") is None and store.token("T2") is not None
+
+
+class CountingIds:
+    """An id source that is not the store's: tokens must take their values from it."""
+
+    def __init__(self) -> None:
+        self.issued = 0
+
+    def access_token(self) -> str:
+        self.issued += 1
+        return f"GIVEN-{self.issued:02d}"
+
+
+def test_the_token_service_issues_on_the_clock_and_ids_it_is_given(store):
+    clock, ids = Clock(), CountingIds()
+    tokens = TokenService(store, Settings(service_token_ttl=60), clock, ids)
+    issued = tokens.issue(SHOP_A, TokenRequest("a", "secret-a", "webapi"))
+    assert issued.access_token == "GIVEN-01" and store.token("GIVEN-01") == issued
+    assert tokens.authenticate({"Authorization": "Bearer GIVEN-01"}) == issued
+    store.clock.advance(3600)  # the store's clock is not the one the service reads
+    assert tokens.resolve("GIVEN-01") == issued
+    clock.advance(60)
+    with pytest.raises(EpayError, match="access token expired"):
+        tokens.resolve("GIVEN-01")
 
 
 def test_merchants_authenticate_with_their_own_secret(store):

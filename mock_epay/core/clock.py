@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 ALMATY = timezone(timedelta(hours=5), "Asia/Almaty")
 
@@ -57,4 +57,5 @@ class Clock:
 
     def now(self) -> datetime:
         """The current time in Kazakhstan (UTC+5), as the bank stamps it."""
-        return datetime.now(UTC).astimezone(ALMATY) + timedelta(seconds=self._offset)
+        now = datetime.now(ALMATY)
+        return now + timedelta(seconds=self._offset) if self._offset else now

@@ -32,20 +32,6 @@ def card_type(pan: str) -> str:
     return "VISA"
 
 
-def luhn_valid(pan: str) -> bool:
-    if not pan.isdigit() or not 12 <= len(pan) <= 19:
-        return False
-    total = 0
-    for index, char in enumerate(reversed(pan)):
-        digit = int(char)
-        if index % 2 == 1:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return total % 10 == 0
-
-
 class FakeData:
     """Source of generated values; reproducible when given a seed."""
 

@@ -40,6 +40,7 @@ from mock_epay.gateway.models import (
     Terminal,
     Transaction,
     evolve,
+    record,
 )
 
 MIN_REFUND = 10.0
@@ -64,6 +65,7 @@ ALLOWED_FROM = {
 }
 
 
+@record
 @dataclass(frozen=True, slots=True)
 class Balances:
     """The amount-related state of one transaction."""
@@ -83,6 +85,7 @@ class Balances:
         return cls(tx.status, tx.org_amount, tx.amount, tx.charged_amount, tx.refunded_amount)
 
 
+@record
 @dataclass(frozen=True, slots=True)
 class Transition:
     """What an allowed operation does: the new balances and the amount it moved."""

@@ -2,39 +2,81 @@
 
 No behaviour lives here beyond small derived properties; the store owns the
 state and its invariants, the scenario engine produces `Outcome`s. The records the
-store keeps (tokens, cards, saved cards, transactions and their history) are frozen:
-a change is a new record (`dataclasses.replace`) written back through one store call,
-so no caller can change state behind the store's back. Times that must survive a
-restart are wall-clock datetimes on the mock's clock.
+store keeps (tokens, cards, saved cards, transactions and their history) and the
+attempts made per request are frozen: a change is a new record (`evolve`) written
+back through one store call, so no caller can change state behind the store's back.
+Times that must survive a restart are wall-clock datetimes on the mock's clock.
+`record` makes those frozen records as cheap to build and copy as mutable ones.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
 R = TypeVar("R")
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-_set = object.__setattr__
+_EVOLVERS: dict[type, Any] = {}
+
+
+def record(cls: type[R]) -> type[R]:
+    """Make a frozen, slotted dataclass cheap to build and to `evolve`, and still frozen.
+
+    A frozen dataclass's `__init__` sets each field through `object.__setattr__` (about three
+    times the cost of a plain assignment). Here a generated straight-line `__new__` fills an
+    instance of a mutable twin class with the same slots, then turns it into `cls`
+    (`__class__` assignment, allowed between identical slot layouts), so assignment after
+    construction still raises `FrozenInstanceError`. Fields, equality, hash and repr stay the
+    dataclass's own; `dataclasses.replace`, `copy` and pickling keep working.
+    """
+    names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+    if getattr(cls, "__slots__", None) != names or "__weakref__" in names:
+        raise TypeError(f"{cls.__name__}: record needs @dataclass(frozen=True, slots=True)")
+    scope: dict[str, Any] = {"_new": object.__new__, "_cls": cls,
+                             "_Twin": type(f"_{cls.__name__}Fields", (), {"__slots__": names})}
+    params = []
+    for f in fields(cls):  # type: ignore[arg-type]
+        if f.default_factory is not dataclasses.MISSING or not f.init or f.kw_only:
+            raise TypeError(f"{cls.__name__}.{f.name}: record fields are plain, with plain defaults")
+        if f.default is dataclasses.MISSING:
+            params.append(f.name)
+        else:
+            scope[f"_default_{f.name}"] = f.default
+            params.append(f"{f.name}=_default_{f.name}")
+    exec(_record_source(names, params), scope)  # noqa: S102 - source built from field names only
+    cls.__new__ = scope["__new__"]  # type: ignore[method-assign]
+    del cls.__init__  # object.__init__ now: __new__ did the work
+    cls.__reduce__ = scope["__reduce__"]  # type: ignore[method-assign]
+    _EVOLVERS[cls] = scope["_evolve"]
+    return cls
+
+
+def _record_source(names: tuple[str, ...], params: list[str]) -> str:
+    fill = "".join(f"    self.{name} = {name}\n" for name in names)
+    copy = "".join(f"    self.{name} = old.{name}\n" for name in names)
+    values = "".join(f"self.{name}, " for name in names)
+    return (
+        f"def __new__(_record_cls, {', '.join(params)}):\n"
+        f"    self = _new(_Twin)\n{fill}    self.__class__ = _record_cls\n    return self\n"
+        f"def __reduce__(self):\n    return (type(self), ({values}))\n"
+        f"def _evolve(old, changes):\n    self = _new(_Twin)\n{copy}"
+        "    for name, value in changes.items():\n"
+        "        try:\n            setattr(self, name, value)\n"
+        "        except AttributeError:\n"
+        "            raise TypeError(f'{_cls.__name__} has no field {name!r}') from None\n"
+        "    self.__class__ = type(old)\n    return self\n"
+    )
 
 
 def evolve(record: R, **changes: Any) -> R:
-    """A copy of a frozen, slotted record with `changes` (`dataclasses.replace`, without its
-    per-call checks: a transaction changes on every operation, so this is on the hot path)."""
-    cls = type(record)
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
-    new = object.__new__(cls)
-    for name in names:
-        _set(new, name, getattr(record, name))
-    for name, value in changes.items():
-        if name not in names:
-            raise TypeError(f"{cls.__name__} has no field {name!r}")
-        _set(new, name, value)
-    return new
+    """A copy of a frozen record with `changes` (`dataclasses.replace` for other dataclasses;
+    a straight-line copy for `record` classes: a transaction changes on every operation)."""
+    copier = _EVOLVERS.get(type(record))
+    if copier is None:
+        return dataclasses.replace(record, **changes)  # type: ignore[type-var]
+    return copier(record, changes)  # type: ignore[no-any-return]
 
 
 class Status(StrEnum):
@@ -103,6 +145,7 @@ class Merchant:
         return None
 
 
+@record
 @dataclass(frozen=True, slots=True)
 class Token:
     access_token: str
@@ -123,6 +166,7 @@ class Token:
     refresh: bool = False  # this record is a refresh token, never accepted as a bearer token
 
 
+@record
 @dataclass(frozen=True, slots=True)
 class Card:
     """A payment card as the mock knows it. The full number never leaves the process."""
@@ -136,6 +180,7 @@ class Card:
     expiry: str = ""
 
 
+@record
 @dataclass(frozen=True, slots=True)
 class SavedCard:
     id: str
@@ -151,6 +196,7 @@ class SavedCard:
     active: bool = True
 
 
+@record
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
     at: datetime
@@ -159,6 +205,7 @@ class HistoryEntry:
     note: str = ""
 
 
+@record
 @dataclass(frozen=True, slots=True)
 class Transaction:
     id: str
@@ -244,6 +291,7 @@ class Outcome:
 APPROVED = Outcome()
 
 
+@record
 @dataclass(frozen=True, slots=True)
 class PaymentAttempt:
     """One payment request as the scenario engine sees it (from cards/auth or the payment page)."""
@@ -274,6 +322,7 @@ class PaymentAttempt:
     ip: str = ""
 
 
+@record
 @dataclass(frozen=True, slots=True)
 class OperationAttempt:
     """A charge / cancel / refund request as the scenario engine sees it."""

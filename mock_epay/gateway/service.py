@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from mock_epay.gateway.tokens import TokenService
     from mock_epay.scenarios.engine import ScenarioEngine
     from mock_epay.settings import Settings
-    from mock_epay.store.memory import Store
+    from mock_epay.store.compose import ComposedCalls
 
 
 class CallbackSink(Protocol):
@@ -35,7 +35,7 @@ class Gateway:
 
     settings: Settings
     clock: Clock
-    store: Store
+    store: ComposedCalls  # the `Store` contract (store/base.py) plus its composed calls, any backend
     tokens: TokenService
     engine: ScenarioEngine
     callbacks: CallbackSink

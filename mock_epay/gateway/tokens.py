@@ -3,7 +3,8 @@ one check that a payment matches the payment token it is made under (`token_mism
 
 A payment token is bound to (merchant, terminal, invoiceID, amount, currency) and
 remembers postLink, failurePostLink and secret_hash; a service token is bound to the
-merchant only. Both expire on the mock's clock.
+merchant only. Both expire on the mock's clock. `TokenService` is given what it uses: the
+token store, the settings, the clock and the source of access-token values.
 """
 
 from __future__ import annotations
@@ -11,12 +12,22 @@ from __future__ import annotations
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from mock_epay.gateway.errors import EpayError, unauthorized
 from mock_epay.gateway.lifecycle import expires_at
 from mock_epay.gateway.models import Merchant, Token, TokenKind
-from mock_epay.settings import Settings
-from mock_epay.store.memory import Store
+
+if TYPE_CHECKING:
+    from mock_epay.core.clock import Clock
+    from mock_epay.settings import Settings
+    from mock_epay.store.base import TokenStore
+
+
+class AccessTokenSource(Protocol):
+    """Where access-token values come from (`FakeData`: reproducible with a seed)."""
+
+    def access_token(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +88,11 @@ REFRESH_TOKEN_TTL = 7 * 24 * 3600  # seconds a password grant's refresh token ca
 class TokenService:
     """Issues tokens into the store and resolves `Authorization` headers back to tokens."""
 
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: TokenStore, settings: Settings, clock: Clock, ids: AccessTokenSource) -> None:
         self._store = store
         self._settings = settings
+        self._clock = clock
+        self._ids = ids
 
     def issue(self, merchant: Merchant, request: TokenRequest) -> Token:
         kind = TokenKind.PAYMENT if request.is_payment else TokenKind.SERVICE
@@ -89,11 +102,11 @@ class TokenService:
             else self._settings.service_token_ttl
         )
         token = Token(
-            access_token=self._store.fake.access_token(),
+            access_token=self._ids.access_token(),
             client_id=merchant.client_id,
             kind=kind,
             scope=request.scope,
-            expires_at=expires_at(self._store.clock.now(), ttl),
+            expires_at=expires_at(self._clock.now(), ttl),
             expires_in=ttl,
             invoice_id=request.invoice_id,
             amount=request.amount,
@@ -165,7 +178,7 @@ class TokenService:
         token = self._store.token(access_token)
         if token is None or token.refresh:
             raise unauthorized("invalid access token")
-        if token.expires_at <= self._store.clock.now():
+        if token.expires_at <= self._clock.now():
             raise unauthorized("access token expired")
         return token
 

@@ -16,6 +16,7 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from mock_epay.core.clock import Clock
 from mock_epay.core.fakedata import FakeData
@@ -47,12 +48,17 @@ from mock_epay.store.base import (
 )
 from mock_epay.store.compose import ComposedCalls
 
+if TYPE_CHECKING:  # checked against the contract, without the Protocol machinery at run time
+    from mock_epay.store.base import Store as _Contract
+else:
+    _Contract = object
+
 MAX_TOKENS = 20_000
 MAX_OUTBOX = 2_000  # e-mails and SMS kept, newest
 SWEEP_BATCH = 64  # expired tokens dropped per `add_token`, oldest first
 
 
-class MemoryBackend:
+class MemoryBackend(_Contract):
     """The contract, in memory. Keeps no domain rules: it stores what it is given."""
 
     def __init__(self, clock: Clock, max_transactions: int = 20_000, journal_size: int = 500,

@@ -17,12 +17,12 @@ from datetime import date
 from typing import Any
 from urllib.parse import quote, unquote
 
-from mock_epay.core.fakedata import luhn_valid
 from mock_epay.core.lzstring import (
     LZStringError,
     compress_to_encoded_uri_component,
     decompress_from_encoded_uri_component,
 )
+from mock_epay.core.pan import luhn_valid
 from mock_epay.gateway import sandbox_cards
 from mock_epay.gateway.errors import EpayError
 from mock_epay.gateway.models import Token, TokenKind
