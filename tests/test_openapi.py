@@ -19,11 +19,12 @@ from jsonschema import Draft202012Validator
 from mock_epay.app import create_app
 from mock_epay.gateway.models import Terminal
 from mock_epay.settings import DEFAULT_MERCHANT, TEST_TERMINAL_ID, Settings
+from mock_epay.web.app_keys import ROUTE_DOCS
 from mock_epay.wire.openapi import build_document
 from tests.conftest import get_service_token, get_token
 from tests.test_cards_auth import pay, payment_body
 
-DOCUMENT = build_document()
+DOCUMENT = build_document(create_app(Settings())[ROUTE_DOCS])  # with the docs attached to routes
 OPERATIONS = [(path, method, op) for path, ops in DOCUMENT["paths"].items() for method, op in ops.items()]
 # Operations whose example cannot succeed without a browser-made state; the answer they get instead.
 EXPECTED_STATUS = {
@@ -139,6 +140,9 @@ class ExampleRun:
             return self.delivery["id"]
         if name == "invoice_id":
             await self.paid()
+        if name == "client_id":  # a merchant made through the API, so it may be deleted
+            created = await self.client.post("/_mock/merchants", json={})
+            return str((await created.json())["clientId"])
         return str(parameter["example"])
 
     async def send(self, path: str, method: str, op: dict[str, Any]) -> Any:
