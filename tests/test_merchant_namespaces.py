@@ -124,7 +124,8 @@ async def test_a_given_client_id_and_secret_are_used_and_a_taken_one_is_refused(
      "field 'savedCards[0].cardNumber' fails the Luhn check (not a card number)"),
     ({"savedCards": [{"accountId": "u1", "cardNumber": "4405-6397"}]},
      "field 'savedCards[0].cardNumber' must be 12-19 digits"),
-    ({"savedCards": [{"cardNumber": VISA}]}, "merchant not created: field 'savedCards[0]': Object missing required field `accountId`"),
+    ({"savedCards": [{"cardNumber": VISA}]},
+     "merchant not created: field 'savedCards[0]': Object missing required field `accountId`"),
     ({"twoStage": "yes"}, "merchant not created: field 'twoStage': Expected `bool`, got `str`"),
     ({"clientID": "typo"}, "merchant not created: Object contains unknown field `clientID`"),
     ({"clientId": "a/b"}, "field 'clientId' must be 1-64 letters, digits, '.', '_' or '-' "
@@ -208,7 +209,8 @@ async def test_deleting_a_merchant_removes_its_data_and_its_tokens_stop_working(
         assert (await pay(client, merchant, post_link=post_link)).status == 200
     service = await token_for(client, gone, None)
     for merchant in (gone, kept):
-        await client.get(f"/_mock/callbacks/wait?invoiceId={INVOICE}&clientId={merchant['clientId']}&timeout=5")
+        await client.get("/_mock/callbacks/wait",
+                         params={"invoiceId": INVOICE, "clientId": merchant["clientId"], "timeout": 5})
 
     response = await client.delete(f"/_mock/merchants/{gone['clientId']}")
     assert response.status == 204 and await response.read() == b""
