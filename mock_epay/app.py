@@ -20,6 +20,7 @@ from mock_epay.store.open import StoreArgs, open_store
 from mock_epay.web.admin import callbacks as admin_callbacks
 from mock_epay.web.admin import core as admin
 from mock_epay.web.admin import dashboard, demo
+from mock_epay.web.admin import merchants as admin_merchants
 from mock_epay.web.admin import openapi as admin_openapi
 from mock_epay.web.admin import outbox as admin_outbox
 from mock_epay.web.admin import scenarios as admin_scenarios
@@ -39,7 +40,7 @@ from mock_epay.wire.route_docs import OperationDoc, RouteDoc
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ROUTE_MODULES = (
     oauth, payments, operations, cards, widget, admin, admin_state, admin_callbacks, admin_scenarios,
-    admin_transactions, dashboard, admin_openapi, demo, invoice_links, qr, link_page, qr_page, admin_outbox,
+    admin_transactions, admin_merchants, dashboard, admin_openapi, demo, invoice_links, qr, link_page, qr_page, admin_outbox,
     cryptopay, recurring, admin_subscriptions,
 )
 

@@ -7,6 +7,10 @@ Loaded automatically once mock-epay is installed (entry point `pytest11`):
   overridable `mock_epay_settings` fixture and the `@pytest.mark.mock_epay(...)` marker.
 - `mock_epay_session`: one server for the whole session (settings from the overridable
   `mock_epay_session_settings`); call `.reset()` where a test needs a clean state.
+- `mock_epay_merchant`: a merchant of this test's own on the session server, created before
+  the test and deleted (with all its data) after it; returns a `MockEpay` handle bound to
+  its credentials. `@pytest.mark.mock_epay_merchant(twoStage=True, savedCards=[...])` passes
+  the fields of `POST /_mock/merchants`.
 
 The server runs on its own thread and event loop, so sync tests (requests, urllib,
 Django, Flask) and async tests can both use it; it is ready when the fixture returns.
@@ -26,6 +30,7 @@ if TYPE_CHECKING:  # imported lazily: the plugin loads in every pytest run of a 
     from mock_epay.testing import MockEpay
 
 MARKER = "mock_epay"
+MERCHANT_MARKER = "mock_epay_merchant"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -33,6 +38,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"{MARKER}(config=None, **settings): settings for this test's `mock_epay` server, e.g. "
         f"seed=1, admin_token='t', config='tests/epay.yaml' (a mock-epay YAML config file)",
+    )
+    config.addinivalue_line(
+        "markers",
+        f"{MERCHANT_MARKER}(**fields): the fields of POST /_mock/merchants for this test's "
+        f"`mock_epay_merchant`, e.g. twoStage=True, savedCards=[{{'accountId': 'u1', 'cardNumber': ...}}]",
     )
 
 
@@ -93,3 +103,17 @@ def mock_epay_session(mock_epay_session_settings: Settings) -> Iterator[MockEpay
     with MockEpayServer(mock_epay_session_settings) as handle:
         yield handle
 
+
+
+@pytest.fixture
+def mock_epay_merchant(request: pytest.FixtureRequest, mock_epay_session: MockEpay) -> Iterator[MockEpay]:
+    """A merchant of this test's own on the session server, deleted with all its data afterwards."""
+    marker = request.node.get_closest_marker(MERCHANT_MARKER)
+    if marker is not None and marker.args:
+        raise pytest.UsageError(f"@pytest.mark.{MERCHANT_MARKER} takes keyword arguments only, "
+                                f"got {marker.args!r}")
+    handle = mock_epay_session.create_merchant(**(marker.kwargs if marker else {}))
+    try:
+        yield handle
+    finally:
+        handle.delete_merchant()

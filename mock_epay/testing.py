@@ -6,6 +6,11 @@ reset). It talks HTTP only, so the same handle works for a server started by the
 fixtures, by `MockEpayServer` in a unittest/Django test case, or in a Docker container
 (`MockEpay.connect("http://localhost:8080", admin_token=...)`).
 
+`handle.create_merchant()` makes a merchant of its own on the server (`POST /_mock/merchants`)
+and returns a handle bound to it: its credentials, terminal and saved cards, and helpers
+scoped to it (deliveries, waiting for a callback, reset, scenario overrides aimed at its
+terminal), so tests sharing one server never see each other's payments.
+
 Every helper is synchronous (stdlib `urllib`, no extra dependency). In async tests use
 `handle.aio.<helper>(...)`: the same call run in a worker thread, so the test's event
 loop keeps serving (an aiohttp merchant on that loop can receive the callback meanwhile).
@@ -70,6 +75,7 @@ class MockEpay:
     card_ids: Mapping[str, str] = field(default_factory=lambda: dict(SAVED_CARDS))
     timeout: float = 10.0
     settings: Settings | None = None  # the server's settings when it runs in this process
+    scoped: bool = False  # bound to a merchant of its own: helpers see only its deliveries and state
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
@@ -121,7 +127,30 @@ class MockEpay:
         same shape as one rule of a scenario YAML file (`match`, `outcome`, ...).
         """
         body = {**(rule or {}), **rule_fields, "times": times}
+        if self.scoped:  # aimed at this merchant's terminal, so other tests on the server are unaffected
+            body["match"] = {"terminal": self.terminal_id, **(body.get("match") or {})}
         return self._call("POST", "/_mock/scenarios", body=body)
+
+    def create_merchant(self, **fields: Any) -> MockEpay:
+        """A new merchant on this server, and a handle bound to it (`POST /_mock/merchants`).
+
+        `fields` are the request's, e.g. `name="job 42"`, `twoStage=True`, `autoCancelSeconds=60`,
+        `savedCards=[{"accountId": "u1", "cardNumber": "4405639704015096"}]`; the handle's
+        `card_ids` names each saved card by its `id` (and by its position, "0", "1", ...).
+        """
+        created = self._call("POST", "/_mock/merchants", body=fields)
+        cards = created["savedCards"]
+        card_ids = {str(n): card["id"] for n, card in enumerate(cards)}
+        card_ids.update({card["id"]: card["id"] for card in cards})
+        return replace(self, client_id=created["clientId"], client_secret=created["clientSecret"],
+                       terminal_id=created["terminalId"],
+                       account_id=cards[0]["accountId"] if cards else self.account_id,
+                       card_ids=card_ids, scoped=True)
+
+    def delete_merchant(self, client_id: str | None = None, *, force: bool = False) -> None:
+        """Remove a merchant (this handle's by default) with all its data (`DELETE /_mock/merchants/...`)."""
+        target = urllib.parse.quote(client_id or self.client_id, safe="")
+        self._call("DELETE", f"/_mock/merchants/{target}", {"force": force} if force else None)
 
     def scenarios(self) -> Any:
         return self._call("GET", "/_mock/scenarios")
@@ -132,7 +161,7 @@ class MockEpay:
 
     def deliveries(self, invoice_id: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
         """Callback deliveries (postLink / failurePostLink attempts), optionally filtered."""
-        query = {"invoiceId": invoice_id, "status": status}
+        query = {"invoiceId": invoice_id, "status": status, "clientId": self._scope}
         return _unwrap(self._call("GET", "/_mock/deliveries", query), "deliveries")
 
     def wait_for_callback(self, invoice_id: str, timeout: float = 10.0) -> dict[str, Any]:
@@ -140,7 +169,7 @@ class MockEpay:
 
         The server long-polls (at most 60 s); no callback in time raises `MockEpayError` (HTTP 408).
         """
-        query = {"invoiceId": invoice_id, "timeout": timeout}
+        query = {"invoiceId": invoice_id, "timeout": timeout, "clientId": self._scope}
         return self._call("GET", "/_mock/callbacks/wait", query, http_timeout=timeout + self.timeout)
 
     def advance_clock(self, seconds: float) -> Any:
@@ -148,8 +177,15 @@ class MockEpay:
         return self._call("POST", "/_mock/clock/advance", {"seconds": seconds})
 
     def reset(self) -> Any:
-        """Forget tokens, transactions, finished deliveries and scenario overrides; the clock restarts."""
-        return self._call("POST", "/_mock/reset")
+        """Forget tokens, transactions, finished deliveries and scenario overrides; the clock restarts.
+
+        A handle bound to a merchant of its own forgets only that merchant's state."""
+        return self._call("POST", "/_mock/reset", {"client_id": self._scope})
+
+    @property
+    def _scope(self) -> str | None:
+        """The client id the admin helpers are limited to, or None for the whole server."""
+        return self.client_id if self.scoped else None
 
     def cryptogram(self, card: str, exp: str, cvc: str, terminal: str | None = None) -> str:
         """A cryptogram of this card for the server's `/public.rsa` key (what `cryptogram` carries)."""

@@ -174,6 +174,9 @@ class ExampleRun:
             return self.delivery["id"]
         if name == "invoice_id":
             await self.paid()
+        if name == "client_id":  # a merchant made through the API, so it may be deleted
+            created = await self.client.post("/_mock/merchants", json={})
+            return str((await created.json())["clientId"])
         return str(parameter["example"])
 
     async def send(self, path: str, method: str, op: dict[str, Any]) -> Any:

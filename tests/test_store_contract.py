@@ -39,7 +39,14 @@ from mock_epay.gateway.models import (
 )
 from mock_epay.gateway.tokens import TokenRequest, TokenService
 from mock_epay.settings import ConfigError, Settings
-from mock_epay.store.base import CardIdTaken, HoldNotFound, InvoiceReservation, Secure3DHold, VersionConflict
+from mock_epay.store.base import (
+    CardIdTaken,
+    HoldNotFound,
+    InvoiceReservation,
+    MerchantTaken,
+    Secure3DHold,
+    VersionConflict,
+)
 from mock_epay.store.memory import MemoryStore
 from mock_epay.store.sqlite import SqliteStore
 from mock_epay.web.errors import EpayError
@@ -211,6 +218,11 @@ def test_a_changed_record_is_a_copy_that_keeps_every_other_field(store):
 def hold_payment(store: Any, invoice_id: str, ttl: float = 300) -> Transaction:
     paying = attempt(invoice_id)
     tx = store.record_payment(store.reserve_invoice("a", invoice_id), paying, SECURE3D, None)
+
+
+def hold_payment(store: Any, invoice_id: str, ttl: float = 300, **kwargs: Any) -> Transaction:
+    paying = attempt(invoice_id, **kwargs)
+    tx = store.record_payment(store.reserve_invoice(paying.client_id, invoice_id), paying, SECURE3D, None)
     store.hold_for_secure3d(tx, paying, "123456", CallbackPlan(), ttl=ttl, context={"short": True})
     return tx
 
@@ -424,6 +436,59 @@ def test_a_call_scoped_by_merchant_never_returns_another_merchants_data(store):
     with pytest.raises(EpayError):
         store.replace_transaction(dataclasses.replace(mine, client_id="b"), 0)
     assert store.transaction("a", mine.id) == mine
+
+
+SEED_C = "cccccccc-0000-4000-8000-000000000001"
+SHOP_C = Merchant("c", "secret-c", "Shop C", (Terminal("tc", "90000004"),),
+                  saved_cards=(SeedCard("u1", "4003032704547597", SEED_C, "CARL C"),))
+
+
+def test_a_merchant_inserted_at_run_time_gets_its_cards_and_pays_on_its_own(store):
+    store.insert_merchant(SHOP_C)
+    assert store.merchant("c") == SHOP_C and store.authenticate_client("c", "secret-c") == SHOP_C
+    assert store.cards_for_account("c", "u1")[0].id == SEED_C
+    ours = pay(store, "000000801", client_id="c", terminal="tc")
+    theirs = pay(store, "000000801")  # the same invoice number, another merchant: both succeed
+    assert store.transactions("c") == [ours] and store.transaction("a", ours.id) is None
+    assert theirs.status is Status.CHARGE
+
+
+def test_a_taken_client_id_or_terminal_is_refused_and_nothing_is_written(store):
+    with pytest.raises(MerchantTaken):
+        store.insert_merchant(dataclasses.replace(SHOP_C, client_id="a"))
+    with pytest.raises(MerchantTaken):
+        store.insert_merchant(dataclasses.replace(SHOP_C, terminals=(Terminal("tb", "90000009"),)))
+    assert store.merchant("c") is None and store.card("c", SEED_C) is None
+    assert store.merchant("a") == SHOP_A
+
+
+def test_a_merchant_whose_card_id_is_taken_is_not_kept(store):
+    clash = dataclasses.replace(SHOP_C, saved_cards=(SeedCard("u1", "4003032704547597", SEED_B),))
+    with pytest.raises(ConfigError):
+        store.insert_merchant(clash)
+    assert store.merchant("c") is None and store.card("b", SEED_B) is not None
+
+
+def test_removing_a_merchant_forgets_all_it_owns_and_nothing_of_the_others(store):
+    store.insert_merchant(SHOP_C)
+    gone = pay(store, "000000802", client_id="c", terminal="tc")
+    held = hold_payment(store, "000000803", client_id="c", terminal="tc")
+    kept = pay(store, "000000802")
+    store.add_token(token(store, "TC", client_id="c"))
+    store.add_token(token(store, "TA"))
+    store.journal_request((0, "POST", "/oauth2/token", 200, 0.1, b"", b"", "c"))
+    store.journal_request((1, "POST", "/oauth2/token", 200, 0.1, b"", b"", "a"))
+    store.journal_request((2, "GET", "/", 404, 0.1, b"", b""))
+    assert store.remove_merchant("c") == SHOP_C
+    assert store.merchant("c") is None and store.authenticate_client("c", "secret-c") is None
+    assert store.token("TC") is None and store.find_transaction(gone.id) is None
+    assert store.secure3d_hold(held.id) is None and store.transactions("c") == []
+    assert store.card("c", SEED_C) is None and not store.card_id_taken(SEED_C)
+    assert [e[0] for e in store.journal()] == [1, 2]
+    assert store.token("TA") is not None and store.transaction("a", kept.id) == kept
+    assert store.remove_merchant("c") is None
+    store.insert_merchant(SHOP_C)  # the id, its terminal and its card id are free again
+    assert store.transactions("c") == [] and not store.invoice_succeeded("c", "000000802")
 
 
 # -- journal, reset, retention ----------------------------------------------------------------

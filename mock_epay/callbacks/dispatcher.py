@@ -68,6 +68,7 @@ from mock_epay.wire.render import amount_json, callback_body
 log = logging.getLogger("mock_epay.callbacks")
 
 SHUTDOWN_ERROR = "mock-epay shut down before delivery"
+MERCHANT_REMOVED = "its merchant was removed (DELETE /_mock/merchants/...) before delivery"
 CALLBACK_MARKER = "X-Mock-Epay-Callback"  # on every callback the mock sends
 REFUSED_MARKER = "X-Mock-Epay-Refused"  # on a mock's answer refusing a callback as a loop
 HEADERS = {"Content-Type": "application/json", "User-Agent": f"mock-epay/{__version__} (callback)",
@@ -294,6 +295,13 @@ class CallbackDispatcher:
         if self.outbox is not None:
             self.outbox.forget(client_id)
 
+    def forget_merchant(self, client_id: str) -> None:
+        """A removed merchant: its pending callbacks are never sent, and its deliveries leave the log."""
+        for delivery in [d for d in self._pending.values() if d.client_id == client_id]:
+            self._finish(delivery, DeliveryStatus.SKIPPED, MERCHANT_REMOVED)
+        self._on_clock_jump()  # waiting chains wake, see their delivery finished and move on
+        self.log.forget(client_id)
+
     # -- queueing -------------------------------------------------------------------
 
     def _new(self, kind: DeliveryKind, tx: Transaction, url: str | None, body: Any, note: str) -> Delivery:
@@ -357,6 +365,8 @@ class CallbackDispatcher:
             if not await self._wait_until_due(delivery):
                 self._finish(delivery, DeliveryStatus.FAILED, SHUTDOWN_ERROR)
                 return
+            if delivery.status.is_final:  # its merchant was removed meanwhile
+                return
             if self.outbox is not None and not self.outbox.claim(delivery):
                 self._pending.pop(delivery.id, None)  # another process sends it (or did already)
                 return
@@ -400,7 +410,7 @@ class CallbackDispatcher:
         """Wait on the mock clock until the delivery is due; False when shutting down first."""
         while True:
             remaining = delivery.due_at - self._clock.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or delivery.status.is_final:
                 delivery.waiting = False
                 return True
             if self._closing:

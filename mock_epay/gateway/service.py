@@ -28,6 +28,8 @@ class CallbackSink(Protocol):
 
     def reset(self, client_id: str | None = None) -> None: ...
 
+    def forget_merchant(self, client_id: str) -> None: ...
+
 
 @dataclass(eq=False)
 class Gateway:

@@ -229,6 +229,16 @@ class RuleSet:
         return None if index < 0 else self._matchable[index]
 
 
+def _only_terminals(spec: dict[str, Any], owned: frozenset[str]) -> bool:
+    """Whether a rule's `match.terminal` names terminals, all of them in `owned`."""
+    named = (spec.get("match") or {}).get("terminal")
+    if isinstance(named, dict):
+        named = named.get("equals", named.get("in"))
+    if isinstance(named, str | int):
+        named = [named]
+    return isinstance(named, list) and bool(named) and all(str(t) in owned for t in named)
+
+
 def select_rule(overrides: RuleSet, rules: RuleSet, attempt: Attempt) -> Rule | None:
     """Pure: the rule that decides `attempt`: the one its header names, else the first that fits.
 
@@ -390,6 +400,18 @@ class ScenarioEngine:
             return
         for key in [k for k in self._sequence if k[1] == client_id]:
             del self._sequence[key]
+
+    def forget_merchant(self, client_id: str, terminal_ids: Iterable[str]) -> int:
+        """A removed merchant: forget its sequence positions and drop the overrides that can only
+        match its terminals (`match.terminal` naming them); how many overrides were dropped."""
+        self.reset(client_id)
+        owned = frozenset(terminal_ids)
+        kept = [rule for rule in self._overrides if not _only_terminals(rule.spec, owned)]
+        dropped = len(self._overrides) - len(kept)
+        if dropped:
+            self._overrides = kept
+            self._rebuild_overrides()
+        return dropped
 
     def _pick_outcome(self, rule: Rule, attempt: Attempt) -> Outcome:
         if len(rule.outcomes) == 1:

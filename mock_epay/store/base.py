@@ -78,6 +78,14 @@ class CardIdTaken(Exception):
         self.owner = owner
 
 
+class MerchantTaken(Exception):
+    """A merchant whose client id (or one of whose terminal ids) another merchant has already."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
 class HoldNotFound(LookupError):
     """No 3-D Secure hold for this transaction (never made, or already ended by someone else)."""
 
@@ -121,12 +129,21 @@ class OperationResult:
     amount: float
 
 
-JournalEntry = tuple[Any, ...]  # (epoch seconds, method, path, status, ms, request body, answer body)
+# (epoch seconds, method, path, status, ms, request body, answer body[, client id]): the eighth item,
+# when present and not None, names the merchant the request was made for (see `remove_merchant`).
+JournalEntry = tuple[Any, ...]
 
 
 class MerchantStore(Protocol):
     def add_merchant(self, merchant: Merchant) -> None:
         """Add or replace a merchant (runtime changes included); its terminals become its own."""
+    def insert_merchant(self, merchant: Merchant) -> None:
+        """Add a new merchant; `MerchantTaken` (nothing written) when its client id or one of its
+        terminal ids belongs to a merchant already."""
+    def remove_merchant(self, client_id: str) -> Merchant | None:
+        """Forget a merchant and everything it owns, in one step: its tokens, transactions,
+        reservations, 3-D Secure holds, saved cards and the journal entries made for it. The
+        removed merchant, or None when unknown."""
     def merchants(self) -> list[Merchant]: ...
     def merchant(self, client_id: str) -> Merchant | None: ...
     def authenticate_client(self, client_id: str, client_secret: str) -> Merchant | None: ...

@@ -76,6 +76,24 @@ class ComposedCalls(_Base):
         super().add_merchant(merchant)
         self._seed_cards(merchant)
 
+    def insert_merchant(self, merchant: Merchant) -> None:
+        """Add a new merchant (`MerchantTaken` when its client id or a terminal id is taken) and save
+        its cards; when a card id turns out to be another merchant's, nothing stays (ConfigError)."""
+        super().insert_merchant(merchant)
+        try:
+            self._seed_cards(merchant)
+        except BaseException:
+            super().remove_merchant(merchant.client_id)
+            raise
+        self._declared_card_ids.update(c.id for c in merchant.saved_cards if c.id)
+
+    def remove_merchant(self, client_id: str) -> Merchant | None:
+        """Forget a merchant with all its data; its card ids become free for others."""
+        removed = super().remove_merchant(client_id)
+        if removed is not None:
+            self._declared_card_ids.difference_update(c.id for c in removed.saved_cards if c.id)
+        return removed
+
     def _seed_cards(self, merchant: Merchant) -> None:
         """Save the cards the config declares (a generated cardholder name when none is given)."""
         for seed in merchant.saved_cards:

@@ -40,6 +40,7 @@ from mock_epay.store.base import (
     HoldNotFound,
     InvoiceReservation,
     JournalEntry,
+    MerchantTaken,
     RecordConflict,
     Secure3DHold,
     VersionConflict,
@@ -87,6 +88,27 @@ class MemoryBackend(_Contract):
     def add_merchant(self, merchant: Merchant) -> None:
         with self._lock:
             self._merchants[merchant.client_id] = merchant
+
+    def insert_merchant(self, merchant: Merchant) -> None:
+        with self._lock:
+            if merchant.client_id in self._merchants:
+                raise MerchantTaken(f"client id {merchant.client_id!r} is taken")
+            own = {t.id for t in merchant.terminals}
+            for other in self._merchants.values():
+                shared = own & {t.id for t in other.terminals}
+                if shared:
+                    raise MerchantTaken(f"terminal {min(shared)!r} belongs to merchant {other.client_id!r}")
+            self._merchants[merchant.client_id] = merchant
+
+    def remove_merchant(self, client_id: str) -> Merchant | None:
+        with self._lock:
+            merchant = self._merchants.pop(client_id, None)
+            if merchant is None:
+                return None
+            self._forget(client_id)
+            kept = [e for e in self._journal if len(e) < 8 or e[7] != client_id]
+            self._journal = deque(kept, maxlen=self._journal.maxlen)
+            return merchant
 
     def merchants(self) -> list[Merchant]:
         return list(self._merchants.values())
@@ -413,25 +435,29 @@ class MemoryBackend(_Contract):
     # -- reset -------------------------------------------------------------------
 
     def reset(self, client_id: str | None = None) -> None:
+        with self._lock:
+            self._forget(client_id)
+            if client_id is None:
+                self._journal.clear()
+
+    def _forget(self, client_id: str | None) -> None:
+        """Drop the state of one merchant (or everyone's); the caller holds the lock."""
         def keep(owner: str) -> bool:
             return client_id is not None and owner != client_id
 
-        with self._lock:
-            self._tokens = OrderedDict((k, t) for k, t in self._tokens.items() if keep(t.client_id))
-            self._transactions = OrderedDict(
-                (k, t) for k, t in self._transactions.items() if keep(t.client_id)
-            )
-            self._latest_by_invoice = {k: v for k, v in self._latest_by_invoice.items() if keep(k[0])}
-            self._succeeded_suffixes = {k: v for k, v in self._succeeded_suffixes.items() if keep(k[0])}
-            self._in_flight = {k: v for k, v in self._in_flight.items() if keep(k[0])}
-            self._secure3d = {k: h for k, h in self._secure3d.items() if keep(h.client_id)}
-            self._cards = {k: c for k, c in self._cards.items() if keep(c.client_id)}
-            self._links = OrderedDict((k, x) for k, x in self._links.items() if keep(x.client_id))
-            self._bills = OrderedDict((k, b) for k, b in self._bills.items() if keep(b.client_id))
-            self._outbox = deque((m for m in self._outbox if keep(m.client_id)), maxlen=MAX_OUTBOX)
-            self._subscriptions = {k: s for k, s in self._subscriptions.items() if keep(s.client_id)}
-            if client_id is None:
-                self._journal.clear()
+        self._tokens = OrderedDict((k, t) for k, t in self._tokens.items() if keep(t.client_id))
+        self._transactions = OrderedDict(
+            (k, t) for k, t in self._transactions.items() if keep(t.client_id)
+        )
+        self._latest_by_invoice = {k: v for k, v in self._latest_by_invoice.items() if keep(k[0])}
+        self._succeeded_suffixes = {k: v for k, v in self._succeeded_suffixes.items() if keep(k[0])}
+        self._in_flight = {k: v for k, v in self._in_flight.items() if keep(k[0])}
+        self._secure3d = {k: h for k, h in self._secure3d.items() if keep(h.client_id)}
+        self._cards = {k: c for k, c in self._cards.items() if keep(c.client_id)}
+        self._links = OrderedDict((k, x) for k, x in self._links.items() if keep(x.client_id))
+        self._bills = OrderedDict((k, b) for k, b in self._bills.items() if keep(b.client_id))
+        self._outbox = deque((m for m in self._outbox if keep(m.client_id)), maxlen=MAX_OUTBOX)
+        self._subscriptions = {k: s for k, s in self._subscriptions.items() if keep(s.client_id)}
 
 
 def _cap(records: OrderedDict[str, object], limit: int) -> None:

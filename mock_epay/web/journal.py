@@ -23,10 +23,12 @@ from mock_epay.core.log_format import escape_control
 from mock_epay.core.pan import mask_card_numbers
 from mock_epay.web.app_keys import CLOCK, SETTINGS, STORE
 
-__all__ = ["AccessLog", "journal_entry_json", "mask_card_numbers", "request_log_middleware_for"]
+__all__ = ["AccessLog", "journal_entry_json", "mask_card_numbers", "note_client",
+           "request_log_middleware_for"]
 
 _JOURNAL_BODY_LIMIT = 2048
 _FLUSH_DELAY = 0.05
+CLIENT_ID = "mock_epay.client_id"  # request key: the merchant a bank request was made for
 
 
 class AccessLog:
@@ -58,7 +60,7 @@ class AccessLog:
 
 def journal_entry_json(entry: tuple[Any, ...]) -> dict[str, Any]:
     """A journal entry as the admin API shows it: local time, card numbers masked everywhere."""
-    at, method, path, status, elapsed_ms, body, answer = entry
+    at, method, path, status, elapsed_ms, body, answer = entry[:7]
     return {
         "at": datetime.fromtimestamp(at, ALMATY).isoformat(timespec="milliseconds"),
         "method": method,
@@ -86,6 +88,23 @@ async def _body_bytes(request: web.Request) -> bytes:
     if not request.body_exists or request.can_read_body:
         return b""
     return (await request.read())[:_JOURNAL_BODY_LIMIT]
+
+
+def note_client(request: web.Request, client_id: str) -> None:
+    """Name the merchant a request without a bearer token was made for (the token request)."""
+    request[CLIENT_ID] = client_id
+
+
+def _client_of(request: web.Request) -> str | None:
+    """The merchant the journal entry belongs to: noted by the handler, or its bearer token's."""
+    noted = request.get(CLIENT_ID)
+    if noted is not None:
+        return str(noted)
+    header = request.headers.get("Authorization") or request.headers.get("Authorize")
+    if not header:
+        return None
+    token = request.app[STORE].token(header.strip().partition(" ")[2].strip())
+    return token.client_id if token is not None else None
 
 
 def request_log_middleware_for(access_log: AccessLog) -> Any:
@@ -116,5 +135,6 @@ async def _record(request: web.Request, response: web.StreamResponse, started: f
     if not request.path.startswith("/_mock/"):
         app[STORE].journal_request(
             (time.time() + app[CLOCK].offset, request.method, request.path_qs,
-             response.status, elapsed_ms, await _body_bytes(request), _answer_bytes(response))
+             response.status, elapsed_ms, await _body_bytes(request), _answer_bytes(response),
+             _client_of(request))
         )

@@ -257,3 +257,54 @@ class ResetRequest(msgspec.Struct):
     """`POST /_mock/reset` body (or `?client_id=`): only this merchant's state; absent means everything."""
 
     client_id: str | None | UnsetType = UNSET
+
+
+class NewSavedCard(msgspec.Struct, forbid_unknown_fields=True):
+    """A saved card for `POST /_mock/merchants`: its account and full number (Luhn-checked, answered
+    masked); `id` defaults to a fresh UUID, `expiry` (MM/YY) to 01/27, `payerName` to a generated name."""
+
+    accountId: str
+    cardNumber: str | int
+    id: str | UnsetType = UNSET
+    payerName: str | UnsetType = UNSET
+    expiry: str | UnsetType = UNSET
+
+
+class NewMerchantRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """`POST /_mock/merchants`: every field may be left out. `clientId` and `clientSecret` are generated
+    unless given (a taken `clientId` is refused with 409); one terminal is made, one-stage unless
+    `twoStage`; `autoCancelSeconds` turns an AUTH older than that into CANCEL_OLD."""
+
+    clientId: str | UnsetType = UNSET
+    clientSecret: str | UnsetType = UNSET
+    name: str | UnsetType = UNSET
+    twoStage: bool | UnsetType = UNSET
+    autoCancelSeconds: Number | None | UnsetType = UNSET
+    callbackFormat: Literal["current", "legacy"] | UnsetType = UNSET
+    callbacksAfterOperations: bool | UnsetType = UNSET
+    savedCards: list[NewSavedCard] | UnsetType = UNSET
+
+
+class CreatedCard(Shape):
+    """A saved card of a created merchant (the number masked)."""
+
+    id: str
+    accountId: str
+    cardMask: str
+    cardType: str
+    payerName: str
+    expiry: str
+
+
+class MerchantCreated(Shape):
+    """201 of `POST /_mock/merchants`: the credentials to request tokens with (the only answer that
+    shows the secret), the terminal to pay on and the saved cards' ids."""
+
+    clientId: str
+    clientSecret: str
+    name: str
+    terminalId: str
+    terminals: list[Terminal]
+    callbackFormat: Literal["current", "legacy"]
+    callbacksAfterOperations: bool
+    savedCards: list[CreatedCard]

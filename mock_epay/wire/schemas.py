@@ -34,6 +34,8 @@ DECLARATIONS: tuple[type, ...] = (
     admin.Deliveries,
     admin.Transactions,
     admin.Merchants,
+    admin.NewMerchantRequest,
+    admin.MerchantCreated,
     admin.Scenarios,
     admin.OverrideAdded,
     admin.OverridesCleared,

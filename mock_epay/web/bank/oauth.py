@@ -14,6 +14,7 @@ from mock_epay.gateway.errors import EpayError, bad_request, unauthorized
 from mock_epay.gateway.tokens import TokenRequest
 from mock_epay.web.app_keys import SETTINGS, STORE, TOKENS
 from mock_epay.web.errors import render_error
+from mock_epay.web.journal import note_client
 from mock_epay.web.readers import (
     parse_amount,
     parse_currency,
@@ -100,6 +101,7 @@ async def issue_token(request: web.Request) -> web.Response:
     merchant = store.authenticate_client(token_request.client_id, token_request.client_secret)
     if merchant is None:
         raise unauthorized("invalid client_id or client_secret")
+    note_client(request, merchant.client_id)
     if token_request.terminal_id and merchant.terminal(token_request.terminal_id) is None:
         raise bad_request(
             f"field 'terminal': unknown terminal {token_request.terminal_id[:64]!r} "
