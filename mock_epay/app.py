@@ -26,7 +26,7 @@ from mock_epay.web.admin import state as admin_state
 from mock_epay.web.admin import transactions as admin_transactions
 from mock_epay.web.admin_guard import admin_auth_middleware
 from mock_epay.web.app_keys import CLOCK, DISPATCHER, ENGINE, GATEWAY, ROUTE_DOCS, SETTINGS, STORE, TOKENS
-from mock_epay.web.bank import cards, oauth, operations, payments
+from mock_epay.web.bank import cards, oauth, operations, payments, statements, transfers
 from mock_epay.web.errors import ProtocolErrorLog, error_middleware
 from mock_epay.web.journal import AccessLog, request_log_middleware_for
 from mock_epay.web.payform import page as widget
@@ -36,7 +36,7 @@ from mock_epay.wire.route_docs import OperationDoc, RouteDoc
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ROUTE_MODULES = (
     oauth, payments, operations, cards, widget, admin, admin_state, admin_callbacks, admin_scenarios,
-    admin_transactions, dashboard, admin_openapi, demo,
+    admin_transactions, dashboard, admin_openapi, demo, transfers, statements,
 )
 
 

@@ -84,7 +84,7 @@ _MATCH = {
             "minItems": 1,
             "items": {"enum": list(OPERATIONS)},
         },
-        "source": {"enum": ["cards/auth", "payform"]},
+        "source": {"enum": ["cards/auth", "payform", "p2p", "aft", "oct"]},
     },
 }
 _CALLBACK = {

@@ -23,6 +23,8 @@ from mock_epay.gateway.codes import GENERIC
 from mock_epay.gateway.errors import EpayError
 from mock_epay.gateway.lifecycle import not_found_error
 from mock_epay.gateway.models import Merchant, SavedCard, Terminal, Token, Transaction, evolve
+from mock_epay.gateway.statements import Source, StatementPage, StatementQuery, evaluate
+from mock_epay.gateway.transfer_records import Transfer
 from mock_epay.store.base import (
     CardIdTaken,
     HoldNotFound,
@@ -57,6 +59,9 @@ class MemoryBackend:
         self._cards: dict[str, SavedCard] = {}
         self._secure3d: dict[str, Secure3DHold] = {}
         self._journal: deque[JournalEntry] = deque(maxlen=journal_size)
+        self._transfers: OrderedDict[str, Transfer] = OrderedDict()
+        self._latest_transfer: dict[tuple[str, str], str] = {}
+        self._transfer_successes: set[tuple[str, str]] = set()
 
     # -- merchants ---------------------------------------------------------------
 
@@ -280,6 +285,47 @@ class MemoryBackend:
         entries = list(self._journal)
         return entries[-limit:] if limit else entries
 
+    # -- transfers and statements ------------------------------------------------
+
+    def insert_transfer(self, transfer: Transfer) -> Transfer:
+        key = (transfer.client_id, transfer.order_id)
+        with self._lock:
+            if key in self._transfer_successes:
+                raise duplicate_error()
+            if transfer.id in self._transfers:
+                raise ValueError(f"transfer {transfer.id} is recorded already")
+            self._transfers[transfer.id] = transfer
+            self._latest_transfer[key] = transfer.id
+            if transfer.transaction.status.is_success:
+                self._transfer_successes.add(key)
+            while len(self._transfers) > self._max_transactions:
+                _, old = self._transfers.popitem(last=False)
+                old_key = (old.client_id, old.order_id)
+                if self._latest_transfer.get(old_key) == old.id:
+                    del self._latest_transfer[old_key]
+                    self._transfer_successes.discard(old_key)
+            return transfer
+
+    def transfer_succeeded(self, client_id: str, order_id: str) -> bool:
+        return (client_id, order_id) in self._transfer_successes
+
+    def transfer_for_order(self, client_id: str, order_id: str) -> Transfer | None:
+        transfer_id = self._latest_transfer.get((client_id, order_id))
+        return self._transfers.get(transfer_id) if transfer_id else None
+
+    def transfers(self, client_id: str | None = None) -> list[Transfer]:
+        with self._lock:
+            found = reversed(self._transfers.values())
+            return [t for t in found if client_id is None or t.client_id == client_id]
+
+    def search_statement(self, client_id: str, query: StatementQuery) -> StatementPage:
+        records: list[Transaction] | list[Transfer]
+        if query.source is Source.TRANSFERS:
+            records = self.transfers(client_id)
+        else:
+            records = self.transactions(client_id)
+        return evaluate(query, records)
+
     # -- reset -------------------------------------------------------------------
 
     def reset(self, client_id: str | None = None) -> None:
@@ -296,6 +342,9 @@ class MemoryBackend:
             self._in_flight = {k: v for k, v in self._in_flight.items() if keep(k[0])}
             self._secure3d = {k: h for k, h in self._secure3d.items() if keep(h.client_id)}
             self._cards = {k: c for k, c in self._cards.items() if keep(c.client_id)}
+            self._transfers = OrderedDict((k, t) for k, t in self._transfers.items() if keep(t.client_id))
+            self._latest_transfer = {k: v for k, v in self._latest_transfer.items() if keep(k[0])}
+            self._transfer_successes = {k for k in self._transfer_successes if keep(k[0])}
             if client_id is None:
                 self._journal.clear()
 

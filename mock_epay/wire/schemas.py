@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from mock_epay.wire import admin, bank_answers, bank_requests, callbacks, errors
+from mock_epay.wire import admin, bank_answers, bank_requests, callbacks, errors, statements, transfers
 
 REF_TEMPLATE = "#/components/schemas/{name}"
 DECLARATIONS: tuple[type, ...] = (
@@ -38,6 +38,12 @@ DECLARATIONS: tuple[type, ...] = (
     admin.ClockOffset,
     admin.ResetDone,
     admin.ScenarioOverrideRequest,
+    transfers.TransferRequestBody,
+    transfers.TransferResponse,
+    transfers.P2PStatusResponse,
+    transfers.TransferListing,
+    statements.StatementRequest,
+    statements.StatementResponse,
 )
 
 
