@@ -393,3 +393,64 @@ def test_past_max_transactions_the_oldest_are_dropped_with_their_invoices(make_s
     assert store.transaction_for_invoice("a", "000000700") is None
     assert not store.invoice_succeeded("a", "000000700")
     assert store.invoice_succeeded("a", "000000704")
+
+
+# -- transfers and the statement search ---------------------------------------------------------------
+
+
+def transfer(store: Any, order_id: str, outcome: Outcome = APPROVED, client_id: str = "a",
+             terminal: str = "ta") -> Any:
+    from mock_epay.gateway.transfer_records import Transfer, TransferKind, TransferParty, TransferType
+
+    paying = dataclasses.replace(attempt(order_id, client_id, terminal), source="p2p")
+    card = store.make_card("4405639704015096")
+    tx = lifecycle.new_transaction(paying, outcome, store.terminal_of(client_id, terminal), card, None,
+                                   store.clock.now(), store.fake)
+    party = TransferParty(TransferType.PAN, card)
+    return store.insert_transfer(Transfer(TransferKind.P2P, tx, 0.0, party, party))
+
+
+def statement(source: str, *conditions: dict[str, Any], **paging: Any) -> Any:
+    from mock_epay.gateway.statements import Source, parse_query
+
+    period = {"name": "created_date", "method": "between",
+              "searchParameter": ["2000-01-01T00:00:00Z", "2999-01-01T00:00:00Z"]}
+    return parse_query({"searchParameters": [period, *conditions], "paging": paging or None},
+                       Source(source))
+
+
+def test_one_successful_transfer_per_order_and_declines_do_not_count(store):
+    transfer(store, "000000201", DECLINED)
+    assert not store.transfer_succeeded("a", "000000201")
+    first = transfer(store, "000000201")
+    assert store.transfer_succeeded("a", "000000201")
+    assert refused_as_duplicate(lambda: transfer(store, "000000201"))
+    assert store.transfer_for_order("a", "000000201").id == first.id
+    transfer(store, "000000201", client_id="b", terminal="tb")  # another merchant's orders are its own
+    assert [t.order_id for t in store.transfers("b")] == ["000000201"]
+
+
+def test_transfers_never_appear_among_payments_and_go_with_a_reset(store):
+    transfer(store, "000000202")
+    assert store.transactions("a") == [] and store.transaction_for_invoice("a", "000000202") is None
+    store.reset("a")
+    assert store.transfers("a") == []
+
+
+def test_the_statement_search_reads_one_merchants_records_of_one_source(store):
+    pay(store, "000000301")
+    pay(store, "000000302")
+    pay(store, "000000301", client_id="b", terminal="tb")
+    transfer(store, "000000303")
+    found = store.search_statement("a", statement("payments", {"name": "invoice_id", "method": "in",
+                                                                "searchParameter": ["000000301", "000000303"]}))
+    assert found.total == 1 and [r.client_id for r in found.records] == ["a"]
+    transfers = store.search_statement("a", statement("transfers"))
+    assert [t.order_id for t in transfers.records] == ["000000303"]
+
+
+def test_the_statement_total_counts_before_paging(store):
+    for number in range(311, 316):
+        pay(store, f"000000{number}")
+    page = store.search_statement("a", statement("payments", page=1, size=2))
+    assert page.total == 5 and len(page.records) == 2
