@@ -19,11 +19,12 @@ from jsonschema import Draft202012Validator
 from mock_epay.app import create_app
 from mock_epay.gateway.models import Terminal
 from mock_epay.settings import DEFAULT_MERCHANT, TEST_TERMINAL_ID, Settings
+from mock_epay.web.app_keys import ROUTE_DOCS
 from mock_epay.wire.openapi import build_document
 from tests.conftest import get_service_token, get_token
 from tests.test_cards_auth import pay, payment_body
 
-DOCUMENT = build_document()
+DOCUMENT = build_document(create_app(Settings())[ROUTE_DOCS])  # with the docs attached at registration
 OPERATIONS = [(path, method, op) for path, ops in DOCUMENT["paths"].items() for method, op in ops.items()]
 # Operations whose example cannot succeed without a browser-made state; the answer they get instead.
 EXPECTED_STATUS = {
@@ -170,7 +171,8 @@ class ExampleRun:
             token = await get_token(self.client, invoiceID=body["invoiceId"], amount=str(body["amount"]))
             headers["Authorization"] = f"Bearer {token}"
         elif scheme == "serviceToken":
-            headers["Authorization"] = f"Bearer {await get_service_token(self.client)}"
+            token = await get_service_token(self.client, scope="webapi payment transfer")  # transfers need it
+            headers["Authorization"] = f"Bearer {token}"
         return await self.client.request(method.upper(), path, allow_redirects=False, **kwargs)
 
 

@@ -442,8 +442,8 @@ def test_the_statement_search_reads_one_merchants_records_of_one_source(store):
     pay(store, "000000302")
     pay(store, "000000301", client_id="b", terminal="tb")
     transfer(store, "000000303")
-    found = store.search_statement("a", statement("payments", {"name": "invoice_id", "method": "in",
-                                                                "searchParameter": ["000000301", "000000303"]}))
+    wanted = {"name": "invoice_id", "method": "in", "searchParameter": ["000000301", "000000303"]}
+    found = store.search_statement("a", statement("payments", wanted))
     assert found.total == 1 and [r.client_id for r in found.records] == ["a"]
     transfers = store.search_statement("a", statement("transfers"))
     assert [t.order_id for t in transfers.records] == ["000000303"]

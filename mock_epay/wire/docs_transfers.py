@@ -23,7 +23,7 @@ from mock_epay.wire.openapi_parts import (
 )
 from mock_epay.wire.route_docs import OperationDoc
 
-P2P_TERMINAL = "c36b282f-6819-4d4f-85df-a4bdc8a8f703"
+P2P_TERMINAL = "67e34d63-102f-4bd1-898e-370781d0074d"  # one of the four documented transfer terminals
 TRANSFER_TOKEN = SERVICE_TOKEN  # a client-credentials token whose scope includes `transfer`
 SENDER = {
     "save": False,
