@@ -40,6 +40,7 @@ from schemathesis.checks import (
 from mock_epay.app import create_app
 from mock_epay.settings import TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TERMINAL_ID, Settings
 from mock_epay.web.admin import callbacks as admin_callbacks
+from mock_epay.web.app_keys import ROUTE_DOCS
 from mock_epay.wire.openapi import build_document
 
 WAIT_CAP = 0.2
@@ -79,7 +80,8 @@ class LiveMock:
 
 
 def token(base_url: str, **fields: str) -> str:
-    form = {"grant_type": "client_credentials", "scope": "webapi payment", "client_id": TEST_CLIENT_ID,
+    form = {"grant_type": "client_credentials", "scope": "webapi payment transfer",
+            "client_id": TEST_CLIENT_ID,
             "client_secret": TEST_CLIENT_SECRET, **fields}
     request = urllib.request.Request(base_url + "/oauth2/token", data=urllib.parse.urlencode(form).encode())
     with urllib.request.urlopen(request, timeout=10) as response:
@@ -128,7 +130,7 @@ def session() -> Iterator[requests.Session]:
 
 @pytest.fixture(scope="module")
 def openapi_schema() -> Any:
-    document = build_document()
+    document = build_document(create_app(Settings())[ROUTE_DOCS])  # with the docs attached at registration
     document["paths"] = {p: ops for p, ops in document["paths"].items() if not p.startswith(PREFIXED)}
     for parameter in document["paths"]["/_mock/callbacks/wait"]["get"]["parameters"]:
         if parameter["name"] == "timeout":
