@@ -124,7 +124,7 @@ def transfer_doc(kind: TransferKind, prefix: str) -> OperationDoc:
             },
             body={
                 "required": True,
-                "content": {JSON: {"schema": ref("TransferRequestBody"), "example": example}},
+                "content": {JSON: {"schema": ref("TransferRequest"), "example": example}},
             },
             security=TRANSFER_TOKEN,
             description="Token: client credentials with scope `transfer` (bound to the order when requested "

@@ -38,7 +38,7 @@ DECLARATIONS: tuple[type, ...] = (
     admin.ClockOffset,
     admin.ResetDone,
     admin.ScenarioOverrideRequest,
-    transfers.TransferRequestBody,
+    transfers.TransferRequest,
     transfers.TransferResponse,
     transfers.P2PStatusResponse,
     transfers.TransferListing,

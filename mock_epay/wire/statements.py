@@ -12,7 +12,7 @@ from mock_epay.wire.render import rfc3339
 from mock_epay.wire.shape import UNSET, Shape, UnsetType, amount_json
 
 
-class StatementPaging(Request):
+class StatementPagingRequest(Request):
     """`page` is the number of records to skip (the docs' definition; `statement_paging: page` makes it a
     1-based page number); `size` the number to return. Numbers or numeric strings."""
 
@@ -20,7 +20,7 @@ class StatementPaging(Request):
     size: TextOrNumber | UnsetType = UNSET
 
 
-class SearchParameter(Request):
+class SearchParameterRequest(Request):
     """One filter: `between` takes 2 values, `like` 1 containing %, `in` at least 1, comparisons 1."""
 
     name: str
@@ -28,7 +28,7 @@ class SearchParameter(Request):
     searchParameter: list[TextOrNumber]
 
 
-class OrderParameter(Request):
+class OrderParameterRequest(Request):
     field: str
     typeOrder: str
 
@@ -36,9 +36,9 @@ class OrderParameter(Request):
 class StatementRequest(Request):
     """A statement query; a `created_date` entry (the period) is mandatory."""
 
-    searchParameters: list[SearchParameter]
-    paging: StatementPaging | UnsetType = UNSET
-    orderParameters: list[OrderParameter] | UnsetType = UNSET
+    searchParameters: list[SearchParameterRequest]
+    paging: StatementPagingRequest | UnsetType = UNSET
+    orderParameters: list[OrderParameterRequest] | UnsetType = UNSET
 
 
 class StatementRecord(Shape):

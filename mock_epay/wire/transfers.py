@@ -13,7 +13,7 @@ from mock_epay.wire.render import rfc3339
 from mock_epay.wire.shape import UNSET, Shape, UnsetType, amount_json
 
 
-class TransferExpire(Request):
+class TransferExpireRequest(Request):
     """`{month: "MM", year: "YY"}`, two-digit strings."""
 
     month: str
@@ -27,7 +27,7 @@ class TransferPartyRequest(Request):
     transferType: str
     cardCred: str | UnsetType = UNSET
     cvc: str | UnsetType = UNSET
-    expire: TransferExpire | UnsetType = UNSET
+    expire: TransferExpireRequest | UnsetType = UNSET
     name: str | UnsetType = UNSET
     save: bool | UnsetType = UNSET
     phone: str | UnsetType = UNSET
@@ -50,18 +50,18 @@ class TransferOrderRequest(Request):
     failureBackLink: str | UnsetType = UNSET
 
 
-class TransferCards(Request):
+class TransferCardsRequest(Request):
     """The sender is required for P2P and AFT, the receiver for P2P and OCT."""
 
     sender: TransferPartyRequest | UnsetType = UNSET
     receiver: TransferPartyRequest | UnsetType = UNSET
 
 
-class TransferRequestBody(Request):
+class TransferRequest(Request):
     """`POST /p2p/transfer`, `/chdebit/transfer`, `/chpayment/transfer` (spec products 5.4)."""
 
     order: TransferOrderRequest
-    card: TransferCards
+    card: TransferCardsRequest
 
 
 class TransferResponse(Shape):
