@@ -29,7 +29,18 @@ from mock_epay.web.admin import subscriptions as admin_subscriptions
 from mock_epay.web.admin import transactions as admin_transactions
 from mock_epay.web.admin_guard import admin_auth_middleware
 from mock_epay.web.app_keys import CLOCK, DISPATCHER, ENGINE, GATEWAY, ROUTE_DOCS, SETTINGS, STORE, TOKENS
-from mock_epay.web.bank import cards, cryptopay, invoice_links, oauth, operations, payments, qr, recurring
+from mock_epay.web.bank import (
+    cards,
+    cryptopay,
+    invoice_links,
+    oauth,
+    operations,
+    payments,
+    qr,
+    recurring,
+    statements,
+    transfers,
+)
 from mock_epay.web.errors import ProtocolErrorLog, error_middleware
 from mock_epay.web.journal import AccessLog, request_log_middleware_for
 from mock_epay.web.payform import link_page, qr_page
@@ -40,8 +51,10 @@ from mock_epay.wire.route_docs import OperationDoc, RouteDoc
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ROUTE_MODULES = (
     oauth, payments, operations, cards, widget, admin, admin_state, admin_callbacks, admin_scenarios,
-    admin_transactions, admin_merchants, dashboard, admin_openapi, demo, invoice_links, qr, link_page, qr_page, admin_outbox,
+    admin_transactions, admin_merchants, dashboard, admin_openapi, demo,
+    invoice_links, qr, link_page, qr_page, admin_outbox,
     cryptopay, recurring, admin_subscriptions,
+    transfers, statements,
 )
 
 

@@ -39,11 +39,18 @@ TEST_SAVED_CARDS = (
              "TEST LOCKED", "09/20"),
 )
 
+# The P2P / AFT / OCT test terminals the docs name (spec products 5.2); the 35-character id is the docs'.
+TEST_P2P_TERMINAL_ID = "c36b282f-6819-4d4f-85df-a4bdc8a8f703"
+TEST_TRANSFER_TERMINALS = (
+    Terminal(id=TEST_P2P_TERMINAL_ID, number="98151552"),
+    Terminal(id="40a348cb-68a3-45d5-9002-a4836d79c3b5", number="98151553"),
+    Terminal(id="3ad0f5bd-88a8-464c-a9a4-cdb16d1dd31", number="98151554"),
+)
 DEFAULT_MERCHANT = Merchant(
     client_id=TEST_CLIENT_ID,
     client_secret=TEST_CLIENT_SECRET,
     name="Test merchant",
-    terminals=(Terminal(id=TEST_TERMINAL_ID, number=TEST_TERMINAL_NUMBER),),
+    terminals=(Terminal(id=TEST_TERMINAL_ID, number=TEST_TERMINAL_NUMBER), *TEST_TRANSFER_TERMINALS),
     saved_cards=TEST_SAVED_CARDS,
     shop_id=TEST_SHOP_ID,
     cabinet_login=TEST_CABINET_LOGIN,
@@ -112,6 +119,10 @@ class Settings:
                                               "2048-bit key made on first use (from --seed when set)")
     empty_cards_http: int = setting(200, "HTTP status of the saved-card list's `{\"code\": 1373}` "
                                          "answer (no cards): 200 or 400")
+    transfer_fee_percent: float = setting(0.0, "fee of a P2P / AFT / OCT transfer in percent of its "
+                                               "amount (the answer's and status's `fee`)")
+    statement_paging: str = setting("offset", "`paging.page` of a statement request: `offset` (records "
+                                              "to skip, as the docs say) or `page` (1-based page number)")
     callback_timeout: float = setting(10.0, "seconds to wait for the merchant's callback endpoint")
     callback_max_attempts: int = setting(5, "attempts per callback before it is marked failed")
     callback_backoff: float = setting(5.0, "seconds before the first retry; doubles each time")
@@ -217,6 +228,8 @@ _SETTING_TYPES = {
     "status_unknown_transaction_null": {"type": "boolean"},
     "empty_cards_http": {"enum": [200, 400]},
     "rsa_key_file": {"type": "string", "minLength": 1},
+    "transfer_fee_percent": {"type": "number", "minimum": 0, "maximum": 100},
+    "statement_paging": {"enum": ["offset", "page"]},
     "callback_timeout": {"type": "number", "exclusiveMinimum": 0},
     "callback_max_attempts": {"type": "integer", "minimum": 1},
     "callback_backoff": {"type": "number", "minimum": 0},

@@ -282,6 +282,21 @@
     });
   }
 
+  function renderTransfers(list) {
+    var rows = $("transfer-rows");
+    rows.textContent = "";
+    list.transfers.slice(0, 12).forEach(function (t) {
+      rows.appendChild(el("tr", { "data-testid": "transfer-row" },
+        el("td", {}, localTime(t.createdDate)),
+        el("td", { className: "mono" }, t.kind.toUpperCase()),
+        el("td", { className: "mono" }, t.orderId),
+        el("td", { className: "num" }, money(t.amount, t.currency)),
+        el("td", {}, badge(t.status, "transfer-status")),
+        el("td", { className: "mono" }, t.senderCardMask),
+        el("td", { className: "mono" }, t.receiverCardMask || t.receiverPhone)));
+    });
+  }
+
   // -- polling --------------------------------------------------------------------------------
 
   function poll() {
@@ -295,7 +310,12 @@
       var key = JSON.stringify(result.data);
       if (key !== state.journalKey) { state.journalKey = key; renderJournal(result.data.requests); }
     });
-    Promise.all([listing, journal, refreshDetail()]).then(function () {
+    var transfers = api("GET", "/_mock/transfers").then(function (result) {
+      if (!result.ok) return;
+      var key = JSON.stringify(result.data);
+      if (key !== state.transferKey) { state.transferKey = key; renderTransfers(result.data); }
+    });
+    Promise.all([listing, journal, transfers, refreshDetail()]).then(function () {
       document.body.classList.remove("offline");
       $("live-text").textContent = "live · updated " + almatyNow();
       if ($("error-banner").textContent.indexOf("Cannot reach") === 0) showError("");

@@ -210,7 +210,8 @@ class ExampleRun:
                                     amount=str(body.get("amount", 100)))
             headers["Authorization"] = f"Bearer {token}"
         elif scheme == "serviceToken":
-            headers["Authorization"] = f"Bearer {await get_service_token(self.client)}"
+            token = await get_service_token(self.client, scope="webapi payment transfer")  # transfers need it
+            headers["Authorization"] = f"Bearer {token}"
         return await self.client.request(method.upper(), path, allow_redirects=False, **kwargs)
 
 

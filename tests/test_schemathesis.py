@@ -79,7 +79,8 @@ class LiveMock:
 
 
 def token(base_url: str, **fields: str) -> str:
-    form = {"grant_type": "client_credentials", "scope": "webapi payment", "client_id": TEST_CLIENT_ID,
+    form = {"grant_type": "client_credentials", "scope": "webapi payment transfer",
+            "client_id": TEST_CLIENT_ID,
             "client_secret": TEST_CLIENT_SECRET, **fields}
     request = urllib.request.Request(base_url + "/oauth2/token", data=urllib.parse.urlencode(form).encode())
     with urllib.request.urlopen(request, timeout=10) as response:

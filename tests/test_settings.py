@@ -17,6 +17,7 @@ from mock_epay.settings import (
     TEST_CLIENT_SECRET,
     TEST_TERMINAL_ID,
     TEST_TERMINAL_NUMBER,
+    TEST_TRANSFER_TERMINALS,
     ConfigError,
     Settings,
     build_settings,
@@ -193,7 +194,8 @@ def test_redeclaring_the_default_terminal_by_id_changes_it_and_keeps_its_number(
            f"      - id: {TEST_TERMINAL_ID}\n        two_stage: true\n"
     (test,) = build_settings({"config_file": write(tmp_path, text)}, {}).merchants
     assert test.name == "Renamed" and test.client_secret == TEST_CLIENT_SECRET
-    assert test.terminals == (Terminal(TEST_TERMINAL_ID, TEST_TERMINAL_NUMBER, two_stage=True),)
+    assert test.terminals == (Terminal(TEST_TERMINAL_ID, TEST_TERMINAL_NUMBER, two_stage=True),
+                              *TEST_TRANSFER_TERMINALS)
     assert {c.id for c in test.saved_cards} == BUILT_IN_CARDS
 
 
@@ -201,7 +203,8 @@ def test_the_test_merchant_comes_first_whatever_the_order_in_the_file(tmp_path):
     text = GOOD_CONFIG + "  - client_id: test\n    terminals:\n      - id: t-extra\n"
     merchants = build_settings({"config_file": write(tmp_path, text)}, {}).merchants
     assert [m.client_id for m in merchants] == ["test", "shop"]
-    assert [t.id for t in merchants[0].terminals] == [TEST_TERMINAL_ID, "t-extra"]
+    transfer_ids = [t.id for t in TEST_TRANSFER_TERMINALS]
+    assert [t.id for t in merchants[0].terminals] == [TEST_TERMINAL_ID, *transfer_ids, "t-extra"]
 
 
 def test_without_the_built_in_merchant_test_is_declared_from_scratch(tmp_path):
@@ -219,7 +222,7 @@ def test_the_readme_config_example_loads(tmp_path):
     example = readme.split("# mock-epay.yaml\n", 1)[1].split("```", 1)[0]
     settings = build_settings({"config_file": write(tmp_path, example)}, {})
     test, shop = settings.merchants
-    assert len(test.saved_cards) == 4 and len(test.terminals) == 2
+    assert len(test.saved_cards) == 4 and len(test.terminals) == 2 + len(TEST_TRANSFER_TERMINALS)
     assert shop.client_id == "my-shop"
 
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from mock_epay.gateway.codes import GENERIC
 from mock_epay.gateway.errors import EpayError, unauthorized
 from mock_epay.gateway.lifecycle import expires_at
 from mock_epay.gateway.models import Merchant, Token, TokenKind
@@ -203,6 +204,18 @@ class TokenService:
 def may_read_invoice(token: Token, invoice_id: str) -> bool:
     """A service token reads every invoice of its merchant; a payment token only its own."""
     return token.kind is TokenKind.SERVICE or token.invoice_id == invoice_id
+
+
+def has_scope(token: Token, scope: str) -> bool:
+    """Whether the token was requested with `scope` among its space-separated scopes."""
+    return scope in token.scope.split()
+
+
+def require_scope(token: Token, scope: str) -> None:
+    """401 `insufficient scope` unless the token has `scope` (the transfer endpoints need `transfer`)."""
+    if not has_scope(token, scope):
+        raise EpayError(401, GENERIC, f"insufficient scope: this operation needs a token requested "
+                                      f"with scope '{scope}'")
 
 
 def wrong_kind(expected: TokenKind) -> EpayError:

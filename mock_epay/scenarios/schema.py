@@ -84,7 +84,8 @@ _MATCH = {
             "minItems": 1,
             "items": {"enum": list(OPERATIONS)},
         },
-        "source": {"enum": ["cards/auth", "payform", "invoice-link", "qr", "cryptopay", "recurring"]},
+        "source": {"enum": ["cards/auth", "payform", "invoice-link", "qr", "cryptopay", "recurring",
+                            "p2p", "aft", "oct"]},
     },
 }
 _CALLBACK = {

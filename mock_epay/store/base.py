@@ -46,6 +46,8 @@ from mock_epay.gateway.models import (
     Token,
     Transaction,
 )
+from mock_epay.gateway.statements import StatementPage, StatementQuery
+from mock_epay.gateway.transfer_records import Transfer
 
 _reservation_numbers = itertools.count(1)
 
@@ -331,10 +333,40 @@ class OutboxStore(Protocol):
         """Oldest first; one merchant's, or everyone's with None."""
 
 
+# -- transfers and statements (P2P / AFT / OCT; POST /operations, /p2p/operations) -----------------
+
+
+class TransferStore(Protocol):
+    """Transfers, kept apart from payments: a payment read never returns one.
+
+    `insert_transfer` is the invariant: one successful transfer per merchant and order id
+    (the duplicate error for a second one), checked and written in one step.
+    """
+
+    def insert_transfer(self, transfer: Transfer) -> Transfer:
+        """Record a transfer attempt; the duplicate error when its order already has a successful one."""
+    def transfer_succeeded(self, client_id: str, order_id: str) -> bool: ...
+    def transfer_for_order(self, client_id: str, order_id: str) -> Transfer | None:
+        """The latest transfer of this merchant's order."""
+    def transfers(self, client_id: str | None = None) -> list[Transfer]:
+        """Newest first; one merchant's, or everyone's with None."""
+
+
+class StatementStore(Protocol):
+    """The statement search. The query arrives parsed and validated (`StatementQuery`: typed
+    conditions ANDed, orderings, offset and size), so a SQL backend can translate it whole
+    (`mock_epay.gateway.statements.FIELDS` names each filter's column)."""
+
+    def search_statement(self, client_id: str, query: StatementQuery) -> StatementPage:
+        """This merchant's payments (or transfers, by `query.source`) that match, ordered and paged;
+        `total` counts every match before paging."""
+
+
 class Store(MerchantStore, TokenStore, PaymentStore, CardStore, SecretStore, SubscriptionStore, JournalStore,
-            LinkStore, QrStore, OutboxStore, Protocol):
+            LinkStore, QrStore, OutboxStore, TransferStore, StatementStore, Protocol):
     """All the state of one sandbox."""
 
     def reset(self, client_id: str | None = None) -> None:
-        """Forget tokens, transactions, holds, reservations, cards, subscriptions, links, bills and
-        outbox messages of one merchant (or all, with the journal); merchants and secrets stay."""
+        """Forget tokens, transactions, holds, reservations, cards, subscriptions, links, bills,
+        outbox messages and transfers of one merchant (or all, with the journal); merchants and
+        secrets stay."""

@@ -35,6 +35,8 @@ from mock_epay.gateway.models import (
     Transaction,
     evolve,
 )
+from mock_epay.gateway.statements import Source, StatementPage, StatementQuery, evaluate
+from mock_epay.gateway.transfer_records import Transfer
 from mock_epay.store.base import (
     CardIdTaken,
     HoldNotFound,
@@ -82,6 +84,9 @@ class MemoryBackend(_Contract):
         self._outbox: deque[OutboxMessage] = deque(maxlen=MAX_OUTBOX)
         self._secrets: dict[str, str] = {}
         self._subscriptions: dict[str, Subscription] = {}
+        self._transfers: OrderedDict[str, Transfer] = OrderedDict()
+        self._latest_transfer: dict[tuple[str, str], str] = {}
+        self._transfer_successes: set[tuple[str, str]] = set()
 
     # -- merchants ---------------------------------------------------------------
 
@@ -431,6 +436,46 @@ class MemoryBackend(_Contract):
     def subscriptions(self, client_id: str | None = None) -> list[Subscription]:
         with self._lock:
             return [s for s in self._subscriptions.values() if client_id is None or s.client_id == client_id]
+    # -- transfers and statements ------------------------------------------------
+
+    def insert_transfer(self, transfer: Transfer) -> Transfer:
+        key = (transfer.client_id, transfer.order_id)
+        with self._lock:
+            if key in self._transfer_successes:
+                raise duplicate_error()
+            if transfer.id in self._transfers:
+                raise ValueError(f"transfer {transfer.id} is recorded already")
+            self._transfers[transfer.id] = transfer
+            self._latest_transfer[key] = transfer.id
+            if transfer.transaction.status.is_success:
+                self._transfer_successes.add(key)
+            while len(self._transfers) > self._max_transactions:
+                _, old = self._transfers.popitem(last=False)
+                old_key = (old.client_id, old.order_id)
+                if self._latest_transfer.get(old_key) == old.id:
+                    del self._latest_transfer[old_key]
+                    self._transfer_successes.discard(old_key)
+            return transfer
+
+    def transfer_succeeded(self, client_id: str, order_id: str) -> bool:
+        return (client_id, order_id) in self._transfer_successes
+
+    def transfer_for_order(self, client_id: str, order_id: str) -> Transfer | None:
+        transfer_id = self._latest_transfer.get((client_id, order_id))
+        return self._transfers.get(transfer_id) if transfer_id else None
+
+    def transfers(self, client_id: str | None = None) -> list[Transfer]:
+        with self._lock:
+            found = reversed(self._transfers.values())
+            return [t for t in found if client_id is None or t.client_id == client_id]
+
+    def search_statement(self, client_id: str, query: StatementQuery) -> StatementPage:
+        records: list[Transaction] | list[Transfer]
+        if query.source is Source.TRANSFERS:
+            records = self.transfers(client_id)
+        else:
+            records = self.transactions(client_id)
+        return evaluate(query, records)
 
     # -- reset -------------------------------------------------------------------
 
@@ -458,6 +503,9 @@ class MemoryBackend(_Contract):
         self._bills = OrderedDict((k, b) for k, b in self._bills.items() if keep(b.client_id))
         self._outbox = deque((m for m in self._outbox if keep(m.client_id)), maxlen=MAX_OUTBOX)
         self._subscriptions = {k: s for k, s in self._subscriptions.items() if keep(s.client_id)}
+        self._transfers = OrderedDict((k, t) for k, t in self._transfers.items() if keep(t.client_id))
+        self._latest_transfer = {k: v for k, v in self._latest_transfer.items() if keep(k[0])}
+        self._transfer_successes = {k for k in self._transfer_successes if keep(k[0])}
 
 
 def _cap(records: OrderedDict[str, object], limit: int) -> None:

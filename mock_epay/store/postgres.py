@@ -46,6 +46,7 @@ from mock_epay.store.base import (
 from mock_epay.store.compose import ComposedCalls
 from mock_epay.store.memory import MAX_TOKENS, SWEEP_BATCH
 from mock_epay.store.postgres_schema import dump, dump_entry, frozen_mapping, load, load_entry, migrate
+from mock_epay.store.sql_products import ProcessLocalProducts
 
 TRANSACTION_COLUMNS = "SELECT record, version FROM transactions"
 
@@ -103,6 +104,10 @@ class PostgresBackend:
             conn.close()
 
     # -- merchants ---------------------------------------------------------------
+
+    def delete_merchant_row(self, client_id: str) -> None:
+        """Forget a merchant made at run time (its data goes with `reset(client_id)`)."""
+        self._conn().execute("DELETE FROM merchants WHERE client_id = %s", (client_id,))
 
     def add_merchant(self, merchant: Merchant) -> None:
         self._conn().execute(
@@ -394,7 +399,7 @@ def _versioned(tx: Transaction, version: int) -> Transaction:
     return tx if tx.version == version else evolve(tx, version=version)
 
 
-class PostgresStore(ComposedCalls, PostgresBackend):
+class PostgresStore(ComposedCalls, ProcessLocalProducts, PostgresBackend):
     """The shared store: the PostgreSQL contract plus the calls composed from it."""
 
     def __init__(
@@ -408,4 +413,5 @@ class PostgresStore(ComposedCalls, PostgresBackend):
         max_tokens: int = MAX_TOKENS,
     ) -> None:
         PostgresBackend.__init__(self, url, clock, max_transactions, journal_size, max_tokens)
+        self._init_process_local(clock, max_transactions)
         ComposedCalls.__init__(self, merchants, fake)

@@ -44,6 +44,7 @@ from mock_epay.store.base import (
     invoice_suffix,
 )
 from mock_epay.store.compose import ComposedCalls
+from mock_epay.store.sql_products import ProcessLocalProducts
 from mock_epay.store.sqlite_schema import open_database
 from mock_epay.store.sqlite_state import SqliteState
 
@@ -157,6 +158,12 @@ class SqliteBackend(SqliteState):
                     db.execute("DELETE FROM reservations WHERE pid = ?", (pid,))
 
     # -- merchants -----------------------------------------------------------------
+
+    def delete_merchant_row(self, client_id: str) -> None:
+        """Forget a merchant made at run time (its data goes with `reset(client_id)`)."""
+        with self._write() as db:
+            db.execute("DELETE FROM merchants WHERE client_id = ?", (client_id,))
+        self._merchant_cache.pop(client_id, None)
 
     def add_merchant(self, merchant: Merchant) -> None:
         with self._write() as db:
@@ -441,7 +448,7 @@ def _versioned(tx: Transaction, version: int) -> Transaction:
     return tx if tx.version == version else evolve(tx, version=version)
 
 
-class SqliteStore(ComposedCalls, SqliteBackend):
+class SqliteStore(ComposedCalls, ProcessLocalProducts, SqliteBackend):
     """The durable store: the SQLite contract plus the calls composed from it.
 
     Config merchants are (re)seeded only when the config's record differs from the one the
@@ -463,6 +470,7 @@ class SqliteStore(ComposedCalls, SqliteBackend):
     ) -> None:
         SqliteBackend.__init__(self, path, clock, max_transactions, journal_size, max_tokens,
                                delivery_log_size)
+        self._init_process_local(clock, max_transactions)
         merchants = list(merchants)
         changed = [m for m in merchants if self._config_changed(m)]
         ComposedCalls.__init__(self, changed, fake)

@@ -10,7 +10,16 @@ from typing import Any
 
 import msgspec
 
-from mock_epay.wire import admin, bank_answers, bank_requests, callbacks, cryptopay, errors
+from mock_epay.wire import (
+    admin,
+    bank_answers,
+    bank_requests,
+    callbacks,
+    cryptopay,
+    errors,
+    statements,
+    transfers,
+)
 
 REF_TEMPLATE = "#/components/schemas/{name}"
 DECLARATIONS: tuple[type, ...] = (
@@ -47,6 +56,12 @@ DECLARATIONS: tuple[type, ...] = (
     admin.ClockAdvanceRequest,
     admin.ResetRequest,
     *cryptopay.DECLARATIONS,
+    transfers.TransferRequest,
+    transfers.TransferResponse,
+    transfers.P2PStatusResponse,
+    transfers.TransferListing,
+    statements.StatementRequest,
+    statements.StatementResponse,
 )
 
 

@@ -1,0 +1,48 @@
+"""Statement routes: `POST /operations` (payments) and `POST /p2p/operations` (transfers), with and
+without `/api`, answering `{totalCount, records}` from the token's merchant only.
+
+The body is parsed once into a validated `StatementQuery` (mock_epay.gateway.statements) and the
+store runs it (`search_statement`), so a SQL store can push the filters into SQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from mock_epay.gateway.models import TokenKind
+from mock_epay.gateway.statements import Source, parse_query
+from mock_epay.web.app_keys import SETTINGS, STORE, TOKENS
+from mock_epay.web.readers import read_json_object
+from mock_epay.wire.docs_transfers import statement_doc
+from mock_epay.wire.render import json_response
+from mock_epay.wire.statements import statement_body
+
+
+def make_statement_handler(source: Source) -> Any:
+    async def handle(request: web.Request) -> web.Response:
+        app = request.app
+        token = app[TOKENS].authenticate(request.headers, TokenKind.SERVICE)
+        body = await read_json_object(request)
+        query = parse_query(body, source, page_numbers=app[SETTINGS].statement_paging == "page")
+        return json_response(statement_body(app[STORE].search_statement(token.client_id, query)))
+
+    handle.__name__ = f"{source.value}_statement"
+    return handle
+
+
+def setup(app: web.Application, add_route: Any) -> None:
+    for prefix in ("", "/api"):
+        add_route(
+            "POST",
+            prefix + "/operations",
+            make_statement_handler(Source.PAYMENTS),
+            doc=statement_doc(False, prefix),
+        )
+        add_route(
+            "POST",
+            prefix + "/p2p/operations",
+            make_statement_handler(Source.TRANSFERS),
+            doc=statement_doc(True, prefix),
+        )
