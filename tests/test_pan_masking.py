@@ -61,7 +61,7 @@ def full_pans_in(text: str) -> dict[str, int]:
     "%34%34%30%35%36%33%39%37%30%34%30%31%35%30%39%36",
 ])
 def test_a_card_number_is_masked_whatever_its_separators(written):
-    assert mask_card_numbers(f"cardNumber={written}&cvc=321") == "cardNumber=440563...5096&cvc=321"
+    assert mask_card_numbers(f"cardNumber={written}&cvc=321") == "cardNumber=440563...5096&cvc=***"
 
 
 def test_every_test_card_is_masked_to_six_and_four():
@@ -225,3 +225,24 @@ async def test_the_journal_shows_each_answer_with_uuids_and_references_as_they_a
     assert answer["id"] in entry["responseBody"]
     assert re.fullmatch(r"\d{12}", answer["reference"])
     assert entry["status"] == 200 and entry["responseBody"] == await response.text()
+
+
+@pytest.mark.parametrize(("text", "masked"), [
+    ('{"cvc": "321", "hpan": "4405639704015096"}', '{"cvc": "***", "hpan": "440563...5096"}'),
+    ("cardNumber=4405+6397+0401+5096&expiry=01%2F27&cvc=321",
+     "cardNumber=440563...5096&expiry=01%2F27&cvc=***"),
+    ('{"CVV2":1234}', '{"CVV2":***}'),
+    ("cvc%3D987", "cvc%3D***"),
+    ("invoice 000000321 and 321 alone", "invoice 000000321 and 321 alone"),
+])
+def test_a_security_code_next_to_its_name_is_masked(text, masked):
+    assert mask_card_numbers(text) == masked
+
+
+async def test_the_journal_never_shows_the_cvc_typed_on_the_page(client, merchant):  # noqa: F811
+    await pay_on_the_page(client, merchant, "000000105", "4405 6397 0401 5096")
+    journal = await (await client.get("/_mock/requests")).text()
+
+    assert "/payform/pay" in journal
+    assert "cvc=321" not in journal and '"cvc": "321"' not in journal
+    assert "cvc=***" in journal

@@ -78,6 +78,15 @@ def _mask_run(match: re.Match[str]) -> str:
     return before + card + after
 
 
+# A card's security code next to its name: JSON (`"cvc": "321"`), forms and queries (`cvc=321`).
+_CVC_RE = re.compile(
+    r"""(?P<name>["']?(?:cvc2?|cvv2?|card_?cvc)["']?\s*(?::|=|%3[aAdD])\s*["']?)(?P<code>\d{3,4})(?!\d)""",
+    re.IGNORECASE,
+)
+
+
 def mask_card_numbers(text: str) -> str:
-    """`text` with every card number replaced by its `123456...1234` mask."""
+    """`text` with every card number replaced by its `123456...1234` mask and every CVC by `***`."""
+    if "cv" in text or "CV" in text or "Cv" in text:
+        text = _CVC_RE.sub(lambda m: m.group("name") + "***", text)
     return _RUN_RE.sub(_mask_run, text)
