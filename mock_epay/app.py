@@ -104,10 +104,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         handler_args={"max_line_size": MAX_PARAMS_CHARS + 4096, "logger": ProtocolErrorLog(server_logger)},
     )
     fake = FakeData(settings.seed)  # one id sequence for the store and the tokens
-    store = open_store(settings.store, StoreArgs(settings.merchants, clock, fake,
-                                                 max_transactions=settings.max_transactions,
-                                                 journal_size=settings.journal_size,
-                                                 delivery_log_size=settings.callback_log_size))
+    store: Any = open_store(  # any backend: memory, SQLite or PostgreSQL (one contract)
+        settings.store, StoreArgs(settings.merchants, clock, fake, max_transactions=settings.max_transactions,
+                                  journal_size=settings.journal_size,
+                                  delivery_log_size=settings.callback_log_size))
     engine = ScenarioEngine(settings.scenario_paths, include_defaults=settings.default_scenarios,
                             time_scale=settings.scenario_time_scale)
     dispatcher = CallbackDispatcher(store, settings, clock)

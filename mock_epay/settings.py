@@ -259,8 +259,9 @@ def _config_validator() -> Any:
 
 
 def _describe_schema_error(exc: fastjsonschema.JsonSchemaValueException) -> str:
-    key = exc.name.removeprefix("data").lstrip(".") or "(top level)"
-    what = exc.message.removeprefix(exc.name).strip()
+    name = exc.name or ""
+    key = name.removeprefix("data").lstrip(".") or "(top level)"
+    what = exc.message.removeprefix(name).strip()
     return f"key {key!r}: {what}"
 
 

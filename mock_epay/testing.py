@@ -42,10 +42,10 @@ from mock_epay.settings import (
 __all__ = ["MockEpay", "MockEpayError", "MockEpayServer", "SAVED_CARDS"]
 
 # The default merchant's saved cards for account `testuser1`, by a short name.
-SAVED_CARDS = {
-    "visa": TEST_SAVED_CARDS[0].id,
-    "mastercard": TEST_SAVED_CARDS[1].id,
-    "locked": TEST_SAVED_CARDS[2].id,
+SAVED_CARDS: dict[str, str] = {
+    "visa": TEST_SAVED_CARDS[0].id or "",
+    "mastercard": TEST_SAVED_CARDS[1].id or "",
+    "locked": TEST_SAVED_CARDS[2].id or "",
 }
 _START_TIMEOUT = 30.0
 _STOP_TIMEOUT = 30.0

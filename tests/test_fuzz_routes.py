@@ -33,7 +33,7 @@ from mock_epay.core.lzstring import compress_to_encoded_uri_component
 from mock_epay.settings import TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TERMINAL_ID, Settings
 from mock_epay.web.admin import callbacks as admin_callbacks
 
-MAX_EXAMPLES = 300
+MAX_EXAMPLES = 500
 WATCHED_LOGGERS = ("aiohttp.server", "aiohttp.web", "aiohttp.access", "mock_epay")
 VISA_CARD_ID = "e7e2587f-de26-4f41-ae1f-80c1fea31728"
 STATUS_PATHS = re.compile(r"^(/api)?/check-status/")  # answers {"resultCode", "resultMessage"}

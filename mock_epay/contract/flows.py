@@ -46,8 +46,8 @@ class Credentials:
     client_secret: str = TEST_CLIENT_SECRET
     terminal: str = TEST_TERMINAL_ID
     account_id: str = TEST_ACCOUNT_ID
-    card_id: str = TEST_SAVED_CARDS[0].id  # an approving saved card of account_id
-    declined_card_id: str = TEST_SAVED_CARDS[2].id  # a saved card that declines (the locked test VISA)
+    card_id: str = TEST_SAVED_CARDS[0].id or ""  # an approving saved card of account_id
+    declined_card_id: str = TEST_SAVED_CARDS[2].id or ""  # a saved card that declines (the locked test VISA)
     post_link: str | None = None
     auth_terminal: str | None = None  # a two-stage terminal for charge and cancel (default: terminal)
 

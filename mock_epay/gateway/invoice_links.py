@@ -219,15 +219,17 @@ def _like(pattern: str, text: str) -> bool:
 
 
 def _compare(value: Any, method: str, wanted: str) -> bool:
+    left: Any
+    right: Any
     if isinstance(value, int | float) and not isinstance(value, bool):
         try:
             left, right = float(value), float(wanted)
         except ValueError:
             return False
     else:
-        left, right = str(value), wanted  # type: ignore[assignment]
-    return {"=": left == right, "<": left < right, ">": left > right,  # type: ignore[operator]
-            "<=": left <= right, ">=": left >= right}[method]  # type: ignore[operator]
+        left, right = str(value), wanted
+    return bool({"=": left == right, "<": left < right, ">": left > right,
+                 "<=": left <= right, ">=": left >= right}[method])
 
 
 def matches(record: dict[str, Any], flt: Filter) -> bool:

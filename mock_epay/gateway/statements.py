@@ -134,7 +134,7 @@ _COMMON: tuple[Field, ...] = (
     Field("payout_amount", Kind.NUMBER, _payout_amount, "payout_amount"),
     Field("status", Kind.TEXT, lambda tx: tx.status.value, "status"),
 )
-_NEVER = datetime.min.replace(tzinfo=ALMATY)
+_NEVER: datetime = datetime.min.replace(tzinfo=ALMATY)
 PAYMENT_FIELDS: dict[str, Field] = {f.name: f for f in _COMMON}
 TRANSFER_FIELDS: dict[str, Field] = {
     **PAYMENT_FIELDS,
@@ -329,9 +329,7 @@ def evaluate(query: StatementQuery, records: Iterable[Record]) -> StatementPage:
         if all(holds(condition, values[condition.name]) for condition in query.conditions):
             matched.append((record, values))
     for ordering in reversed(query.order):  # stable sorts: the first ordering decides last
-        matched.sort(
-            key=lambda pair, name=ordering.name: _sort_key(pair[1][name]), reverse=ordering.descending
-        )
+        matched.sort(key=_sort_by(ordering.name), reverse=ordering.descending)
     page = [r for r, _ in matched[query.offset : query.offset + query.size]]
     return StatementPage(len(matched), page)
 
@@ -340,3 +338,8 @@ def _sort_key(value: Value) -> Any:
     if isinstance(value, datetime):
         return float("-inf") if value == _NEVER else value.timestamp()
     return value
+
+
+def _sort_by(name: str) -> Callable[[tuple[Any, dict[str, Any]]], Any]:
+    """The sort key of one ordering: the named field's value of a (record, values) pair."""
+    return lambda pair: _sort_key(pair[1][name])

@@ -22,7 +22,10 @@ from mock_epay.gateway.models import Merchant, Token, TokenKind
 if TYPE_CHECKING:
     from mock_epay.core.clock import Clock
     from mock_epay.settings import Settings
-    from mock_epay.store.base import TokenStore
+    from mock_epay.store.base import MerchantStore, TokenStore
+
+    class TokenAndMerchantStore(TokenStore, MerchantStore, Protocol):
+        """What the token service reads: tokens, and merchants for the password grant."""
 
 
 class AccessTokenSource(Protocol):
@@ -89,7 +92,8 @@ REFRESH_TOKEN_TTL = 7 * 24 * 3600  # seconds a password grant's refresh token ca
 class TokenService:
     """Issues tokens into the store and resolves `Authorization` headers back to tokens."""
 
-    def __init__(self, store: TokenStore, settings: Settings, clock: Clock, ids: AccessTokenSource) -> None:
+    def __init__(self, store: TokenAndMerchantStore, settings: Settings, clock: Clock,
+                 ids: AccessTokenSource) -> None:
         self._store = store
         self._settings = settings
         self._clock = clock
@@ -133,13 +137,13 @@ class TokenService:
 
     def issue_password(self, merchant: Merchant, scope: str, secret_hash: str | None = None) -> Token:
         """A service token for the cabinet user, `expires_in` "900", with a refresh token."""
-        now = self._store.clock.now()
+        now = self._clock.now()
         ttl = self._settings.password_token_ttl
-        refresh = Token(access_token=self._store.fake.access_token(), client_id=merchant.client_id,
+        refresh = Token(access_token=self._ids.access_token(), client_id=merchant.client_id,
                         kind=TokenKind.SERVICE, scope=scope or PASSWORD_SCOPE,
                         expires_at=expires_at(now, REFRESH_TOKEN_TTL), expires_in=REFRESH_TOKEN_TTL,
                         secret_hash=secret_hash, refresh=True)
-        token = Token(access_token=self._store.fake.access_token(), client_id=merchant.client_id,
+        token = Token(access_token=self._ids.access_token(), client_id=merchant.client_id,
                       kind=TokenKind.SERVICE, scope=scope or PASSWORD_SCOPE,
                       expires_at=expires_at(now, ttl), expires_in=ttl, secret_hash=secret_hash,
                       refresh_token=refresh.access_token)
@@ -150,7 +154,7 @@ class TokenService:
     def refresh(self, refresh_token: str) -> Token:
         """A new password-grant token for a refresh token (401 when unknown or expired)."""
         record = self._store.token(refresh_token.strip())
-        if record is None or not record.refresh or record.expires_at <= self._store.clock.now():
+        if record is None or not record.refresh or record.expires_at <= self._clock.now():
             raise unauthorized("invalid refresh_token")
         merchant = self._store.merchant(record.client_id)
         if merchant is None:

@@ -155,9 +155,10 @@ class RuleProblem(Exception):
 
 
 def _describe_schema_error(exc: fastjsonschema.JsonSchemaValueException, prefix: str = "") -> str:
-    relative = exc.name.removeprefix("data")
+    name = exc.name or ""
+    relative = name.removeprefix("data")
     key = (prefix + relative if prefix else relative).lstrip(".")
-    what = exc.message.removeprefix(exc.name).strip()
+    what = exc.message.removeprefix(name).strip()
     if exc.rule == "additionalProperties":
         unknown = sorted(set(exc.value) - set(exc.definition.get("properties", {})))
         known = ", ".join(exc.definition.get("properties", {}))
@@ -231,7 +232,7 @@ def _shape_problems(rule: Any) -> tuple[list[Problem], set[str]]:
         problems.append(((), f"missing key {', '.join(map(repr, missing))}"))
     valid: set[str] = set()
     for key in (k for k in rule if k in known):
-        parts = [(key, (key,), rule[key])]
+        parts: list[tuple[str, tuple[str | int, ...], Any]] = [(key, (key,), rule[key])]
         if key == "outcomes" and isinstance(rule[key], list) and rule[key]:
             parts = [(f"outcomes[{i}]", ("outcomes", i), item) for i, item in enumerate(rule[key])]
         for name, path, value in parts:
@@ -362,7 +363,7 @@ def parse_text(text: str, source: str) -> tuple[Any, list[dict[KeyPath, int]]]:
     lines: list[dict[KeyPath, int]] = []
     if isinstance(root, yaml.SequenceNode):
         for item in root.value:
-            item_lines = {(): item.start_mark.line + 1}
+            item_lines: dict[KeyPath, int] = {(): item.start_mark.line + 1}
             _node_lines(item, (), item_lines)
             lines.append(item_lines)
     return data, lines

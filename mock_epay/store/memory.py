@@ -16,7 +16,7 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mock_epay.core.clock import Clock
 from mock_epay.core.fakedata import FakeData
@@ -508,7 +508,7 @@ class MemoryBackend(_Contract):
         self._transfer_successes = {k for k in self._transfer_successes if keep(k[0])}
 
 
-def _cap(records: OrderedDict[str, object], limit: int) -> None:
+def _cap(records: OrderedDict[str, Any], limit: int) -> None:
     while len(records) > limit:
         records.popitem(last=False)
 

@@ -45,7 +45,9 @@ def _open_postgres(url: str, args: StoreArgs) -> MemoryStore:
     except ImportError:
         raise ConfigError("store: a postgresql:// store needs psycopg 3: pip install 'mock-epay[postgres]'") \
             from None
-    store = PostgresStore(url, args.merchants, args.clock, args.fake, max_transactions=args.max_transactions,
+    # the product calls come through ProcessLocalProducts.__getattr__, which mypy cannot see
+    store = PostgresStore(url, args.merchants, args.clock, args.fake,  # type: ignore[abstract]
+                          max_transactions=args.max_transactions,
                           journal_size=args.journal_size)
     return store  # type: ignore[return-value]  # the same contract and composed calls
 
@@ -61,7 +63,9 @@ def sqlite_path(url: str) -> str:
 
 
 def _open_sqlite(url: str, args: StoreArgs) -> SqliteStore:
-    return SqliteStore(args.merchants, args.clock, args.fake, max_transactions=args.max_transactions,
+    # the product calls come through ProcessLocalProducts.__getattr__, which mypy cannot see
+    return SqliteStore(args.merchants, args.clock, args.fake,  # type: ignore[abstract]
+                       max_transactions=args.max_transactions,
                        journal_size=args.journal_size, path=sqlite_path(url),
                        delivery_log_size=args.delivery_log_size)
 

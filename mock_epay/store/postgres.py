@@ -196,10 +196,11 @@ class PostgresBackend:
         tx = evolve(transaction, version=0) if transaction.version else transaction
         with self._tx() as conn:
             try:
-                seq = conn.execute(
+                inserted = conn.execute(
                     "INSERT INTO transactions (id, client_id, invoice_id, version, record) "
                     "VALUES (%s, %s, %s, 0, %s) RETURNING seq",
-                    (tx.id, tx.client_id, tx.invoice_id, dump(tx))).fetchone()[0]
+                    (tx.id, tx.client_id, tx.invoice_id, dump(tx))).fetchone()
+                seq = inserted[0] if inserted is not None else 0
             except psycopg.errors.UniqueViolation:
                 raise ValueError(f"transaction {tx.id} is recorded already") from None
             conn.execute("DELETE FROM transactions WHERE seq <= %s", (seq - self._max_transactions,))

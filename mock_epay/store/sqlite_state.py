@@ -20,11 +20,6 @@ from mock_epay.store.base import StoredDelivery
 
 if TYPE_CHECKING:
     from mock_epay.core.clock import Clock
-    from mock_epay.store.sqlite import SqliteBackend
-
-    _Base = SqliteBackend
-else:
-    _Base = object
 
 CLOCK_KEY = "clock-offset"
 SCENARIO_STEPS_LIMIT = 10_000
@@ -36,8 +31,15 @@ def _stored(row: Any) -> StoredDelivery:
     return StoredDelivery(row[0], row[1], row[2], row[3], row[4], row[5], bytes(row[6]))
 
 
-class SqliteState(_Base):
+class SqliteState:
     """Outbox, named values and scenario steps on the backend's connection."""
+
+    # provided by the backend (store/sqlite.py) this is mixed into
+    _delivery_log_size: int
+    _write: Any
+    _all: Any
+    _one: Any
+    reset: Any
 
     def __init__(self, delivery_log_size: int = 5000) -> None:
         self._delivery_log_size = delivery_log_size

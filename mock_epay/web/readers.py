@@ -226,7 +226,8 @@ def parse_amount(value: Any, field: str = "amount", *, allow_zero: bool = False)
         raise bad_request(f"field {field!r} must be a finite number")
     if number < 0 or (number == 0 and not allow_zero):
         raise bad_request(f"field {field!r} must be a positive number, got {value}")
-    if number.as_tuple().exponent < -2 and number != number.quantize(Decimal("0.01")):
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -2 and number != number.quantize(Decimal("0.01")):
         raise bad_request(f"field {field!r} has more than 2 decimal places: {value}")
     if number > _MAX_AMOUNT:
         raise bad_request(f"field {field!r} is too large: {value}")

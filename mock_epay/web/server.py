@@ -175,7 +175,7 @@ async def serve_app(app: web.Application, host: str, port: int, header_timeout: 
     received: list[str] = []
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, lambda s=signum: (received.append(s.name), stop.set()))
+        loop.add_signal_handler(signum, _on_signal, signum, received, stop)
     try:
         await stop.wait()
     finally:
@@ -282,3 +282,9 @@ def _signal_all(children: set[int], signum: int) -> None:
     for pid in children:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signum)
+
+
+def _on_signal(signum: signal.Signals, received: list[str], stop: asyncio.Event) -> None:
+    """Remember which signal asked the server to stop, then stop it."""
+    received.append(signum.name)
+    stop.set()

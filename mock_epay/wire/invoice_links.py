@@ -76,7 +76,8 @@ class Outbox(Shape):
 def inline(shape: type[Shape]) -> dict[str, Any]:
     """The JSON Schema of `shape` with its nested shapes inlined (OpenAPI-ready)."""
     (schema,), components = msgspec.json.schema_components([shape], ref_template="{name}")
-    return _resolve(schema, components)
+    resolved: dict[str, Any] = _resolve(schema, components)
+    return resolved
 
 
 def _resolve(node: Any, components: dict[str, Any]) -> Any:

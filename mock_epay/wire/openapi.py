@@ -11,7 +11,7 @@ Examples come from the bank's documentation (spec sections named in each summary
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 
 from mock_epay import __version__
@@ -41,7 +41,7 @@ def _with_admin_refusal(op: dict[str, Any]) -> dict[str, Any]:
     return {**op, "responses": {**responses, "403": OPEN_ADMIN_REFUSED, "default": default}}
 
 
-def build_document(route_docs: Iterable[RouteDoc]) -> dict[str, Any]:
+def build_document(route_docs: Sequence[RouteDoc]) -> dict[str, Any]:
     """The whole OpenAPI 3.1 document (a fresh dict each call) from the docs attached to an app's routes
     (`app[ROUTE_DOCS]`): one path per registered route, one operation per method."""
     paths: dict[str, dict[str, Any]] = {}

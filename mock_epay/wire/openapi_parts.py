@@ -132,11 +132,11 @@ def static_files(operation_id: str, summary: str, tag: str, example: str) -> dic
                      parameters=[param("name", "path", STR, example=example)], security=PUBLIC)
 
 
-PAYMENT_TOKEN = [{"paymentToken": []}]
-SERVICE_TOKEN = [{"serviceToken": []}]
-ANY_TOKEN = [{"serviceToken": []}, {"paymentToken": []}]
+PAYMENT_TOKEN: list[dict[str, list[str]]] = [{"paymentToken": []}]
+SERVICE_TOKEN: list[dict[str, list[str]]] = [{"serviceToken": []}]
+ANY_TOKEN: list[dict[str, list[str]]] = [{"serviceToken": []}, {"paymentToken": []}]
 # Needed only when the server has an admin token (--admin-token); `?token=` also sets a cookie.
-ADMIN = [{}, {"adminToken": []}, {"adminBearer": []}, {"adminQuery": []}]
+ADMIN: list[dict[str, list[str]]] = [{}, {"adminToken": []}, {"adminBearer": []}, {"adminQuery": []}]
 PUBLIC: list[dict[str, list[str]]] = [{}]
 OPEN_ADMIN_REFUSED = error(
     "Only without an admin token: the Host is not the mock's own, or a state-changing request came "

@@ -69,7 +69,7 @@ def card_payment_body(tx: Transaction, secure3d: Secure3D | None = None) -> Card
         fee=0,
         approvalCode=tx.approval_code,
         code=0,
-        status=tx.status.value,
+        status=tx.status,
         secureDetails="",
         qrReference="",
         ip=tx.ip,
@@ -120,7 +120,7 @@ def status_transaction(tx: Transaction) -> StatusTransaction:
         secure=tx.secure,
         secureDetails="",
         statusID=STATUS_IDS[tx.status],
-        statusName=tx.status.value,
+        statusName=tx.status,
         name=tx.name,
         email=tx.email,
         phone=tx.phone,
@@ -168,7 +168,8 @@ def callback_body(tx: Transaction, legacy: bool = False) -> dict[str, Any]:
     the dispatcher keeps it and adds `operation` / `operationAmount` after an operation."""
     approved = tx.status.is_success
     if legacy:
-        return to_builtins(_legacy_callback_body(tx, approved))
+        legacy_body: dict[str, Any] = to_builtins(_legacy_callback_body(tx, approved))
+        return legacy_body
     card = tx.card
     body = Callback(
         id=tx.id,
@@ -207,7 +208,8 @@ def callback_body(tx: Transaction, legacy: bool = False) -> dict[str, Any]:
     )
     if tx.secret_hash is not None:
         body.secret_hash = tx.secret_hash
-    return to_builtins(body)
+    built: dict[str, Any] = to_builtins(body)
+    return built
 
 
 def _legacy_callback_body(tx: Transaction, approved: bool) -> LegacyCallbackApproved | LegacyCallbackDeclined:
@@ -250,7 +252,7 @@ def legacy_operation_body(tx: Transaction) -> LegacyOperation:
         issuer=card.issuer if card else "",
         reference=tx.reference,
         secure="true" if tx.secure else "false",
-        code=tx.status.value,
+        code=tx.status,
         reason=tx.reason,
         reasonCode=tx.reason_code,
         name=tx.name,

@@ -52,3 +52,23 @@ class LazyDoc:
 def lazy_doc(module: str, name: str, prefix: str = "") -> OperationDoc:
     """`doc=` for `add_route`: operation `name` of docs module `module`, served under `prefix`."""
     return LazyDoc(module, name, prefix)
+
+
+@dataclass(frozen=True, slots=True)
+class DeferredDoc:
+    """`factory(*args)` of the docs module `module`, imported on first use; a factory that answers
+    a doc builder (a callable) is called once more, so both styles of docs module fit."""
+
+    module: str
+    factory: str
+    args: tuple[Any, ...] = ()
+
+    def __call__(self) -> dict[str, Any]:
+        made = getattr(importlib.import_module(self.module), self.factory)(*self.args)
+        op: dict[str, Any] = made() if callable(made) else made
+        return op
+
+
+def deferred_doc(module: str, factory: str, *args: Any) -> OperationDoc:
+    """`doc=` for `add_route` that imports its docs module only when the document is built."""
+    return DeferredDoc(module, factory, args)

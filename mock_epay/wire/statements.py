@@ -4,6 +4,8 @@ grammar and the camelCase `{totalCount, records}` answer, with the renderer that
 
 from __future__ import annotations
 
+import typing
+
 from mock_epay.gateway.models import Transaction
 from mock_epay.gateway.statements import TRANSACTION_TYPES, Record, StatementPage
 from mock_epay.gateway.transfer_records import Transfer
@@ -81,7 +83,7 @@ def _record(record: Record) -> StatementRecord:
     tx: Transaction = record.transaction if isinstance(record, Transfer) else record
     charged = tx.status.value == "CHARGE"
     kind = transfer.kind.value if transfer else "payment"
-    extra: dict[str, float | str] = {}
+    extra: dict[str, typing.Any] = {}
     if transfer is not None:
         extra = {
             "fee": amount_json(transfer.fee),

@@ -27,8 +27,8 @@ from mock_epay.gateway.merchants import (
 from mock_epay.web.app_keys import GATEWAY
 from mock_epay.web.readers import read_json_object
 from mock_epay.wire.admin import CreatedCard, MerchantCreated, NewMerchantRequest, NewSavedCard, Terminal
-from mock_epay.wire.docs_merchants import create_merchant_doc, delete_merchant_doc
 from mock_epay.wire.render import json_response
+from mock_epay.wire.route_docs import deferred_doc
 from mock_epay.wire.shape import UNSET
 
 FLAGS = {"true": True, "1": True, "false": False, "0": False, "": False}
@@ -111,6 +111,10 @@ async def delete_merchant(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+DOCS = "mock_epay.wire.docs_merchants"  # imported only when /_mock/openapi.json is first built
+
+
 def setup(app: web.Application, add_route: Any) -> None:
-    add_route("POST", "/_mock/merchants", add_merchant, doc=create_merchant_doc)
-    add_route("DELETE", "/_mock/merchants/{client_id}", delete_merchant, doc=delete_merchant_doc)
+    add_route("POST", "/_mock/merchants", add_merchant, doc=deferred_doc(DOCS, "create_merchant_doc"))
+    add_route("DELETE", "/_mock/merchants/{client_id}", delete_merchant,
+              doc=deferred_doc(DOCS, "delete_merchant_doc"))

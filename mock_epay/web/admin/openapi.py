@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from mock_epay.web.app_keys import ROUTE_DOCS
-from mock_epay.wire.route_docs import ADMIN_DOCS, lazy_doc
+from mock_epay.wire.route_docs import ADMIN_DOCS, RouteDoc, lazy_doc
 
 DOCUMENT_TEXT: web.AppKey[dict[str, str]] = web.AppKey("openapi_document_text")  # filled on first use
 
@@ -22,7 +22,8 @@ def document_text(app: web.Application) -> str:
     if "text" not in cache:
         from mock_epay.wire.openapi import build_document
 
-        cache["text"] = json.dumps(build_document(app[ROUTE_DOCS]), ensure_ascii=False)
+        docs: list[RouteDoc] = app[ROUTE_DOCS]
+        cache["text"] = json.dumps(build_document(docs), ensure_ascii=False)
     return cache["text"]
 
 

@@ -13,9 +13,9 @@ from aiohttp import web
 from mock_epay.gateway import recurring
 from mock_epay.gateway.models import Subscription
 from mock_epay.web.app_keys import GATEWAY, RENEWALS, STORE
-from mock_epay.wire import cryptopay_docs
 from mock_epay.wire.cryptopay import SubscriptionCancelled, SubscriptionRecord, Subscriptions
 from mock_epay.wire.render import json_response, rfc3339
+from mock_epay.wire.route_docs import deferred_doc
 from mock_epay.wire.shape import amount_json
 
 
@@ -44,7 +44,10 @@ async def cancel_subscription(request: web.Request) -> web.Response:
     return json_response(SubscriptionCancelled(subscription=subscription_record(cancelled)))
 
 
+DOCS = "mock_epay.wire.cryptopay_docs"  # imported only when /_mock/openapi.json is first built
+
+
 def setup(app: web.Application, add_route: Any) -> None:
-    add_route("GET", "/_mock/subscriptions", list_subscriptions, doc=cryptopay_docs.list_subscriptions)
+    add_route("GET", "/_mock/subscriptions", list_subscriptions, doc=deferred_doc(DOCS, "list_subscriptions"))
     add_route("DELETE", "/_mock/subscriptions/{subscription_id}", cancel_subscription,
-              doc=cryptopay_docs.cancel_subscription)
+              doc=deferred_doc(DOCS, "cancel_subscription"))

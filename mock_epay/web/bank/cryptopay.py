@@ -37,8 +37,8 @@ from mock_epay.web.readers import (
     require,
 )
 from mock_epay.web.responses import card_payment_response
-from mock_epay.wire import cryptopay_docs
 from mock_epay.wire.cryptopay import normalise_cryptopay
+from mock_epay.wire.route_docs import deferred_doc
 
 MAX_CRYPTOGRAM_CHARS = 8192
 PEM_TYPE = "application/x-pem-file"
@@ -153,10 +153,13 @@ async def pay_by_cryptogram(request: web.Request) -> web.StreamResponse:
     return card_payment_response(result, request, token)
 
 
+DOCS = "mock_epay.wire.cryptopay_docs"  # imported only when /_mock/openapi.json is first built
+
+
 def setup(app: web.Application, add_route: Any) -> None:
     settings = app[SETTINGS]
     app[KEYRING] = KeyRing(app[STORE], settings.seed, settings.rsa_key_file)
     for prefix in ("", "/api"):
-        add_route("GET", prefix + "/public.rsa", public_key, doc=cryptopay_docs.public_key(prefix))
+        add_route("GET", prefix + "/public.rsa", public_key, doc=deferred_doc(DOCS, "public_key", prefix))
         add_route("POST", prefix + "/payment/cryptopay", pay_by_cryptogram,
-                  doc=cryptopay_docs.cryptopay(prefix))
+                  doc=deferred_doc(DOCS, "cryptopay", prefix))

@@ -48,7 +48,7 @@ def parse_token_request(raw: dict[str, Any], strict_invoice_id: bool) -> TokenRe
     client_secret = parse_str(require(decoded.client_secret, "client_secret"), "client_secret")
     terminal = parse_str(given(decoded.terminal) or "", "terminal")
     invoice_value = given(decoded.invoiceID)
-    common = {
+    common: dict[str, Any] = {
         "client_id": client_id,
         "client_secret": client_secret,
         "scope": " ".join(scope.split()),
@@ -95,7 +95,8 @@ async def issue_token(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     form = await read_form_or_json(request)
     if form.get("grant_type") in ("password", "refresh_token"):
-        return json_response(TokenResponse(**password_grant(request.app[TOKENS], form)))
+        grant: dict[str, Any] = password_grant(request.app[TOKENS], form)
+        return json_response(TokenResponse(**grant))
     token_request = parse_token_request(form, settings.strict_invoice_id)
     store = request.app[STORE]
     merchant = store.authenticate_client(token_request.client_id, token_request.client_secret)
@@ -109,7 +110,8 @@ async def issue_token(request: web.Request) -> web.Response:
         )
     tokens = request.app[TOKENS]
     token = tokens.issue(merchant, token_request)
-    return json_response(TokenResponse(**tokens.response_body(token)))
+    body: dict[str, Any] = tokens.response_body(token)
+    return json_response(TokenResponse(**body))
 
 
 async def issue_token_cors(request: web.Request) -> web.Response:

@@ -16,9 +16,9 @@ from mock_epay.gateway.errors import bad_request
 from mock_epay.gateway.models import Subscription
 from mock_epay.web.app_keys import GATEWAY, RENEWALS, TOKENS
 from mock_epay.web.readers import parse_str, read_json_object, require
-from mock_epay.wire import cryptopay_docs
 from mock_epay.wire.cryptopay import SubscribeResponse, sdk_date
 from mock_epay.wire.render import json_response
+from mock_epay.wire.route_docs import deferred_doc
 from mock_epay.wire.shape import amount_json
 
 
@@ -54,9 +54,13 @@ async def _stop(app: web.Application) -> None:
     await app[RENEWALS].stop()
 
 
+DOCS = "mock_epay.wire.cryptopay_docs"  # imported only when /_mock/openapi.json is first built
+
+
 def setup(app: web.Application, add_route: Any) -> None:
     app[RENEWALS] = recurring.RenewalScheduler(app[GATEWAY])
     app.on_startup.append(_start)
     app.on_cleanup.append(_stop)
     for prefix in ("", "/api"):
-        add_route("POST", prefix + "/recurrent/subscribe", subscribe, doc=cryptopay_docs.subscribe(prefix))
+        add_route("POST", prefix + "/recurrent/subscribe", subscribe,
+                  doc=deferred_doc(DOCS, "subscribe", prefix))

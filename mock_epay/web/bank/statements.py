@@ -15,8 +15,8 @@ from mock_epay.gateway.models import TokenKind
 from mock_epay.gateway.statements import Source, parse_query
 from mock_epay.web.app_keys import SETTINGS, STORE, TOKENS
 from mock_epay.web.readers import read_json_object
-from mock_epay.wire.docs_transfers import statement_doc
 from mock_epay.wire.render import json_response
+from mock_epay.wire.route_docs import deferred_doc
 from mock_epay.wire.statements import statement_body
 
 
@@ -32,17 +32,20 @@ def make_statement_handler(source: Source) -> Any:
     return handle
 
 
+DOCS = "mock_epay.wire.docs_transfers"  # imported only when /_mock/openapi.json is first built
+
+
 def setup(app: web.Application, add_route: Any) -> None:
     for prefix in ("", "/api"):
         add_route(
             "POST",
             prefix + "/operations",
             make_statement_handler(Source.PAYMENTS),
-            doc=statement_doc(False, prefix),
+            doc=deferred_doc(DOCS, "statement_doc", False, prefix),
         )
         add_route(
             "POST",
             prefix + "/p2p/operations",
             make_statement_handler(Source.TRANSFERS),
-            doc=statement_doc(True, prefix),
+            doc=deferred_doc(DOCS, "statement_doc", True, prefix),
         )

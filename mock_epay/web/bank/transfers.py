@@ -39,8 +39,8 @@ from mock_epay.web.readers import (
     require,
 )
 from mock_epay.web.responses import answer_response
-from mock_epay.wire.docs_transfers import list_doc, status_doc, transfer_doc
 from mock_epay.wire.render import json_response
+from mock_epay.wire.route_docs import deferred_doc
 from mock_epay.wire.transfers import p2p_status_body, transfer_body, transfer_listing
 
 _ORDER_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -196,9 +196,14 @@ async def list_transfers(request: web.Request) -> web.Response:
     return json_response(transfer_listing(request.app[STORE].transfers(client_id)))
 
 
+DOCS = "mock_epay.wire.docs_transfers"  # imported only when /_mock/openapi.json is first built
+
+
 def setup(app: web.Application, add_route: Any) -> None:
     for prefix in ("", "/api"):
         for kind in TransferKind:
-            add_route("POST", prefix + kind.path, make_transfer_handler(kind), doc=transfer_doc(kind, prefix))
-        add_route("GET", prefix + "/check-status/p2p/transaction/{order}", p2p_status, doc=status_doc(prefix))
-    add_route("GET", "/_mock/transfers", list_transfers, doc=list_doc)
+            add_route("POST", prefix + kind.path, make_transfer_handler(kind),
+                      doc=deferred_doc(DOCS, "transfer_doc", kind, prefix))
+        add_route("GET", prefix + "/check-status/p2p/transaction/{order}", p2p_status,
+                  doc=deferred_doc(DOCS, "status_doc", prefix))
+    add_route("GET", "/_mock/transfers", list_transfers, doc=deferred_doc(DOCS, "list_doc"))

@@ -264,7 +264,7 @@ async def submit_payment(request: web.Request) -> web.Response:
         card_cvc=typed.cvc if typed else "", card_save=payment.saves_card and opened.saved_card is None,
         scenario=payment.scenario, ip=request.remote or "",
     )
-    links = {"back_link": payment.back_link, "failure_back_link": payment.failure_back_link}
+    links: dict[str, Any] = {"back_link": payment.back_link, "failure_back_link": payment.failure_back_link}
     auto_otp = None
     if payment.auto_pay is not None:
         auto_otp = {"otp": payment.auto_pay.otp, "afterMs": payment.auto_pay.after_ms}
