@@ -117,8 +117,8 @@ def test_twenty_payments_and_their_callbacks_survive_a_sigkill(tmp_path: Path):
             call(port, "POST", "/_mock/clock/advance?seconds=60")  # the resumed retries are due at once
             time.sleep(0.2)
         if sorted(d["invoiceId"] for d in delivered) != invoices:
-            print("NOT DELIVERED:", [d for d in call(port, "GET", "/_mock/deliveries?limit=100")[1]["deliveries"]
-                                     if d["status"] != "delivered"])
+            everyone = call(port, "GET", "/_mock/deliveries?limit=100")[1]["deliveries"]
+            print("NOT DELIVERED:", [d for d in everyone if d["status"] != "delivered"])
         assert sorted(d["invoiceId"] for d in delivered) == invoices
         assert Merchant.received == Counter({f"/cb/{inv}": 1 for inv in invoices})
         attempts = sum(len(d["attempts"]) for d in delivered)
