@@ -21,8 +21,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.conftest import TOKEN_PATH, service_form, token_form
 from tests.test_cards_auth import payment_body
 from tests.test_cli import free_port, wait_healthy
@@ -81,10 +79,6 @@ class Merchant(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known defect (issue 13, open): on a loaded machine one of the 20 resumed callbacks is sometimes "
-    "not delivered after the restart (seen 19/20 in CI; 20/20 on a quiet run): a claim refused as "
-    "'not due' drops the delivery from this process until the orphan poll, which does not pick it up"))
 def test_twenty_payments_and_their_callbacks_survive_a_sigkill(tmp_path: Path):
     db = tmp_path / "sandbox.db"
     merchant_port = free_port()

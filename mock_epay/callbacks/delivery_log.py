@@ -16,7 +16,7 @@ import asyncio
 import itertools
 import secrets
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -189,3 +189,38 @@ class DeliveryLog:
     def changed(self) -> asyncio.Event:
         """An event set at the next change (take it before checking, then wait on it)."""
         return self._changed
+
+
+def select_deliveries(log: DeliveryLog, get: Callable[[str], Delivery | None], *,
+                      invoice_id: str | None = None, transaction_id: str | None = None,
+                      delivery_id: str | None = None, client_id: str | None = None) -> list[Delivery]:
+    """The deliveries one selector names (one id, one invoice, or a transaction / merchant), oldest first."""
+    if delivery_id:
+        found = get(delivery_id)
+        return [found] if found else []
+    if invoice_id:
+        return log.for_invoice(invoice_id, client_id)
+    matches = [d for d in log.newest_first()
+               if (not transaction_id or d.transaction_id == transaction_id)
+               and (not client_id or d.client_id == client_id)]
+    return matches[::-1]
+
+
+async def wait_until_final(log: DeliveryLog, select: Callable[[], list[Delivery]],
+                           timeout: float) -> Delivery | None:
+    """The latest selected delivery once every selected one is final; None on timeout."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        changed = log.changed()
+        found = select()
+        if found and all(d.status.is_final for d in found):
+            return found[-1]
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return None
+        try:
+            async with asyncio.timeout(remaining):
+                await changed.wait()
+        except TimeoutError:
+            return None

@@ -45,6 +45,8 @@ from mock_epay.callbacks.delivery_log import (
     DeliveryKind,
     DeliveryLog,
     DeliveryStatus,
+    select_deliveries,
+    wait_until_final,
 )
 from mock_epay.callbacks.hints import docker_hint, loggable, running_in_container
 from mock_epay.callbacks.http_client import HttpProtocolError, PlainHttpClient, iri_to_uri
@@ -132,8 +134,14 @@ class CallbackDispatcher:
     def _resume(self, deliveries: list[Delivery]) -> None:
         """Put stored deliveries back in the log, and pending ones back on their chains."""
         for delivery in deliveries:
-            if self.log.get(delivery.id) is None:
+            known = self.log.get(delivery.id)
+            if known is None:
                 self.log.add(delivery)
+            elif known is not delivery and delivery.status is DeliveryStatus.PENDING:
+                # an orphan adopted later: keep the one object the log shows, with the stored attempts
+                known.attempts, known.due_at = delivery.attempts, delivery.due_at
+                known.waiting = delivery.waiting
+                delivery = known
             if delivery.status is DeliveryStatus.PENDING and delivery.id not in self._pending:
                 self._pending[delivery.id] = delivery
                 own_chain = delivery.kind in (DeliveryKind.FORGED, DeliveryKind.REPLAY)
@@ -253,33 +261,12 @@ class CallbackDispatcher:
     def select(self, *, invoice_id: str | None = None, transaction_id: str | None = None,
                delivery_id: str | None = None, client_id: str | None = None) -> list[Delivery]:
         """Deliveries matching one selector, oldest first."""
-        if delivery_id:
-            found = self.get(delivery_id)
-            return [found] if found else []
-        if invoice_id:
-            return self.log.for_invoice(invoice_id, client_id)
-        matches = [d for d in self.log.newest_first()
-                   if (not transaction_id or d.transaction_id == transaction_id)
-                   and (not client_id or d.client_id == client_id)]
-        return matches[::-1]
+        return select_deliveries(self.log, self.get, invoice_id=invoice_id, transaction_id=transaction_id,
+                                 delivery_id=delivery_id, client_id=client_id)
 
     async def wait_finished(self, timeout: float, **selector: str | None) -> Delivery | None:
         """The latest matching delivery once every matching one is final; None on timeout."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            changed = self.log.changed()
-            found = self.select(**selector)
-            if found and all(d.status.is_final for d in found):
-                return found[-1]
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return None
-            try:
-                async with asyncio.timeout(remaining):
-                    await changed.wait()
-            except TimeoutError:
-                return None
+        return await wait_until_final(self.log, lambda: self.select(**selector), timeout)
 
     def next_retry_at(self, delivery: Delivery) -> datetime | None:
         if delivery.status is not DeliveryStatus.PENDING or not delivery.waiting:
