@@ -223,3 +223,13 @@ async def test_a_cryptogram_made_by_nodes_public_encrypt_is_accepted(client):
     response = await cryptopay(client, made.stdout.strip())
     assert response.status == 200, await response.text()
     assert (await response.json())["code"] == 0
+
+
+def test_an_rsa_cryptogram_whose_first_byte_is_a_brace_is_still_decrypted():
+    """About 1 in 256 ciphertexts begin with the byte of "{": they are RSA, not base64 JSON."""
+    from mock_epay.gateway.cryptogram import open_cryptogram
+
+    block = b"{" + bytes(range(1, 256))  # 256 bytes, not JSON
+    opened = open_cryptogram(base64.b64encode(block).decode(),
+                             lambda raw: b'{"hpan": "4405639704015096"}' if raw == block else None)
+    assert opened == {"hpan": "4405639704015096"}

@@ -74,7 +74,12 @@ def open_cryptogram(cryptogram: str, decrypt: Decrypt) -> dict[str, Any]:
     if raw is None:
         raise _bad("field 'cryptogram' is not base64 (expected base64 of the RSA-encrypted card JSON)")
     if raw.lstrip().startswith(b"{"):
-        return _json_object(raw, "the base64 JSON cryptogram")
+        try:
+            return _json_object(raw, "the base64 JSON cryptogram")
+        except EpayError:
+            if len(raw) % 128:  # not an RSA block either (1024-4096-bit keys give multiples of 128)
+                raise
+            # an RSA ciphertext may begin with the byte of "{" (about 1 in 256): decrypt it
     plain = decrypt(raw)
     if plain is None:
         raise _bad(f"field 'cryptogram' cannot be decrypted with the key at /public.rsa ({len(raw)} bytes; "
