@@ -13,9 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from mock_epay.core.clock import Clock
-from mock_epay.gateway.models import Merchant, Transaction
-from mock_epay.gateway.statements import Source, StatementPage, StatementQuery, evaluate
-from mock_epay.gateway.transfer_records import Transfer
+from mock_epay.gateway.models import Merchant
 from mock_epay.store.base import MerchantTaken
 from mock_epay.store.memory import MemoryBackend
 
@@ -97,11 +95,5 @@ class ProcessLocalProducts:
 
     # -- statements over the backend's transactions ---------------------------------------------
 
-    def search_statement(self, client_id: str, query: StatementQuery) -> StatementPage:
-        backend: Any = self
-        records: list[Transaction] | list[Transfer]
-        if query.source is Source.TRANSFERS:
-            records = backend.transfers(client_id)
-        else:
-            records = backend.transactions(client_id)
-        return evaluate(query, records)
+    # The memory backend's search, run over this backend's own transactions (and its transfers).
+    search_statement = MemoryBackend.search_statement
