@@ -43,6 +43,7 @@ class PostgresProducts(SqlShared):
     _conn: Any
     _tx: Any
     _one: Any
+    delete_merchant_row: Any
 
     def _rows(self, query: str, params: tuple[Any, ...] = ()) -> list[Any]:
         rows: list[Any] = self._conn().execute(query, params).fetchall()
@@ -230,9 +231,13 @@ class PostgresProducts(SqlShared):
             for table in PRODUCT_TABLES:
                 conn.execute(f"DELETE FROM {table} WHERE client_id = %s", (client_id,))
 
-    def _forget_journal(self, client_id: str) -> None:
-        """Drop the journal entries made for one merchant."""
-        self._conn().execute("DELETE FROM journal WHERE client_id = %s", (client_id,))
+    def _forget_merchant(self, client_id: str) -> None:
+        """The merchant and all it owns, its journal entries too, in one transaction (no config cards
+        are seeded again, unlike `reset`)."""
+        with self._tx() as conn:
+            PostgresProducts.reset(self, client_id)
+            conn.execute("DELETE FROM journal WHERE client_id = %s", (client_id,))
+            self.delete_merchant_row(client_id)
 
 
 def _listing(table: str, client_id: str | None, *, newest_first: bool) -> tuple[str, tuple[Any, ...]]:

@@ -1,8 +1,8 @@
 """What the SQLite and PostgreSQL backends share for product records and run-time merchants.
 
 `SqlShared` is mixed into both SQL backends before their own class: it adds merchants made at
-run time (`insert_merchant`, `remove_merchant`, which also drops the merchant's journal entries
-and product records through the backend's `reset`), and the statement search, which is the
+run time (`insert_merchant`, and `remove_merchant`, which drops the merchant with all it owns,
+its journal entries and product records included, in one transaction), and the statement search, which is the
 memory backend's `evaluate` run over the backend's own transactions and transfers. The record
 codec (`dump`, `load`) turns the product records into JSON for their `record` columns.
 
@@ -54,8 +54,7 @@ class SqlShared:
     # provided by the backend this is mixed into
     merchant: Any
     merchants: Any
-    delete_merchant_row: Any
-    _forget_journal: Any
+    _forget_merchant: Any  # the merchant row and all it owns, journal entries too, in one transaction
 
     def insert_merchant(self, merchant: Merchant) -> None:
         if self.merchant(merchant.client_id) is not None:
@@ -71,9 +70,7 @@ class SqlShared:
         merchant = self.merchant(client_id)
         if merchant is None:
             return None
-        super().reset(client_id)  # type: ignore[misc]  # the backend's own: no config cards re-seeded
-        self._forget_journal(client_id)
-        self.delete_merchant_row(client_id)
+        self._forget_merchant(client_id)
         found: Merchant = merchant
         return found
 

@@ -38,6 +38,7 @@ class SqliteProducts(SqlShared):
     _max_transactions: int
     _write: Any
     _one: Any
+    delete_merchant_row: Any
     _all: Any
 
     # -- invoice links -----------------------------------------------------------
@@ -218,10 +219,13 @@ class SqliteProducts(SqlShared):
                 else:
                     db.execute(f"DELETE FROM {table} WHERE client_id = ?", (client_id,))  # noqa: S608
 
-    def _forget_journal(self, client_id: str) -> None:
-        """Drop the journal entries made for one merchant."""
+    def _forget_merchant(self, client_id: str) -> None:
+        """The merchant and all it owns, its journal entries too, in one transaction (no config cards
+        are seeded again, unlike `reset`)."""
         with self._write() as db:
+            SqliteProducts.reset(self, client_id)
             db.execute("DELETE FROM journal WHERE client_id = ?", (client_id,))
+            self.delete_merchant_row(client_id)
 
 
 def _listing(table: str, client_id: str | None, *, newest_first: bool) -> tuple[str, tuple[Any, ...]]:
