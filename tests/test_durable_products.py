@@ -172,22 +172,6 @@ async def test_a_link_changed_by_one_store_cannot_be_overwritten_from_a_stale_re
     assert second.find_link("l1").status is LinkStatus.CHARGED
 
 
-def test_product_records_are_bounded_like_transactions(tmp_path):
-    store = SqliteStore([SHOP_A, SHOP_B], Clock(), FakeData(1), max_transactions=3,
-                        path=str(tmp_path / "s.db"))
-    for n in range(5):
-        store.insert_link(a_link(store, f"l{n}", invoice_id=f"00000090{n}"), store.clock.now())
-        store.insert_bill(a_bill(store, f"10000000000{n}"))
-        transfer(store, f"00000020{n}")
-        store.put_subscription(_subscription(store, transaction_id=f"tx-{n}"))
-    assert [x.id for x in store.links()] == ["l4", "l3", "l2"]
-    assert [b.bill_number for b in store.bills()] == ["100000000004", "100000000003", "100000000002"]
-    assert [t.order_id for t in store.transfers()] == ["000000204", "000000203", "000000202"]
-    assert not store.transfer_succeeded("a", "000000200")  # its success mark went with it
-    assert [s.transaction_id for s in store.subscriptions()] == ["tx-2", "tx-3", "tx-4"]
-    store.close()
-
-
 # -- renewals once across processes ------------------------------------------------------------------
 
 
@@ -275,3 +259,48 @@ def write_one_of_each_but_the_secret(store: Any) -> Any:
     pay(store, "000000202")
     assert store.links("a") == [link] == [store.find_link("l1")] and len(store.transfers("a")) == 1
     return link
+
+
+# -- the same through two apps, one after the other, on one SQLite file -----------------------------
+
+
+async def test_links_bills_outbox_transfers_and_subscriptions_outlive_the_app_on_sqlite(make_client,
+                                                                                       tmp_path):
+    from tests.conftest import get_token
+    from tests.test_cryptopay import card_json, cryptopay
+    from tests.test_invoice_links import password_token, send_link
+    from tests.test_recurring import subscribe
+    from tests.test_transfers import body, send
+
+    settings = Settings(seed=1234, log_requests=False, store=f"sqlite:///{tmp_path / 'sandbox.db'}")
+    first = await make_client(settings)
+    grant = await password_token(first)
+    assert (await send_link(first, grant["access_token"])).status == 200
+    qr_token = await get_token(first, invoiceID="000000431")
+    bill = await (await first.post("/payment/qr/generate", json={},
+                                   headers={"Authorization": f"Bearer {qr_token}"})).json()
+    assert (await send(first, "/p2p/transfer", body("12345678900001"))).status == 200
+    paid = await (await cryptopay(first, card_json().decode(), invoice="000000432", cardSave=True)).json()
+    assert (await subscribe(first, paid["id"])).status == 200
+    before = {path: await (await first.get(path)).json() for path in ADMIN_LISTS}
+    key = await (await first.get("/public.rsa")).text()
+    await first.close()
+
+    second = await make_client(dataclasses.replace(settings, seed=4321))
+    after = {path: await (await second.get(path)).json() for path in ADMIN_LISTS}
+    for listed in (before, after):  # the bill's qrcode URL names the server's own port
+        listed["/_mock/qr"]["bills"][0].pop("qrcode")
+    assert after == before
+    assert {path: [len(v) for v in listed.values()] for path, listed in before.items()} == {
+        "/_mock/outbox": [2], "/_mock/qr": [1], "/_mock/transfers": [1], "/_mock/subscriptions": [1]}
+    relinked = await send_link(second, (await password_token(second))["access_token"])
+    assert relinked.status == 400  # the link sent before the restart is still live
+    polled = await second.get("/qr", params={"billNumber": bill["billNumber"]},
+                              headers={"Authorization": f"Bearer {qr_token}"})
+    assert polled.status == 200 and (await polled.json())["status"] == "NEW"
+    again = await send(second, "/p2p/transfer", body("12345678900001"))
+    assert again.status == 400  # the order succeeded before the restart
+    assert await (await second.get("/public.rsa")).text() == key
+
+
+ADMIN_LISTS = ("/_mock/outbox", "/_mock/qr", "/_mock/transfers", "/_mock/subscriptions")
