@@ -135,9 +135,9 @@ class SqliteProducts(SqlShared):
         with self._write() as db:
             if expected is None:
                 added = db.execute("INSERT OR IGNORE INTO subscriptions (id, client_id, transaction_id, "
-                                 "record) VALUES (?, ?, ?, ?)",
-                                 (subscription.id, subscription.client_id, subscription.transaction_id,
-                                  dump(subscription)))
+                                   "record) VALUES (?, ?, ?, ?)",
+                                   (subscription.id, subscription.client_id, subscription.transaction_id,
+                                    dump(subscription)))
                 if added.rowcount != 1:
                     return False
                 _cap(db, "subscriptions", added.lastrowid, self._max_transactions)
