@@ -187,7 +187,8 @@ def render_transfer_form(request: web.Request, opened: OpenTransfer, *, typed: d
                          errors: dict[str, str] | None = None, status: int = 200) -> web.Response:
     order = opened.order
     fee = transfer_fee(request.app[GATEWAY], order.amount)
-    cards = [{"pan": c.pan, "brand": c.brand, "expiry": c.expiry, "cvc": c.cvc, "effect": c.effect}
+    cards = [{"pan": c.pan, "brand": c.brand, "expiry": c.expiry, "cvc": c.cvc,
+              "effect": "approved (transfers have no 3-D Secure step)" if c.secure3d else c.effect}
              for c in sandbox_cards.TEST_CARDS]
     return render(
         "payform_transfer.html", status=status, kind=opened.kind.value, title=TITLES[opened.kind],
