@@ -135,7 +135,8 @@ def test_each_product_shows_in_its_tab_and_a_qr_bill_is_paid_from_the_dashboard(
     assert page.evaluate("window.__xss") is None
 
     page.get_by_test_id("tab-outbox").click()
-    message = page.get_by_test_id("panel-outbox").locator('[data-testid="outbox-row"][data-invoice-id="000700003"]')
+    outbox = page.get_by_test_id("panel-outbox")
+    message = outbox.locator('[data-testid="outbox-row"][data-invoice-id="000700003"]')
     expect(message.get_by_test_id("outbox-to")).to_have_text("buyer@example.com")
     expect(message.get_by_test_id("outbox-link")).to_have_text(link["invoice_url"])
 

@@ -75,8 +75,9 @@ def open_widget(page: Any, sandbox: TransferSandbox, function: str, order_id: st
                 scope: str = "transfer", **extra: Any) -> None:
     """The shop's button: load payment-api.js and call halyk.<function>(payment object)."""
     page.goto(sandbox.shop + "/shop")
+    token = transfer_token(sandbox, order_id, amount, scope)
     payment = {"invoiceId": order_id, "amount": amount, "currency": "KZT", "terminal": TEST_P2P_TERMINAL_ID,
-               "description": "Top up <b>wallet</b>", "auth": transfer_token(sandbox, order_id, amount, scope),
+               "description": "Top up <b>wallet</b>", "auth": token,
                "postLink": sandbox.merchant + "/epay/callback",
                "failurePostLink": sandbox.merchant + "/epay/callback", **extra}
     with page.expect_navigation():
