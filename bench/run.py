@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
 import shlex
 import sys
 import tempfile
@@ -166,6 +167,7 @@ def run_steps(opts: Options, wanted: set[str], peer_args: list[str]) -> dict[str
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     command = "python bench/run.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    command = re.sub(r"(://[^:/@\s]+):[^@\s]+@", r"\1:***@", command)  # no password of a --store URL
     wanted = wanted_groups(args)
     RESULTS.mkdir(exist_ok=True)
     log_dir = Path(tempfile.mkdtemp(prefix="mock-epay-bench-"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from loads import Load
 from peer import PEER_WARMUP_S
@@ -15,11 +16,20 @@ if TYPE_CHECKING:
     from report import Report
 
 
+def store_label(store: str) -> str:
+    """The store for the table, without credentials or URL parameters (scheme://host:port/database)."""
+    parts = urlsplit(store)
+    if not parts.scheme or parts.scheme == "sqlite":
+        return parts.scheme or store
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{parts.path}"
+
+
 def store_rows(report: Report) -> None:
     """--store: token and token+cards/auth on that store as ratios to memory; then --workers 2 vs 1."""
     from report import BARS, verdict
 
-    store = report.opts.store
+    store = store_label(report.opts.store)
     for key, base_key, label in (("token_store", "token", "token endpoint"),
                                  ("pay_store", "pay", "token+cards/auth")):
         load: Load | None = report.results.get(key)
@@ -36,7 +46,17 @@ def store_rows(report: Report) -> None:
         report.latency(name, load, judged=False)
         report.cpu(name, load, memory or report.ceiling, " x memory" if memory else "")
         report.errors(name, load)
+        callback_row(report, name, load)
     workers_rows(report)
+
+
+def callback_row(report: Report, name: str, load: Load) -> None:
+    from report import verdict
+
+    cb = load.extra.get("callbacks")
+    if cb:
+        report.table.add(f"  {name} callbacks received / payments", f"{cb['count']} / {cb['expected']}", "",
+                         "one each", verdict(report.callbacks_ok(cb)))
 
 
 def cpu_breakdown(load: Load) -> str:
@@ -53,7 +73,6 @@ def cpu_breakdown(load: Load) -> str:
 
 
 def workers_rows(report: Report) -> None:
-    from report import verdict
 
     one: Load | None = report.results.get("pay_store")
     two: Load | None = report.results.get("pay_store_w2")
@@ -61,18 +80,14 @@ def workers_rows(report: Report) -> None:
         if report.results.get("workers_note"):
             report.notes.append(report.results["workers_note"])
         return
-    store = report.opts.store
+    store = store_label(report.opts.store)
     report.table.add(f"token+cards/auth on {store}, --workers 2", f"{two.rps:,.0f} req/s",
                      f"{two.rps / one.rps:.2f} x --workers 1", "(scale-out figure)")
     report.latency(f"{store} --workers 2", two, judged=False)
     report.errors(f"{store} --workers 2", two)
-    cb = two.extra.get("callbacks")
-    if cb:
-        report.table.add(f"  {store} --workers 2 callbacks received / payments",
-                         f"{cb['count']} / {cb['expected']}", "", "one each",
-                         verdict(report.callbacks_ok(cb)))
+    callback_row(report, f"{store} --workers 2", two)
     for workers, load in (("1", one), ("2", two)):
-        report.table.add(f"  CPU per HTTP request, --workers {workers}", cpu_breakdown(load))
+        report.notes.append(f"CPU per HTTP request on {store}, --workers {workers}: {cpu_breakdown(load)}")
     cores = os.cpu_count()
     report.notes.append(
         f"--workers: all figures on {store}; mock CPU sums every worker (and the supervisor); PostgreSQL "
