@@ -139,8 +139,7 @@ def run_steps(opts: Options, wanted: set[str], peer_args: list[str]) -> dict[str
         receiver = stack.enter_context(Receiver(opts.log_dir))
         postgres = (stack.enter_context(postgres_for(opts.store))
                     if "store" in wanted and is_postgres(opts.store) else None)
-        if "store" in wanted and opts.store and postgres is None and opts.store != "sqlite" \
-                and not opts.store.startswith("sqlite"):
+        if "store" in wanted and postgres is None:
             results["workers_note"] = "note: the --workers 2 figure needs --store postgresql[://...]"
         memory = memory_steps(opts, wanted, receiver, results)
         # WireMock right after the mock's two loads it is compared with, so the machine is alike.
