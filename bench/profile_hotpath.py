@@ -30,7 +30,8 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(1, str(BENCH))
 
-from run import HOST, LUA, WARMUP_OFFSET, WRK, Receiver, free_port  # noqa: E402
+from loads import LUA, WARMUP_OFFSET, WRK  # noqa: E402
+from procs import HOST, Receiver, free_port  # noqa: E402
 
 from mock_epay.app import create_app  # noqa: E402
 from mock_epay.cli import _cli_overrides, build_parser  # noqa: E402
