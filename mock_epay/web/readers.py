@@ -299,7 +299,8 @@ _URI_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):(.+)$", re.DOTALL)
 SCRIPT_SCHEMES = frozenset({"javascript", "vbscript", "data", "blob", "filesystem", "about"})
 
 
-_ASCII_SPACE_OR_CONTROL_RE = re.compile(r"[\x00-\x20\x7f]")  # what str.isspace() or a control char is in ASCII
+# In ASCII text, what str.isspace() or a control character matches:
+_ASCII_SPACE_OR_CONTROL_RE = re.compile(r"[\x00-\x20\x7f]")
 
 
 def _has_space_or_control(text: str) -> bool:
