@@ -77,7 +77,10 @@
   var STATUS_COLOURS = {
     AUTH: "green", CHARGE: "green", VERIFIED: "green", NEW: "amber",
     REJECT: "red", FAILED: "red", "3D": "red", CANCEL: "grey", CANCEL_OLD: "grey", REFUND: "blue",
-    delivered: "green", pending: "amber", failed: "red", skipped: "grey"
+    delivered: "green", pending: "amber", failed: "red", skipped: "grey",
+    // transfers, subscriptions, invoice links and QR bills (dashboard_products.js)
+    PAID: "green", ACTIVE: "green", CHARGED: "green", SCANNED: "amber", BLOCKED: "amber",
+    REJECTED: "red", EXPIRED: "grey", CANCELLED: "grey", ENDED: "grey"
   };
 
   function badge(status, testid) {
@@ -111,17 +114,28 @@
               " ×" + summary.count);
   }
 
+  /* The source filter works on the listed page (the admin API filters merchant, status, invoice). */
+  function bySource(list) {
+    var source = $("filter-source").value;
+    if (!source) return list;
+    var kept = list.transactions.filter(function (tx) { return tx.source === source; });
+    return { transactions: kept, total: kept.length };
+  }
+
   function renderTransactions(list) {
+    list = bySource(list);
     var rows = $("tx-rows");
     rows.textContent = "";
     list.transactions.forEach(function (tx) {
       var row = el("tr", {
-        "data-testid": "tx-row", "data-tx-id": tx.id, "data-invoice-id": tx.invoiceId,
+        "data-testid": "tx-row", "data-tx-id": tx.id, "data-invoice-id": tx.invoiceId, "data-source": tx.source,
         className: tx.id === state.selected ? "selected" : "",
         onclick: function () { select(tx.id); }
       },
         el("td", { "data-testid": "tx-time", className: "nowrap", title: tx.createdDate }, localTime(tx.createdDate)),
         el("td", { "data-testid": "tx-invoice", className: "mono" }, tx.invoiceId),
+        el("td", {}, el("span", { className: "source " + sourceClass(tx.source), "data-testid": "tx-source" },
+                       tx.source)),
         el("td", { "data-testid": "tx-amount", className: "num" }, money(tx.amount, tx.currency)),
         el("td", {}, badge(tx.status, "tx-status")),
         el("td", { className: "reason", title: tx.reason },
@@ -134,6 +148,8 @@
     $("tx-empty").hidden = list.transactions.length > 0;
     renderSummary(list);
   }
+
+  function sourceClass(source) { return "src-" + String(source || "").replace(/[^a-z]/g, ""); }
 
   function renderSummary(list) {
     var counts = { paid: 0, failed: 0, other: 0, delivered: 0, failedCb: 0, pending: 0 };
@@ -282,21 +298,6 @@
     });
   }
 
-  function renderTransfers(list) {
-    var rows = $("transfer-rows");
-    rows.textContent = "";
-    list.transfers.slice(0, 12).forEach(function (t) {
-      rows.appendChild(el("tr", { "data-testid": "transfer-row" },
-        el("td", {}, localTime(t.createdDate)),
-        el("td", { className: "mono" }, t.kind.toUpperCase()),
-        el("td", { className: "mono" }, t.orderId),
-        el("td", { className: "num" }, money(t.amount, t.currency)),
-        el("td", {}, badge(t.status, "transfer-status")),
-        el("td", { className: "mono" }, t.senderCardMask),
-        el("td", { className: "mono" }, t.receiverCardMask || t.receiverPhone)));
-    });
-  }
-
   // -- polling --------------------------------------------------------------------------------
 
   function poll() {
@@ -310,12 +311,7 @@
       var key = JSON.stringify(result.data);
       if (key !== state.journalKey) { state.journalKey = key; renderJournal(result.data.requests); }
     });
-    var transfers = api("GET", "/_mock/transfers").then(function (result) {
-      if (!result.ok) return;
-      var key = JSON.stringify(result.data);
-      if (key !== state.transferKey) { state.transferKey = key; renderTransfers(result.data); }
-    });
-    Promise.all([listing, journal, transfers, refreshDetail()]).then(function () {
+    Promise.all([listing, journal, refreshDetail()]).then(function () {
       document.body.classList.remove("offline");
       $("live-text").textContent = "live · updated " + almatyNow();
       if ($("error-banner").textContent.indexOf("Cannot reach") === 0) showError("");
@@ -386,9 +382,12 @@
   $("scenario-form").addEventListener("submit", submitScenario);
   $("scenario-outcome").addEventListener("change", showOutcomeFields);
   $("reset-button").addEventListener("click", reset);
-  ["filter-merchant", "filter-status", "filter-invoice"].forEach(function (id) {
+  ["filter-merchant", "filter-status", "filter-invoice", "filter-source"].forEach(function (id) {
     $(id).addEventListener("input", function () { state.txKey = ""; });
   });
   showOutcomeFields();
+  // Shared with dashboard_products.js (the tabs below the transactions).
+  window.mockDashboard = { $: $, el: el, api: api, badge: badge, money: money, localTime: localTime,
+                           errorText: errorText, showError: showError };
   poll();
 })();

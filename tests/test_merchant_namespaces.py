@@ -13,6 +13,7 @@ from aiohttp import web
 
 from mock_epay.settings import TEST_CLIENT_ID, TEST_CLIENT_SECRET, Settings
 from tests.conftest import TOKEN_PATH
+from tests.pg_cluster import pg_store_url, postgres_url  # noqa: F401  (fixtures)
 
 VISA = "4405639704015096"
 MASTERCARD = "5522042705066736"
@@ -234,6 +235,24 @@ async def test_deleting_a_merchant_removes_its_data_and_its_tokens_stop_working(
     again = await client.delete(f"/_mock/merchants/{gone['clientId']}")
     assert again.status == 404
     assert await again.json() == {"code": 102, "message": f"no merchant with client id {gone['clientId']!r}"}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_deleting_a_merchant_on_a_durable_store_removes_its_journal_entries_too(
+        make_client, tmp_path, request, backend):
+    url = (f"sqlite:///{tmp_path / 'sandbox.db'}" if backend == "sqlite"
+           else request.getfixturevalue("pg_store_url"))
+    client = await make_client(Settings(seed=1234, store=url, callback_max_attempts=1))
+    gone, kept = await created(client, **shop("job A")), await created(client, **shop("job B"))
+    for merchant in (gone, kept):
+        assert (await pay(client, merchant)).status == 200
+    assert (await client.delete(f"/_mock/merchants/{gone['clientId']}")).status == 204
+    requests = (await (await client.get("/_mock/requests?limit=500")).json())["requests"]
+    journal = json.dumps(requests)
+    assert gone["clientId"] not in journal and kept["clientId"] in journal
+    assert [r["path"] for r in requests].count("/payments/cards/auth") == 1  # kept's; gone's went too
+    listed = await (await client.get("/_mock/transactions")).json()
+    assert {tx["clientId"] for tx in listed["transactions"]} == {kept["clientId"]}
 
 
 async def test_a_deleted_client_id_can_be_created_again_fresh(client):

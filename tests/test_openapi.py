@@ -39,6 +39,7 @@ EXPECTED_STATUS = {
     "paymentPage": 400,  # no payment object in the example: the page explains what is missing
     "submitPaymentPage": 400,
     "submitSecure3dPage": 400,
+    "submitTransferPage": 400,  # no payment object in the example either
     "mockAcs": 400,
     "mockAcsForm": 400,
     "confirmPayment": 401,  # needs the payment token of a pending 3-D Secure step

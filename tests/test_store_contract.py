@@ -479,10 +479,7 @@ def test_removing_a_merchant_forgets_all_it_owns_and_nothing_of_the_others(store
     assert store.token("TC") is None and store.find_transaction(gone.id) is None
     assert store.secure3d_hold(held.id) is None and store.transactions("c") == []
     assert store.card("c", SEED_C) is None and not store.card_id_taken(SEED_C)
-    if isinstance(store, MemoryStore):
-        assert [e[0] for e in store.journal()] == [1, 2]
-    else:  # SQL journals do not name the merchant yet: its entries age out with the journal's cap
-        assert [e[0] for e in store.journal()] == [0, 1, 2]
+    assert [e[0] for e in store.journal()] == [1, 2]
     assert store.token("TA") is not None and store.transaction("a", kept.id) == kept
     assert store.remove_merchant("c") is None
     store.insert_merchant(SHOP_C)  # the id, its terminal and its card id are free again
@@ -701,3 +698,68 @@ def test_the_statement_total_counts_before_paging(store):
         pay(store, f"000000{number}")
     page = store.search_statement("a", statement("payments", page=1, size=2))
     assert page.total == 5 and len(page.records) == 2
+
+
+# -- product records: bounded, forgotten with their merchant, one winner under concurrency ---------
+
+
+def test_product_records_are_bounded_like_transactions(make_store):
+    store = make_store(max_transactions=3)
+    for n in range(5):
+        store.insert_link(a_link(store, f"l{n}", invoice_id=f"00000090{n}"), store.clock.now())
+        store.insert_bill(a_bill(store, f"10000000000{n}"))
+        transfer(store, f"00000020{n}")
+        store.put_subscription(_subscription(store, transaction_id=f"tx-{n}"))
+    assert [x.id for x in store.links()] == ["l4", "l3", "l2"]
+    assert [b.bill_number for b in store.bills()] == ["100000000004", "100000000003", "100000000002"]
+    assert [t.order_id for t in store.transfers()] == ["000000204", "000000203", "000000202"]
+    assert not store.transfer_succeeded("a", "000000200")  # its success mark went with it
+    assert [s.transaction_id for s in store.subscriptions()] == ["tx-2", "tx-3", "tx-4"]
+
+
+def test_removing_a_merchant_forgets_its_product_records_and_keeps_the_others(store):
+    from mock_epay.gateway.models import OutboxMessage
+
+    store.insert_merchant(SHOP_C)
+    for client_id, terminal in (("c", "tc"), ("a", "ta")):
+        link = dataclasses.replace(a_link(store, f"l-{client_id}", client_id), terminal_id=terminal)
+        store.insert_link(link, store.clock.now())
+        store.insert_bill(a_bill(store, f"bill-{client_id}", client_id))
+        store.add_message(OutboxMessage(id=client_id, client_id=client_id, channel="sms", to="+77000000000",
+                                        text="pay", invoice_id="000000900", invoice_url="http://x/1",
+                                        sent_at=store.clock.now()))
+        store.put_subscription(_subscription(store, client_id))
+        transfer(store, "000000205", client_id=client_id, terminal=terminal)
+    store.remove_merchant("c")
+    assert [x.client_id for x in store.links()] == ["a"] and [b.client_id for b in store.bills()] == ["a"]
+    assert [m.client_id for m in store.messages()] == ["a"]
+    assert [s.client_id for s in store.subscriptions()] == ["a"]
+    assert [t.client_id for t in store.transfers()] == ["a"]
+    assert not store.transfer_succeeded("c", "000000205")
+    store.insert_merchant(SHOP_C)  # fresh again: its invoice and order are free
+    store.insert_link(dataclasses.replace(a_link(store, "l-c2", "c"), terminal_id="tc"), store.clock.now())
+    assert transfer(store, "000000205", client_id="c", terminal="tc").client_id == "c"
+
+
+async def test_of_20_concurrent_links_for_one_invoice_exactly_one_is_made(store):
+    def insert(n: int) -> bool:
+        try:
+            store.insert_link(a_link(store, f"l{n}"), store.clock.now())
+        except EpayError:
+            return False
+        return True
+
+    made = await asyncio.gather(*(asyncio.to_thread(insert, n) for n in range(20)))
+    assert made.count(True) == 1 and len(store.links("a")) == 1
+
+
+async def test_of_20_concurrent_transfers_of_one_order_exactly_one_is_kept(store):
+    def send(_: int) -> bool:
+        try:
+            transfer(store, "000000206")
+        except EpayError:
+            return False
+        return True
+
+    sent = await asyncio.gather(*(asyncio.to_thread(send, n) for n in range(20)))
+    assert sent.count(True) == 1 and len(store.transfers("a")) == 1

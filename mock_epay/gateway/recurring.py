@@ -6,8 +6,10 @@ falls due `n` weeks, calendar months or quarters after `createdDate` (clamped to
 end) and no later than `lastPaymentDate` (the term, 12 months). `charge_due` makes every due
 renewal as a payment by the saved card through `run_payment`, so scenario rules, sandbox
 cards and callbacks (to the first payment's postLink / failurePostLink) apply; a decline
-does not cancel the subscription. Nothing here is documented by the bank beyond the SDK's
-request and answer (products spec 2.3-2.5); the schedule is the mock's choice.
+does not cancel the subscription. Each renewal is claimed in the store before it is charged,
+so processes sharing a durable store charge each period once. Nothing here is documented by
+the bank beyond the SDK's request and answer (products spec 2.3-2.5); the schedule is the
+mock's choice.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ FREQUENCIES = ("WEEKLY", "MONTHLY", "QUARTERLY")
 TERM_MONTHS = 12
 SOURCE = "recurring"
 _MAX_INVOICE_TRIES = 5
+_MAX_WRITE_TRIES = 20  # attempts to note a renewal's charge while other processes write the record
 
 
 def add_months(moment: datetime, months: int) -> datetime:
@@ -121,21 +124,45 @@ async def _charge_once(gateway: Gateway, subscription: Subscription) -> Transact
 
 
 async def charge_due(gateway: Gateway) -> list[Transaction]:
-    """Make every renewal due on the mock's clock, oldest subscription first; the new transactions."""
+    """Make every renewal due on the mock's clock, oldest subscription first; the new transactions.
+
+    Each renewal is claimed before it is charged: `put_subscription` with `renewals + 1` over the
+    record just read succeeds for one caller only, whichever process (sharing a durable store)
+    or task it runs in, so a period is never charged twice. A process that dies between the
+    claim and the charge leaves that renewal counted without a charge (at most once, never twice).
+    """
+    store = gateway.store
     made: list[Transaction] = []
     now = gateway.clock.now()
-    for subscription in gateway.store.subscriptions():
-        current = subscription
-        while (when := next_due(current)) is not None and when <= now:
-            tx = await _charge_once(gateway, current)
-            charged = evolve(current, renewals=current.renewals + 1,
-                             charge_ids=current.charge_ids + ((tx.id,) if tx else ()))
-            if not gateway.store.put_subscription(charged, expected=current):
-                break  # cancelled or charged by someone else meanwhile
-            current = charged
-            if tx is not None:
-                made.append(tx)
+    for subscription in store.subscriptions():
+        current: Subscription | None = subscription
+        while current is not None and (when := next_due(current)) is not None and when <= now:
+            claimed = evolve(current, renewals=current.renewals + 1)
+            if not store.put_subscription(claimed, expected=current):
+                fresh = store.subscription(current.client_id, current.id)
+                current = None if fresh == current else fresh  # someone else claimed it: go on from theirs
+                continue
+            tx = await _charge_once(gateway, claimed)
+            if tx is None:
+                current = claimed
+                continue
+            made.append(tx)
+            current = _note_charge(gateway, claimed, tx.id)
     return made
+
+
+def _note_charge(gateway: Gateway, claimed: Subscription, transaction_id: str) -> Subscription | None:
+    """Add a renewal's transaction to `charge_ids`, over whatever was written since the claim."""
+    store = gateway.store
+    latest: Subscription | None = claimed
+    for _ in range(_MAX_WRITE_TRIES):
+        if latest is None:
+            return None
+        noted = evolve(latest, charge_ids=latest.charge_ids + (transaction_id,))
+        if store.put_subscription(noted, expected=latest):
+            return noted
+        latest = store.subscription(claimed.client_id, claimed.id)
+    return latest
 
 
 class RenewalScheduler:

@@ -45,8 +45,8 @@ from mock_epay.store.base import (
 )
 from mock_epay.store.compose import ComposedCalls
 from mock_epay.store.memory import MAX_TOKENS, SWEEP_BATCH
+from mock_epay.store.postgres_products import PostgresProducts
 from mock_epay.store.postgres_schema import dump, dump_entry, frozen_mapping, load, load_entry, migrate
-from mock_epay.store.sql_products import ProcessLocalProducts
 
 TRANSACTION_COLUMNS = "SELECT record, version FROM transactions"
 
@@ -359,9 +359,9 @@ class PostgresBackend:
     def journal_request(self, entry: JournalEntry) -> None:
         # One statement (one round trip, its own transaction): this runs on every request.
         self._conn().execute(
-            "WITH added AS (INSERT INTO journal (entry) VALUES (%s) RETURNING seq) "
+            "WITH added AS (INSERT INTO journal (entry, client_id) VALUES (%s, %s) RETURNING seq) "
             "DELETE FROM journal WHERE seq <= (SELECT seq FROM added) - %s",
-            (dump_entry(entry), self._journal_size))
+            (dump_entry(entry), entry[7] if len(entry) > 7 else None, self._journal_size))
 
     def journal(self, limit: int | None = None) -> list[JournalEntry]:
         count = limit if limit else self._journal_size
@@ -400,7 +400,7 @@ def _versioned(tx: Transaction, version: int) -> Transaction:
     return tx if tx.version == version else evolve(tx, version=version)
 
 
-class PostgresStore(ComposedCalls, ProcessLocalProducts, PostgresBackend):
+class PostgresStore(ComposedCalls, PostgresProducts, PostgresBackend):
     """The shared store: the PostgreSQL contract plus the calls composed from it."""
 
     def __init__(
@@ -414,5 +414,4 @@ class PostgresStore(ComposedCalls, ProcessLocalProducts, PostgresBackend):
         max_tokens: int = MAX_TOKENS,
     ) -> None:
         PostgresBackend.__init__(self, url, clock, max_transactions, journal_size, max_tokens)
-        self._init_process_local(clock, max_transactions)
         ComposedCalls.__init__(self, merchants, fake)

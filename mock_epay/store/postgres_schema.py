@@ -8,7 +8,8 @@ An upgrade adds a migration to `MIGRATIONS`; an existing one is never edited.
 Records are kept as JSON text (msgspec: dataclasses, enums and zone-aware datetimes round-trip)
 next to the columns the invariants and look-ups need. The unique keys carry the invariants:
 `reservations` (one attempt in flight per invoice and per last six digits) and `succeeded`
-(one success per last six digits).
+(one success per last six digits); `transfer_succeeded` (one successful transfer per order);
+`subscriptions (client_id, transaction_id)` (one subscription per first payment).
 """
 
 from __future__ import annotations
@@ -86,6 +87,67 @@ MIGRATIONS: tuple[str, ...] = (
         seq bigserial PRIMARY KEY,
         entry bytea NOT NULL
     );
+    """,
+    # 2: the newer products' records (issue 15, kept in the process before), secrets, and the
+    # merchant of each journal entry (older entries name none)
+    """
+    CREATE TABLE links (
+        id text PRIMARY KEY,
+        seq bigserial UNIQUE,
+        client_id text NOT NULL,
+        shop_id text NOT NULL,
+        invoice_id text NOT NULL,
+        version integer NOT NULL,
+        record text NOT NULL
+    );
+    CREATE INDEX links_invoice ON links (client_id, shop_id, invoice_id);
+    CREATE INDEX links_merchant ON links (client_id, seq);
+    CREATE TABLE bills (
+        bill_number text PRIMARY KEY,
+        seq bigserial UNIQUE,
+        client_id text NOT NULL,
+        invoice_id text NOT NULL,
+        version integer NOT NULL,
+        record text NOT NULL
+    );
+    CREATE INDEX bills_invoice ON bills (client_id, invoice_id, seq);
+    CREATE INDEX bills_merchant ON bills (client_id, seq);
+    CREATE TABLE messages (
+        seq bigserial PRIMARY KEY,
+        client_id text NOT NULL,
+        record text NOT NULL
+    );
+    CREATE INDEX messages_merchant ON messages (client_id, seq);
+    CREATE TABLE subscriptions (
+        id text PRIMARY KEY,
+        seq bigserial UNIQUE,
+        client_id text NOT NULL,
+        transaction_id text NOT NULL,
+        record text NOT NULL,
+        UNIQUE (client_id, transaction_id)
+    );
+    CREATE TABLE transfers (
+        id text PRIMARY KEY,
+        seq bigserial UNIQUE,
+        client_id text NOT NULL,
+        order_id text NOT NULL,
+        record text NOT NULL
+    );
+    CREATE INDEX transfers_order ON transfers (client_id, order_id, seq);
+    CREATE INDEX transfers_merchant ON transfers (client_id, seq);
+    CREATE TABLE transfer_succeeded (
+        client_id text NOT NULL,
+        order_id text NOT NULL,
+        transfer_id text NOT NULL REFERENCES transfers (id) ON DELETE CASCADE,
+        PRIMARY KEY (client_id, order_id)
+    );
+    CREATE INDEX transfer_succeeded_transfer ON transfer_succeeded (transfer_id);
+    CREATE TABLE secrets (
+        name text PRIMARY KEY,
+        value text NOT NULL
+    );
+    ALTER TABLE journal ADD COLUMN client_id text;
+    CREATE INDEX journal_merchant ON journal (client_id);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

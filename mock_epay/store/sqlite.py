@@ -44,7 +44,7 @@ from mock_epay.store.base import (
     invoice_suffix,
 )
 from mock_epay.store.compose import ComposedCalls
-from mock_epay.store.sql_products import ProcessLocalProducts
+from mock_epay.store.sqlite_products import SqliteProducts
 from mock_epay.store.sqlite_schema import open_database
 from mock_epay.store.sqlite_state import SqliteState
 
@@ -403,7 +403,7 @@ class SqliteBackend(SqliteState):
         """Batched: written with the next write transaction of any call, or once
         JOURNAL_BATCH entries wait (a request costs no commit of its own)."""
         with self._lock:
-            self._journal_batch.append(tuple(entry[:7]))
+            self._journal_batch.append((*entry[:7], entry[7] if len(entry) > 7 else None))
             if len(self._journal_batch) >= JOURNAL_BATCH:
                 self.flush_journal()
 
@@ -416,8 +416,8 @@ class SqliteBackend(SqliteState):
     def _write_journal(self) -> None:
         batch, self._journal_batch = self._journal_batch, []
         db = self._db
-        db.executemany("INSERT INTO journal (at, method, path, status, ms, body, answer) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?)", batch)
+        db.executemany("INSERT INTO journal (at, method, path, status, ms, body, answer, client_id) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch)
         seq = db.execute("SELECT MAX(seq) FROM journal").fetchone()[0] or 0
         if seq > self._journal_size:
             db.execute("DELETE FROM journal WHERE seq <= ?", (seq - self._journal_size,))
@@ -448,7 +448,7 @@ def _versioned(tx: Transaction, version: int) -> Transaction:
     return tx if tx.version == version else evolve(tx, version=version)
 
 
-class SqliteStore(ComposedCalls, ProcessLocalProducts, SqliteBackend):
+class SqliteStore(ComposedCalls, SqliteProducts, SqliteBackend):
     """The durable store: the SQLite contract plus the calls composed from it.
 
     Config merchants are (re)seeded only when the config's record differs from the one the
@@ -470,7 +470,6 @@ class SqliteStore(ComposedCalls, ProcessLocalProducts, SqliteBackend):
     ) -> None:
         SqliteBackend.__init__(self, path, clock, max_transactions, journal_size, max_tokens,
                                delivery_log_size)
-        self._init_process_local(clock, max_transactions)
         merchants = list(merchants)
         changed = [m for m in merchants if self._config_changed(m)]
         ComposedCalls.__init__(self, changed, fake)

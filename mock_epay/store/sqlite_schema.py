@@ -70,7 +70,47 @@ def _migrate_to_1(db: sqlite3.Connection) -> None:
             db.execute(statement)
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_to_1}
+# 2: the newer products' records (issue 15) and the merchant of each journal entry
+_V2_PRODUCTS = """
+CREATE TABLE links (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, client_id TEXT NOT NULL,
+    shop_id TEXT NOT NULL, invoice_id TEXT NOT NULL, version INTEGER NOT NULL, record BLOB NOT NULL);
+CREATE INDEX links_invoice ON links (client_id, shop_id, invoice_id);
+CREATE INDEX links_client ON links (client_id, seq);
+CREATE TABLE bills (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, bill_number TEXT NOT NULL UNIQUE, client_id TEXT NOT NULL,
+    invoice_id TEXT NOT NULL, version INTEGER NOT NULL, record BLOB NOT NULL);
+CREATE INDEX bills_invoice ON bills (client_id, invoice_id, seq);
+CREATE INDEX bills_client ON bills (client_id, seq);
+CREATE TABLE messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, client_id TEXT NOT NULL, record BLOB NOT NULL);
+CREATE INDEX messages_client ON messages (client_id, seq);
+CREATE TABLE subscriptions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, client_id TEXT NOT NULL,
+    transaction_id TEXT NOT NULL, record BLOB NOT NULL, UNIQUE (client_id, transaction_id));
+CREATE TABLE transfers (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, client_id TEXT NOT NULL,
+    order_id TEXT NOT NULL, record BLOB NOT NULL);
+CREATE INDEX transfers_order ON transfers (client_id, order_id, seq);
+CREATE INDEX transfers_client ON transfers (client_id, seq);
+CREATE TABLE transfer_succeeded (
+    client_id TEXT NOT NULL, order_id TEXT NOT NULL, transfer_id TEXT NOT NULL,
+    PRIMARY KEY (client_id, order_id)) WITHOUT ROWID;
+CREATE INDEX transfer_succeeded_transfer ON transfer_succeeded (transfer_id);
+ALTER TABLE journal ADD COLUMN client_id TEXT;
+CREATE INDEX journal_client ON journal (client_id);
+"""
+
+
+def _migrate_to_2(db: sqlite3.Connection) -> None:
+    """Links, QR bills, outbox messages, subscriptions and transfers get tables (they lived in the
+    process before); journal entries name their merchant (older entries name none)."""
+    for statement in _V2_PRODUCTS.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_to_1, 2: _migrate_to_2}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

@@ -123,7 +123,7 @@ class Transaction(Shape):
     cardId: str | None
     secure: bool
     createdDate: str
-    source: Literal["cards/auth", "payform", "cryptopay", "recurring"]
+    source: Literal["cards/auth", "payform", "cryptopay", "recurring", "invoice-link", "qr"]
     callbacks: CallbackSummary
     history: list[HistoryEntry] | UnsetType = UNSET
     deliveries: list[Delivery] | UnsetType = UNSET

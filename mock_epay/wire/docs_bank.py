@@ -271,6 +271,9 @@ def payment_page() -> dict[str, Any]:
         parameters=[
             param("params", "query", STR, "the payment object as halyk.pay encodes it", required=False),
             param("isShortForm", "query", STR, "true in the widget's iframe", required=False),
+            param("isTransfer", "query", STR, "true from halyk.p2p: the P2P transfer page", required=False),
+            param("isAFT", "query", STR, "true from halyk.aft: the AFT (card debit) page", required=False),
+            param("isOCT", "query", STR, "true from halyk.oct: the OCT (payout) page", required=False),
         ],
         security=PUBLIC,
     )
@@ -279,6 +282,11 @@ def payment_page() -> dict[str, Any]:
 def submit_payment_page() -> dict[str, Any]:
     return operation("submitPaymentPage", "The payment page's card form", ["widget"], _page_result(),
                      body=_form_body(), security=PUBLIC)
+
+
+def submit_transfer_page() -> dict[str, Any]:
+    return operation("submitTransferPage", "The transfer page's card form (halyk.p2p, halyk.aft, halyk.oct)",
+                     ["widget"], _page_result(), body=_form_body(), security=PUBLIC)
 
 
 def submit_secure3d_page() -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 Served under `/payform/` and `/redesign-payform/`. The page decodes the payment
 object (params.py), checks its token, shows a card form, and on submit runs the
-payment through `gateway.payments.run_payment`; what it shows next is the outcome table's
+payment through `gateway.payments.run_payment` (with `&isTransfer=true`, `&isAFT=true` or
+`&isOCT=true` it is the transfer page of transfer_page.py instead); what it shows next is the outcome table's
 `page_shape` (a 3-D Secure outcome shows a one-time-code step first). Afterwards it
 redirects to backLink / failureBackLink (full page) or
 posts `JSON.stringify({success})` to the merchant's page (widget mode, isShortForm=true).
@@ -20,13 +21,14 @@ from mock_epay.core.pan import mask_pan
 from mock_epay.core.resources import data_dir
 from mock_epay.gateway import sandbox_cards
 from mock_epay.gateway.codes import GENERIC
-from mock_epay.gateway.errors import EpayError, bad_request
-from mock_epay.gateway.models import Card, Merchant, Outcome, SavedCard, Token
+from mock_epay.gateway.errors import EpayError
+from mock_epay.gateway.models import Card, Merchant, SavedCard, Token
 from mock_epay.gateway.outcomes import PageShape, entry_for
 from mock_epay.gateway.payments import finish_secure3d, payment_attempt, run_payment
 from mock_epay.web.app_keys import CLOCK, GATEWAY, SETTINGS, STORE, TOKENS
-from mock_epay.web.client import client_gone, drop_connection, public_base
-from mock_epay.web.pages import render_template, static_file_response
+from mock_epay.web.client import client_gone, public_base
+from mock_epay.web.pages import static_file_response
+from mock_epay.web.payform import transfer_page
 from mock_epay.web.payform.params import (
     CardForm,
     PageError,
@@ -36,28 +38,27 @@ from mock_epay.web.payform.params import (
     read_payment_object,
     validate_card_form,
 )
+from mock_epay.web.payform.rendering import (
+    PREFIXES,
+    common,
+    finish,
+    format_amount,
+    gateway_failure,
+    is_true,
+    posted_form,
+    prefix_of,
+    render,
+    render_error,
+    see_other,
+)
 from mock_epay.wire.route_docs import ADMIN_DOCS, BANK_DOCS, lazy_doc
 
-PREFIXES = ("/payform/", "/redesign-payform/")
 PASSED_ON = ("mockAutoPay", "mockAutoPayMs", "mockScenario")  # page-URL options kept through the form post
 STATIC_FILES = {
     "payform.css": "text/css",
     "payform.js": "application/javascript",
+    "transfer.js": "application/javascript",
 }
-
-
-# -- addresses ----------------------------------------------------------------------
-
-
-def prefix_of(request: web.Request) -> str:
-    for prefix in PREFIXES:
-        if request.path.startswith(prefix.rstrip("/")):
-            return prefix
-    return PREFIXES[0]
-
-
-def page_url(request: web.Request) -> str:
-    return public_base(request) + prefix_of(request)
 
 
 # -- the script and static files ----------------------------------------------------
@@ -128,40 +129,7 @@ def open_payment(request: web.Request, raw_params: str, query: dict[str, str], s
     return OpenPayment(raw_params, passed_on, payment, token, merchant, saved, short)
 
 
-def _is_true(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("true", "1", "yes")
-
-
 # -- rendering ----------------------------------------------------------------------------
-
-
-def render(template: str, status: int = 200, **context: Any) -> web.Response:
-    html = render_template(template, **context)
-    return web.Response(text=html, status=status, content_type="text/html")
-
-
-def _config_json(config: dict[str, Any]) -> str:
-    return json.dumps(config, ensure_ascii=False).replace("</", "<\\/")
-
-
-def format_amount(amount: float, currency: str) -> str:
-    text = f"{amount:,.2f}".replace(",", "\u202f")
-    return f"{text} {currency}"
-
-
-def _common(request: web.Request, short: bool, config: dict[str, Any] | None = None) -> dict[str, Any]:
-    base = page_url(request)
-    return {
-        "page_url": base,
-        "static_url": base + "static/",
-        "short": short,
-        "config_json": _config_json({"short": short, **(config or {})}),
-    }
-
-
-def render_error(request: web.Request, error: PageError, short: bool) -> web.Response:
-    return render("payform_error.html", status=error.status, title=error.title, message=error.message,
-                  **_common(request, short, {"result": None}))
 
 
 def render_form(
@@ -198,7 +166,7 @@ def render_form(
         typed=typed,
         test_cards=cards,
         cancel_link=payment.failure_back_link or payment.back_link,
-        **_common(request, opened.short, {
+        **common(request, opened.short, {
             "autoPay": auto_config,
             "testCards": [c.pan for c in sandbox_cards.TEST_CARDS],
             "today": [today.year, today.month],
@@ -207,30 +175,15 @@ def render_form(
     )
 
 
-def see_other(target: str) -> web.HTTPSeeOther:
-    """A 303 to `target` exactly as the merchant wrote it (aiohttp would normalise
-    `myapp://return?x=1` to `myapp://return/?x=1`, which an app's deep-link matcher may miss)."""
-    redirect = web.HTTPSeeOther(target)
-    redirect.headers["Location"] = target
-    return redirect
-
-
-def finish(request: web.Request, *, success: bool, message: str, short: bool,
-           back_link: str | None, failure_back_link: str | None, tx_reference: str = "") -> web.Response:
-    """After a payment: redirect (full page) or show the result and post {success} (widget)."""
-    target = back_link if success else (failure_back_link or back_link)
-    if not short and target:
-        raise see_other(target)
-    return render("payform_result.html", success=success, message=message, reference=tx_reference,
-                  back_link=target, **_common(request, short, {"result": {"success": success}}))
-
-
 # -- handlers ------------------------------------------------------------------------------
 
 
 async def payment_page(request: web.Request) -> web.Response:
     query = dict(request.query)
-    short = _is_true(query.get("isShortForm"))
+    kind = transfer_page.kind_of(query)
+    if kind is not None:  # halyk.p2p / aft / oct
+        return await transfer_page.transfer_page(request, query, kind)
+    short = is_true(query.get("isShortForm"))
     try:
         opened = open_payment(request, query.get("params", ""), query, short)
     except PageError as exc:
@@ -240,8 +193,8 @@ async def payment_page(request: web.Request) -> web.Response:
 
 async def submit_payment(request: web.Request) -> web.Response:
     app = request.app
-    form = await _posted_form(request)
-    short = _is_true(form.get("isShortForm"))
+    form = await posted_form(request)
+    short = is_true(form.get("isShortForm"))
     query = {k: form[k] for k in PASSED_ON if form.get(k)}
     try:
         opened = open_payment(request, form.get("params", ""), query, short)
@@ -288,34 +241,23 @@ async def submit_payment(request: web.Request) -> web.Response:
                   tx_reference=tx.reference if tx else "", **links)
 
 
-def gateway_failure(request: web.Request, outcome: Outcome, short: bool) -> web.Response:
-    """A chaos outcome on the page: the connection drops, or the bank's page answers an error."""
-    entry = entry_for(outcome.kind)
-    if entry.page_shape is PageShape.DROPPED:
-        drop_connection(request)  # aiohttp then writes nothing
-    status = entry.page_status(outcome) if entry.page_status is not None else 502
-    error = PageError(f"The payment gateway answered HTTP {status}. Please try again later.",
-                      status=status, title="The payment service is unavailable")
-    return render_error(request, error, short)
-
-
 def render_secure3d(request: web.Request, tx_id: str, card: Card | None, short: bool,
                     auto: dict[str, Any] | None, otp: str, error: str = "") -> web.Response:
     auto_config = None
     if auto is not None:
         auto_config = {"otp": auto.get("otp") or otp, "afterMs": auto.get("afterMs", 300)}
     return render("payform_3ds.html", transaction_id=tx_id, card_mask=card.mask if card else "",
-                  error=error, **_common(request, short, {"autoOtp": auto_config}))
+                  error=error, **common(request, short, {"autoOtp": auto_config}))
 
 
 async def submit_secure3d(request: web.Request) -> web.Response:
-    form = await _posted_form(request)
+    form = await posted_form(request)
     tx_id = form.get("transaction", "")
     pending = request.app[STORE].pending_secure3d(tx_id)
     if pending is None:
         error = PageError("This 3-D Secure step has already ended or expired.",
                           title="The 3-D Secure step is over")
-        return render_error(request, error, _is_true(form.get("isShortForm")))
+        return render_error(request, error, is_true(form.get("isShortForm")))
     context = pending.context
     tx = finish_secure3d(request.app[GATEWAY], tx_id, form.get("code", ""))
     success = tx.status.is_success
@@ -328,20 +270,11 @@ async def submit_secure3d(request: web.Request) -> web.Response:
 # -- 3-D Secure for cards/auth (spec 2.4): the mock ACS and the TermUrl ---------------------
 
 
-async def _posted_form(request: web.Request) -> dict[str, str]:
-    """The posted form's text fields; a malformed body (e.g. multipart without a boundary) is a 400."""
-    try:
-        posted = await request.post()
-    except ValueError as exc:
-        raise bad_request(f"malformed form body: {exc}") from exc
-    return {k: v for k, v in posted.items() if isinstance(v, str)}
-
-
 async def _form_or_query(request: web.Request) -> dict[str, str]:
     values = dict(request.query)
     if request.method == "POST" and request.content_type in ("application/x-www-form-urlencoded",
                                                              "multipart/form-data"):
-        values.update(await _posted_form(request))
+        values.update(await posted_form(request))
     return values
 
 
@@ -356,7 +289,7 @@ async def mock_acs(request: web.Request) -> web.Response:
     pending = request.app[STORE].pending_secure3d(md)
     card = pending.attempt.card_pan if pending else ""
     return render("acs.html", md=md, pa_req=form.get("PaReq", ""), term_url=term_url,
-                  card_mask=mask_pan(card) if card else "", **_common(request, False))
+                  card_mask=mask_pan(card) if card else "", **common(request, False))
 
 
 def _with_query(url: str, key: str, value: str) -> str:
@@ -388,7 +321,7 @@ async def acs_result(request: web.Request) -> web.Response:
     message = "Payment successful" if success else f"Payment declined ({request.query.get('errorCode', '')})"
     return render("payform_result.html", success=success, message=message,
                   reference=request.query.get("reference", ""), back_link=None,
-                  **_common(request, False, {"result": {"success": success}}))
+                  **common(request, False, {"result": {"success": success}}))
 
 
 def setup(app: web.Application, add_route: Any) -> None:
@@ -408,3 +341,4 @@ def setup(app: web.Application, add_route: Any) -> None:
                   doc=lazy_doc(BANK_DOCS, "submit_payment_page", prefix))
         add_route("POST", prefix + "3ds", submit_secure3d,
                   doc=lazy_doc(BANK_DOCS, "submit_secure3d_page", prefix))
+    transfer_page.setup(app, add_route)
