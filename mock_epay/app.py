@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,8 +28,17 @@ from mock_epay.web.admin import scenarios as admin_scenarios
 from mock_epay.web.admin import state as admin_state
 from mock_epay.web.admin import subscriptions as admin_subscriptions
 from mock_epay.web.admin import transactions as admin_transactions
-from mock_epay.web.admin_guard import admin_auth_middleware
-from mock_epay.web.app_keys import CLOCK, DISPATCHER, ENGINE, GATEWAY, ROUTE_DOCS, SETTINGS, STORE, TOKENS
+from mock_epay.web.app_keys import (
+    CLOCK,
+    DISPATCHER,
+    ENGINE,
+    GATEWAY,
+    IN_FLIGHT,
+    ROUTE_DOCS,
+    SETTINGS,
+    STORE,
+    TOKENS,
+)
 from mock_epay.web.bank import (
     cards,
     cryptopay,
@@ -41,8 +51,9 @@ from mock_epay.web.bank import (
     statements,
     transfers,
 )
-from mock_epay.web.errors import ProtocolErrorLog, error_middleware
-from mock_epay.web.journal import AccessLog, request_log_middleware_for
+from mock_epay.web.errors import ProtocolErrorLog
+from mock_epay.web.journal import AccessLog
+from mock_epay.web.middleware import request_middleware_for
 from mock_epay.web.payform import link_page, qr_page
 from mock_epay.web.payform import page as widget
 from mock_epay.web.payform.params import MAX_PARAMS_CHARS
@@ -97,8 +108,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     settings = settings or Settings()
     clock = clock or Clock()
     access_log = AccessLog()
+    in_flight: set[asyncio.Task[Any]] = set()
     app = web.Application(
-        middlewares=[request_log_middleware_for(access_log), error_middleware, admin_auth_middleware],
+        middlewares=[request_middleware_for(access_log, in_flight)],
         client_max_size=settings.max_body_bytes,
         # A page address may carry `?params=` up to MAX_PARAMS_CHARS; malformed HTTP logs one line.
         handler_args={"max_line_size": MAX_PARAMS_CHARS + 4096, "logger": ProtocolErrorLog(server_logger)},
@@ -113,6 +125,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     dispatcher = CallbackDispatcher(store, settings, clock)
     gateway = Gateway(settings, clock, store, TokenService(store, settings, clock, fake), engine, dispatcher)
     app[GATEWAY] = gateway
+    app[IN_FLIGHT] = in_flight
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[STORE] = store

@@ -320,6 +320,9 @@ def release_startup_memory() -> None:
     gc.collect()
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
         ctypes.CDLL("libc.so.6").malloc_trim(0)
+    # What start-up made lives as long as the process: keep it out of the collector's full passes,
+    # so a gen-2 collection under load walks only what requests made (shorter pauses, a lower p99).
+    gc.freeze()
 
 
 def _setup_logging() -> None:

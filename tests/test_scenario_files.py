@@ -282,3 +282,34 @@ async def test_the_readme_example_declines_the_first_attempt_then_approves(tmp_p
     assert first.status == 400 and (await first.json())["code"] == 466
     retry = await trigger(client, {"amount": 1000}, invoice="770000001")
     assert retry.status == 200 and (await retry.json())["code"] == 0
+
+
+def test_the_shipped_rule_validator_was_generated_from_the_current_schema() -> None:
+    """`rule_validator.py` is fastjsonschema's output for RULE_SCHEMA, pre-generated for start-up time:
+    after a schema change run `python scripts/rule_validator.py`."""
+    from mock_epay.scenarios import rule_validator
+    from mock_epay.scenarios.schema import _rule_validator, schema_digest
+
+    assert schema_digest() == rule_validator.SCHEMA_SHA256
+    assert _rule_validator() is rule_validator.validate
+
+
+def test_the_generated_validator_refuses_what_the_compiled_one_refuses() -> None:
+    import fastjsonschema
+
+    from mock_epay.scenarios import rule_validator
+    from mock_epay.scenarios.schema import RULE_SCHEMA
+
+    compiled = fastjsonschema.compile(RULE_SCHEMA)
+    samples = [{"name": "ok", "outcome": {"kind": "approve"}}, {"name": "x", "outcome": {"kind": 5}},
+               {"outcome": {"kind": "decline"}}, {"name": "m", "match": {"amount": {"gt": -1}},
+                                                  "outcome": {"kind": "approve"}}, []]
+    for sample in samples:
+        results = []
+        for validate in (compiled, rule_validator.validate):
+            try:
+                validate(sample)
+                results.append("ok")
+            except fastjsonschema.JsonSchemaValueException as exc:
+                results.append(exc.message)
+        assert results[0] == results[1], sample

@@ -5,6 +5,18 @@ Modules: `targets` (hosts, production refusal, pauses), `client` (bounded HTTP e
 diff and the allow-list), `report` (table and JSON), `command` (flags and exit code).
 """
 
-from mock_epay.contract.command import add_contract_parser, run_contract
+from __future__ import annotations
+
+import argparse
+from typing import TextIO
+
+from mock_epay.contract.flags import add_contract_parser
 
 __all__ = ["add_contract_parser", "run_contract"]
+
+
+def run_contract(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """`mock-epay contract` (imported on use: `serve` never loads the check)."""
+    from mock_epay.contract.command import run_contract as run
+
+    return run(args, out)

@@ -10,8 +10,7 @@ import argparse
 import asyncio
 import random
 import sys
-from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import aiohttp
 
@@ -20,55 +19,6 @@ from mock_epay.contract.compare import AllowFileError, AllowList, compare
 from mock_epay.contract.flows import Credentials, FlowRun, InvoiceNumbers
 from mock_epay.contract.report import EXIT_ERROR, RunResult, dumps, json_report, render_table
 from mock_epay.contract.targets import Gateway, TargetError, build_gateway, default_pause, refuse_production
-
-DEFAULT_MAX_REQUESTS = 60  # one run needs 35 per gateway
-DEFAULT_TIMEOUT = 20.0
-_DEFAULTS = Credentials()
-
-
-def add_contract_parser(sub: Any) -> None:
-    """Register `mock-epay contract` on the CLI's subparsers."""
-    parser = sub.add_parser(
-        "contract",
-        help="run the same flows against two gateways and report drift (exit 0 same, 1 drift, 2 error)",
-        description="Run one scripted set of flows against two ePay gateways (e.g. mock-epay and the "
-                    "bank's test gateway) with the same credentials and compare the answers field by "
-                    "field: HTTP status, keys, JSON types, enumerations and formats, never volatile values.",
-    )
-    parser.add_argument("--left", required=True, metavar="URL", help="API base of the first gateway")
-    parser.add_argument("--right", required=True, metavar="URL", help="API base of the second gateway")
-    for side in ("left", "right"):
-        parser.add_argument(f"--{side}-oauth", metavar="URL",
-                            help=f"OAuth base or token URL of the {side} gateway (default: the bank's "
-                                 "OAuth host for a bank API host, else the API's origin)")
-        parser.add_argument(f"--{side}-widget", metavar="URL",
-                            help=f"payment-api.js URL of the {side} gateway (default: derived likewise)")
-    parser.add_argument("--json", dest="json_file", type=Path, metavar="FILE",
-                        help="write the JSON report here")
-    parser.add_argument("--allow", dest="allow_files", action="append", type=Path, default=[], metavar="FILE",
-                        help="YAML list of known differences (repeatable), on top of the shipped one")
-    parser.add_argument("--no-shipped-allow", dest="shipped_allow", action="store_false",
-                        help="do not apply the shipped known_differences.yaml")
-    parser.add_argument("--client-id", default=_DEFAULTS.client_id,
-                        help="(default: the public test merchant)")
-    parser.add_argument("--client-secret", default=_DEFAULTS.client_secret)
-    parser.add_argument("--terminal", default=_DEFAULTS.terminal, help="terminal UUID")
-    parser.add_argument("--account-id", default=_DEFAULTS.account_id, help="customer with saved cards")
-    parser.add_argument("--card-id", default=_DEFAULTS.card_id, help="saved card that approves")
-    parser.add_argument("--declined-card-id", default=_DEFAULTS.declined_card_id,
-                        help="saved card that declines")
-    parser.add_argument("--auth-terminal", metavar="UUID",
-                        help="two-stage terminal for the charge and cancel flows, so their payment stays "
-                             "AUTH (default: --terminal)")
-    parser.add_argument("--post-link", metavar="URL",
-                        help="postLink sent with each payment (default: none is sent)")
-    parser.add_argument("--pause", type=float, metavar="SECONDS",
-                        help="pause between requests (default 0.3 s to a non-loopback host, 0 on loopback)")
-    parser.add_argument("--max-requests", type=int, default=DEFAULT_MAX_REQUESTS,
-                        help=f"requests per gateway at most (default {DEFAULT_MAX_REQUESTS})")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per request")
-    parser.add_argument("--allow-production", action="store_true",
-                        help="allow production hosts (refused by default: the flows make payments)")
 
 
 def run_contract(args: argparse.Namespace, out: TextIO | None = None) -> int:

@@ -9,6 +9,8 @@ matches requests; `scenarios.py` compiles the checked mappings.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -137,7 +139,36 @@ RULE_SCHEMA: dict[str, Any] = {
         "outcome": _OUTCOME,
     },
 }
-_validate_rule = fastjsonschema.compile(RULE_SCHEMA)
+
+
+def schema_digest() -> str:
+    """SHA-256 of RULE_SCHEMA: `mock_epay/scenarios/rule_validator.py` was generated from this schema."""
+    text = json.dumps(RULE_SCHEMA, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def validator_source() -> str:
+    """The source of `rule_validator.py`: fastjsonschema's generated validator for RULE_SCHEMA."""
+    code = fastjsonschema.compile_to_code(RULE_SCHEMA)
+    header = (
+        '"""Generated: fastjsonschema\'s validator for `scenarios.schema.RULE_SCHEMA`'
+        ' (scripts/rule_validator.py).\n\n'
+        "Shipped pre-generated because compiling it at start-up costs more than the rest of loading\n"
+        'the scenario library; `SCHEMA_SHA256` names the schema it was made from.\n"""\n'
+        "# mypy: ignore-errors\n"
+        f'SCHEMA_SHA256 = "{schema_digest()}"\n'
+    )
+    return header + code
+
+
+@functools.cache
+def _rule_validator() -> Any:
+    """The whole-rule validator: the shipped generated one while it matches RULE_SCHEMA, else compiled."""
+    from mock_epay.scenarios import rule_validator
+
+    if getattr(rule_validator, "SCHEMA_SHA256", None) == schema_digest():
+        return rule_validator.validate
+    return fastjsonschema.compile(RULE_SCHEMA)
 
 
 class ScenarioError(Exception):
@@ -248,7 +279,7 @@ def _shape_problems(rule: Any) -> tuple[list[Problem], set[str]]:
 def rule_problem_list(rule: Any) -> list[Problem]:
     """Every problem of one rule, shape first, then meaning; empty when the rule is good."""
     try:
-        _validate_rule(rule)
+        _rule_validator()(rule)
     except fastjsonschema.JsonSchemaValueException:
         problems, valid = _shape_problems(rule)
         if not isinstance(rule, Mapping):

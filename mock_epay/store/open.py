@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from mock_epay.core.clock import Clock
@@ -17,7 +18,9 @@ from mock_epay.core.fakedata import FakeData
 from mock_epay.gateway.models import Merchant
 from mock_epay.settings import ConfigError
 from mock_epay.store.memory import MemoryStore
-from mock_epay.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:  # imported when a sqlite:// URL is opened: memory:// never loads sqlite3
+    from mock_epay.store.sqlite import SqliteStore
 
 DEFAULT_STORE_URL = "memory://"
 
@@ -63,6 +66,8 @@ def sqlite_path(url: str) -> str:
 
 
 def _open_sqlite(url: str, args: StoreArgs) -> SqliteStore:
+    from mock_epay.store.sqlite import SqliteStore
+
     # the product calls come through ProcessLocalProducts.__getattr__, which mypy cannot see
     return SqliteStore(args.merchants, args.clock, args.fake,  # type: ignore[abstract]
                        max_transactions=args.max_transactions,
@@ -70,7 +75,7 @@ def _open_sqlite(url: str, args: StoreArgs) -> SqliteStore:
                        delivery_log_size=args.delivery_log_size)
 
 
-Opener = Callable[[str, StoreArgs], MemoryStore | SqliteStore]
+Opener = Callable[[str, StoreArgs], "MemoryStore | SqliteStore"]
 OPENERS: dict[str, Opener] = {
     "memory": _open_memory,
     "sqlite": _open_sqlite,

@@ -6,7 +6,8 @@ keys are the same parts, one each, for handlers that need only one of them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -31,4 +32,5 @@ DISPATCHER: web.AppKey[CallbackDispatcher] = web.AppKey("dispatcher")
 GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway")
 ROUTE_DOCS: web.AppKey[list[RouteDoc]] = web.AppKey("route_docs")
 KEYRING: web.AppKey[KeyRing] = web.AppKey("keyring")  # the cryptogram key pair (made on first use)
+IN_FLIGHT: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("in_flight")  # requests being answered
 RENEWALS: web.AppKey[RenewalScheduler] = web.AppKey("renewals")  # charges subscriptions when due

@@ -60,24 +60,34 @@ def _http_error_message(exc: web.HTTPException, request: web.Request) -> str:
     return template.format(method=request.method, path=request.path, limit=limit)
 
 
+def error_answer(request: web.Request, exc: Exception) -> web.Response | None:
+    """The bank-format answer for an exception a handler raised; None for an HTTP exception below 400
+    (a redirect), which goes on as it is."""
+    if isinstance(exc, web.HTTPException):
+        if exc.status < 400:
+            return None
+        return _rendered(request, partial(_http_error_response, exc, request))
+    if isinstance(exc, EpayError):
+        return _rendered(request, partial(render_error, exc))
+    if isinstance(exc, BadHttpMessage):  # e.g. a multipart body with a malformed part header
+        message = f"malformed request body: {exc.message}"[:300]
+        return _rendered(request, partial(error_response, 400, GENERIC, message))
+    log.exception("unhandled error on %s %s", request.method, _printable(request.path), exc_info=exc)
+    return internal_error()
+
+
 @web.middleware
 async def error_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
+    """`error_answer` as a middleware of its own (the app runs it inside web/middleware.py)."""
     try:
         return await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400:
+    except Exception as exc:
+        answer = error_answer(request, exc)
+        if answer is None:
             raise
-        return _rendered(request, partial(_http_error_response, exc, request))
-    except EpayError as exc:
-        return _rendered(request, partial(render_error, exc))
-    except BadHttpMessage as exc:  # e.g. a multipart body with a malformed part header
-        message = f"malformed request body: {exc.message}"[:300]
-        return _rendered(request, partial(error_response, 400, GENERIC, message))
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, _printable(request.path))
-        return internal_error()
+        return answer
 
 
 def _http_error_response(exc: web.HTTPException, request: web.Request) -> web.Response:

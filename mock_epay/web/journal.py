@@ -23,7 +23,7 @@ from mock_epay.core.log_format import escape_control
 from mock_epay.core.pan import mask_card_numbers
 from mock_epay.web.app_keys import CLOCK, SETTINGS, STORE
 
-__all__ = ["AccessLog", "journal_entry_json", "mask_card_numbers", "note_client",
+__all__ = ["AccessLog", "journal_entry_json", "mask_card_numbers", "note_client", "record",
            "request_log_middleware_for"]
 
 _JOURNAL_BODY_LIMIT = 2048
@@ -108,7 +108,8 @@ def _client_of(request: web.Request) -> str | None:
 
 
 def request_log_middleware_for(access_log: AccessLog) -> Any:
-    """The middleware that logs and journals every request."""
+    """The request log and journal as a middleware of its own (the app runs `record` from
+    `web.middleware`'s one middleware)."""
 
     @web.middleware
     async def request_log_middleware(
@@ -118,21 +119,23 @@ def request_log_middleware_for(access_log: AccessLog) -> Any:
         try:
             response = await handler(request)
         except web.HTTPException as exc:  # a raised redirect (the payment page's 303) is an answer too
-            await _record(request, exc, started, access_log)
+            await record(request, exc, started, access_log)
             raise
-        await _record(request, response, started, access_log)
+        await record(request, response, started, access_log)
         return response
 
     return request_log_middleware
 
 
-async def _record(request: web.Request, response: web.StreamResponse, started: float,
-                  access_log: AccessLog) -> None:
+async def record(request: web.Request, response: web.StreamResponse, started: float,
+                 access_log: AccessLog) -> None:
+    """Log one answered request (when the request log is on) and, for a bank path, journal it."""
     elapsed_ms = (time.perf_counter() - started) * 1000
     app = request.app
+    path = request.path
     if app[SETTINGS].log_requests:
-        access_log.write(request.method, request.path, response.status, elapsed_ms)
-    if not request.path.startswith("/_mock/"):
+        access_log.write(request.method, path, response.status, elapsed_ms)
+    if not path.startswith("/_mock/"):
         app[STORE].journal_request(
             (time.time() + app[CLOCK].offset, request.method, request.path_qs,
              response.status, elapsed_ms, await _body_bytes(request), _answer_bytes(response),

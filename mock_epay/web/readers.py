@@ -299,6 +299,17 @@ _URI_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):(.+)$", re.DOTALL)
 SCRIPT_SCHEMES = frozenset({"javascript", "vbscript", "data", "blob", "filesystem", "about"})
 
 
+# In ASCII text, what str.isspace() or a control character matches:
+_ASCII_SPACE_OR_CONTROL_RE = re.compile(r"[\x00-\x20\x7f]")
+
+
+def _has_space_or_control(text: str) -> bool:
+    """Whitespace (any Unicode space) or a control character anywhere in `text`."""
+    if text.isascii():
+        return _ASCII_SPACE_OR_CONTROL_RE.search(text) is not None
+    return any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text)
+
+
 def parse_back_link(value: Any, field: str) -> str | None:
     """An optional absolute URI the buyer is sent back to; empty means absent.
 
@@ -311,7 +322,7 @@ def parse_back_link(value: Any, field: str) -> str | None:
     text = parse_str(value, field, max_length=2048)
     if not text:
         return None
-    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+    if _has_space_or_control(text):
         raise bad_request(f"field {field!r} must be a URI without spaces or control characters")
     match = _URI_SCHEME_RE.match(text)
     if match is None or match.group(2).strip("/") == "":

@@ -33,7 +33,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from mock_epay.gateway.codes import GENERIC
-from mock_epay.web.app_keys import DISPATCHER, SETTINGS
+from mock_epay.web.app_keys import DISPATCHER, IN_FLIGHT, SETTINGS
 
 log = logging.getLogger("mock_epay")
 
@@ -126,20 +126,6 @@ class GuardedAppRunner(web.AppRunner):
         return server
 
 
-def _track_in_flight(tasks: set[asyncio.Task[Any]]) -> Any:
-    @web.middleware
-    async def in_flight_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-        task = asyncio.current_task()
-        if task is not None:
-            tasks.add(task)
-        try:
-            return await handler(request)
-        finally:
-            tasks.discard(task)  # type: ignore[arg-type]
-
-    return in_flight_middleware
-
-
 async def _stop_requests(tasks: set[asyncio.Task[Any]], grace: float) -> None:
     """Let requests in flight finish for `grace` seconds, then cancel the rest."""
     if tasks:
@@ -154,8 +140,7 @@ async def _stop_requests(tasks: set[asyncio.Task[Any]], grace: float) -> None:
 async def serve_app(app: web.Application, host: str, port: int, header_timeout: float,
                     on_listening: Any = None, reuse_port: bool = False) -> int:
     """Serve `app` until SIGTERM / SIGINT; 0 after a clean stop, 2 when the port cannot be bound."""
-    in_flight: set[asyncio.Task[Any]] = set()
-    app.middlewares.insert(0, _track_in_flight(in_flight))
+    in_flight = app.get(IN_FLIGHT, set())  # filled by web/middleware.py
     runner = GuardedAppRunner(app, header_timeout, handle_signals=False, access_log=None,
                               handler_cancellation=True, keepalive_timeout=KEEPALIVE_SECONDS,
                               shutdown_timeout=1.0)
