@@ -32,7 +32,7 @@ from tests.test_cli import free_port
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 COPY_IGNORE = shutil.ignore_patterns(".git", ".venv*", "venv", "__pycache__", ".pytest_cache", ".ruff_cache",
-                                     "test-artifacts", "*.egg-info", "build", "dist", "results")
+                                     "test-artifacts", "*.egg-info", "build", "dist", "results", ".cache")
 INSTALL_TIMEOUT = 900
 
 
