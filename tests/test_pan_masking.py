@@ -246,3 +246,17 @@ async def test_the_journal_never_shows_the_cvc_typed_on_the_page(client, merchan
     assert "/payform/pay" in journal
     assert "cvc=321" not in journal and '"cvc": "321"' not in journal
     assert "cvc=***" in journal
+
+
+def test_a_cvc_inside_a_json_string_and_any_cryptogram_value_are_masked():
+    import json as _json
+
+    from mock_epay.core.pan import mask_card_numbers
+
+    inner = _json.dumps({"hpan": "4405639704015096", "expDate": "0127", "cvc": "321"})
+    escaped = mask_card_numbers(_json.dumps({"card": inner}))
+    assert "4405639704015096" not in escaped and '\\"cvc\\": \\"***\\"' in escaped
+    for key in ("cryptogram", "\u0441ryptogram"):  # Latin, and the SDK's Cyrillic first letter
+        masked = mask_card_numbers(_json.dumps({key: "eyJocGFuIjoiNDQwNTYzOTcwNDAxNTA5NiJ9", "amount": 100},
+                                               ensure_ascii=False))
+        assert masked == _json.dumps({key: "***(36 chars)", "amount": 100}, ensure_ascii=False)

@@ -78,15 +78,26 @@ def _mask_run(match: re.Match[str]) -> str:
     return before + card + after
 
 
-# A card's security code next to its name: JSON (`"cvc": "321"`), forms and queries (`cvc=321`).
+# A card's security code next to its name: JSON (`"cvc": "321"`), JSON inside a JSON string
+# (`\\"cvc\\": \\"321\\"`, a plain-JSON cryptogram), forms and queries (`cvc=321`).
 _CVC_RE = re.compile(
-    r"""(?P<name>["']?(?:cvc2?|cvv2?|card_?cvc)["']?\s*(?::|=|%3[aAdD])\s*["']?)(?P<code>\d{3,4})(?!\d)""",
+    r"""(?P<name>\\?["']?(?:cvc2?|cvv2?|card_?cvc)\\?["']?\s*(?::|=|%3[aAdD])\s*\\?["']?)(?P<code>\d{3,4})(?!\d)""",
     re.IGNORECASE,
 )
+# The value of a cryptogram field (Latin `cryptogram` or the SDK's Cyrillic `сryptogram`): card data,
+# readable when it is base64 or plain JSON, so it never appears in a journal or log.
+_CRYPTOGRAM_RE = re.compile(r'(?P<name>"[cс]ryptogram"\s*:\s*")(?P<value>(?:[^"\\]|\\.)*)"', re.IGNORECASE)
+
+
+def _masked_cryptogram(match: re.Match[str]) -> str:
+    return f'{match.group("name")}***({len(match.group("value"))} chars)"'
 
 
 def mask_card_numbers(text: str) -> str:
-    """`text` with every card number replaced by its `123456...1234` mask and every CVC by `***`."""
+    """`text` with every card number replaced by its `123456...1234` mask, every CVC by `***` and
+    every cryptogram's value by `***(N chars)`."""
+    if "ryptogram" in text:
+        text = _CRYPTOGRAM_RE.sub(_masked_cryptogram, text)
     if "cv" in text or "CV" in text or "Cv" in text:
         text = _CVC_RE.sub(lambda m: m.group("name") + "***", text)
     return _RUN_RE.sub(_mask_run, text)
