@@ -52,6 +52,23 @@ def browser_page(browser: Any, width: int, height: int) -> Iterator[Any]:
         context.close()
 
 
+def browser_fixtures(width: int, height: int) -> tuple[Any, Any]:
+    """A test module's `browser` (one Chromium per module) and `page` (a fresh tab of width x height):
+    `browser, page = browser_fixtures(1400, 900)` at module level."""
+
+    @pytest.fixture(scope="module")
+    def browser() -> Iterator[Any]:
+        with chromium() as launched:
+            yield launched
+
+    @pytest.fixture
+    def page(browser: Any) -> Iterator[Any]:
+        with browser_page(browser, width, height) as tab:
+            yield tab
+
+    return browser, page
+
+
 class LoopbackSites:
     """aiohttp apps served on 127.0.0.1 from a background event loop, so sync Playwright can drive them.
 

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from mock_epay.app import create_app
 from mock_epay.settings import TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TERMINAL_ID, Settings
-from tests.browser import ARTIFACTS, WAIT_MS, LoopbackSites, browser_page, chromium, playwright_sync
+from tests.browser import ARTIFACTS, WAIT_MS, LoopbackSites, browser_fixtures, browser_page, playwright_sync
 from tests.test_readme_commands import readme_demo
 from tests.test_widget_browser import walk_the_readme_demo
 
@@ -98,16 +98,7 @@ def sandbox() -> Iterator[Sandbox]:
     box.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    with browser_page(browser, 1400, 900) as tab:
-        yield tab
+browser, page = browser_fixtures(1400, 900)
 
 
 def row(page: Any, invoice_id: str) -> Any:

@@ -22,7 +22,7 @@ from mock_epay.settings import (
     TEST_SHOP_ID,
     TEST_TERMINAL_ID,
 )
-from tests.browser import ARTIFACTS, browser_page, chromium, playwright_sync
+from tests.browser import ARTIFACTS, browser_fixtures, playwright_sync
 from tests.test_dashboard_browser import Sandbox
 
 expect = playwright_sync.expect
@@ -38,16 +38,7 @@ def sandbox() -> Iterator[Sandbox]:
     box.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    with browser_page(browser, 1400, 900) as tab:
-        yield tab
+browser, page = browser_fixtures(1400, 900)
 
 
 def payment_token(sandbox: Sandbox, invoice_id: str, amount: int) -> str:

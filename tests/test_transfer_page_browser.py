@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 
 from mock_epay.settings import TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_P2P_TERMINAL_ID
-from tests.browser import ARTIFACTS, browser_page, chromium, playwright_sync
+from tests.browser import ARTIFACTS, browser_fixtures, playwright_sync
 from tests.test_dashboard_browser import Sandbox
 
 expect = playwright_sync.expect
@@ -48,16 +48,7 @@ def sandbox() -> Iterator[TransferSandbox]:
     box.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    with browser_page(browser, 900, 1000) as tab:
-        yield tab
+browser, page = browser_fixtures(900, 1000)
 
 
 def transfer_token(sandbox: Sandbox, order_id: str | None = None, amount: int = 5000,

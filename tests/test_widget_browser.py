@@ -23,7 +23,7 @@ from aiohttp import web
 from mock_epay.app import create_app
 from mock_epay.settings import TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TERMINAL_ID, Settings
 from mock_epay.web.payform.params import payform_url
-from tests.browser import ARTIFACTS, LoopbackSites, browser_page, chromium, playwright_sync
+from tests.browser import ARTIFACTS, LoopbackSites, browser_fixtures, playwright_sync
 from tests.test_readme_commands import ReadmeDemo, readme_demo
 
 VISA = "4405639704015096"
@@ -155,16 +155,7 @@ def sandbox() -> Iterator[Sandbox]:
     box.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    with browser_page(browser, 1000, 800) as tab:
-        yield tab
+browser, page = browser_fixtures(1000, 800)
 
 
 def open_widget(page: Any, sandbox: Sandbox, obj: dict[str, Any]) -> Any:
