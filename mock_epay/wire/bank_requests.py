@@ -1,5 +1,5 @@
-"""The bank API's request bodies: the token request and the cards/auth payment, each with one
-normalisation step.
+"""The bank API's request bodies: the token request, the cards/auth payment and the operations' body,
+each with one normalisation step.
 
 The bank accepts several spellings of one field and numbers sent as strings (forms carry
 only text). `normalise_token_request` and `normalise_card_payment` fold the spellings onto
@@ -9,6 +9,7 @@ are tolerated, as the bank does, so request shapes do not forbid them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import msgspec
@@ -158,7 +159,7 @@ class OperationAmountRequest(Request):
     `externalid`); both may instead come from the query. No body means the full amount."""
 
     amount: TextOrNumber | None | UnsetType = UNSET
-    externalID: str | int | None | UnsetType = UNSET
+    externalID: Text | None | UnsetType = UNSET
 
 
 class ConfirmPaymentRequest(Request):
@@ -177,3 +178,21 @@ class AcsRequest(Request):
 
 
 OPERATION_SPELLINGS: dict[str, tuple[str, ...]] = {"externalID": ("externalId", "externalid")}
+OPERATION_TYPE_MESSAGES = {"amount": "must be a number"}
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def normalise_operation(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """An operation's body (or query) with `externalId` / `externalid` folded onto `externalID`: the
+    first spelling with a value wins. A blank value (null, "", spaces) is absent; other keys are dropped."""
+    folded: dict[str, Any] = {}
+    for name, others in (("amount", ()), *OPERATION_SPELLINGS.items()):
+        for spelling in (name, *others):
+            value = fields.get(spelling)
+            if not _blank(value):
+                folded[name] = value
+                break
+    return folded
