@@ -12,6 +12,7 @@ import msgspec
 
 from mock_epay.wire import (
     admin,
+    admin_requests,
     bank_answers,
     bank_requests,
     callbacks,
@@ -43,7 +44,6 @@ DECLARATIONS: tuple[type, ...] = (
     admin.Deliveries,
     admin.Transactions,
     admin.Merchants,
-    admin.NewMerchantRequest,
     admin.MerchantCreated,
     admin.Scenarios,
     admin.OverrideAdded,
@@ -51,10 +51,7 @@ DECLARATIONS: tuple[type, ...] = (
     admin.ScenariosReloaded,
     admin.ClockOffset,
     admin.ResetDone,
-    admin.ScenarioOverrideRequest,
-    admin.ForgeRequest,
-    admin.ClockAdvanceRequest,
-    admin.ResetRequest,
+    *admin_requests.DECLARATIONS,
     *cryptopay.DECLARATIONS,
     transfers.TransferRequest,
     transfers.TransferResponse,
