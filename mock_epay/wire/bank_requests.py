@@ -114,9 +114,11 @@ class Normalised(dict[str, Any]):
         return self.spelled.get(name, name)
 
 
-def normalise(body: dict[str, Any], spellings: dict[str, tuple[str, ...]]) -> Normalised:
-    """`body` with each other spelling folded onto its declared name; the first present spelling wins.
-    A JSON `null` means the field is absent, as the bank reads it."""
+def normalise(body: dict[str, Any], spellings: dict[str, tuple[str, ...]],
+              blank_falls_through: frozenset[str] = _BLANK_FALLS_THROUGH) -> Normalised:
+    """`body` with each other spelling folded onto its declared name; the first present spelling wins
+    (an empty one gives way for the fields of `blank_falls_through`). A JSON `null` means the field
+    is absent, as the bank reads it."""
     present = body if None not in body.values() else {k: v for k, v in body.items() if v is not None}
     folded = Normalised(present)
     folded.spelled = {}
@@ -124,7 +126,7 @@ def normalise(body: dict[str, Any], spellings: dict[str, tuple[str, ...]]) -> No
         for spelling in (name, *others):
             if spelling not in folded:
                 continue
-            if name in _BLANK_FALLS_THROUGH and folded[spelling] == "":
+            if name in blank_falls_through and folded[spelling] == "":
                 continue
             for other in others:
                 folded.pop(other, None)

@@ -18,6 +18,7 @@ from mock_epay.wire import (
     callbacks,
     cryptopay,
     errors,
+    payform,
     statements,
     transfers,
 )
@@ -53,6 +54,7 @@ DECLARATIONS: tuple[type, ...] = (
     admin.ResetDone,
     *admin_requests.DECLARATIONS,
     *cryptopay.DECLARATIONS,
+    payform.PaymentPageRequest,
     transfers.TransferRequest,
     transfers.TransferResponse,
     transfers.P2PStatusResponse,
