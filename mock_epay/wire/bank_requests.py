@@ -48,7 +48,25 @@ class CardId(Request):
     id: Text
 
 
-class CardPaymentRequest(Request):
+class OrderExtras(Request, kw_only=True):
+    """The optional fields every way to pay shares (cards/auth, cryptopay, the payment page): the payer
+    (`accountId`, `name`, `email`, `phone`, `language`), the merchant's second invoice id, where the
+    buyer and the callbacks go, and free `data`. Declared after each shape's own fields."""
+
+    accountId: Text | UnsetType = UNSET
+    name: Text | UnsetType = UNSET
+    email: Text | UnsetType = UNSET
+    phone: Text | UnsetType = UNSET
+    language: Text | UnsetType = UNSET
+    invoiceIdAlt: Text | UnsetType = UNSET
+    backLink: Text | UnsetType = UNSET
+    failureBackLink: Text | UnsetType = UNSET
+    postLink: Text | UnsetType = UNSET
+    failurePostLink: Text | UnsetType = UNSET
+    data: Any = UNSET
+
+
+class CardPaymentRequest(OrderExtras):
     """`payments/cards/auth`: pay with a saved card (spec 8.5). `terminalId` is also read as `terminal`,
     `cardId` as `cardid` / `cardID` and may be a bare string (RU doc table); backLink / failureBackLink
     are any absolute URI except javascript:, data:, vbscript:, blob:, filesystem: and about:."""
@@ -59,19 +77,8 @@ class CardPaymentRequest(Request):
     invoiceId: Text
     description: str
     cardId: CardId | Text
-    accountId: Text | UnsetType = UNSET
     paymentType: Literal["cardId"] | UnsetType = UNSET
-    name: Text | UnsetType = UNSET
-    email: Text | UnsetType = UNSET
-    phone: Text | UnsetType = UNSET
-    language: Text | UnsetType = UNSET
-    invoiceIdAlt: Text | UnsetType = UNSET
-    backLink: Text | UnsetType = UNSET
-    failureBackLink: Text | UnsetType = UNSET
-    postLink: Text | UnsetType = UNSET
-    failurePostLink: Text | UnsetType = UNSET
     recurrent: bool | str | UnsetType = UNSET
-    data: Any = UNSET
 
 
 # How each field's own check words a value of the wrong JSON type (the text after "field 'x' ").

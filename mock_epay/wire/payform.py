@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from mock_epay.wire.bank_requests import Normalised, Request, Text, TextOrNumber, normalise
+from mock_epay.wire.bank_requests import Normalised, OrderExtras, Text, TextOrNumber, normalise
 from mock_epay.wire.shape import UNSET, UnsetType
 
 
-class PaymentPageRequest(Request):
+class PaymentPageRequest(OrderExtras):
     """The payment object the page opens with (spec 4.2), after LZString and `key=value` decoding.
     `auth` is the token response object, a bare access token or `Bearer <token>` (also `token`);
     `terminal` also `terminalId`, `invoiceId` also `invoiceID`, `currency` (KZT when absent) also
@@ -30,17 +30,6 @@ class PaymentPageRequest(Request):
     auth: dict[str, Any] | Text
     currency: Text | UnsetType = UNSET
     description: str | UnsetType = UNSET
-    invoiceIdAlt: Text | UnsetType = UNSET
-    backLink: Text | UnsetType = UNSET
-    failureBackLink: Text | UnsetType = UNSET
-    postLink: Text | UnsetType = UNSET
-    failurePostLink: Text | UnsetType = UNSET
-    language: Text | UnsetType = UNSET
-    accountId: Text | UnsetType = UNSET
-    name: Text | UnsetType = UNSET
-    email: Text | UnsetType = UNSET
-    phone: Text | UnsetType = UNSET
-    data: Any = UNSET
     cardSave: bool | str | UnsetType = UNSET
     paymentType: str | UnsetType = UNSET
     cardId: dict[str, Any] | Text | UnsetType = UNSET
