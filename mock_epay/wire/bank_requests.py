@@ -188,6 +188,7 @@ class AcsRequest(Request):
 
 OPERATION_SPELLINGS: dict[str, tuple[str, ...]] = {"externalID": ("externalId", "externalid")}
 OPERATION_TYPE_MESSAGES = {"amount": "must be a number"}
+_EXTERNAL_ID_SPELLINGS = ("externalID", *OPERATION_SPELLINGS["externalID"])
 
 
 def _blank(value: Any) -> bool:
@@ -197,11 +198,15 @@ def _blank(value: Any) -> bool:
 def normalise_operation(fields: Mapping[str, Any]) -> dict[str, Any]:
     """An operation's body (or query) with `externalId` / `externalid` folded onto `externalID`: the
     first spelling with a value wins. A blank value (null, "", spaces) is absent; other keys are dropped."""
+    if not fields:
+        return {}
     folded: dict[str, Any] = {}
-    for name, others in (("amount", ()), *OPERATION_SPELLINGS.items()):
-        for spelling in (name, *others):
-            value = fields.get(spelling)
-            if not _blank(value):
-                folded[name] = value
-                break
+    amount = fields.get("amount")
+    if not _blank(amount):
+        folded["amount"] = amount
+    for spelling in _EXTERNAL_ID_SPELLINGS:
+        value = fields.get(spelling)
+        if not _blank(value):
+            folded["externalID"] = value
+            break
     return folded

@@ -35,6 +35,7 @@ from mock_epay.wire.render import json_response, legacy_operation_body
 from mock_epay.wire.route_docs import BANK_DOCS, lazy_doc
 
 MAX_ID_LENGTH = 128
+_NOTHING_GIVEN = OperationAmountRequest()  # no amount, no externalID: the full amount (never changed)
 
 
 def _amount(value: Any, where: str) -> float:
@@ -52,6 +53,8 @@ def _in_operations(exc: EpayError, where: str) -> EpayError:
 
 def _decoded(folded: dict[str, Any], where: str) -> OperationAmountRequest:
     """A folded body or query (wire/bank_requests.py `normalise_operation`) decoded into its declaration."""
+    if not folded:
+        return _NOTHING_GIVEN
     try:
         return decode(OperationAmountRequest, folded, OPERATION_TYPE_MESSAGES, {})
     except EpayError as exc:
