@@ -179,7 +179,8 @@ def legacy_operation_status() -> dict[str, Any]:
     )
 
 
-def _transaction_operation(name: str, summary: str, params: list[dict[str, Any]]) -> dict[str, Any]:
+def _transaction_operation(name: str, summary: str, params: list[dict[str, Any]],
+                           example: dict[str, Any]) -> dict[str, Any]:
     tx_id = param("transaction_id", "path", STR, "the transaction UUID (`id` of the payment)", TX_ID)
     return operation(
         f"{name}Transaction",
@@ -192,24 +193,25 @@ def _transaction_operation(name: str, summary: str, params: list[dict[str, Any]]
             "401": UNAUTHORIZED,
         },
         parameters=[tx_id, *params],
-        body=request_body(OperationAmountRequest, required=False),
+        body=request_body(OperationAmountRequest, example, required=False),
         security=SERVICE_TOKEN,
     )
 
 
 def charge_transaction() -> dict[str, Any]:
     return _transaction_operation("charge", "Charge (confirm) an AUTH, fully or partly (spec 7)",
-                                  [_amount_query()])
+                                  [_amount_query()], {"amount": 100})
 
 
 def cancel_transaction() -> dict[str, Any]:
-    return _transaction_operation("cancel", "Cancel (void) an AUTH (spec 7)", [])
+    return _transaction_operation("cancel", "Cancel (void) an AUTH, for its full amount only (spec 7)", [],
+                                  {"amount": 100})
 
 
 def refund_transaction() -> dict[str, Any]:
     external = param("externalID", "query", STR, "the merchant's refund id", required=False)
     return _transaction_operation("refund", "Refund a CHARGE, fully or partly, at least 10 tenge (spec 7)",
-                                  [_amount_query(), external])
+                                  [_amount_query(), external], {"amount": 100, "externalID": "refund-1"})
 
 
 # -- cards -----------------------------------------------------------------------------------------

@@ -42,8 +42,13 @@ def read_override(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
     try:
         times = given(msgspec.convert(body, ScenarioOverrideRequest).times)
     except msgspec.ValidationError as exc:
-        if failed_field(str(exc)) == "times" or not _times_fit(body):
+        field = failed_field(str(exc))
+        if field == "times" or not _times_fit(body):
             raise _times_error(body.get("times")) from exc
+        outcomes = body.get("outcomes")
+        if field == "outcomes" and isinstance(outcomes, int | float) and outcomes:  # the rule checks cannot
+            message = f"field 'outcomes' must be a list of outcome objects, got {outcomes!r}"
+            raise bad_request(message) from exc
         times = body.get("times")
     return override_rule(body), 1 if times is None else times
 
