@@ -34,7 +34,8 @@ _PREFIX_SUFFIX = re.compile(r"_(api|epay2|redesign_payform)$")
 def _json_body_operations() -> list[tuple[str, str, dict[str, Any]]]:
     """One (path, method, operation) per operation id served without a prefix, with a JSON body."""
     return [(path, method, op) for path, method, op in OPERATIONS
-            if not _PREFIX_SUFFIX.search(op["operationId"]) and JSON in op.get("requestBody", {}).get("content", {})]
+            if not _PREFIX_SUFFIX.search(op["operationId"])
+            and JSON in op.get("requestBody", {}).get("content", {})]
 
 
 BODIES = _json_body_operations()
