@@ -103,3 +103,11 @@ async def test_full_reset_clears_overrides_and_sequences(client):
     client.app[ENGINE].reset()
     statuses += [(await trigger(client, {"amount": 7222}, invoice="000722299")).status for _ in range(3)]
     assert statuses == [503, 503, 503, 503, 200]  # the sequence starts again; the override is gone
+
+
+@pytest.mark.parametrize("outcomes", [5, 1.5, True])
+async def test_an_override_whose_outcomes_is_a_number_is_a_400_naming_the_field(client, outcomes):
+    response = await client.post("/_mock/scenarios", json={"match": {}, "outcomes": outcomes})
+    assert response.status == 400
+    assert await response.json() == {
+        "code": -1, "message": f"field 'outcomes' must be a list of outcome objects, got {outcomes!r}"}

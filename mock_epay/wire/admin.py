@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import msgspec
-
 from mock_epay.gateway.models import Status
 from mock_epay.wire.shape import UNSET, Shape, UnsetType
 
@@ -217,72 +215,6 @@ class ResetDone(Shape):
 
     status: Literal["reset"]
     client_id: str | None
-
-
-class ScenarioOverrideRequest(msgspec.Struct):
-    """`POST /_mock/scenarios`: a rule as in a YAML file (docs/scenarios.md) plus `times` (default 1):
-    it decides the next `times` matching requests, ahead of every file."""
-
-    match: dict[str, Any] | UnsetType = UNSET
-    outcome: dict[str, Any] | UnsetType = UNSET
-    outcomes: list[dict[str, Any]] | UnsetType = UNSET
-    name: str | UnsetType = UNSET
-    description: str | UnsetType = UNSET
-    header_only: bool | UnsetType = UNSET
-    sequence_by: Literal["invoice", "card", "transaction"] | UnsetType = UNSET
-    times: int | UnsetType = UNSET
-
-
-class ForgeRequest(msgspec.Struct):
-    """`POST /_mock/callbacks/forge`: `{"url", "body"}` sends `body` verbatim; or name a transaction
-    (`invoiceId` / `transactionId`, `clientId`) and change its real callback body (`overrides`, `omit`);
-    `url` defaults to the transaction's postLink / failurePostLink."""
-
-    url: str | None | UnsetType = UNSET
-    body: dict[str, Any] | list[Any] | str | UnsetType = UNSET
-    invoiceId: str | int | None | UnsetType = UNSET
-    transactionId: str | None | UnsetType = UNSET
-    clientId: str | int | None | UnsetType = UNSET
-    overrides: dict[str, Any] | UnsetType = UNSET
-    omit: list[str] | UnsetType = UNSET
-
-
-class ClockAdvanceRequest(msgspec.Struct):
-    """`POST /_mock/clock/advance` body (or `?seconds=`): seconds to move forward, 0 to ten years."""
-
-    seconds: Number | str | UnsetType = UNSET
-
-
-class ResetRequest(msgspec.Struct):
-    """`POST /_mock/reset` body (or `?client_id=`): only this merchant's state; absent means everything."""
-
-    client_id: str | None | UnsetType = UNSET
-
-
-class NewSavedCard(msgspec.Struct, forbid_unknown_fields=True):
-    """A saved card for `POST /_mock/merchants`: its account and full number (Luhn-checked, answered
-    masked); `id` defaults to a fresh UUID, `expiry` (MM/YY) to 01/27, `payerName` to a generated name."""
-
-    accountId: str
-    cardNumber: str | int
-    id: str | UnsetType = UNSET
-    payerName: str | UnsetType = UNSET
-    expiry: str | UnsetType = UNSET
-
-
-class NewMerchantRequest(msgspec.Struct, forbid_unknown_fields=True):
-    """`POST /_mock/merchants`: every field may be left out. `clientId` and `clientSecret` are generated
-    unless given (a taken `clientId` is refused with 409); one terminal is made, one-stage unless
-    `twoStage`; `autoCancelSeconds` turns an AUTH older than that into CANCEL_OLD."""
-
-    clientId: str | UnsetType = UNSET
-    clientSecret: str | UnsetType = UNSET
-    name: str | UnsetType = UNSET
-    twoStage: bool | UnsetType = UNSET
-    autoCancelSeconds: Number | None | UnsetType = UNSET
-    callbackFormat: Literal["current", "legacy"] | UnsetType = UNSET
-    callbacksAfterOperations: bool | UnsetType = UNSET
-    savedCards: list[NewSavedCard] | UnsetType = UNSET
 
 
 class CreatedCard(Shape):

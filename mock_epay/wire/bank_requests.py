@@ -1,5 +1,5 @@
-"""The bank API's request bodies: the token request and the cards/auth payment, each with one
-normalisation step.
+"""The bank API's request bodies: the token request, the cards/auth payment and the operations' body,
+each with one normalisation step.
 
 The bank accepts several spellings of one field and numbers sent as strings (forms carry
 only text). `normalise_token_request` and `normalise_card_payment` fold the spellings onto
@@ -9,6 +9,7 @@ are tolerated, as the bank does, so request shapes do not forbid them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import msgspec
@@ -47,7 +48,25 @@ class CardId(Request):
     id: Text
 
 
-class CardPaymentRequest(Request):
+class OrderExtras(Request, kw_only=True):
+    """The optional fields every way to pay shares (cards/auth, cryptopay, the payment page): the payer
+    (`accountId`, `name`, `email`, `phone`, `language`), the merchant's second invoice id, where the
+    buyer and the callbacks go, and free `data`. Declared after each shape's own fields."""
+
+    accountId: Text | UnsetType = UNSET
+    name: Text | UnsetType = UNSET
+    email: Text | UnsetType = UNSET
+    phone: Text | UnsetType = UNSET
+    language: Text | UnsetType = UNSET
+    invoiceIdAlt: Text | UnsetType = UNSET
+    backLink: Text | UnsetType = UNSET
+    failureBackLink: Text | UnsetType = UNSET
+    postLink: Text | UnsetType = UNSET
+    failurePostLink: Text | UnsetType = UNSET
+    data: Any = UNSET
+
+
+class CardPaymentRequest(OrderExtras):
     """`payments/cards/auth`: pay with a saved card (spec 8.5). `terminalId` is also read as `terminal`,
     `cardId` as `cardid` / `cardID` and may be a bare string (RU doc table); backLink / failureBackLink
     are any absolute URI except javascript:, data:, vbscript:, blob:, filesystem: and about:."""
@@ -58,19 +77,8 @@ class CardPaymentRequest(Request):
     invoiceId: Text
     description: str
     cardId: CardId | Text
-    accountId: Text | UnsetType = UNSET
     paymentType: Literal["cardId"] | UnsetType = UNSET
-    name: Text | UnsetType = UNSET
-    email: Text | UnsetType = UNSET
-    phone: Text | UnsetType = UNSET
-    language: Text | UnsetType = UNSET
-    invoiceIdAlt: Text | UnsetType = UNSET
-    backLink: Text | UnsetType = UNSET
-    failureBackLink: Text | UnsetType = UNSET
-    postLink: Text | UnsetType = UNSET
-    failurePostLink: Text | UnsetType = UNSET
     recurrent: bool | str | UnsetType = UNSET
-    data: Any = UNSET
 
 
 # How each field's own check words a value of the wrong JSON type (the text after "field 'x' ").
@@ -113,9 +121,11 @@ class Normalised(dict[str, Any]):
         return self.spelled.get(name, name)
 
 
-def normalise(body: dict[str, Any], spellings: dict[str, tuple[str, ...]]) -> Normalised:
-    """`body` with each other spelling folded onto its declared name; the first present spelling wins.
-    A JSON `null` means the field is absent, as the bank reads it."""
+def normalise(body: dict[str, Any], spellings: dict[str, tuple[str, ...]],
+              blank_falls_through: frozenset[str] = _BLANK_FALLS_THROUGH) -> Normalised:
+    """`body` with each other spelling folded onto its declared name; the first present spelling wins
+    (an empty one gives way for the fields of `blank_falls_through`). A JSON `null` means the field
+    is absent, as the bank reads it."""
     present = body if None not in body.values() else {k: v for k, v in body.items() if v is not None}
     folded = Normalised(present)
     folded.spelled = {}
@@ -123,7 +133,7 @@ def normalise(body: dict[str, Any], spellings: dict[str, tuple[str, ...]]) -> No
         for spelling in (name, *others):
             if spelling not in folded:
                 continue
-            if name in _BLANK_FALLS_THROUGH and folded[spelling] == "":
+            if name in blank_falls_through and folded[spelling] == "":
                 continue
             for other in others:
                 folded.pop(other, None)
@@ -158,7 +168,7 @@ class OperationAmountRequest(Request):
     `externalid`); both may instead come from the query. No body means the full amount."""
 
     amount: TextOrNumber | None | UnsetType = UNSET
-    externalID: str | int | None | UnsetType = UNSET
+    externalID: Text | None | UnsetType = UNSET
 
 
 class ConfirmPaymentRequest(Request):
@@ -177,3 +187,26 @@ class AcsRequest(Request):
 
 
 OPERATION_SPELLINGS: dict[str, tuple[str, ...]] = {"externalID": ("externalId", "externalid")}
+OPERATION_TYPE_MESSAGES = {"amount": "must be a number"}
+_EXTERNAL_ID_SPELLINGS = ("externalID", *OPERATION_SPELLINGS["externalID"])
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def normalise_operation(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """An operation's body (or query) with `externalId` / `externalid` folded onto `externalID`: the
+    first spelling with a value wins. A blank value (null, "", spaces) is absent; other keys are dropped."""
+    if not fields:
+        return {}
+    folded: dict[str, Any] = {}
+    amount = fields.get("amount")
+    if not _blank(amount):
+        folded["amount"] = amount
+    for spelling in _EXTERNAL_ID_SPELLINGS:
+        value = fields.get(spelling)
+        if not _blank(value):
+            folded["externalID"] = value
+            break
+    return folded

@@ -11,14 +11,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from mock_epay.wire.bank_requests import Normalised, Request, TextOrNumber, normalise
+from mock_epay.wire.bank_requests import Normalised, OrderExtras, Request, TextOrNumber, normalise
 from mock_epay.wire.shape import UNSET, Shape, UnsetType
 
 Frequency = Literal["WEEKLY", "MONTHLY", "QUARTERLY"]
 CYRILLIC_CRYPTOGRAM = "\u0441ryptogram"  # "сryptogram": the SDK's key, first letter Cyrillic
 
 
-class CryptopayRequest(Request):
+class CryptopayRequest(OrderExtras):
     """`payment/cryptopay` (spec 2.3): `cryptogram` (also the SDK's Cyrillic `сryptogram`) is base64 of the
     RSA PKCS#1 v1.5 encrypted `{"hpan","expDate","cvc","terminalId"}` made with the key at `/public.rsa`;
     the mock also reads that JSON plain or base64-encoded. `amount` 0 verifies (and with `cardSave`
@@ -29,20 +29,9 @@ class CryptopayRequest(Request):
     cryptogram: str
     invoiceId: str
     description: str
-    name: str | UnsetType = UNSET
-    invoiceIdAlt: str | UnsetType = UNSET
-    accountId: str | UnsetType = UNSET
-    email: str | UnsetType = UNSET
-    phone: str | UnsetType = UNSET
-    postLink: str | UnsetType = UNSET
-    failurePostLink: str | UnsetType = UNSET
-    backLink: str | UnsetType = UNSET
-    failureBackLink: str | UnsetType = UNSET
     cardSave: bool | UnsetType = UNSET
     recurrent: bool | UnsetType = UNSET
     terminalId: str | UnsetType = UNSET
-    language: str | UnsetType = UNSET
-    data: Any = UNSET
 
 
 CRYPTOPAY_SPELLINGS: dict[str, tuple[str, ...]] = {

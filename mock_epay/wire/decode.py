@@ -4,11 +4,14 @@
 already folded (wire/bank_requests.py). A missing field, a blank one or a value of the wrong
 JSON type becomes a 400 `{"code": -1, "message": "field '<name as the client spelled it>' ..."}`,
 worded as the field's own check words it (`messages`: field -> the text after its name).
+`decode_explained(shape, body, explain)` is the same decoding for bodies whose errors are worded
+another way (the admin API's): `explain(field, value)` gives the error for the field that failed.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import msgspec
@@ -19,6 +22,7 @@ S = TypeVar("S", bound=msgspec.Struct)
 MUST_BE_TEXT = "must be a string"
 _MISSING_RE = re.compile(r"^Object missing required field `([^`]+)`(?: - at `\$([^`]*)`)?")
 _AT_RE = re.compile(r" - at `\$\.?([^`]*)`$")
+Explain = Callable[[str, Any], EpayError]
 
 
 def decode(shape: type[S], body: dict[str, Any], messages: dict[str, str], spelled: dict[str, str]) -> S:
@@ -51,3 +55,22 @@ def field_error(text: str, body: dict[str, Any], messages: dict[str, str],
         return bad_request(f"field {shown!r} is required")
     message = messages.get(name, MUST_BE_TEXT).format(value=str(value)[:40])
     return bad_request(f"field {shown!r} {message}")
+
+
+def failed_field(text: str) -> str:
+    """The top-level field a msgspec validation message is about ("" for the body itself)."""
+    missing = _MISSING_RE.match(text)
+    if missing is not None:
+        under = (missing.group(2) or "").lstrip(".")
+        return _top_field(under) if under else missing.group(1)
+    at = _AT_RE.search(text)
+    return _top_field(at.group(1)) if at else ""
+
+
+def decode_explained(shape: type[S], body: dict[str, Any], explain: Explain) -> S:
+    """`body` as `shape`; the field that fails is worded by `explain(field, value)` (its own check)."""
+    try:
+        return msgspec.convert(body, shape)
+    except msgspec.ValidationError as exc:
+        field = failed_field(str(exc))
+        raise explain(field, body.get(field)) from exc

@@ -10,6 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from mock_epay import __version__
+from mock_epay.wire.admin_requests import (
+    ClockAdvanceRequest,
+    ForgeRequest,
+    ResetRequest,
+    ScenarioOverrideRequest,
+)
+from mock_epay.wire.bank_requests import AcsRequest
 from mock_epay.wire.openapi_parts import (
     ADMIN,
     DELIVERY_KINDS,
@@ -21,10 +28,10 @@ from mock_epay.wire.openapi_parts import (
     TX_ID,
     error,
     html,
-    json_content,
     operation,
     param,
     ref,
+    request_body,
     response,
     static_files,
 )
@@ -47,10 +54,6 @@ def _selector() -> list[dict[str, Any]]:
         param("transactionId", "query", STR, required=False),
         param("clientId", "query", STR, required=False),
     ]
-
-
-def _optional_json(name: str) -> dict[str, Any]:
-    return {"required": False, "content": json_content(ref(name))}
 
 
 # -- introspection ---------------------------------------------------------------------------------
@@ -158,7 +161,7 @@ def forge_callback() -> dict[str, Any]:
         "Send any callback body to any allowed URL",
         ["callbacks"],
         {"202": response("Queued", ref("Delivery")), "400": _bad(), "404": error("Unknown transaction")},
-        body={"required": True, "content": json_content(ref("ForgeRequest"), example)},
+        body=request_body(ForgeRequest, example),
         security=ADMIN,
     )
 
@@ -192,7 +195,7 @@ def advance_clock() -> dict[str, Any]:
         ["state"],
         {"200": response("The clock's total offset", ref("ClockOffset"), {"offset": 3600}), "400": _bad()},
         parameters=[seconds],
-        body=_optional_json("ClockAdvanceRequest"),
+        body=request_body(ClockAdvanceRequest, required=False),
         security=ADMIN,
     )
 
@@ -204,7 +207,7 @@ def reset_state() -> dict[str, Any]:
         ["state"],
         {"200": response("Reset", ref("ResetDone"), {"status": "reset", "client_id": None}), "400": _bad()},
         parameters=[param("client_id", "query", STR, "only this merchant", required=False)],
-        body=_optional_json("ResetRequest"),
+        body=request_body(ResetRequest, required=False),
         security=ADMIN,
     )
 
@@ -225,7 +228,7 @@ def add_scenario_override() -> dict[str, Any]:
         "Put one rule above every file for the next `times` matching requests",
         ["scenarios"],
         {"201": response("Added", ref("OverrideAdded")), "400": _bad()},
-        body={"required": True, "content": json_content(ref("ScenarioOverrideRequest"), example)},
+        body=request_body(ScenarioOverrideRequest, example),
         security=ADMIN,
     )
 
@@ -261,7 +264,7 @@ def mock_acs_form() -> dict[str, Any]:
         "The mock ACS page, opened by a form post",
         ["3-D Secure"],
         {"200": html("The page"), "400": html("MD / TermUrl missing")},
-        body={"required": False, "content": {FORM: {"schema": ref("AcsRequest")}}},
+        body=request_body(AcsRequest, required=False, media=(FORM,)),
         security=PUBLIC,
     )
 

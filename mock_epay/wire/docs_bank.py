@@ -9,6 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from mock_epay.wire.bank_requests import (
+    CardPaymentRequest,
+    ConfirmPaymentRequest,
+    OperationAmountRequest,
+    TokenRequest,
+)
 from mock_epay.wire.openapi_parts import (
     ANY_TOKEN,
     CARD_PAYMENT_EXAMPLE,
@@ -30,11 +36,11 @@ from mock_epay.wire.openapi_parts import (
     UNAUTHORIZED,
     error,
     html,
-    json_content,
     operation,
     param,
     redirect,
     ref,
+    request_body,
     response,
     static_files,
 )
@@ -72,14 +78,7 @@ def _form_body() -> dict[str, Any]:
 
 
 def issue_token() -> dict[str, Any]:
-    body = {
-        "required": True,
-        "content": {
-            FORM: {"schema": ref("TokenRequest"), "example": TOKEN_REQUEST_EXAMPLE},
-            MULTIPART: {"schema": ref("TokenRequest")},
-            JSON: {"schema": ref("TokenRequest")},
-        },
-    }
+    body = request_body(TokenRequest, TOKEN_REQUEST_EXAMPLE, media=(FORM, MULTIPART, JSON))
     return operation(
         "issueToken",
         "Get a payment or service token (spec 3)",
@@ -115,7 +114,7 @@ def pay_with_saved_card() -> dict[str, Any]:
                          {"code": 465, "message": "Card is blocked"}),
             "401": UNAUTHORIZED,
         },
-        body={"required": True, "content": json_content(ref("CardPaymentRequest"), CARD_PAYMENT_EXAMPLE)},
+        body=request_body(CardPaymentRequest, CARD_PAYMENT_EXAMPLE),
         parameters=[param("X-Mock-Scenario", "header", STR, "mock only: name a scenario rule",
                           required=False)],
         security=PAYMENT_TOKEN,
@@ -157,7 +156,7 @@ def confirm_payment() -> dict[str, Any]:
             "401": UNAUTHORIZED,
         },
         parameters=[param("Access", "query", STR, "the payment token", required=True)],
-        body={"required": False, "content": {FORM: {"schema": ref("ConfirmPaymentRequest")}}},
+        body=request_body(ConfirmPaymentRequest, required=False, media=(FORM,)),
         security=PUBLIC,
     )
 
@@ -180,7 +179,8 @@ def legacy_operation_status() -> dict[str, Any]:
     )
 
 
-def _transaction_operation(name: str, summary: str, params: list[dict[str, Any]]) -> dict[str, Any]:
+def _transaction_operation(name: str, summary: str, params: list[dict[str, Any]],
+                           example: dict[str, Any]) -> dict[str, Any]:
     tx_id = param("transaction_id", "path", STR, "the transaction UUID (`id` of the payment)", TX_ID)
     return operation(
         f"{name}Transaction",
@@ -193,24 +193,25 @@ def _transaction_operation(name: str, summary: str, params: list[dict[str, Any]]
             "401": UNAUTHORIZED,
         },
         parameters=[tx_id, *params],
-        body={"content": {JSON: {"schema": ref("OperationAmountRequest")}}, "required": False},
+        body=request_body(OperationAmountRequest, example, required=False),
         security=SERVICE_TOKEN,
     )
 
 
 def charge_transaction() -> dict[str, Any]:
     return _transaction_operation("charge", "Charge (confirm) an AUTH, fully or partly (spec 7)",
-                                  [_amount_query()])
+                                  [_amount_query()], {"amount": 100})
 
 
 def cancel_transaction() -> dict[str, Any]:
-    return _transaction_operation("cancel", "Cancel (void) an AUTH (spec 7)", [])
+    return _transaction_operation("cancel", "Cancel (void) an AUTH, for its full amount only (spec 7)", [],
+                                  {"amount": 100})
 
 
 def refund_transaction() -> dict[str, Any]:
     external = param("externalID", "query", STR, "the merchant's refund id", required=False)
     return _transaction_operation("refund", "Refund a CHARGE, fully or partly, at least 10 tenge (spec 7)",
-                                  [_amount_query(), external])
+                                  [_amount_query(), external], {"amount": 100, "externalID": "refund-1"})
 
 
 # -- cards -----------------------------------------------------------------------------------------
@@ -269,7 +270,9 @@ def payment_page() -> dict[str, Any]:
         ["widget"],
         _html_page(),
         parameters=[
-            param("params", "query", STR, "the payment object as halyk.pay encodes it", required=False),
+            param("params", "query", STR, "the payment object as halyk.pay encodes it (LZString of "
+                  "`key=value` pairs, or of JSON); decoded, it is a `PaymentPageRequest` "
+                  "(#/components/schemas/PaymentPageRequest)", required=False),
             param("isShortForm", "query", STR, "true in the widget's iframe", required=False),
             param("isTransfer", "query", STR, "true from halyk.p2p: the P2P transfer page", required=False),
             param("isAFT", "query", STR, "true from halyk.aft: the AFT (card debit) page", required=False),

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from mock_epay.wire.admin_requests import NewMerchantRequest
 from mock_epay.wire.openapi_parts import (
     ADMIN,
     OPEN_ADMIN_REFUSED,
     STR,
     error,
-    json_content,
     operation,
     param,
     ref,
+    request_body,
     response,
 )
 
@@ -54,7 +55,7 @@ def create_merchant_doc() -> dict[str, Any]:
             "415": error("Not JSON", {"code": -1, "message": "Content-Type must be application/json, "
                                                             "got 'text/xml'"}),
         },
-        body={"required": False, "content": json_content(ref("NewMerchantRequest"), CREATE_EXAMPLE)},
+        body=request_body(NewMerchantRequest, CREATE_EXAMPLE, required=False),
         security=ADMIN,
         description="Parallel CI jobs on one sandbox each create their own merchant: invoices, "
                     "transactions, saved cards and callbacks of one are never seen by another. "

@@ -47,6 +47,18 @@ def ref(name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+def request_body(shape: type, example: Any = None, *, required: bool = True,
+                 media: tuple[str, ...] = (JSON,)) -> dict[str, Any]:
+    """A request body described by the declaration that decodes it: `shape`'s generated schema
+    (wire/schemas.py) under each media type, the example (if any) under the first."""
+    content: dict[str, Any] = {}
+    for index, name in enumerate(media):
+        content[name] = {"schema": ref(shape.__name__)}
+        if example is not None and index == 0:
+            content[name]["example"] = example
+    return {"required": required, "content": content}
+
+
 def json_content(schema: dict[str, Any], example: Any = None) -> dict[str, Any]:
     media: dict[str, Any] = {"schema": schema}
     if example is not None:

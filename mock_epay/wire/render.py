@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from mock_epay.gateway.codes import NOT_FOUND
-from mock_epay.gateway.models import SavedCard, Status, Transaction
+from mock_epay.gateway.models import Card, SavedCard, Status, Transaction
 from mock_epay.wire.bank_answers import (
     CardPaymentResponse,
     LegacyOperation,
@@ -29,6 +29,25 @@ __all__ = ["amount_json", "json_response"]
 
 # statusID values are not published; the mock gives each status a stable number.
 STATUS_IDS = {status: str(index) for index, status in enumerate(Status, start=1)}
+
+
+def _ip_location(unknown: str | None) -> dict[str, Any]:
+    """The IP geolocation fields: the mock does not locate payers, so `unknown` text and coordinates 0."""
+    return {"ipCountry": unknown, "ipCity": unknown, "ipRegion": unknown, "ipDistrict": unknown,
+            "ipLatitude": 0, "ipLongitude": 0}
+
+
+NO_IP_LOCATION = _ip_location("")
+NO_IP_LOCATION_NULL = _ip_location(None)  # callbacks send null where answers send ""
+_NO_CARD: dict[str, Any] = dict.fromkeys(("cardMask", "cardType", "issuer"), "")
+_NO_CARD_NULL: dict[str, Any] = dict.fromkeys(_NO_CARD)
+
+
+def card_fields(card: Card | None, *, null: bool = False) -> dict[str, Any]:
+    """`cardMask`, `cardType` and `issuer` of the card paid with; without one, empty (or null)."""
+    if card is None:
+        return _NO_CARD_NULL if null else _NO_CARD
+    return {"cardMask": card.mask, "cardType": card.card_type, "issuer": card.issuer}
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -73,12 +92,7 @@ def card_payment_body(tx: Transaction, secure3d: Secure3D | None = None) -> Card
         secureDetails="",
         qrReference="",
         ip=tx.ip,
-        ipCity="",
-        ipCountry="",
-        ipDistrict="",
-        ipLatitude=0,
-        ipLongitude=0,
-        ipRegion="",
+        **NO_IP_LOCATION,
         issuerBankCountry=card.issuer_country if card else "",
         isCredit=False,
         issuer=card.issuer if card else "",
@@ -92,7 +106,6 @@ def status_body(tx: Transaction) -> StatusResponse:
 
 def status_transaction(tx: Transaction) -> StatusTransaction:
     """`transaction` of the status answer (spec 6.2): capital-ID names, string reasonCode."""
-    card = tx.card
     charged = tx.charged_amount - tx.refunded_amount
     return StatusTransaction(
         id=tx.id,
@@ -110,9 +123,7 @@ def status_transaction(tx: Transaction) -> StatusTransaction:
         accountID=tx.account_id,
         description=tx.description,
         language=tx.language,
-        cardMask=card.mask if card else "",
-        cardType=card.card_type if card else "",
-        issuer=card.issuer if card else "",
+        **card_fields(tx.card),
         reference=tx.reference,
         reason=tx.reason,
         reasonCode=str(tx.reason_code),
@@ -127,12 +138,7 @@ def status_transaction(tx: Transaction) -> StatusTransaction:
         cardID=tx.card_id or "",
         xlsRRN="",
         ip=tx.ip,
-        ipCountry="",
-        ipCity="",
-        ipRegion="",
-        ipDistrict="",
-        ipLatitude=0,
-        ipLongitude=0,
+        **NO_IP_LOCATION,
     )
 
 
@@ -182,9 +188,7 @@ def callback_body(tx: Transaction, legacy: bool = False) -> dict[str, Any]:
         accountId=tx.account_id,
         description=tx.description,
         language=tx.language,
-        cardMask=card.mask if card else None,
-        cardType=card.card_type if card else None,
-        issuer=card.issuer if card else None,
+        **card_fields(card, null=True),
         issuerBankCountry=card.issuer_country if card else None,
         reference=tx.reference or None,
         approvalCode=tx.approval_code if approved else None,
@@ -198,12 +202,7 @@ def callback_body(tx: Transaction, legacy: bool = False) -> dict[str, Any]:
         email=tx.email or None,
         phone=tx.phone or None,
         ip=tx.ip or None,
-        ipCountry=None,
-        ipCity=None,
-        ipRegion=None,
-        ipDistrict=None,
-        ipLongitude=0,
-        ipLatitude=0,
+        **NO_IP_LOCATION_NULL,
         cardId=tx.card_id if approved and tx.card_id else None,
     )
     if tx.secret_hash is not None:
@@ -236,7 +235,6 @@ def _legacy_callback_body(tx: Transaction, approved: bool) -> LegacyCallbackAppr
 
 def legacy_operation_body(tx: Transaction) -> LegacyOperation:
     """The legacy `GET /operation/{invoiceId}` answer: postLink-like, `code` = status name (spec 6.5)."""
-    card = tx.card
     return LegacyOperation(
         id=tx.id,
         dateTime=rfc3339(tx.created_at),
@@ -247,9 +245,7 @@ def legacy_operation_body(tx: Transaction) -> LegacyOperation:
         accountId=tx.account_id,
         description=tx.description,
         language=tx.language,
-        cardMask=card.mask if card else "",
-        cardType=card.card_type if card else "",
-        issuer=card.issuer if card else "",
+        **card_fields(tx.card),
         reference=tx.reference,
         secure="true" if tx.secure else "false",
         code=tx.status,
@@ -259,11 +255,6 @@ def legacy_operation_body(tx: Transaction) -> LegacyOperation:
         email=tx.email,
         phone=tx.phone,
         ip=tx.ip,
-        ipCountry="",
-        ipCity="",
-        ipRegion="",
-        ipDistrict="",
-        ipLongitude=0,
-        ipLatitude=0,
+        **NO_IP_LOCATION,
         cardId=tx.card_id or "",
     )

@@ -26,9 +26,12 @@ from mock_epay.web.app_keys import DISPATCHER, STORE
 from mock_epay.web.readers import parse_limit, parse_url, read_json_object
 from mock_epay.wire.admin import Deliveries
 from mock_epay.wire.admin import Delivery as DeliveryShape
+from mock_epay.wire.admin_requests import ForgeRequest
+from mock_epay.wire.bank_requests import given
+from mock_epay.wire.decode import decode_explained
 from mock_epay.wire.render import json_response
 from mock_epay.wire.route_docs import ADMIN_DOCS, lazy_doc
-from mock_epay.wire.shape import declared
+from mock_epay.wire.shape import UNSET, declared
 
 MAX_WAIT_SECONDS = 60.0
 DEFAULT_LIMIT = 100
@@ -91,15 +94,32 @@ async def replay_delivery(request: web.Request) -> web.Response:
     return json_response(_delivery(dispatcher, dispatcher.replay(original)), status=202)
 
 
-def _find_transaction(request: web.Request, data: dict[str, Any]) -> Transaction:
+_FORGE_PROBLEMS = {
+    "body": "field 'body' must be a JSON object, an array or a string (sent verbatim)",
+    "overrides": "field 'overrides' must be a JSON object of callback fields",
+    "omit": "field 'omit' must be a list of callback field names",
+}
+
+
+def _forge_problem(field: str, value: Any) -> EpayError:
+    """A forge field of the wrong JSON type, worded as that field's own check words it."""
+    if field == "url":
+        try:
+            parse_url(value, "url")
+        except EpayError as exc:
+            return exc
+    return bad_request(_FORGE_PROBLEMS.get(field, f"field {field!r} must be a string"))
+
+
+def _find_transaction(request: web.Request, asked: ForgeRequest) -> Transaction:
     store = request.app[STORE]
-    client_id = data.get("clientId")
+    client_id = given(asked.clientId)
     clients = [client_id] if isinstance(client_id, str) else [m.client_id for m in store.merchants()]
-    invoice_id, transaction_id = data.get("invoiceId"), data.get("transactionId")
+    invoice_id, transaction_id = given(asked.invoiceId), given(asked.transactionId)
     for client in clients:
-        if isinstance(transaction_id, str) and transaction_id:
+        if transaction_id:
             tx = store.transaction(client, transaction_id)
-        elif isinstance(invoice_id, str | int) and str(invoice_id):
+        elif invoice_id is not None and str(invoice_id):
             tx = store.transaction_for_invoice(client, str(invoice_id))
         else:
             raise bad_request("give either 'url' and 'body', or 'invoiceId' / 'transactionId' to start from")
@@ -111,28 +131,21 @@ def _find_transaction(request: web.Request, data: dict[str, Any]) -> Transaction
 
 async def forge_callback(request: web.Request) -> web.Response:
     """`{"url", "body"}`, or `{"invoiceId"|"transactionId", "overrides", "omit", "url"?}`."""
-    data = await read_json_object(request)
+    asked = decode_explained(ForgeRequest, await read_json_object(request), _forge_problem)
     dispatcher = request.app[DISPATCHER]
-    url = parse_url(data.get("url"), "url")
-    if "body" in data:
+    url = parse_url(given(asked.url), "url")
+    if asked.body is not UNSET:
         if url is None:
             raise bad_request("field 'url' is required with 'body'")
-        body = data["body"]
-        if not isinstance(body, dict | list | str):
-            raise bad_request("field 'body' must be a JSON object, an array or a string (sent verbatim)")
+        body = asked.body
         invoice = body.get("invoiceId", "") if isinstance(body, dict) else ""
-        delivery = dispatcher.forge(url, body, client_id=str(data.get("clientId") or ""),
-                                    invoice_id=str(data.get("invoiceId") or invoice or ""))
+        delivery = dispatcher.forge(url, body, client_id=str(given(asked.clientId) or ""),
+                                    invoice_id=str(given(asked.invoiceId) or invoice or ""))
         return json_response(_delivery(dispatcher, delivery), status=202)
-    tx = _find_transaction(request, data)
-    overrides, omit = data.get("overrides", {}), data.get("omit", [])
-    if not isinstance(overrides, dict):
-        raise bad_request("field 'overrides' must be a JSON object of callback fields")
-    if not isinstance(omit, list) or not all(isinstance(k, str) for k in omit):
-        raise bad_request("field 'omit' must be a list of callback field names")
+    tx = _find_transaction(request, asked)
     body = dispatcher.callback_body_for(tx)
-    body.update(overrides)
-    for key in omit:
+    body.update(given(asked.overrides) or {})
+    for key in given(asked.omit) or ():
         body.pop(key, None)
     target = url or dispatcher.target_for(tx)
     if target is None:

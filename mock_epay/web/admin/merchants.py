@@ -26,7 +26,8 @@ from mock_epay.gateway.merchants import (
 )
 from mock_epay.web.app_keys import GATEWAY
 from mock_epay.web.readers import read_json_object
-from mock_epay.wire.admin import CreatedCard, MerchantCreated, NewMerchantRequest, NewSavedCard, Terminal
+from mock_epay.wire.admin import CreatedCard, MerchantCreated, Terminal
+from mock_epay.wire.admin_requests import NewMerchantRequest, NewSavedCard
 from mock_epay.wire.render import json_response
 from mock_epay.wire.route_docs import deferred_doc
 from mock_epay.wire.shape import UNSET

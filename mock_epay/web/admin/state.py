@@ -12,10 +12,18 @@ from typing import Any
 
 from aiohttp import web
 
-from mock_epay.gateway.errors import bad_request
+from mock_epay.gateway.errors import EpayError, bad_request
 from mock_epay.web.app_keys import CLOCK, GATEWAY, RENEWALS, STORE
 from mock_epay.web.optional_body import read_optional_body
 from mock_epay.wire.admin import ClockOffset, ResetDone
+from mock_epay.wire.admin_requests import (
+    ClockAdvanceRequest,
+    ResetRequest,
+    normalise_clock_advance,
+    normalise_reset,
+)
+from mock_epay.wire.bank_requests import given
+from mock_epay.wire.decode import decode_explained
 from mock_epay.wire.render import json_response
 from mock_epay.wire.route_docs import ADMIN_DOCS, lazy_doc
 
@@ -40,9 +48,24 @@ def parse_seconds(value: Any) -> float:
     return seconds
 
 
+def _seconds_problem(field: str, value: Any) -> EpayError:
+    """A `seconds` of the wrong JSON type, worded as `parse_seconds` words it."""
+    try:
+        parse_seconds(value)
+    except EpayError as exc:
+        return exc
+    return bad_request("'seconds' must be a number")
+
+
+def _client_id_problem(field: str, value: Any) -> EpayError:
+    return bad_request(f"unknown client_id {str(value)[:64]!r}")
+
+
 async def advance_clock(request: web.Request) -> web.Response:
-    body = await read_optional_body(request)
-    value = request.query.get("seconds", body.get("seconds"))
+    raw = await read_optional_body(request)
+    folded = {} if "seconds" in request.query else normalise_clock_advance(raw)  # the query wins
+    body = decode_explained(ClockAdvanceRequest, folded, _seconds_problem)
+    value = request.query.get("seconds", given(body.seconds))
     clock = request.app[CLOCK]
     clock.advance(parse_seconds(value))
     await request.app[RENEWALS].settle()  # subscriptions' renewals now due are made before answering
@@ -51,12 +74,12 @@ async def advance_clock(request: web.Request) -> web.Response:
 
 async def reset_state(request: web.Request) -> web.Response:
     app = request.app
-    body = await read_optional_body(request)
-    client_id = request.query.get("client_id") or body.get("client_id") or None
-    if client_id is not None and (
-        not isinstance(client_id, str) or app[STORE].merchant(client_id) is None
-    ):
-        raise bad_request(f"unknown client_id {str(client_id)[:64]!r}")
+    raw = await read_optional_body(request)
+    client_id = request.query.get("client_id") or None
+    if client_id is None:
+        client_id = given(decode_explained(ResetRequest, normalise_reset(raw), _client_id_problem).client_id)
+    if client_id is not None and app[STORE].merchant(client_id) is None:
+        raise bad_request(f"unknown client_id {client_id[:64]!r}")
     app[GATEWAY].reset(client_id)
     return json_response(ResetDone(status="reset", client_id=client_id))
 

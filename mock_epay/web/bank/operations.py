@@ -1,7 +1,8 @@
 """Operations on a transaction: `POST /operation/{id}/charge|cancel|refund`, and the legacy
 `GET /operation/{invoiceId}` status call (spec 6.5 and 7).
 
-The handler parses the amount and externalID and calls the operation service
+The handler decodes the query and the optional body through their declaration
+(`OperationAmountRequest`, one normalisation step for the spellings) and calls the operation service
 (gateway/operations.py), which decides, applies and queues the callback; a forced answer
 is rendered as the outcome table describes it.
 """
@@ -23,22 +24,18 @@ from mock_epay.web.client import scenario_of
 from mock_epay.web.optional_body import read_optional_body
 from mock_epay.web.readers import optional_str, parse_amount
 from mock_epay.web.responses import answer_response
+from mock_epay.wire.bank_requests import (
+    OPERATION_TYPE_MESSAGES,
+    OperationAmountRequest,
+    given,
+    normalise_operation,
+)
+from mock_epay.wire.decode import decode
 from mock_epay.wire.render import json_response, legacy_operation_body
 from mock_epay.wire.route_docs import BANK_DOCS, lazy_doc
 
 MAX_ID_LENGTH = 128
-
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _first_given(sources: tuple[Any, ...], names: tuple[str, ...]) -> Any:
-    for source in sources:
-        for name in names:
-            if not _blank(source.get(name)):
-                return source.get(name)
-    return None
+_NOTHING_GIVEN = OperationAmountRequest()  # no amount, no externalID: the full amount (never changed)
 
 
 def _amount(value: Any, where: str) -> float:
@@ -46,13 +43,30 @@ def _amount(value: Any, where: str) -> float:
     try:
         return parse_amount(value, "amount")
     except EpayError as exc:
-        raise EpayError(exc.status, OPERATION_ERROR, exc.message.replace("field 'amount'", where)) from exc
+        raise _in_operations(exc, where) from exc
 
 
-def parse_requested_amount(query_value: Any, body_value: Any) -> float | None:
+def _in_operations(exc: EpayError, where: str) -> EpayError:
+    """An amount's error as the operations word it: code 100, naming where the amount came from."""
+    return EpayError(exc.status, OPERATION_ERROR, exc.message.replace("field 'amount'", where))
+
+
+def _decoded(folded: dict[str, Any], where: str) -> OperationAmountRequest:
+    """A folded body or query (wire/bank_requests.py `normalise_operation`) decoded into its declaration."""
+    if not folded:
+        return _NOTHING_GIVEN
+    try:
+        return decode(OperationAmountRequest, folded, OPERATION_TYPE_MESSAGES, {})
+    except EpayError as exc:
+        raise (_in_operations(exc, where) if "field 'amount'" in exc.message else exc) from exc
+
+
+def _optional_amount(value: Any, where: str) -> float | None:
+    return None if value is None else _amount(value, where)
+
+
+def agreed_amount(from_query: float | None, from_body: float | None) -> float | None:
     """`?amount=` and/or `{"amount": ...}`: either, or both when they agree; none means full."""
-    from_query = None if _blank(query_value) else _amount(query_value, "query parameter 'amount'")
-    from_body = None if _blank(body_value) else _amount(body_value, "body field 'amount'")
     if from_query is not None and from_body is not None and cents(from_query) != cents(from_body):
         raise bad_request(
             f"query parameter 'amount' ({show(from_query)}) and body field 'amount' "
@@ -66,14 +80,21 @@ async def parse_operation_request(request: web.Request, operation: Operation) ->
     transaction_id = request.match_info["transaction_id"].strip()
     if not transaction_id or len(transaction_id) > MAX_ID_LENGTH:
         raise not_found_error()
-    body = await read_optional_body(request)
-    amount = parse_requested_amount(request.query.get("amount"), body.get("amount"))
-    external = _first_given((request.query, body), ("externalID", "externalId", "externalid"))
+    raw = await read_optional_body(request)
+    query = _decoded(normalise_operation(request.query), "query parameter 'amount'")
+    from_query = _optional_amount(given(query.amount), "query parameter 'amount'")
+    external = given(query.externalID)
+    folded = normalise_operation(raw)
+    if external is not None:
+        folded.pop("externalID", None)  # the query's externalID wins; the body's is not read
+    body = _decoded(folded, "body field 'amount'")
+    from_body = _optional_amount(given(body.amount), "body field 'amount'")
     return OperationRequest(
         operation=operation,
         transaction_id=transaction_id,
-        amount=amount,
-        external_id=optional_str(external, "externalID", max_length=128),
+        amount=agreed_amount(from_query, from_body),
+        external_id=optional_str(given(body.externalID) if external is None else external, "externalID",
+                                 max_length=128),
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -24,12 +25,11 @@ from mock_epay.core.lzstring import (
 )
 from mock_epay.core.pan import luhn_valid
 from mock_epay.gateway import sandbox_cards
-from mock_epay.gateway.errors import EpayError
+from mock_epay.gateway.errors import EpayError, bad_request
 from mock_epay.gateway.models import Token, TokenKind
 from mock_epay.gateway.tokens import token_mismatches
 from mock_epay.web.readers import (
     decode_json,
-    first_present,
     optional_str,
     parse_amount,
     parse_back_link,
@@ -42,6 +42,9 @@ from mock_epay.web.readers import (
     parse_url,
     require,
 )
+from mock_epay.wire.bank_requests import Normalised, given
+from mock_epay.wire.decode import Explain, decode_explained
+from mock_epay.wire.payform import PaymentPageRequest, normalise_payment_object
 
 _URI_COMPONENT_SAFE = "-_.!~*'()"  # what encodeURIComponent leaves alone (besides letters, digits)
 MAX_PARAMS_CHARS = 64 * 1024
@@ -210,6 +213,15 @@ def _card_id_of(value: Any) -> str:
     return str(value or "").strip()
 
 
+def _payment_type(value: Any) -> str:
+    payment_type = str(value or "").strip()
+    if payment_type not in PAYMENT_TYPES:
+        raise PageError(
+            f"field 'paymentType' must be 'cardId' or 'cardVerification', got {payment_type[:40]!r}"
+        )
+    return payment_type
+
+
 def read_auto_pay(fields: dict[str, Any], query: dict[str, str]) -> AutoPay | None:
     """`autoPay` from the payment object, or `mockAutoPay` (+ `mockAutoPayMs`) from the page URL."""
     raw = nested(fields.get("autoPay"))
@@ -241,44 +253,76 @@ def read_payment_object(
         raise PageError(exc.message) from exc
 
 
+# Each field's own check, as (value, the field's name as the client spelled it): what the page reads
+# from the decoded object, and what words the error when the declaration refuses a value's JSON type.
+_CHECKS: dict[str, Callable[[Any, str], Any]] = {
+    "invoiceId": parse_invoice_id,
+    "invoiceIdAlt": parse_invoice_id,
+    "amount": lambda value, field: parse_amount(value, field, allow_zero=True),
+    "terminal": lambda value, field: parse_str(require(value, field), field),
+    "auth": lambda value, field: access_token_of(require(value, field)),
+    "currency": parse_currency,
+    "description": lambda value, field: parse_description(value, field, required=False),
+    "backLink": parse_back_link,
+    "failureBackLink": parse_back_link,
+    "postLink": parse_url,
+    "failurePostLink": parse_url,
+    "language": parse_language,
+    "cardSave": parse_bool,
+    "recurrent": parse_bool,
+    "paymentType": lambda value, field: _payment_type(value),
+}
+_TYPE_PROBLEMS = {  # fields without a check of their own that words a value of the wrong JSON type
+    "cardId": "must be an object with an 'id' or a string",
+    "autoPay": "must be a card number or an object with 'card'",
+}
+
+
+def _page_problem(spelled: Normalised) -> Explain:
+    """Words a field the declaration refused as that field's own check does (`_CHECKS`)."""
+    def explain(field: str, value: Any) -> EpayError:
+        name = spelled.spelling(field)
+        try:
+            if field not in _TYPE_PROBLEMS:
+                _CHECKS.get(field, optional_str)(value, name)
+        except (EpayError, PageError) as exc:
+            return bad_request(exc.message)
+        return bad_request(f"field {name!r} {_TYPE_PROBLEMS.get(field, 'must be a string')}")
+    return explain
+
+
 def _read_payment_object(fields: dict[str, Any], query: dict[str, str], strict: bool) -> PaymentObject:
-    auth_field, auth = first_present(fields, "auth", "token")
-    require(auth, auth_field)
-    terminal_field, terminal = first_present(fields, "terminal", "terminalId")
-    invoice_field, invoice = first_present(fields, "invoiceId", "invoiceID")
-    payment_type = str(fields.get("paymentType") or "").strip()
-    if payment_type not in PAYMENT_TYPES:
-        raise PageError(
-            f"field 'paymentType' must be 'cardId' or 'cardVerification', got {payment_type[:40]!r}"
-        )
-    alt = fields.get("invoiceIdAlt")
-    data = fields.get("data")
-    card_save = fields.get("cardSave", fields.get("cardsave"))
-    scenario = fields.get("mockScenario") or query.get("mockScenario")
+    folded = normalise_payment_object(fields)
+    given_object = decode_explained(PaymentPageRequest, folded, _page_problem(folded))
+    obj = {name: given(getattr(given_object, name)) for name in PaymentPageRequest.__struct_fields__}
+    spelling = folded.spelling
+    access_token = _CHECKS["auth"](obj["auth"], spelling("auth"))
+    payment_type = _payment_type(obj["paymentType"])
+    alt, data, scenario = obj["invoiceIdAlt"], obj["data"], obj["mockScenario"] or query.get("mockScenario")
     payment = PaymentObject(
-        invoice_id=parse_invoice_id(invoice, invoice_field, strict=strict),
-        amount=parse_amount(fields.get("amount"), "amount", allow_zero=True),
-        currency=parse_currency(fields.get("currency") or fields.get("curency") or "KZT"),
-        terminal_id=parse_str(require(terminal, terminal_field), terminal_field),
-        access_token=access_token_of(auth),
-        description=parse_description(fields.get("description") or "", required=False),
+        invoice_id=parse_invoice_id(obj["invoiceId"], spelling("invoiceId"), strict=strict),
+        amount=_CHECKS["amount"](obj["amount"], "amount"),
+        currency=parse_currency(obj["currency"] or "KZT"),
+        terminal_id=_CHECKS["terminal"](obj["terminal"], spelling("terminal")),
+        access_token=access_token,
+        description=parse_description(obj["description"] or "", required=False),
         invoice_id_alt=parse_invoice_id(alt, "invoiceIdAlt", strict=strict) if alt else "",
-        back_link=parse_back_link(fields.get("backLink"), "backLink"),
-        failure_back_link=parse_back_link(fields.get("failureBackLink"), "failureBackLink"),
-        post_link=parse_url(fields.get("postLink"), "postLink"),
-        failure_post_link=parse_url(fields.get("failurePostLink"), "failurePostLink"),
-        language=parse_language(fields.get("language")),
-        account_id=optional_str(fields.get("accountId"), "accountId", max_length=128),
-        name=optional_str(fields.get("name"), "name", max_length=128),
-        email=optional_str(fields.get("email"), "email", max_length=256),
-        phone=optional_str(fields.get("phone"), "phone", max_length=32),
+        back_link=parse_back_link(obj["backLink"], "backLink"),
+        failure_back_link=parse_back_link(obj["failureBackLink"], "failureBackLink"),
+        post_link=parse_url(obj["postLink"], "postLink"),
+        failure_post_link=parse_url(obj["failurePostLink"], "failurePostLink"),
+        language=parse_language(obj["language"]),
+        account_id=optional_str(obj["accountId"], "accountId", max_length=128),
+        name=optional_str(obj["name"], "name", max_length=128),
+        email=optional_str(obj["email"], "email", max_length=256),
+        phone=optional_str(obj["phone"], "phone", max_length=32),
         data=data if isinstance(data, str) else (json.dumps(data) if data is not None else ""),
-        card_save=parse_bool(card_save, "cardSave"),
+        card_save=parse_bool(obj["cardSave"], "cardSave"),
         payment_type=payment_type,
-        card_id=_card_id_of(first_present(fields, "cardId", "cardid", "cardID")[1]),
-        recurrent=parse_bool(fields.get("recurrent"), "recurrent"),
+        card_id=_card_id_of(obj["cardId"]),
+        recurrent=parse_bool(obj["recurrent"], "recurrent"),
         scenario=str(scenario) if scenario else None,
-        auto_pay=read_auto_pay(fields, query),
+        auto_pay=read_auto_pay(obj, query),
     )
     if payment.payment_type == "cardId" and not payment.card_id:
         raise PageError("paymentType 'cardId' needs the saved card's id in field 'cardId'")
