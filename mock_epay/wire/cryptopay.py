@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from mock_epay.wire.bank_requests import Normalised, OrderExtras, Request, TextOrNumber, normalise
+from mock_epay.wire.bank_requests import Normalised, OrderExtras, Request, Text, TextOrNumber, normalise
 from mock_epay.wire.shape import UNSET, Shape, UnsetType
 
 Frequency = Literal["WEEKLY", "MONTHLY", "QUARTERLY"]
@@ -25,13 +25,23 @@ class CryptopayRequest(OrderExtras):
     saves) the card: status VERIFIED. `cardSave` is also read as `cardsave`."""
 
     amount: TextOrNumber
-    currency: str
+    currency: Text
     cryptogram: str
-    invoiceId: str
+    invoiceId: Text
     description: str
-    cardSave: bool | UnsetType = UNSET
-    recurrent: bool | UnsetType = UNSET
-    terminalId: str | UnsetType = UNSET
+    cardSave: bool | str | UnsetType = UNSET
+    recurrent: bool | str | UnsetType = UNSET
+    terminalId: Text | UnsetType = UNSET
+
+
+# How each field's own check words a value of the wrong JSON type (the text after "field 'x' ").
+CRYPTOPAY_TYPE_MESSAGES = {
+    "amount": "must be a number",
+    "invoiceId": "must be a string of 6 to 15 digits",
+    "invoiceIdAlt": "must be a string of 6 to 15 digits",
+    "cardSave": "must be a boolean (true or false)",
+    "recurrent": "must be a boolean (true or false)",
+}
 
 
 CRYPTOPAY_SPELLINGS: dict[str, tuple[str, ...]] = {
@@ -49,8 +59,11 @@ def normalise_cryptopay(body: dict[str, Any]) -> Normalised:
 class SubscribeRequest(Request):
     """`recurrent/subscribe` (SDK only): subscribe a paid transaction's saved card to a schedule."""
 
-    transactionId: str
+    transactionId: Text
     paymentFrequency: Frequency
+
+
+SUBSCRIBE_TYPE_MESSAGES = {"paymentFrequency": "must be WEEKLY, MONTHLY or QUARTERLY, got {value!r}"}
 
 
 class SubscribeResponse(Shape):

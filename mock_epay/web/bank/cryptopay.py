@@ -8,7 +8,6 @@ test cards, duplicates, 3-D Secure (answered with `secure3D`, finished at the Te
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -21,6 +20,7 @@ from mock_epay.gateway.models import Token, TokenKind
 from mock_epay.gateway.payments import payment_attempt, run_payment
 from mock_epay.gateway.tokens import token_mismatches
 from mock_epay.web.app_keys import CLOCK, GATEWAY, KEYRING, SETTINGS, STORE, TOKENS
+from mock_epay.web.bank.order_body import OrderBody, order_extras
 from mock_epay.web.client import client_gone, scenario_of
 from mock_epay.web.readers import (
     optional_str,
@@ -30,14 +30,14 @@ from mock_epay.web.readers import (
     parse_currency,
     parse_description,
     parse_invoice_id,
-    parse_language,
     parse_str,
-    parse_url,
     read_json_object,
     require,
 )
 from mock_epay.web.responses import card_payment_response
-from mock_epay.wire.cryptopay import normalise_cryptopay
+from mock_epay.wire.bank_requests import given
+from mock_epay.wire.cryptopay import CRYPTOPAY_TYPE_MESSAGES, CryptopayRequest, normalise_cryptopay
+from mock_epay.wire.decode import decode
 from mock_epay.wire.route_docs import deferred_doc
 
 MAX_CRYPTOGRAM_CHARS = 8192
@@ -45,49 +45,29 @@ PEM_TYPE = "application/x-pem-file"
 
 
 @dataclass(frozen=True, slots=True)
-class CryptoPayment:
+class CryptoPayment(OrderBody):
     """A validated `payment/cryptopay` body (the card still inside its cryptogram)."""
 
-    amount: float
-    currency: str
     cryptogram: str
-    invoice_id: str
-    description: str
-    terminal_id: str
-    account_id: str
-    invoice_id_alt: str
-    name: str
-    email: str
-    phone: str
-    language: str
-    post_link: str | None
-    failure_post_link: str | None
     card_save: bool
-    data: str
 
 
 def parse_cryptopay(raw: dict[str, Any], strict_invoice_id: bool) -> CryptoPayment:
+    """The body folded (the Cyrillic `сryptogram`, `cardsave`, `terminal`), decoded into its declaration,
+    then each value checked; the terminal may come from the cryptogram or the token instead."""
     body = normalise_cryptopay(raw)
+    decoded = decode(CryptopayRequest, body, CRYPTOPAY_TYPE_MESSAGES, body.spelled)
     crypt_field = body.spelling("cryptogram")
-    alt, data = body.get("invoiceIdAlt"), body.get("data")
     return CryptoPayment(
-        amount=parse_amount(body.get("amount"), allow_zero=True),
-        currency=parse_currency(body.get("currency")),
-        cryptogram=parse_str(require(body.get("cryptogram"), crypt_field), crypt_field,
+        amount=parse_amount(decoded.amount, allow_zero=True),
+        currency=parse_currency(decoded.currency),
+        cryptogram=parse_str(require(decoded.cryptogram, crypt_field), crypt_field,
                              max_length=MAX_CRYPTOGRAM_CHARS),
-        invoice_id=parse_invoice_id(body.get("invoiceId"), "invoiceId", strict=strict_invoice_id),
-        description=parse_description(body.get("description")),
-        terminal_id=optional_str(body.get("terminalId"), body.spelling("terminalId"), max_length=64),
-        account_id=optional_str(body.get("accountId"), "accountId", max_length=128),
-        invoice_id_alt=parse_invoice_id(alt, "invoiceIdAlt", strict=strict_invoice_id) if alt else "",
-        name=optional_str(body.get("name"), "name", max_length=128),
-        email=optional_str(body.get("email"), "email", max_length=256),
-        phone=optional_str(body.get("phone"), "phone", max_length=32),
-        language=parse_language(body.get("language")),
-        post_link=parse_url(body.get("postLink"), "postLink"),
-        failure_post_link=parse_url(body.get("failurePostLink"), "failurePostLink"),
-        card_save=parse_bool(body.get("cardSave"), body.spelling("cardSave")),
-        data=data if isinstance(data, str) else (json.dumps(data) if data is not None else ""),
+        invoice_id=parse_invoice_id(decoded.invoiceId, "invoiceId", strict=strict_invoice_id),
+        description=parse_description(decoded.description),
+        terminal_id=optional_str(given(decoded.terminalId), body.spelling("terminalId"), max_length=64),
+        card_save=parse_bool(given(decoded.cardSave), body.spelling("cardSave")),
+        **order_extras(decoded, strict_invoice_id),
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,9 +12,9 @@ from mock_epay.gateway.models import Token, TokenKind
 from mock_epay.gateway.payments import payment_attempt, readable_transaction, run_payment
 from mock_epay.gateway.tokens import token_mismatches
 from mock_epay.web.app_keys import GATEWAY, SETTINGS, STORE, TOKENS
+from mock_epay.web.bank.order_body import OrderBody, order_extras
 from mock_epay.web.client import client_gone, scenario_of
 from mock_epay.web.readers import (
-    optional_str,
     parse_amount,
     parse_back_link,
     parse_bool,
@@ -23,9 +22,7 @@ from mock_epay.web.readers import (
     parse_currency,
     parse_description,
     parse_invoice_id,
-    parse_language,
     parse_str,
-    parse_url,
     read_json_object,
     require,
 )
@@ -47,25 +44,11 @@ from mock_epay.wire.route_docs import BANK_DOCS, lazy_doc
 
 
 @dataclass(frozen=True, slots=True)
-class CardPayment:
+class CardPayment(OrderBody):
     """A validated `cards/auth` body."""
 
-    amount: float
-    currency: str
-    terminal_id: str
-    invoice_id: str
-    description: str
     card_id: str
-    account_id: str
-    invoice_id_alt: str
-    name: str
-    email: str
-    phone: str
-    language: str
-    post_link: str | None
-    failure_post_link: str | None
     recurrent: bool
-    data: str
 
 
 def parse_card_payment(raw: dict[str, Any], strict_invoice_id: bool) -> CardPayment:
@@ -74,8 +57,6 @@ def parse_card_payment(raw: dict[str, Any], strict_invoice_id: bool) -> CardPaym
     decoded = decode(CardPaymentRequest, body, CARD_PAYMENT_TYPE_MESSAGES, body.spelled)
     terminal_field, card_field = body.spelling("terminalId"), body.spelling("cardId")
     card = decoded.cardId if not isinstance(decoded.cardId, CardId) else {"id": decoded.cardId.id}
-    alt = given(decoded.invoiceIdAlt)
-    data = given(decoded.data)
     return CardPayment(
         amount=parse_amount(decoded.amount),
         currency=parse_currency(decoded.currency),
@@ -83,18 +64,8 @@ def parse_card_payment(raw: dict[str, Any], strict_invoice_id: bool) -> CardPaym
         invoice_id=parse_invoice_id(decoded.invoiceId, "invoiceId", strict=strict_invoice_id),
         description=parse_description(decoded.description),
         card_id=parse_card_id(card, card_field),
-        account_id=optional_str(given(decoded.accountId), "accountId", max_length=128),
-        invoice_id_alt=(
-            parse_invoice_id(alt, "invoiceIdAlt", strict=strict_invoice_id) if alt else ""
-        ),
-        name=optional_str(given(decoded.name), "name", max_length=128),
-        email=optional_str(given(decoded.email), "email", max_length=256),
-        phone=optional_str(given(decoded.phone), "phone", max_length=32),
-        language=parse_language(given(decoded.language)),
-        post_link=parse_url(given(decoded.postLink), "postLink"),
-        failure_post_link=parse_url(given(decoded.failurePostLink), "failurePostLink"),
         recurrent=parse_bool(given(decoded.recurrent), "recurrent"),
-        data=data if isinstance(data, str) else (json.dumps(data) if data is not None else ""),
+        **order_extras(decoded, strict_invoice_id),
     )
 
 

@@ -12,11 +12,12 @@ from typing import Any
 from aiohttp import web
 
 from mock_epay.gateway import recurring
-from mock_epay.gateway.errors import bad_request
 from mock_epay.gateway.models import Subscription
 from mock_epay.web.app_keys import GATEWAY, RENEWALS, TOKENS
 from mock_epay.web.readers import parse_str, read_json_object, require
-from mock_epay.wire.cryptopay import SubscribeResponse, sdk_date
+from mock_epay.wire.bank_requests import normalise
+from mock_epay.wire.cryptopay import SUBSCRIBE_TYPE_MESSAGES, SubscribeRequest, SubscribeResponse, sdk_date
+from mock_epay.wire.decode import decode
 from mock_epay.wire.render import json_response
 from mock_epay.wire.route_docs import deferred_doc
 from mock_epay.wire.shape import amount_json
@@ -34,15 +35,11 @@ def subscribe_body(subscription: Subscription) -> SubscribeResponse:
 async def subscribe(request: web.Request) -> web.Response:
     app = request.app
     token = app[TOKENS].authenticate(request.headers)
-    body = await read_json_object(request)
-    transaction_id = parse_str(require(body.get("transactionId"), "transactionId"), "transactionId",
+    body = normalise(await read_json_object(request), {})
+    decoded = decode(SubscribeRequest, body, SUBSCRIBE_TYPE_MESSAGES, body.spelled)
+    transaction_id = parse_str(require(decoded.transactionId, "transactionId"), "transactionId",
                                max_length=64)
-    frequency = body.get("paymentFrequency")
-    if frequency not in recurring.FREQUENCIES:
-        require(frequency, "paymentFrequency")
-        raise bad_request(f"field 'paymentFrequency' must be WEEKLY, MONTHLY or QUARTERLY, "
-                          f"got {str(frequency)[:40]!r}")
-    subscription = recurring.subscribe(app[GATEWAY], token, transaction_id, frequency)
+    subscription = recurring.subscribe(app[GATEWAY], token, transaction_id, decoded.paymentFrequency)
     return json_response(subscribe_body(subscription))
 
 
