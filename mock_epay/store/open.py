@@ -48,7 +48,7 @@ def _open_postgres(url: str, args: StoreArgs) -> MemoryStore:
     # the product calls come through ProcessLocalProducts.__getattr__, which mypy cannot see
     store = PostgresStore(url, args.merchants, args.clock, args.fake,  # type: ignore[abstract]
                           max_transactions=args.max_transactions,
-                          journal_size=args.journal_size)
+                          journal_size=args.journal_size, delivery_log_size=args.delivery_log_size)
     return store  # type: ignore[return-value]  # the same contract and composed calls
 
 
