@@ -149,9 +149,10 @@ class ScenarioEngine:
         self._stored = self._sequences = stored
         self._sync()
 
-    def _sync(self) -> None:
-        """Take the overrides as the store has them, when another process may have changed them."""
-        if self._stored is not None and self._stored.changed():
+    def _sync(self, exact: bool = False) -> None:
+        """Take the overrides as the store has them when another process may have changed them
+        (a cheap check, for each decision), or always with `exact` (admin reads: one store read)."""
+        if self._stored is not None and (self._stored.changed() or exact):
             self._adopt(self._stored.overrides())
 
     def _adopt(self, saved: SavedOverrides) -> None:
@@ -171,7 +172,7 @@ class ScenarioEngine:
 
     def add_override(self, spec: dict[str, Any], times: int = 1) -> Rule:
         """Put a rule at the top for the next `times` matching requests."""
-        self._sync()
+        self._sync(exact=True)
         spec = dict(spec)
         self._override_serial += 1
         named = "name" in spec
@@ -222,7 +223,7 @@ class ScenarioEngine:
 
     @property
     def overrides(self) -> tuple[Rule, ...]:
-        self._sync()
+        self._sync(exact=True)
         return tuple(self._overrides)
 
     def _rebuild_overrides(self) -> None:
@@ -343,7 +344,7 @@ class ScenarioEngine:
     # -- listing
 
     def describe(self) -> dict[str, Any]:
-        self._sync()
+        self._sync(exact=True)
         return {
             "files": [str(p) for p in self.all_paths()],
             "rules": [r.describe() for r in self._rules],

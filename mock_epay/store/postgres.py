@@ -418,4 +418,7 @@ class PostgresStore(ComposedCalls, ProcessLocalProducts, PostgresState, Postgres
         PostgresBackend.__init__(self, url, clock, max_transactions, journal_size, max_tokens)
         self._init_state(clock, delivery_log_size)  # the outbox, clock offset, scenario state
         self._init_process_local(clock, max_transactions)
-        ComposedCalls.__init__(self, merchants, fake)
+        merchants = list(merchants)
+        changed = self.changed_config(merchants)  # an unchanged config does not undo runtime changes
+        ComposedCalls.__init__(self, changed, fake)
+        self.seeded_config(merchants, changed)

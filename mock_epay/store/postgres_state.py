@@ -29,7 +29,9 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from mock_epay.gateway.models import Merchant
 from mock_epay.store.base import StoredDelivery
+from mock_epay.store.postgres_schema import dump
 from mock_epay.store.shared_state import (
     CLOCK_KEY,
     DUE_TOLERANCE,
@@ -53,10 +55,12 @@ def _stored(row: Any) -> StoredDelivery:
 class PostgresState(SharedValues):
     """Outbox, named values and scenario state in the shared database."""
 
-    # provided by the backend (store/postgres.py) this is mixed into
+    # provided by the backend (store/postgres.py) and the composed calls this is mixed with
     _tx: Any
     _one: Any
     reset: Any
+    merchant: Any
+    _declared_card_ids: set[str]
 
     def _init_state(self, clock: Clock, delivery_log_size: int) -> None:
         self._delivery_log_size = delivery_log_size
@@ -104,6 +108,20 @@ class PostgresState(SharedValues):
     def sync_shared(self) -> None:
         self.shared_generation()
         super().sync_shared()
+
+    # -- config merchants ---------------------------------------------------------------
+
+    def changed_config(self, merchants: list[Merchant]) -> list[Merchant]:
+        """The config merchants whose entry differs from the one the database last saw (or that it
+        lacks): only those are seeded again, so runtime changes and card deactivations survive a start."""
+        return [m for m in merchants if self.get_value(f"config-merchant:{m.client_id}") != dump(m)
+                or self.merchant(m.client_id) is None]
+
+    def seeded_config(self, merchants: list[Merchant], changed: list[Merchant]) -> None:
+        """Remember the config entries just seeded; every config card id stays declared."""
+        self._declared_card_ids.update(c.id for m in merchants for c in m.saved_cards if c.id)
+        for merchant in changed:
+            self.put_value(f"config-merchant:{merchant.client_id}", dump(merchant))
 
     # -- the outbox ------------------------------------------------------------------
 
@@ -215,5 +233,5 @@ class PostgresState(SharedValues):
         self.reset()
         with self._tx() as conn:
             conn.execute("TRUNCATE deliveries, scenario_steps")
-            conn.execute("DELETE FROM kv WHERE key NOT LIKE 'secret:%%'")
+            conn.execute("DELETE FROM kv WHERE key NOT LIKE 'secret:%' AND key NOT LIKE 'config-merchant:%'")
             conn.execute("SELECT pg_notify(%s, %s)", (self._channel, f"{CLOCK_KEY}="))
