@@ -179,3 +179,19 @@ def test_the_clock_offset_moved_by_one_store_is_followed_by_the_other(open_twice
     second.sync_shared()
     assert second_clock.offset == 0
     assert second.deliveries() == [] and second.scenario_overrides() == []
+
+
+def test_only_rules_with_state_reach_the_store(open_twice):
+    store = open_twice()
+    calls: list[str] = []
+    for name in ("take_scenario_step", "change_scenario_overrides", "scenario_overrides"):
+        real = getattr(store, name)
+        setattr(store, name, lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a))
+    engine = ScenarioEngine.from_rules([OTHER, SEQUENCE])
+    engine.use_store(store)
+    calls.clear()
+    engine.decide(attempt_for(amount=1))  # one outcome, no use count: the compiled matcher alone
+    engine.decide(attempt_for(amount=100))  # no rule at all
+    assert calls == []
+    engine.decide(attempt_for(amount=4321))
+    assert calls == ["take_scenario_step"]
