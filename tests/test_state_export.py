@@ -30,7 +30,8 @@ from tests.pg_cluster import pg_store_url, postgres_url  # noqa: F401  (fixtures
 from tests.test_cards_auth import payment_body
 from tests.test_cli import free_port, wait_healthy
 from tests.test_cryptopay import SECURE3D_CARD, card_json, cryptopay
-from tests.test_durable_restart import Merchant, call, deliveries, pay, serve
+from tests.test_durable_restart import call, deliveries, pay, serve
+from tests.test_postgres_callbacks import Receiver
 from tests.test_postgres_callbacks import serve as serve_on
 
 SAVED_VISA = "e7e2587f-de26-4f41-ae1f-80c1fea31728"
@@ -122,8 +123,9 @@ async def test_a_sandbox_moves_from_memory_to_sqlite_to_postgresql_and_keeps_wor
 async def answers_for_all_of_it_on(url: str, made: dict[str, str], merchant_port: int) -> None:
     port = free_port()
     server = serve_on(port, url)
-    receiver = ThreadingHTTPServer(("127.0.0.1", merchant_port), Merchant)
-    Merchant.received = Counter()
+    Receiver.answered = Counter()
+    Receiver.hang.clear()
+    receiver = ThreadingHTTPServer(("127.0.0.1", merchant_port), Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     try:
         wait_healthy(port, time.monotonic() + 30)
@@ -136,10 +138,10 @@ async def answers_for_all_of_it_on(url: str, made: dict[str, str], merchant_port
         cards = call(port, "GET", "/cards/testuser1", token=made["service"])[1]
         assert {card["ID"] for card in cards} == {SAVED_VISA, "16aae4f4-6d24-4a17-b1c6-c09ce7659efb"}
         deadline = time.monotonic() + 60
-        while Merchant.received["/cb"] < 1 and time.monotonic() < deadline:
+        while Receiver.answered["/cb"] < 1 and time.monotonic() < deadline:
             call(port, "POST", "/_mock/clock/advance?seconds=60")  # the moved callback is due at once
             time.sleep(0.2)
-        assert Merchant.received == Counter({"/cb": 1})
+        assert Receiver.answered == Counter({"/cb": 1})
     finally:
         receiver.shutdown()
         server.terminate()
