@@ -18,6 +18,7 @@ from mock_epay.scenarios.engine import ScenarioEngine
 from mock_epay.scenarios.watch import setup_watcher
 from mock_epay.settings import Settings
 from mock_epay.store.open import StoreArgs, open_store
+from mock_epay.store.shared_state import start_following, stop_following
 from mock_epay.web.admin import callbacks as admin_callbacks
 from mock_epay.web.admin import core as admin
 from mock_epay.web.admin import dashboard, demo
@@ -99,6 +100,13 @@ async def _stop_dispatcher(app: web.Application) -> None:
     await app[DISPATCHER].stop()
 
 
+async def _follow_store(app: web.Application) -> Any:
+    """A shared store's clock offset, changed by another process, is taken here too (cleanup context)."""
+    task = start_following(app[STORE])
+    yield
+    await stop_following(task)
+
+
 async def _flush(access_log: AccessLog) -> None:
     access_log.flush()
 
@@ -122,6 +130,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                                   delivery_log_size=settings.callback_log_size))
     engine = ScenarioEngine(settings.scenario_paths, include_defaults=settings.default_scenarios,
                             time_scale=settings.scenario_time_scale)
+    engine.use_store(store)  # durable stores keep overrides and sequence positions
     dispatcher = CallbackDispatcher(store, settings, clock)
     gateway = Gateway(settings, clock, store, TokenService(store, settings, clock, fake), engine, dispatcher)
     app[GATEWAY] = gateway
@@ -134,6 +143,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app[DISPATCHER] = dispatcher
     app.on_startup.append(_start_dispatcher)
     app.on_cleanup.append(_stop_dispatcher)
+    app.cleanup_ctx.append(_follow_store)
     app.on_shutdown.append(lambda _app: _flush(access_log))
     setup_watcher(app)
     add_route = _route_adder(app)

@@ -27,6 +27,7 @@ from mock_epay.settings import (
     Settings,
     build_settings,
 )
+from mock_epay.state_command import add_state_parsers, run_export, run_import
 
 log = logging.getLogger("mock_epay")
 
@@ -177,10 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_TOP_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"mock-epay {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{serve,check-scenarios,contract,reset,cryptogram}")
+    sub = parser.add_subparsers(dest="command",
+                                metavar="{serve,check-scenarios,contract,reset,export,import,cryptogram}")
     _serve_parser(sub)
     _check_parser(sub)
     _reset_parser(sub)
+    add_state_parsers(sub)
     add_contract_parser(sub)
     add_cryptogram_parser(sub)
     return parser
@@ -354,4 +357,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "reset":
         return reset_store(settings)
+    if args.command == "export":
+        return run_export(settings)
+    if args.command == "import":
+        return run_import(settings, args.file)
     return serve(settings, workers)

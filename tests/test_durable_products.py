@@ -241,7 +241,7 @@ def test_a_version_1_postgresql_schema_is_migrated_at_start_and_keeps_its_data(p
         conn.execute("INSERT INTO journal (entry) VALUES (%s)",
                      (dump_entry((1, "GET", "/old", 200, 0.1, b"", b"")),))
     store = postgres_opener(pg_store_url)(1)
-    assert store._one("SELECT version FROM mock_epay_schema")[0] == SCHEMA_VERSION == 2
+    assert store._one("SELECT version FROM mock_epay_schema")[0] == SCHEMA_VERSION >= 2
     assert [e[2] for e in store.journal()] == ["/old"]
     written = write_one_of_each_but_the_secret(store)
     store.journal_request((2, "GET", "/new", 200, 0.1, b"", b"", "a"))

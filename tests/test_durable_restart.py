@@ -123,3 +123,31 @@ def test_twenty_payments_and_their_callbacks_survive_a_sigkill(tmp_path: Path):
     print(f"\nSIGKILL after {PAYMENTS} payments; restart on the file in {restart_s:.2f} s: "
           f"{PAYMENTS}/{PAYMENTS} found by status with a pre-kill token, duplicate refused, "
           f"{len(delivered)}/{PAYMENTS} callbacks delivered once each ({attempts} attempts in all)")
+
+
+def test_a_scenario_override_and_its_sequence_position_survive_a_sigkill(tmp_path: Path):
+    db = tmp_path / "sandbox.db"
+    rule = {"name": "twice-then-approve", "description": "survives the restart", "times": 3,
+            "match": {"invoiceId": "700000901"},
+            "outcomes": [{"result": "decline", "reasonCode": 465}, {"result": "decline", "reasonCode": 484},
+                         {"result": "approve"}]}
+    port = free_port()
+    first = serve(port, db)
+    try:
+        assert call(port, "POST", "/_mock/scenarios", body=rule)[0] in (200, 201)
+        assert pay(port, "700000901", "http://127.0.0.1:9/cb")[1]["code"] == 465
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    port = free_port()
+    second = serve(port, db)
+    try:
+        listed = call(port, "GET", "/_mock/scenarios")[1]["overrides"]
+        assert [(o["name"], o["remaining"]) for o in listed] == [("twice-then-approve", 2)]
+        assert pay(port, "700000901", "http://127.0.0.1:9/cb")[1]["code"] == 484  # the second step
+        status, paid = pay(port, "700000901", "http://127.0.0.1:9/cb")
+        assert status == 200 and paid["status"] == "CHARGE"
+        assert call(port, "GET", "/_mock/scenarios")[1]["overrides"] == []
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(20)

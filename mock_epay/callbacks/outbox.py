@@ -22,7 +22,7 @@ from mock_epay.core.clock import Clock
 from mock_epay.store.base import DeliveryStore
 
 log = logging.getLogger("mock_epay.callbacks")
-LEASE_MARGIN_SECONDS = 10.0
+LEASE_MARGIN_SECONDS = (1.0, 10.0)  # the margin past the callback timeout: the timeout itself, within these
 OUTBOX_POLL_SECONDS = 5.0  # how often a durable dispatcher looks for deliveries nobody holds
 
 
@@ -33,7 +33,8 @@ class Outbox:
         self._store = store
         self._clock = clock
         self.owner = f"{secrets.token_hex(4)}"
-        self._lease = callback_timeout + LEASE_MARGIN_SECONDS
+        low, high = LEASE_MARGIN_SECONDS
+        self.lease = callback_timeout + min(max(callback_timeout, low), high)
         use_durable_ids()
 
     @classmethod
@@ -73,7 +74,7 @@ class Outbox:
     def claim(self, delivery: Delivery) -> bool:
         """Claim the next attempt; merges attempts another process recorded. False: leave it."""
         now = self._clock.now().timestamp()
-        stored = self._store.claim_delivery(delivery.id, self.owner, now, self._lease)
+        stored = self._store.claim_delivery(delivery.id, self.owner, now, self.lease)
         if stored is None:
             return False
         delivery.attempts = from_stored(stored).attempts

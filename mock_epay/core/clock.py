@@ -35,6 +35,16 @@ class Clock:
         self._offset = float(seconds)
         self._notify()
 
+    def follow_offset(self, seconds: float) -> bool:
+        """Take an offset another process set, without telling the listeners yet (the caller calls
+        `notify_listeners` when it may); whether it changed."""
+        changed = float(seconds) != self._offset
+        self._offset = float(seconds)
+        return changed
+
+    def notify_listeners(self) -> None:
+        self._notify()
+
     def reset(self) -> None:
         self._offset = 0.0
         self._notify()

@@ -48,10 +48,10 @@ def _open_postgres(url: str, args: StoreArgs) -> MemoryStore:
     except ImportError:
         raise ConfigError("store: a postgresql:// store needs psycopg 3: pip install 'mock-epay[postgres]'") \
             from None
-    # the product calls come through ProcessLocalProducts.__getattr__, which mypy cannot see
+    # mypy reads the store Protocols' methods as abstract on these mixin-built classes
     store = PostgresStore(url, args.merchants, args.clock, args.fake,  # type: ignore[abstract]
                           max_transactions=args.max_transactions,
-                          journal_size=args.journal_size)
+                          journal_size=args.journal_size, delivery_log_size=args.delivery_log_size)
     return store  # type: ignore[return-value]  # the same contract and composed calls
 
 
@@ -68,7 +68,7 @@ def sqlite_path(url: str) -> str:
 def _open_sqlite(url: str, args: StoreArgs) -> SqliteStore:
     from mock_epay.store.sqlite import SqliteStore
 
-    # the product calls come through ProcessLocalProducts.__getattr__, which mypy cannot see
+    # mypy reads the store Protocols' methods as abstract on these mixin-built classes
     return SqliteStore(args.merchants, args.clock, args.fake,  # type: ignore[abstract]
                        max_transactions=args.max_transactions,
                        journal_size=args.journal_size, path=sqlite_path(url),

@@ -47,6 +47,7 @@ from mock_epay.store.compose import ComposedCalls
 from mock_epay.store.memory import MAX_TOKENS, SWEEP_BATCH
 from mock_epay.store.postgres_products import PostgresProducts
 from mock_epay.store.postgres_schema import dump, dump_entry, frozen_mapping, load, load_entry, migrate
+from mock_epay.store.postgres_state import PostgresState
 
 TRANSACTION_COLUMNS = "SELECT record, version FROM transactions"
 
@@ -400,7 +401,7 @@ def _versioned(tx: Transaction, version: int) -> Transaction:
     return tx if tx.version == version else evolve(tx, version=version)
 
 
-class PostgresStore(ComposedCalls, PostgresProducts, PostgresBackend):
+class PostgresStore(ComposedCalls, PostgresProducts, PostgresState, PostgresBackend):
     """The shared store: the PostgreSQL contract plus the calls composed from it."""
 
     def __init__(
@@ -412,6 +413,11 @@ class PostgresStore(ComposedCalls, PostgresProducts, PostgresBackend):
         max_transactions: int = 20_000,
         journal_size: int = 500,
         max_tokens: int = MAX_TOKENS,
+        delivery_log_size: int = 5000,
     ) -> None:
         PostgresBackend.__init__(self, url, clock, max_transactions, journal_size, max_tokens)
-        ComposedCalls.__init__(self, merchants, fake)
+        self._init_state(clock, delivery_log_size)  # the outbox, clock offset, scenario state
+        merchants = list(merchants)
+        changed = self.changed_config(merchants)  # an unchanged config does not undo runtime changes
+        ComposedCalls.__init__(self, changed, fake)
+        self.seeded_config(merchants, changed)

@@ -150,6 +150,42 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX journal_merchant ON journal (client_id);
     """,
 )
+
+
+def _outbox_and_scenario_state() -> str:
+    """2 (issue 13): the callback outbox, named values (the clock offset), scenario state."""
+    return """
+    CREATE TABLE kv (
+        key text PRIMARY KEY,
+        value text NOT NULL
+    );
+    CREATE TABLE deliveries (
+        id text PRIMARY KEY,
+        seq bigserial UNIQUE,
+        client_id text NOT NULL,
+        invoice_id text NOT NULL,
+        transaction_id text NOT NULL,
+        status text NOT NULL,
+        due_at double precision NOT NULL,
+        claimed_by text,
+        lease_until double precision,
+        record bytea NOT NULL
+    );
+    CREATE INDEX deliveries_pending ON deliveries (status, due_at);
+    CREATE INDEX deliveries_merchant ON deliveries (client_id);
+    CREATE TABLE scenario_steps (
+        rule text NOT NULL,
+        client_id text NOT NULL,
+        key text NOT NULL,
+        step integer NOT NULL,
+        seq bigserial,
+        PRIMARY KEY (rule, client_id, key)
+    );
+    CREATE INDEX scenario_steps_age ON scenario_steps (seq);
+    """
+
+
+MIGRATIONS = (*MIGRATIONS, _outbox_and_scenario_state())
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

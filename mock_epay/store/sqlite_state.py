@@ -8,22 +8,30 @@ Mixed into `mock_epay.store.sqlite.SqliteBackend` (it uses its `_write`, `_one`,
   out), so two processes on one file never both send it. Only final deliveries are
   dropped past the log's size; a pending one is never lost.
 * small named values (`get_value` / `put_value`): the clock offset, scenario overrides;
-* scenario sequence positions (`ScenarioStateStore`), bounded like the engine's own.
+* scenario sequence positions and overrides (`ScenarioStateStore`), bounded like the engine's
+  own: a position is taken and moved on in one write transaction, an override's use likewise,
+  so processes on one file count each use once. Another process's clock or override change is
+  noticed through `PRAGMA data_version` (`mock_epay.store.shared_state`).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mock_epay.store.base import StoredDelivery
+from mock_epay.store.shared_state import (
+    CLOCK_KEY,
+    DUE_TOLERANCE,
+    OVERRIDES_KEY,
+    SCENARIO_STEPS_LIMIT,
+    SharedValues,
+)
 
 if TYPE_CHECKING:
     from mock_epay.core.clock import Clock
 
-CLOCK_KEY = "clock-offset"
-SCENARIO_STEPS_LIMIT = 10_000
-DUE_TOLERANCE = 0.5  # seconds: wall and monotonic clocks drift a little between save and claim
 _DELIVERY_COLUMNS = "id, client_id, invoice_id, transaction_id, status, due_at, record"
 
 
@@ -31,8 +39,8 @@ def _stored(row: Any) -> StoredDelivery:
     return StoredDelivery(row[0], row[1], row[2], row[3], row[4], row[5], bytes(row[6]))
 
 
-class SqliteState:
-    """Outbox, named values and scenario steps on the backend's connection."""
+class SqliteState(SharedValues):
+    """Outbox, named values and scenario state on the backend's connection."""
 
     # provided by the backend (store/sqlite.py) this is mixed into
     _delivery_log_size: int
@@ -43,6 +51,7 @@ class SqliteState:
 
     def __init__(self, delivery_log_size: int = 5000) -> None:
         self._delivery_log_size = delivery_log_size
+        self._seen_data_version = -1
 
     # -- named values ----------------------------------------------------------------
 
@@ -59,10 +68,20 @@ class SqliteState:
 
     def restore_clock(self, clock: Clock) -> None:
         """Put the clock where the file left it, and keep the file in step with every jump."""
-        saved = self.get_value(CLOCK_KEY)
-        if saved is not None:
-            clock.restore_offset(float(saved))
-        clock.add_listener(lambda: self.put_value(CLOCK_KEY, repr(clock.offset)))
+        self._init_shared(clock)
+        self.shared_generation()
+
+    def shared_generation(self) -> int:
+        """Moves on when another connection committed since the last look (then the clock follows)."""
+        version = self._one("PRAGMA data_version")[0]
+        if version != self._seen_data_version:
+            self._seen_data_version = version
+            self._generation += 1
+            self._follow_offset(self.get_value(CLOCK_KEY))
+        return self._generation
+
+    def sync_shared(self) -> None:
+        self.shared_generation()
 
     # -- the outbox ------------------------------------------------------------------
 
@@ -133,6 +152,18 @@ class SqliteState:
             if seq > SCENARIO_STEPS_LIMIT:
                 db.execute("DELETE FROM scenario_steps WHERE seq <= ?", (seq - SCENARIO_STEPS_LIMIT,))
 
+    def take_scenario_step(self, rule: str, client_id: str, key: str) -> int:
+        """The position a sequence is at (0 first), moved on by one in the same transaction."""
+        with self._write() as db:
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM scenario_steps").fetchone()[0]
+            step = db.execute(
+                "INSERT INTO scenario_steps VALUES (?, ?, ?, 1, ?) ON CONFLICT (rule, client_id, key) "
+                "DO UPDATE SET step = step + 1, seq = excluded.seq RETURNING step",
+                (rule, client_id, key, seq)).fetchone()[0]
+            if seq > SCENARIO_STEPS_LIMIT:
+                db.execute("DELETE FROM scenario_steps WHERE seq <= ?", (seq - SCENARIO_STEPS_LIMIT,))
+            return int(step) - 1
+
     def forget_scenario_steps(self, client_id: str | None = None) -> None:
         with self._write() as db:
             if client_id is None:
@@ -141,11 +172,22 @@ class SqliteState:
                 db.execute("DELETE FROM scenario_steps WHERE client_id = ?", (client_id,))
 
     def scenario_overrides(self) -> list[Any]:
-        saved = self.get_value("scenario-overrides")
+        saved = self.get_value(OVERRIDES_KEY)
         return json.loads(saved) if saved else []
 
     def save_scenario_overrides(self, overrides: list[Any]) -> None:
-        self.put_value("scenario-overrides", json.dumps(overrides) if overrides else None)
+        self.put_value(OVERRIDES_KEY, json.dumps(overrides) if overrides else None)
+
+    def change_scenario_overrides(self, change: Callable[[list[Any]], list[Any] | None]) -> list[Any]:
+        """Apply `change` to the saved overrides in one write transaction (None: leave them); the result."""
+        with self._write() as db:
+            row = db.execute("SELECT value FROM kv WHERE key = ?", (OVERRIDES_KEY,)).fetchone()
+            current: list[Any] = json.loads(row[0]) if row else []
+            changed = change(current)
+            if changed is None:
+                return current
+            db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", (OVERRIDES_KEY, json.dumps(changed)))
+            return changed
 
     # -- clearing everything -------------------------------------------------------------
 

@@ -1,0 +1,237 @@
+"""The PostgreSQL store's shared extras: the callback outbox, named values (the clock offset), scenario state.
+
+Mixed into `mock_epay.store.postgres.PostgresStore` (it uses the backend's `_conn`, `_tx`, `_one`);
+the PostgreSQL twin of `mock_epay.store.sqlite_state.SqliteState`, with the same calls:
+
+* the outbox and delivery log (`DeliveryStore`): one row per delivery with its due time as
+  wall-clock on the mock's clock. An attempt is claimed by one `UPDATE ... RETURNING` over a
+  `SELECT ... FOR UPDATE SKIP LOCKED` (owner and lease, only when due and unclaimed or the lease
+  ran out): two processes never both send one attempt, and neither waits on the other's claim.
+  Only final deliveries are dropped past `callback_log_size`; a pending one is never lost.
+* named values (`get_value` / `put_value`): the clock offset, the scenario overrides.
+* scenario sequence positions and overrides (`ScenarioStateStore`): a position is taken by one
+  upsert (`step = step + 1 ... RETURNING`), an override's use by a row lock on its value, so a
+  sequence or an override used from several processes counts each use once.
+
+Other processes learn of a changed clock offset or override list through `NOTIFY` on a channel
+named after the database and schema (sent in the changing transaction): each connection listens,
+psycopg hands the notification over with the answer of the next query, and the scenario engine
+takes those already on the socket before it decides (a non-blocking read): no query is added
+per request
+(`mock_epay.store.shared_state`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from mock_epay.gateway.models import Merchant
+from mock_epay.store.base import StoredDelivery
+from mock_epay.store.postgres_schema import dump
+from mock_epay.store.shared_state import (
+    CLOCK_KEY,
+    DUE_TOLERANCE,
+    OVERRIDES_KEY,
+    SCENARIO_STEPS_LIMIT,
+    SharedValues,
+)
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from mock_epay.core.clock import Clock
+
+_COLUMNS = "id, client_id, invoice_id, transaction_id, status, due_at, record"
+
+
+def _stored(row: Any) -> StoredDelivery:
+    return StoredDelivery(row[0], row[1], row[2], row[3], row[4], row[5], bytes(row[6]))
+
+
+class PostgresState(SharedValues):
+    """Outbox, named values and scenario state in the shared database."""
+
+    # provided by the backend (store/postgres.py) and the composed calls this is mixed with
+    _tx: Any
+    _one: Any
+    reset: Any
+    merchant: Any
+    _declared_card_ids: set[str]
+
+    def _init_state(self, clock: Clock, delivery_log_size: int) -> None:
+        self._delivery_log_size = delivery_log_size
+        # one channel per database and schema: stores in other schemas of one database never hear it
+        where = self._one("SELECT current_database() || '.' || current_schema()")[0]
+        self._channel = "mock_epay_" + hashlib.sha256(where.encode()).hexdigest()[:16]
+        self._listening = threading.local()
+        self._init_shared(clock)
+
+    def _conn(self) -> psycopg.Connection[Any]:
+        """The backend's connection for this thread, listening for other processes' changes."""
+        conn: psycopg.Connection[Any] = super()._conn()  # type: ignore[misc]
+        listening = self.__dict__.get("_listening")  # None while the backend migrates, before _init_state
+        if listening is not None and getattr(listening, "conn", None) is not conn:
+            conn.add_notify_handler(lambda note: self._changed_elsewhere(note.payload))
+            conn.execute(f"LISTEN {self._channel}")
+            listening.conn = conn
+        return conn
+
+    # -- named values ----------------------------------------------------------------
+
+    def get_value(self, key: str) -> str | None:
+        row = self._one("SELECT value FROM kv WHERE key = %s", (key,))
+        return row[0] if row else None
+
+    def put_value(self, key: str, value: str | None) -> None:
+        with self._tx() as conn:
+            if value is None:
+                conn.execute("DELETE FROM kv WHERE key = %s", (key,))
+            else:
+                conn.execute("INSERT INTO kv (key, value) VALUES (%s, %s) "
+                             "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (key, value))
+            if key in (CLOCK_KEY, OVERRIDES_KEY):
+                conn.execute("SELECT pg_notify(%s, %s)", (self._channel, f"{key}={value or ''}"[:4000]))
+
+    def shared_generation(self) -> int:
+        """Take the notifications already on this connection's socket (one non-blocking read, no
+        round trip); the generation moves on with each."""
+        pgconn = self._conn().pgconn
+        pgconn.consume_input()
+        while (note := pgconn.notifies()) is not None:
+            self._changed_elsewhere(note.extra.decode())
+        return self._generation
+
+    def sync_shared(self) -> None:
+        self.shared_generation()
+        super().sync_shared()
+
+    # -- config merchants ---------------------------------------------------------------
+
+    def changed_config(self, merchants: list[Merchant]) -> list[Merchant]:
+        """The config merchants whose entry differs from the one the database last saw (or that it
+        lacks): only those are seeded again, so runtime changes and card deactivations survive a start."""
+        return [m for m in merchants if self.get_value(f"config-merchant:{m.client_id}") != dump(m)
+                or self.merchant(m.client_id) is None]
+
+    def seeded_config(self, merchants: list[Merchant], changed: list[Merchant]) -> None:
+        """Remember the config entries just seeded; every config card id stays declared."""
+        self._declared_card_ids.update(c.id for m in merchants for c in m.saved_cards if c.id)
+        for merchant in changed:
+            self.put_value(f"config-merchant:{merchant.client_id}", dump(merchant))
+
+    # -- the outbox ------------------------------------------------------------------
+
+    def save_delivery(self, delivery: StoredDelivery) -> None:
+        """Insert or update one delivery (its claim is released); final ones past the cap go."""
+        self._conn().execute(
+            f"WITH saved AS (INSERT INTO deliveries ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s) "  # noqa: S608
+            "  ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, due_at = EXCLUDED.due_at, "
+            "  record = EXCLUDED.record, claimed_by = NULL, lease_until = NULL RETURNING seq) "
+            "DELETE FROM deliveries WHERE seq <= (SELECT seq FROM saved) - %s AND status <> 'pending'",
+            (delivery.id, delivery.client_id, delivery.invoice_id, delivery.transaction_id,
+             delivery.status, delivery.due_at, delivery.record, self._delivery_log_size))
+
+    def deliveries(self) -> list[StoredDelivery]:
+        """Every kept delivery, oldest first."""
+        rows = self._conn().execute(f"SELECT {_COLUMNS} FROM deliveries ORDER BY seq").fetchall()  # noqa: S608
+        return [_stored(row) for row in rows]
+
+    def stored_delivery(self, delivery_id: str) -> StoredDelivery | None:
+        row = self._one(f"SELECT {_COLUMNS} FROM deliveries WHERE id = %s", (delivery_id,))  # noqa: S608
+        return _stored(row) if row else None
+
+    def claimable_deliveries(self, now: float) -> list[StoredDelivery]:
+        """Pending deliveries nobody holds a live claim on (due or not), oldest first."""
+        rows = self._conn().execute(
+            f"SELECT {_COLUMNS} FROM deliveries WHERE status = 'pending' "  # noqa: S608
+            "AND (claimed_by IS NULL OR lease_until < %s) ORDER BY seq", (now,)).fetchall()
+        return [_stored(row) for row in rows]
+
+    def claim_delivery(self, delivery_id: str, owner: str, now: float, lease: float) -> StoredDelivery | None:
+        """Claim the next attempt of a pending, due delivery for `owner` until `now + lease`.
+
+        None when it is final, not due, claimed by another owner whose lease still runs, or being
+        claimed by another process at this moment (its row is locked: skipped, not waited for)."""
+        row = self._one(
+            f"UPDATE deliveries SET claimed_by = %s, lease_until = %s WHERE id = ("  # noqa: S608
+            "  SELECT id FROM deliveries WHERE id = %s AND status = 'pending' AND due_at <= %s "
+            "  AND (claimed_by IS NULL OR claimed_by = %s OR lease_until < %s) FOR UPDATE SKIP LOCKED) "
+            f"RETURNING {_COLUMNS}",
+            (owner, now + lease, delivery_id, now + DUE_TOLERANCE, owner, now))
+        return _stored(row) if row else None
+
+    def forget_deliveries(self, client_id: str | None = None, *, pending_too: bool = False) -> None:
+        """Drop final deliveries (of one merchant, or all); pending ones too with `pending_too`."""
+        where = [] if pending_too else ["status <> 'pending'"]
+        params: tuple[Any, ...] = ()
+        if client_id is not None:
+            where.append("client_id = %s")
+            params = (client_id,)
+        sql = "DELETE FROM deliveries" + (f" WHERE {' AND '.join(where)}" if where else "")
+        self._conn().execute(sql, params)
+
+    # -- scenario state ----------------------------------------------------------------
+
+    def scenario_steps(self) -> list[tuple[str, str, str, int]]:
+        """(rule, client_id, key, next step), oldest first."""
+        rows = self._conn().execute("SELECT rule, client_id, key, step FROM scenario_steps "
+                                    "ORDER BY seq").fetchall()
+        return [(row[0], row[1], row[2], row[3]) for row in rows]
+
+    def save_scenario_step(self, rule: str, client_id: str, key: str, step: int) -> None:
+        self._conn().execute(
+            "INSERT INTO scenario_steps (rule, client_id, key, step) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (rule, client_id, key) DO UPDATE SET step = EXCLUDED.step",
+            (rule, client_id, key, step))
+
+    def take_scenario_step(self, rule: str, client_id: str, key: str) -> int:
+        """The position a sequence is at (0 first), moved on by one in the same statement."""
+        row = self._one(
+            "WITH taken AS (INSERT INTO scenario_steps (rule, client_id, key, step) VALUES (%s, %s, %s, 1) "
+            "  ON CONFLICT (rule, client_id, key) "
+            "  DO UPDATE SET step = scenario_steps.step + 1, seq = DEFAULT "
+            "  RETURNING step, seq), "
+            "dropped AS (DELETE FROM scenario_steps WHERE seq <= (SELECT seq FROM taken) - %s) "
+            "SELECT step - 1 FROM taken", (rule, client_id, key, SCENARIO_STEPS_LIMIT))
+        return int(row[0])
+
+    def forget_scenario_steps(self, client_id: str | None = None) -> None:
+        if client_id is None:
+            self._conn().execute("DELETE FROM scenario_steps")
+        else:
+            self._conn().execute("DELETE FROM scenario_steps WHERE client_id = %s", (client_id,))
+
+    def scenario_overrides(self) -> list[Any]:
+        saved = self.get_value(OVERRIDES_KEY)
+        return json.loads(saved) if saved else []
+
+    def save_scenario_overrides(self, overrides: list[Any]) -> None:
+        self.put_value(OVERRIDES_KEY, json.dumps(overrides) if overrides else None)
+
+    def change_scenario_overrides(self, change: Callable[[list[Any]], list[Any] | None]) -> list[Any]:
+        """Apply `change` to the saved overrides under a row lock (None from it: leave them); the result."""
+        with self._tx() as conn:
+            conn.execute("INSERT INTO kv (key, value) VALUES (%s, '[]') ON CONFLICT DO NOTHING",
+                         (OVERRIDES_KEY,))
+            row = conn.execute("SELECT value FROM kv WHERE key = %s FOR UPDATE", (OVERRIDES_KEY,)).fetchone()
+            current: list[Any] = json.loads(row[0])
+            changed = change(current)
+            if changed is None:
+                return current
+            conn.execute("UPDATE kv SET value = %s WHERE key = %s", (json.dumps(changed), OVERRIDES_KEY))
+            conn.execute("SELECT pg_notify(%s, %s)", (self._channel, OVERRIDES_KEY))
+            return changed
+
+    # -- clearing everything -------------------------------------------------------------
+
+    def clear(self) -> None:
+        """`mock-epay reset --store URL`: forget all but merchants and secrets, pending callbacks too."""
+        self.reset()
+        with self._tx() as conn:
+            conn.execute("TRUNCATE deliveries, scenario_steps")
+            conn.execute("DELETE FROM kv WHERE key NOT LIKE 'secret:%' AND key NOT LIKE 'config-merchant:%'")
+            conn.execute("SELECT pg_notify(%s, %s)", (self._channel, f"{CLOCK_KEY}="))
