@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -64,6 +65,10 @@ class ComposedCalls(_Base):
         self._declared_card_ids = {c.id for m in merchants for c in m.saved_cards if c.id}
         for merchant in merchants:
             self.add_merchant(merchant)
+
+    def atomic(self) -> AbstractContextManager[Any]:
+        """A plain block here: the memory backend commits nothing (the SQL stores override this)."""
+        return contextlib.nullcontext()
 
     def _now(self) -> datetime:
         return self.clock.now()  # type: ignore[attr-defined, no-any-return]
