@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import hmac
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -46,9 +47,19 @@ from mock_epay.store.base import (
 from mock_epay.store.compose import ComposedCalls
 from mock_epay.store.memory import MAX_TOKENS, SWEEP_BATCH
 from mock_epay.store.postgres_schema import dump, dump_entry, frozen_mapping, load, load_entry, migrate
+from mock_epay.store.short_cache import ShortCache
 from mock_epay.store.sql_products import ProcessLocalProducts
+from mock_epay.store.sqlite_journal import JOURNAL_BATCH, JOURNAL_DELAY
 
 TRANSACTION_COLUMNS = "SELECT record, version FROM transactions"
+_INSERT_TX = ("WITH added AS (INSERT INTO transactions (id, client_id, invoice_id, version, record) "
+              "VALUES (%s, %s, %s, 0, %s) RETURNING seq), ")
+_MARK = ("marked AS (INSERT INTO succeeded (client_id, suffix, transaction_id) VALUES (%s, %s, %s) "
+         "ON CONFLICT (client_id, suffix) DO UPDATE SET transaction_id = EXCLUDED.transaction_id), ")
+_FREE_AND_CAP = ("freed AS (DELETE FROM reservations WHERE owner = %s) "
+                 "DELETE FROM transactions WHERE seq <= (SELECT seq FROM added) - %s")
+INSERT_PAYMENT = _INSERT_TX + _FREE_AND_CAP
+INSERT_PAYMENT_MARKED = _INSERT_TX + _MARK + _FREE_AND_CAP
 
 
 def connect(url: str) -> psycopg.Connection[Any]:
@@ -74,6 +85,11 @@ class PostgresBackend:
         self._local = threading.local()
         self._connections: list[psycopg.Connection[Any]] = []
         self._connections_lock = threading.Lock()  # guards the list only, never state
+        self._merchant_cache: ShortCache[Merchant] = ShortCache()
+        self._tokens: ShortCache[Token] = ShortCache()
+        self._open_reservations: set[int] = set()  # numbers of this process's reservations not yet freed
+        self._journal_batch: list[bytes] = []
+        self._journal_since = 0.0
         migrate(self._conn())
 
     # -- connections -------------------------------------------------------------
@@ -88,10 +104,24 @@ class PostgresBackend:
 
     @contextmanager
     def _tx(self) -> Iterator[psycopg.Connection[Any]]:
-        """One transaction on this thread's connection."""
+        """One transaction on this thread's connection; nested uses join the outer one (no savepoint:
+        a failed statement fails the whole scope)."""
         conn = self._conn()
-        with conn.transaction():
-            yield conn
+        local = self._local
+        if getattr(local, "depth", 0):
+            local.depth += 1
+            try:
+                yield conn
+            finally:
+                local.depth -= 1
+            return
+        local.depth = 1
+        try:
+            with conn.transaction():
+                yield conn
+                self._write_journal(conn, due_only=True)
+        finally:
+            local.depth = 0
 
     def _one(self, query: str, params: tuple[Any, ...] = ()) -> Any:
         return self._conn().execute(query, params).fetchone()
@@ -108,20 +138,31 @@ class PostgresBackend:
     def delete_merchant_row(self, client_id: str) -> None:
         """Forget a merchant made at run time (its data goes with `reset(client_id)`)."""
         self._conn().execute("DELETE FROM merchants WHERE client_id = %s", (client_id,))
+        self._merchant_cache.clear()
+        self._tokens.clear()
 
     def add_merchant(self, merchant: Merchant) -> None:
         self._conn().execute(
             "INSERT INTO merchants (client_id, record) VALUES (%s, %s) "
             "ON CONFLICT (client_id) DO UPDATE SET record = EXCLUDED.record",
             (merchant.client_id, dump(merchant)))
+        self._merchant_cache.clear()
 
     def merchants(self) -> list[Merchant]:
         rows = self._conn().execute("SELECT record FROM merchants ORDER BY seq").fetchall()
         return [_merchant(row[0]) for row in rows]
 
     def merchant(self, client_id: str) -> Merchant | None:
+        """Read at most once per CACHE_SECONDS per merchant (a request reads its merchant several
+        times); a merchant unknown here is always looked up."""
+        cached = self._merchant_cache.get(client_id)
+        if cached is not None:
+            return cached
         row = self._one("SELECT record FROM merchants WHERE client_id = %s", (client_id,))
-        return _merchant(row[0]) if row else None
+        merchant = _merchant(row[0]) if row else None
+        if merchant is not None:
+            self._merchant_cache.put(client_id, merchant)
+        return merchant
 
     def authenticate_client(self, client_id: str, client_secret: str) -> Merchant | None:
         merchant = self.merchant(client_id)
@@ -147,10 +188,20 @@ class PostgresBackend:
             "DELETE FROM tokens WHERE seq <= (SELECT seq FROM added) - %s",
             (self.clock.now(), SWEEP_BATCH, token.access_token, token.client_id, token.expires_at,
              dump(token), self._max_tokens))
+        self._tokens.put(token.access_token, token)
 
     def token(self, access_token: str) -> Token | None:
+        """Tokens this process issued or read within CACHE_SECONDS come from memory (a payment
+        reads its token twice); an expired one is always read again (it may have been swept)."""
+        cached = self._tokens.get(access_token)
+        if cached is not None and cached.expires_at > self.clock.now():
+            return cached
         row = self._one("SELECT record FROM tokens WHERE access_token = %s", (access_token,))
-        return load(Token, row[0]) if row else None
+        if row is None:
+            return None
+        token = load(Token, row[0])
+        self._tokens.put(access_token, token)
+        return token
 
     # -- invoices ----------------------------------------------------------------
 
@@ -180,10 +231,14 @@ class PostgresBackend:
         reservation = InvoiceReservation(client_id, invoice_id)
         with self._tx() as conn:
             self._reserve(conn, reservation)
+            self._open_reservations.add(reservation.number)
         return reservation
 
     def release_invoice(self, reservation: InvoiceReservation) -> None:
-        self._conn().execute("DELETE FROM reservations WHERE owner = %s", (self._owner(reservation),))
+        """Delete the reservation's rows; no round trip when this process freed it already."""
+        if reservation.number in self._open_reservations:
+            self._conn().execute("DELETE FROM reservations WHERE owner = %s", (self._owner(reservation),))
+            self._open_reservations.discard(reservation.number)
 
     def invoice_succeeded(self, client_id: str, invoice_id: str) -> bool:
         return self._one("SELECT 1 FROM succeeded WHERE client_id = %s AND suffix = %s",
@@ -195,18 +250,14 @@ class PostgresBackend:
                        hold: Secure3DHold | None = None) -> Transaction:
         tx = evolve(transaction, version=0) if transaction.version else transaction
         with self._tx() as conn:
-            try:
-                inserted = conn.execute(
-                    "INSERT INTO transactions (id, client_id, invoice_id, version, record) "
-                    "VALUES (%s, %s, %s, 0, %s) RETURNING seq",
-                    (tx.id, tx.client_id, tx.invoice_id, dump(tx))).fetchone()
-                seq = inserted[0] if inserted is not None else 0
+            try:  # one statement, one round trip: insert, mark the success, free the invoice, cap
+                conn.execute(INSERT_PAYMENT_MARKED if tx.status.is_success else INSERT_PAYMENT, (
+                    tx.id, tx.client_id, tx.invoice_id, dump(tx),
+                    *((tx.client_id, invoice_suffix(tx.invoice_id), tx.id) if tx.status.is_success else ()),
+                    self._owner(reservation), self._max_transactions))
             except psycopg.errors.UniqueViolation:
                 raise ValueError(f"transaction {tx.id} is recorded already") from None
-            conn.execute("DELETE FROM transactions WHERE seq <= %s", (seq - self._max_transactions,))
-            if tx.status.is_success:
-                self._mark_succeeded(conn, tx)
-            conn.execute("DELETE FROM reservations WHERE owner = %s", (self._owner(reservation),))
+            self._open_reservations.discard(reservation.number)
             if hold is not None:
                 self._insert_hold(conn, hold)
         return tx
@@ -357,13 +408,29 @@ class PostgresBackend:
     # -- request journal ---------------------------------------------------------
 
     def journal_request(self, entry: JournalEntry) -> None:
-        # One statement (one round trip, its own transaction): this runs on every request.
-        self._conn().execute(
-            "WITH added AS (INSERT INTO journal (entry) VALUES (%s) RETURNING seq) "
-            "DELETE FROM journal WHERE seq <= (SELECT seq FROM added) - %s",
-            (dump_entry(entry), self._journal_size))
+        """Batched as on SQLite (`mock_epay.store.sqlite_journal`): JOURNAL_BATCH entries, or the
+        oldest JOURNAL_DELAY seconds old, go in with the next transaction or in one statement."""
+        if not self._journal_batch:
+            self._journal_since = time.monotonic()
+        self._journal_batch.append(dump_entry(entry))
+        if self._journal_due() and not getattr(self._local, "depth", 0):
+            self._write_journal(self._conn())
+
+    def _journal_due(self) -> bool:
+        return (len(self._journal_batch) >= JOURNAL_BATCH
+                or time.monotonic() - self._journal_since >= JOURNAL_DELAY)
+
+    def _write_journal(self, conn: psycopg.Connection[Any], due_only: bool = False) -> None:
+        """The waiting entries and the cut to `journal_size`, in one statement."""
+        if not self._journal_batch or (due_only and not self._journal_due()):
+            return
+        batch, self._journal_batch = self._journal_batch, []
+        conn.execute("WITH added AS (INSERT INTO journal (entry) SELECT unnest(%s::bytea[]) RETURNING seq) "
+                     "DELETE FROM journal WHERE seq <= (SELECT max(seq) FROM added) - %s",
+                     (batch, self._journal_size))
 
     def journal(self, limit: int | None = None) -> list[JournalEntry]:
+        self._write_journal(self._conn())
         count = limit if limit else self._journal_size
         rows = self._conn().execute("SELECT entry FROM (SELECT seq, entry FROM journal ORDER BY seq DESC "
                                     "LIMIT %s) AS last ORDER BY seq", (count,)).fetchall()
@@ -372,8 +439,10 @@ class PostgresBackend:
     # -- reset -------------------------------------------------------------------
 
     def reset(self, client_id: str | None = None) -> None:
+        self._tokens.clear()
         with self._tx() as conn:
             if client_id is None:
+                self._journal_batch.clear()
                 conn.execute("TRUNCATE tokens, transactions, succeeded, reservations, holds, cards, journal")
                 return
             for table in ("tokens", "holds", "succeeded", "reservations", "transactions", "cards"):
@@ -402,6 +471,10 @@ def _versioned(tx: Transaction, version: int) -> Transaction:
 
 class PostgresStore(ComposedCalls, ProcessLocalProducts, PostgresBackend):
     """The shared store: the PostgreSQL contract plus the calls composed from it."""
+
+    def atomic(self) -> AbstractContextManager[Any]:
+        """One transaction (`BEGIN` ... `COMMIT`) on this thread's connection, which the calls inside join."""
+        return self._tx()
 
     def __init__(
         self,
