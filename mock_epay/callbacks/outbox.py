@@ -40,7 +40,7 @@ class Outbox:
         self._clock = clock
         self.owner = f"{secrets.token_hex(4)}"
         self._lease = callback_timeout + LEASE_MARGIN_SECONDS
-        self._fresh: dict[str, float] = {}  # delivery id -> until when (monotonic) its queue-time claim serves
+        self._fresh: dict[str, float] = {}  # delivery id -> until when (monotonic) its queued claim serves
         use_durable_ids()
 
     @classmethod

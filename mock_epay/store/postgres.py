@@ -2,23 +2,24 @@
 
 `--store postgresql://user@host:port/db` (or `postgres://`). psycopg 3, used synchronously
 because the store contract is synchronous: one connection per thread (the event loop's thread
-in a server, so one per process), each contract call one transaction (`BEGIN ... COMMIT`
-around the calls of more than one statement; a call of one statement is its own transaction).
-Loopback round trips cost about 0.1 ms, so the event loop is not held up for long.
+in a server, so one per process), each contract call one transaction, and `atomic()` one
+transaction for several calls (a payment's reservation, record and callback). The hot statements
+go straight through libpq (`mock_epay.store.postgres_fast`: prepared once, a reservation's two
+statements in one round trip); commits do not wait for the server's WAL flush (see `connect`).
 
 Every invariant holds in the database itself, never by an in-process lock, so it holds
 across processes and replicas: an invoice is reserved by inserting its two keys (the invoice
 and its last six digits) into `reservations`, whose primary key lets one attempt in;
 successes go into `succeeded` (one per last six digits); transactions change only by
 `UPDATE ... WHERE version = %s`; a 3-D Secure hold ends under `SELECT ... FOR UPDATE`, so
-one caller wins. The schema and its migrations live in `mock_epay.store.postgres_schema`.
+one caller wins. Merchants and tokens are cached for at most a second (`short_cache`). The
+schema and its migrations live in `mock_epay.store.postgres_schema`, the journal in `postgres_journal`.
 """
 
 from __future__ import annotations
 
 import hmac
 import threading
-import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -38,7 +39,6 @@ from mock_epay.store.base import (
     CardIdTaken,
     HoldNotFound,
     InvoiceReservation,
-    JournalEntry,
     Secure3DHold,
     VersionConflict,
     duplicate_error,
@@ -46,32 +46,43 @@ from mock_epay.store.base import (
 )
 from mock_epay.store.compose import ComposedCalls
 from mock_epay.store.memory import MAX_TOKENS, SWEEP_BATCH
-from mock_epay.store.postgres_schema import dump, dump_entry, frozen_mapping, load, load_entry, migrate
+from mock_epay.store.postgres_fast import FastStatements
+from mock_epay.store.postgres_journal import PostgresJournal
+from mock_epay.store.postgres_schema import dump, frozen_mapping, load, migrate
 from mock_epay.store.short_cache import ShortCache
 from mock_epay.store.sql_products import ProcessLocalProducts
-from mock_epay.store.sqlite_journal import JOURNAL_BATCH, JOURNAL_DELAY
 
 TRANSACTION_COLUMNS = "SELECT record, version FROM transactions"
+FAST = FastStatements()  # the hot statements, straight through libpq (see postgres_fast.py)
 _INSERT_TX = ("WITH added AS (INSERT INTO transactions (id, client_id, invoice_id, version, record) "
-              "VALUES (%s, %s, %s, 0, %s) RETURNING seq), ")
-_MARK = ("marked AS (INSERT INTO succeeded (client_id, suffix, transaction_id) VALUES (%s, %s, %s) "
+              "VALUES ($1, $2, $3, 0, $4) RETURNING seq), ")
+_MARK = ("marked AS (INSERT INTO succeeded (client_id, suffix, transaction_id) VALUES ($2, $7, $1) "
          "ON CONFLICT (client_id, suffix) DO UPDATE SET transaction_id = EXCLUDED.transaction_id), ")
-_FREE_AND_CAP = ("freed AS (DELETE FROM reservations WHERE owner = %s) "
-                 "DELETE FROM transactions WHERE seq <= (SELECT seq FROM added) - %s")
-INSERT_PAYMENT = _INSERT_TX + _FREE_AND_CAP
-INSERT_PAYMENT_MARKED = _INSERT_TX + _MARK + _FREE_AND_CAP
+_FREE_AND_CAP = ("freed AS (DELETE FROM reservations WHERE owner = $5) "
+                 "DELETE FROM transactions WHERE seq <= (SELECT seq FROM added) - $6")
+INSERT_PAYMENT = _INSERT_TX + _FREE_AND_CAP  # $1 id, $2 client, $3 invoice, $4 record, $5 owner, $6 cap
+INSERT_PAYMENT_MARKED = _INSERT_TX + _MARK + _FREE_AND_CAP  # and $7 the invoice's last six digits
 
 
 def connect(url: str) -> psycopg.Connection[Any]:
-    """A connection to `url` (ConfigError, one line, when the server cannot be reached)."""
+    """A connection to `url` (ConfigError, one line, when the server cannot be reached).
+
+    Its commits do not wait for the server's WAL flush (`synchronous_commit = off`, unless the URL
+    sets it): a mock-epay process killed at any moment loses nothing it committed; only a crash of
+    the PostgreSQL server itself (or of its machine) can lose its last fraction of a second of
+    commits, never corrupt the database, as SQLite's `synchronous=NORMAL` does on a power cut.
+    """
     try:
-        return psycopg.connect(url, autocommit=True, connect_timeout=10)
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        if "synchronous_commit" not in url:
+            conn.execute("SET synchronous_commit = off")
+        return conn
     except psycopg.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"store: cannot connect to PostgreSQL: {first}") from None
 
 
-class PostgresBackend:
+class PostgresBackend(PostgresJournal):
     """The contract, in PostgreSQL. Keeps no domain rules: it stores what it is given."""
 
     def __init__(self, url: str, clock: Clock, max_transactions: int = 20_000, journal_size: int = 500,
@@ -79,7 +90,6 @@ class PostgresBackend:
         self.clock = clock
         self._url = url
         self._max_transactions = max_transactions
-        self._journal_size = journal_size
         self._max_tokens = max_tokens
         self._instance = uuid.uuid4().hex  # tells this process's reservations from others'
         self._local = threading.local()
@@ -88,8 +98,7 @@ class PostgresBackend:
         self._merchant_cache: ShortCache[Merchant] = ShortCache()
         self._tokens: ShortCache[Token] = ShortCache()
         self._open_reservations: set[int] = set()  # numbers of this process's reservations not yet freed
-        self._journal_batch: list[bytes] = []
-        self._journal_since = 0.0
+        PostgresJournal.__init__(self, journal_size)
         migrate(self._conn())
 
     # -- connections -------------------------------------------------------------
@@ -116,12 +125,17 @@ class PostgresBackend:
                 local.depth -= 1
             return
         local.depth = 1
+        FAST.command(conn, b"BEGIN")
         try:
-            with conn.transaction():
-                yield conn
-                self._write_journal(conn, due_only=True)
-        finally:
+            yield conn
+            self._write_journal(conn, due_only=True)
+        except BaseException:
             local.depth = 0
+            if not conn.closed:
+                FAST.command(conn, b"ROLLBACK")
+            raise
+        local.depth = 0
+        FAST.command(conn, b"COMMIT")
 
     def _one(self, query: str, params: tuple[Any, ...] = ()) -> Any:
         return self._conn().execute(query, params).fetchone()
@@ -158,8 +172,8 @@ class PostgresBackend:
         cached = self._merchant_cache.get(client_id)
         if cached is not None:
             return cached
-        row = self._one("SELECT record FROM merchants WHERE client_id = %s", (client_id,))
-        merchant = _merchant(row[0]) if row else None
+        rows = FAST.run(self._conn(), "SELECT record FROM merchants WHERE client_id = $1", (client_id,))
+        merchant = _merchant(_text(rows[0][0])) if rows else None
         if merchant is not None:
             self._merchant_cache.put(client_id, merchant)
         return merchant
@@ -179,13 +193,14 @@ class PostgresBackend:
 
     def add_token(self, token: Token) -> None:
         # One statement, so one round trip and its own transaction: sweep, insert, cap.
-        self._conn().execute(
+        FAST.run(
+            self._conn(),
             "WITH swept AS (DELETE FROM tokens WHERE access_token IN (SELECT access_token FROM tokens "
-            "  WHERE expires_at <= %s ORDER BY expires_at LIMIT %s)), "
+            "  WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)), "
             "added AS (INSERT INTO tokens (access_token, client_id, expires_at, record) "
-            "  VALUES (%s, %s, %s, %s) "
+            "  VALUES ($3, $4, $5, $6) "
             "  ON CONFLICT (access_token) DO UPDATE SET record = EXCLUDED.record RETURNING seq) "
-            "DELETE FROM tokens WHERE seq <= (SELECT seq FROM added) - %s",
+            "DELETE FROM tokens WHERE seq <= (SELECT seq FROM added) - $7",
             (self.clock.now(), SWEEP_BATCH, token.access_token, token.client_id, token.expires_at,
              dump(token), self._max_tokens))
         self._tokens.put(token.access_token, token)
@@ -196,10 +211,10 @@ class PostgresBackend:
         cached = self._tokens.get(access_token)
         if cached is not None and cached.expires_at > self.clock.now():
             return cached
-        row = self._one("SELECT record FROM tokens WHERE access_token = %s", (access_token,))
-        if row is None:
+        rows = FAST.run(self._conn(), "SELECT record FROM tokens WHERE access_token = $1", (access_token,))
+        if not rows:
             return None
-        token = load(Token, row[0])
+        token = load(Token, _text(rows[0][0]))
         self._tokens.put(access_token, token)
         return token
 
@@ -216,15 +231,12 @@ class PostgresBackend:
         """
         client_id, invoice_id = reservation.client_id, reservation.invoice_id
         suffix = invoice_suffix(invoice_id)
-        taken = conn.execute(
-            "INSERT INTO reservations (client_id, key, owner) VALUES (%s, %s, %s), (%s, %s, %s) "
-            "ON CONFLICT DO NOTHING",
-            (client_id, invoice_id, self._owner(reservation), client_id, "~" + suffix,
-             self._owner(reservation))).rowcount
-        if taken != 2:
-            raise duplicate_error()
-        if conn.execute("SELECT 1 FROM succeeded WHERE client_id = %s AND suffix = %s",
-                        (client_id, suffix)).fetchone():
+        taken, succeeded = FAST.run_together(conn, [  # one round trip; the SELECT runs after the INSERT
+            ("INSERT INTO reservations (client_id, key, owner) VALUES ($1, $2, $3), ($1, $4, $3) "
+             "ON CONFLICT DO NOTHING RETURNING 1",
+             (client_id, invoice_id, self._owner(reservation), "~" + suffix)),
+            ("SELECT 1 FROM succeeded WHERE client_id = $1 AND suffix = $2", (client_id, suffix))])
+        if len(taken) != 2 or succeeded:
             raise duplicate_error()
 
     def reserve_invoice(self, client_id: str, invoice_id: str) -> InvoiceReservation:
@@ -251,10 +263,10 @@ class PostgresBackend:
         tx = evolve(transaction, version=0) if transaction.version else transaction
         with self._tx() as conn:
             try:  # one statement, one round trip: insert, mark the success, free the invoice, cap
-                conn.execute(INSERT_PAYMENT_MARKED if tx.status.is_success else INSERT_PAYMENT, (
-                    tx.id, tx.client_id, tx.invoice_id, dump(tx),
-                    *((tx.client_id, invoice_suffix(tx.invoice_id), tx.id) if tx.status.is_success else ()),
-                    self._owner(reservation), self._max_transactions))
+                marked = tx.status.is_success
+                FAST.run(conn, INSERT_PAYMENT_MARKED if marked else INSERT_PAYMENT, (
+                    tx.id, tx.client_id, tx.invoice_id, dump(tx), self._owner(reservation),
+                    self._max_transactions, *((invoice_suffix(tx.invoice_id),) if marked else ())))
             except psycopg.errors.UniqueViolation:
                 raise ValueError(f"transaction {tx.id} is recorded already") from None
             self._open_reservations.discard(reservation.number)
@@ -332,9 +344,9 @@ class PostgresBackend:
         return _hold(row[0]) if row else None
 
     def expired_secure3d(self, now: datetime) -> list[Secure3DHold]:
-        rows = self._conn().execute("SELECT record FROM holds WHERE expires_at <= %s ORDER BY expires_at",
-                                    (now,)).fetchall()
-        return [_hold(row[0]) for row in rows]
+        rows = FAST.run(self._conn(), "SELECT record FROM holds WHERE expires_at <= $1 ORDER BY expires_at",
+                        (now,))
+        return [_hold(_text(row[0])) for row in rows]
 
     def end_secure3d(self, transaction_id: str, result: Transaction | None,
                      expected_version: int = 0) -> Secure3DHold:
@@ -381,8 +393,9 @@ class PostgresBackend:
         self._replace(conn, evolve(tx, card_id=saved.id), tx.version)
 
     def card(self, client_id: str, card_id: str) -> SavedCard | None:
-        row = self._one("SELECT record FROM cards WHERE id = %s AND client_id = %s", (card_id, client_id))
-        return load(SavedCard, row[0]) if row else None
+        rows = FAST.run(self._conn(), "SELECT record FROM cards WHERE id = $1 AND client_id = $2",
+                        (card_id, client_id))
+        return load(SavedCard, _text(rows[0][0])) if rows else None
 
     def card_id_taken(self, card_id: str) -> bool:
         return self._one("SELECT 1 FROM cards WHERE id = %s", (card_id,)) is not None
@@ -405,37 +418,6 @@ class PostgresBackend:
             conn.execute("UPDATE cards SET active = false, record = %s WHERE id = %s", (dump(saved), card_id))
         return saved
 
-    # -- request journal ---------------------------------------------------------
-
-    def journal_request(self, entry: JournalEntry) -> None:
-        """Batched as on SQLite (`mock_epay.store.sqlite_journal`): JOURNAL_BATCH entries, or the
-        oldest JOURNAL_DELAY seconds old, go in with the next transaction or in one statement."""
-        if not self._journal_batch:
-            self._journal_since = time.monotonic()
-        self._journal_batch.append(dump_entry(entry))
-        if self._journal_due() and not getattr(self._local, "depth", 0):
-            self._write_journal(self._conn())
-
-    def _journal_due(self) -> bool:
-        return (len(self._journal_batch) >= JOURNAL_BATCH
-                or time.monotonic() - self._journal_since >= JOURNAL_DELAY)
-
-    def _write_journal(self, conn: psycopg.Connection[Any], due_only: bool = False) -> None:
-        """The waiting entries and the cut to `journal_size`, in one statement."""
-        if not self._journal_batch or (due_only and not self._journal_due()):
-            return
-        batch, self._journal_batch = self._journal_batch, []
-        conn.execute("WITH added AS (INSERT INTO journal (entry) SELECT unnest(%s::bytea[]) RETURNING seq) "
-                     "DELETE FROM journal WHERE seq <= (SELECT max(seq) FROM added) - %s",
-                     (batch, self._journal_size))
-
-    def journal(self, limit: int | None = None) -> list[JournalEntry]:
-        self._write_journal(self._conn())
-        count = limit if limit else self._journal_size
-        rows = self._conn().execute("SELECT entry FROM (SELECT seq, entry FROM journal ORDER BY seq DESC "
-                                    "LIMIT %s) AS last ORDER BY seq", (count,)).fetchall()
-        return [load_entry(row[0]) for row in rows]
-
     # -- reset -------------------------------------------------------------------
 
     def reset(self, client_id: str | None = None) -> None:
@@ -447,6 +429,10 @@ class PostgresBackend:
                 return
             for table in ("tokens", "holds", "succeeded", "reservations", "transactions", "cards"):
                 conn.execute(f"DELETE FROM {table} WHERE client_id = %s", (client_id,))
+
+
+def _text(value: bytes | None) -> str:
+    return value.decode() if value is not None else ""
 
 
 def _merchant(text: str) -> Merchant:
