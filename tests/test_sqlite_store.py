@@ -72,12 +72,15 @@ def test_a_reservation_left_by_a_dead_process_is_cleared_when_the_file_is_opened
     open_file(path).reserve_invoice("a", "000000902")
 
 
-def test_the_journal_stays_bounded_on_disk(tmp_path):
+def test_the_journal_stays_bounded_on_disk(tmp_path, monkeypatch):
     store = SqliteStore([SHOP_A], Clock(), FakeData(), journal_size=5, path=str(tmp_path / "s.db"))
     for n in range(150):
         store.journal_request((n, "GET", f"/{n}", 200, 0.1, b"", b""))
     assert store._one("SELECT COUNT(*) FROM journal")[0] == 5  # batches of 64 went to disk, trimmed
-    store.add_token(token(store, "T1"))  # the next write carries the waiting entries with it
+    store.add_token(token(store, "T0"))  # entries that just came wait for their batch
+    assert store._one("SELECT MAX(path) FROM journal")[0] == "/127"
+    monkeypatch.setattr("mock_epay.store.sqlite_journal.JOURNAL_DELAY", 0.0)  # as if a second had passed
+    store.add_token(token(store, "T1"))  # the next write carries the entries that waited long enough
     assert [row[0] for row in store._all("SELECT path FROM journal ORDER BY seq")] == [
         f"/{n}" for n in range(145, 150)]
 

@@ -7,6 +7,12 @@ put back on the process's monotonic scale when loaded. Each attempt is claimed f
 (owner = this process, lease = the callback timeout plus a margin): a delivery another
 process is sending, or has already moved to a later due time, is left to it.
 
+A delivery due at once is claimed as it is queued, in the same store transaction as its first
+save (so inside the payment's own `atomic()` scope: no commit of its own), and its first attempt
+uses that claim when it starts within `fresh_claim_seconds` (half the lease margin), leaving at
+least the callback
+timeout plus half the margin of the lease to run.
+
 The memory backend has no outbox (`Outbox.of` gives None): the in-process log is the log.
 """
 
@@ -34,7 +40,12 @@ class Outbox:
         self._clock = clock
         self.owner = f"{secrets.token_hex(4)}"
         low, high = LEASE_MARGIN_SECONDS
-        self.lease = callback_timeout + min(max(callback_timeout, low), high)
+        margin = min(max(callback_timeout, low), high)
+        self.lease = callback_timeout + margin
+        # A claim taken at queueing serves the first attempt if it starts within half the margin, so the
+        # lease still has the whole callback timeout left for the attempt itself.
+        self.fresh_claim_seconds = margin / 2
+        self._fresh: dict[str, float] = {}  # delivery id -> until when (monotonic) its queued claim serves
         use_durable_ids()
 
     @classmethod
@@ -54,6 +65,13 @@ class Outbox:
             self._store.save_delivery(to_stored(delivery, self._wall(delivery.due_at)))
         except Exception:  # an unstorable body must not stop delivery; the log line says so
             log.exception("callback %s: could not be saved to the store's outbox", delivery.id)
+            return
+        if delivery.status is not DeliveryStatus.PENDING:
+            self._fresh.pop(delivery.id, None)
+        elif not delivery.attempts and not delivery.waiting:  # just queued, due at once: claim it now
+            now = self._clock.now().timestamp()
+            if self._store.claim_delivery(delivery.id, self.owner, now, self.lease) is not None:
+                self._fresh[delivery.id] = self._clock.monotonic() + self.fresh_claim_seconds
 
     def load(self) -> list[Delivery]:
         """Every kept delivery, oldest first, due times on this process's scale."""
@@ -73,6 +91,8 @@ class Outbox:
 
     def claim(self, delivery: Delivery) -> bool:
         """Claim the next attempt; merges attempts another process recorded. False: leave it."""
+        if self._fresh.pop(delivery.id, 0.0) > self._clock.monotonic():
+            return True  # claimed as it was queued, moments ago: nobody else can have attempted it
         now = self._clock.now().timestamp()
         stored = self._store.claim_delivery(delivery.id, self.owner, now, self.lease)
         if stored is None:

@@ -12,7 +12,7 @@ import asyncio
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mock_epay.gateway.codes import GENERIC, SECURE3D_FAILED
 from mock_epay.gateway.errors import EpayError
@@ -20,6 +20,9 @@ from mock_epay.gateway.models import Card, Outcome, OutcomeKind, PaymentAttempt,
 from mock_epay.gateway.outcomes import entry_for
 from mock_epay.gateway.service import Gateway
 from mock_epay.gateway.tokens import may_read_invoice
+
+if TYPE_CHECKING:
+    from mock_epay.store.base import InvoiceReservation
 
 ClientGone = Callable[[], bool]  # True once the client has closed its connection
 _POLL_SECONDS = 0.05
@@ -152,34 +155,69 @@ async def run_payment(
     gives up; without it a hang lasts the full `scenario_hang_seconds`.
     """
     store = gateway.store
-    reservation = store.reserve_invoice(attempt.client_id, attempt.invoice_id)
-    held_for_secure3d = False
+    with store.atomic():  # nothing to wait for: the reservation, the record and its callback commit once
+        reservation = store.reserve_invoice(attempt.client_id, attempt.invoice_id)
+        try:
+            outcome = gateway.engine.decide(attempt)
+            result = None if _waits(outcome) else _settle(gateway, reservation, attempt, outcome, card,
+                                                           card_id, secure3d_context)
+        except BaseException:
+            store.release_invoice(reservation)
+            raise
+        if result is not None:
+            if not _held(result):
+                store.release_invoice(reservation)
+            return result
     try:
-        outcome = gateway.engine.decide(attempt)
         if outcome.delay_ms:
             await asyncio.sleep(outcome.delay_ms / 1000)  # already scaled by the engine
-        if not entry_for(outcome.kind).records:
-            tx = None
-            if outcome.records_approval:
-                approved = Outcome(rule=outcome.rule, callback=outcome.callback)
-                tx = store.record_payment(reservation, attempt, approved, card, card_id)
-                tx = _save_card_if_asked(gateway, tx, attempt, card, card_id)
-                gateway.callbacks.payment_finished(tx, outcome.callback)
-            if outcome.kind is OutcomeKind.HANG:
-                await hold_until_gone(client_gone, gateway.settings.scenario_hang_seconds)
-            return PaymentResult(outcome, tx)
-        tx = store.record_payment(reservation, attempt, outcome, card, card_id)
-        if outcome.kind is OutcomeKind.SECURE3D:
-            store.hold_for_secure3d(tx, attempt, outcome.otp, outcome.callback,
-                                    ttl=gateway.settings.payment_token_ttl, context=secure3d_context)
-            held_for_secure3d = True
-            return PaymentResult(outcome, tx)
-        tx = _save_card_if_asked(gateway, tx, attempt, card, card_id)
-        gateway.callbacks.payment_finished(tx, outcome.callback)
-        return PaymentResult(outcome, tx)
+        with store.atomic():
+            result = _settle(gateway, reservation, attempt, outcome, card, card_id, secure3d_context)
+        if outcome.kind is OutcomeKind.HANG:
+            await hold_until_gone(client_gone, gateway.settings.scenario_hang_seconds)
+        return result
     finally:
-        if not held_for_secure3d:  # the hold owns the invoice now
+        if not _held(result):
             store.release_invoice(reservation)
+
+
+def _waits(outcome: Outcome) -> bool:
+    """Whether the attempt awaits something (a delay, a hang) between its reservation and its answer."""
+    return bool(outcome.delay_ms) or outcome.kind is OutcomeKind.HANG
+
+
+def _held(result: PaymentResult | None) -> bool:
+    """Whether a 3-D Secure hold owns the invoice now (it is then not released here)."""
+    return result is not None and result.outcome.kind is OutcomeKind.SECURE3D
+
+
+def _settle(
+    gateway: Gateway,
+    reservation: InvoiceReservation,
+    attempt: PaymentAttempt,
+    outcome: Outcome,
+    card: Card | None,
+    card_id: str | None,
+    secure3d_context: dict[str, Any] | None,
+) -> PaymentResult:
+    """Record the decided attempt and queue its callback (synchronous: it runs inside `atomic()`)."""
+    store = gateway.store
+    if not entry_for(outcome.kind).records:
+        tx = None
+        if outcome.records_approval:
+            approved = Outcome(rule=outcome.rule, callback=outcome.callback)
+            tx = store.record_payment(reservation, attempt, approved, card, card_id)
+            tx = _save_card_if_asked(gateway, tx, attempt, card, card_id)
+            gateway.callbacks.payment_finished(tx, outcome.callback)
+        return PaymentResult(outcome, tx)
+    tx = store.record_payment(reservation, attempt, outcome, card, card_id)
+    if outcome.kind is OutcomeKind.SECURE3D:
+        store.hold_for_secure3d(tx, attempt, outcome.otp, outcome.callback,
+                                ttl=gateway.settings.payment_token_ttl, context=secure3d_context)
+        return PaymentResult(outcome, tx)
+    tx = _save_card_if_asked(gateway, tx, attempt, card, card_id)
+    gateway.callbacks.payment_finished(tx, outcome.callback)
+    return PaymentResult(outcome, tx)
 
 
 def _save_card_if_asked(

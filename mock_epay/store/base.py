@@ -12,6 +12,8 @@ or unique constraint in SQL):
 * `replace_transaction`: write a changed transaction if, and only if, its version is
   still the one the caller read (optimistic concurrency; `VersionConflict` otherwise).
 * `insert_card` (with the transaction it was saved from) and `deactivate_card`.
+* `atomic()`: the calls made inside it commit together (a payment with the outbox row of the
+  callback it causes, and the reservation it is made under), so a crash keeps all or none.
 * `put_secret`: the first value written under a name wins (two processes making a key pair
   at once end up with one); `put_subscription` writes a subscription only if it is unchanged.
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -286,6 +289,17 @@ class ScenarioStateStore(Protocol):
     def scenario_overrides(self) -> list[Any]:
         """The active overrides as saved: JSON values ([spec, uses left] pairs, top first)."""
     def save_scenario_overrides(self, overrides: list[Any]) -> None: ...
+
+
+class TransactionScope(Protocol):
+    """Several calls committed as one: given by every store (`mock_epay.store.compose.ComposedCalls`)."""
+
+    def atomic(self) -> AbstractContextManager[Any]:
+        """A scope whose calls commit as ONE transaction: a crash keeps all of them or none, and
+        an exception inside undoes them on a SQL backend. Nested scopes join the outer one; each
+        call keeps its own invariant check (a unique key or row lock inside the transaction).
+        Never `await` inside: on a SQL backend the scope is the process's connection's transaction,
+        which any other task's call would join. In memory nothing is committed: a plain block."""
 
 
 # -- invoice links, QR bills and the outbox (issue 15) ----------------------------------------

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
-from datetime import datetime
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,7 @@ else:
 
 MAX_WRITE_ATTEMPTS = 50  # re-reads after a VersionConflict before giving up
 ABANDONED_SECURE3D = 499  # reason code of a 3-D Secure step nobody finished in time
+HOLD_CHECK_SECONDS = 1.0  # how often, at most, reservations look for expired holds of other processes
 
 
 class ComposedCalls(_Base):
@@ -59,11 +61,16 @@ class ComposedCalls(_Base):
 
     def __init__(self, merchants: Iterable[Merchant], fake: FakeData) -> None:
         self.fake = fake
+        self._next_hold_check: datetime | None = None  # None: look at the next reservation
         merchants = list(merchants)
         # Ids the config declares: a generated id never takes one, whatever the seeding order.
         self._declared_card_ids = {c.id for m in merchants for c in m.saved_cards if c.id}
         for merchant in merchants:
             self.add_merchant(merchant)
+
+    def atomic(self) -> AbstractContextManager[Any]:
+        """A plain block here: the memory backend commits nothing (the SQL stores override this)."""
+        return contextlib.nullcontext()
 
     def _now(self) -> datetime:
         return self.clock.now()  # type: ignore[attr-defined, no-any-return]
@@ -260,6 +267,13 @@ class ComposedCalls(_Base):
         )
         return self.add_secure3d_hold(hold)
 
+    def add_secure3d_hold(self, hold: Secure3DHold) -> Secure3DHold:
+        """Hold a NEW transaction (see the contract); its expiry is the next time holds are looked at."""
+        kept = super().add_secure3d_hold(hold)
+        if self._next_hold_check is not None:
+            self._next_hold_check = min(self._next_hold_check, hold.expires_at)
+        return kept
+
     def pending_secure3d(self, transaction_id: str) -> Secure3DHold | None:
         self._expire_secure3d()
         return self.secure3d_hold(transaction_id)
@@ -280,8 +294,17 @@ class ComposedCalls(_Base):
         return written if written is not None else done
 
     def _expire_secure3d(self) -> None:
-        """Abandoned 3-D Secure steps end as failed (499, code not entered) and free the invoice."""
-        for hold in self.expired_secure3d(self._now()):
+        """Abandoned 3-D Secure steps end as failed (499, code not entered) and free the invoice.
+
+        Looked for when the earliest expiry of a hold this process made has come, and at least
+        every HOLD_CHECK_SECONDS (on the mock's clock) for holds other processes made, rather than
+        with a query on every reservation.
+        """
+        now = self._now()
+        if self._next_hold_check is not None and now < self._next_hold_check:
+            return
+        self._next_hold_check = now + timedelta(seconds=HOLD_CHECK_SECONDS)
+        for hold in self.expired_secure3d(now):
             with contextlib.suppress(HoldNotFound):  # someone else may have ended it meanwhile
                 self.finish_secure3d(hold.transaction_id, approved=False, reason_code=ABANDONED_SECURE3D)
 

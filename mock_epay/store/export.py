@@ -8,8 +8,8 @@ calls. `import_state(store, state)` clears the store and writes the document bac
 contract, so a sandbox moves between backends (memory, SQLite, PostgreSQL) unchanged: invoices
 stay paid (duplicates refused), tokens keep their expiry, pending callbacks resume.
 
-The contract lists neither tokens nor every saved card, so this module reads those two from each
-backend's own tables (`_listing`); everything else goes through `mock_epay.store.base` calls.
+Everything is read and written through calls every backend has (`all_tokens` and `all_saved_cards`
+list what the other `mock_epay.store.base` calls do not).
 Saved cards keep their full sandbox numbers: a card is charged again by its number, and the
 document is the sandbox's own state (docs/durable.md). The request journal and secrets (the RSA
 key pair) are not exported.
@@ -71,20 +71,6 @@ def _typed(kind: type[T], items: Any) -> list[T]:
     return msgspec.json.decode(msgspec.json.encode(items), type=list[kind])  # type: ignore[valid-type]
 
 
-# -- what the contract does not list: tokens and every saved card ---------------------------
-
-
-def _listing(store: Any, table: str, kind: type[T]) -> list[T]:
-    """Every `table` record (tokens, cards) of a memory, SQLite or PostgreSQL backend, oldest first."""
-    memory = {"tokens": "_tokens", "cards": "_cards"}[table]
-    if memory in vars(store):
-        return list(vars(store)[memory].values())
-    query = f"SELECT record FROM {table} ORDER BY seq"  # noqa: S608 - a fixed table name
-    rows = store._all(query) if hasattr(store, "_all") else store._conn().execute(query).fetchall()
-    decoder = msgspec.json.Decoder(kind)
-    return [decoder.decode(row[0]) for row in rows]
-
-
 def _deliveries(store: Any) -> list[dict[str, Any]]:
     if not isinstance(store, DeliveryStore):
         return []
@@ -111,9 +97,9 @@ def export_state(store: Any) -> dict[str, Any]:
         "version": FORMAT_VERSION,
         "clock_offset": _clock_offset(store),
         "merchants": _plain(store.merchants()),
-        "tokens": _plain(_listing(store, "tokens", Token)),
+        "tokens": _plain(store.all_tokens()),
         "transactions": _plain(list(reversed(store.transactions()))),
-        "cards": _plain(_listing(store, "cards", SavedCard)),
+        "cards": _plain(store.all_saved_cards()),
         "holds": _plain(store.expired_secure3d(_FAR_FUTURE)),
         "deliveries": _deliveries(store),
         "scenarios": _scenarios(store),

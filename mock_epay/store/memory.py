@@ -129,6 +129,14 @@ class MemoryBackend(MemoryProducts, _Contract):
             while len(self._tokens) > self._max_tokens:
                 self._tokens.popitem(last=False)
 
+    def all_tokens(self) -> list[Token]:
+        """Every token kept, oldest first (for `mock-epay export`)."""
+        return list(self._tokens.values())
+
+    def all_saved_cards(self) -> list[SavedCard]:
+        """Every saved card, deactivated ones too, oldest first (for `mock-epay export`)."""
+        return list(self._cards.values())
+
     def token(self, access_token: str) -> Token | None:
         return self._tokens.get(access_token)
 

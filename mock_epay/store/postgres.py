@@ -2,16 +2,18 @@
 
 `--store postgresql://user@host:port/db` (or `postgres://`). psycopg 3, used synchronously
 because the store contract is synchronous: one connection per thread (the event loop's thread
-in a server, so one per process), each contract call one transaction (`BEGIN ... COMMIT`
-around the calls of more than one statement; a call of one statement is its own transaction).
-Loopback round trips cost about 0.1 ms, so the event loop is not held up for long.
+in a server, so one per process), each contract call one transaction, and `atomic()` one
+transaction for several calls (a payment's reservation, record and callback). The hot statements
+go straight through libpq (`mock_epay.store.postgres_fast`: prepared once, a reservation's two
+statements in one round trip); commits do not wait for the server's WAL flush (see `connect`).
 
 Every invariant holds in the database itself, never by an in-process lock, so it holds
 across processes and replicas: an invoice is reserved by inserting its two keys (the invoice
 and its last six digits) into `reservations`, whose primary key lets one attempt in;
 successes go into `succeeded` (one per last six digits); transactions change only by
 `UPDATE ... WHERE version = %s`; a 3-D Secure hold ends under `SELECT ... FOR UPDATE`, so
-one caller wins. The schema and its migrations live in `mock_epay.store.postgres_schema`.
+one caller wins. Merchants and tokens are cached for at most a second (`short_cache`). The
+schema and its migrations live in `mock_epay.store.postgres_schema`, the journal in `postgres_journal`.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import hmac
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -37,7 +39,6 @@ from mock_epay.store.base import (
     CardIdTaken,
     HoldNotFound,
     InvoiceReservation,
-    JournalEntry,
     Secure3DHold,
     VersionConflict,
     duplicate_error,
@@ -45,23 +46,44 @@ from mock_epay.store.base import (
 )
 from mock_epay.store.compose import ComposedCalls
 from mock_epay.store.memory import MAX_TOKENS, SWEEP_BATCH
+from mock_epay.store.postgres_fast import FastStatements
+from mock_epay.store.postgres_journal import PostgresJournal
 from mock_epay.store.postgres_products import PostgresProducts
-from mock_epay.store.postgres_schema import dump, dump_entry, frozen_mapping, load, load_entry, migrate
+from mock_epay.store.postgres_schema import dump, frozen_mapping, load, migrate
 from mock_epay.store.postgres_state import PostgresState
+from mock_epay.store.short_cache import ShortCache
 
 TRANSACTION_COLUMNS = "SELECT record, version FROM transactions"
+FAST = FastStatements()  # the hot statements, straight through libpq (see postgres_fast.py)
+_INSERT_TX = ("WITH added AS (INSERT INTO transactions (id, client_id, invoice_id, version, record) "
+              "VALUES ($1, $2, $3, 0, $4) RETURNING seq), ")
+_MARK = ("marked AS (INSERT INTO succeeded (client_id, suffix, transaction_id) VALUES ($2, $7, $1) "
+         "ON CONFLICT (client_id, suffix) DO UPDATE SET transaction_id = EXCLUDED.transaction_id), ")
+_FREE_AND_CAP = ("freed AS (DELETE FROM reservations WHERE owner = $5) "
+                 "DELETE FROM transactions WHERE seq <= (SELECT seq FROM added) - $6")
+INSERT_PAYMENT = _INSERT_TX + _FREE_AND_CAP  # $1 id, $2 client, $3 invoice, $4 record, $5 owner, $6 cap
+INSERT_PAYMENT_MARKED = _INSERT_TX + _MARK + _FREE_AND_CAP  # and $7 the invoice's last six digits
 
 
 def connect(url: str) -> psycopg.Connection[Any]:
-    """A connection to `url` (ConfigError, one line, when the server cannot be reached)."""
+    """A connection to `url` (ConfigError, one line, when the server cannot be reached).
+
+    Its commits do not wait for the server's WAL flush (`synchronous_commit = off`, unless the URL
+    sets it): a mock-epay process killed at any moment loses nothing it committed; only a crash of
+    the PostgreSQL server itself (or of its machine) can lose its last fraction of a second of
+    commits, never corrupt the database, as SQLite's `synchronous=NORMAL` does on a power cut.
+    """
     try:
-        return psycopg.connect(url, autocommit=True, connect_timeout=10)
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        if "synchronous_commit" not in url:
+            conn.execute("SET synchronous_commit = off")
+        return conn
     except psycopg.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"store: cannot connect to PostgreSQL: {first}") from None
 
 
-class PostgresBackend:
+class PostgresBackend(PostgresJournal):
     """The contract, in PostgreSQL. Keeps no domain rules: it stores what it is given."""
 
     def __init__(self, url: str, clock: Clock, max_transactions: int = 20_000, journal_size: int = 500,
@@ -69,12 +91,15 @@ class PostgresBackend:
         self.clock = clock
         self._url = url
         self._max_transactions = max_transactions
-        self._journal_size = journal_size
         self._max_tokens = max_tokens
         self._instance = uuid.uuid4().hex  # tells this process's reservations from others'
         self._local = threading.local()
         self._connections: list[psycopg.Connection[Any]] = []
         self._connections_lock = threading.Lock()  # guards the list only, never state
+        self._merchant_cache: ShortCache[Merchant] = ShortCache()
+        self._tokens: ShortCache[Token] = ShortCache()
+        self._open_reservations: set[int] = set()  # numbers of this process's reservations not yet freed
+        PostgresJournal.__init__(self, journal_size)
         migrate(self._conn())
 
     # -- connections -------------------------------------------------------------
@@ -89,10 +114,29 @@ class PostgresBackend:
 
     @contextmanager
     def _tx(self) -> Iterator[psycopg.Connection[Any]]:
-        """One transaction on this thread's connection."""
+        """One transaction on this thread's connection; nested uses join the outer one (no savepoint:
+        a failed statement fails the whole scope)."""
         conn = self._conn()
-        with conn.transaction():
+        local = self._local
+        if getattr(local, "depth", 0):
+            local.depth += 1
+            try:
+                yield conn
+            finally:
+                local.depth -= 1
+            return
+        local.depth = 1
+        FAST.command(conn, b"BEGIN")
+        try:
             yield conn
+            self._write_journal(conn, due_only=True)
+        except BaseException:
+            local.depth = 0
+            if not conn.closed:
+                FAST.command(conn, b"ROLLBACK")
+            raise
+        local.depth = 0
+        FAST.command(conn, b"COMMIT")
 
     def _one(self, query: str, params: tuple[Any, ...] = ()) -> Any:
         return self._conn().execute(query, params).fetchone()
@@ -109,22 +153,45 @@ class PostgresBackend:
     def delete_merchant_row(self, client_id: str) -> None:
         """Forget a merchant made at run time (its data goes with `reset(client_id)`)."""
         self._conn().execute("DELETE FROM merchants WHERE client_id = %s", (client_id,))
+        self._merchant_cache.clear()
+        self._tokens.clear()
 
     def add_merchant(self, merchant: Merchant) -> None:
         self._conn().execute(
             "INSERT INTO merchants (client_id, record) VALUES (%s, %s) "
             "ON CONFLICT (client_id) DO UPDATE SET record = EXCLUDED.record",
             (merchant.client_id, dump(merchant)))
+        self._merchant_cache.clear()
 
     def merchants(self) -> list[Merchant]:
         rows = self._conn().execute("SELECT record FROM merchants ORDER BY seq").fetchall()
         return [_merchant(row[0]) for row in rows]
 
     def merchant(self, client_id: str) -> Merchant | None:
-        row = self._one("SELECT record FROM merchants WHERE client_id = %s", (client_id,))
-        return _merchant(row[0]) if row else None
+        """Read at most once per CACHE_SECONDS per merchant (a request reads its merchant several
+        times); a merchant unknown here is always looked up."""
+        cached = self._merchant_cache.get(client_id)
+        if cached is not None:
+            return cached
+        rows = FAST.run(self._conn(), "SELECT record FROM merchants WHERE client_id = $1", (client_id,))
+        merchant = _merchant(_text(rows[0][0])) if rows else None
+        if merchant is not None:
+            self._merchant_cache.put(client_id, merchant)
+        return merchant
+
+    def poll_notifications(self) -> None:
+        """Take the notifications already on this connection's socket (one non-blocking read, no round
+        trip): another process's clock advance counts before this request reads the clock."""
+        pgconn = self._conn().pgconn
+        pgconn.consume_input()
+        while (note := pgconn.notifies()) is not None:
+            self.on_notification(note.extra.decode())
+
+    def on_notification(self, payload: str) -> None:
+        """What a notification means (`PostgresState` follows the shared clock and overrides)."""
 
     def authenticate_client(self, client_id: str, client_secret: str) -> Merchant | None:
+        self.poll_notifications()  # a token is about to be issued: its expiry reads the clock
         merchant = self.merchant(client_id)
         if merchant is None or not hmac.compare_digest(merchant.client_secret.encode(),
                                                         client_secret.encode()):
@@ -139,19 +206,41 @@ class PostgresBackend:
 
     def add_token(self, token: Token) -> None:
         # One statement, so one round trip and its own transaction: sweep, insert, cap.
-        self._conn().execute(
+        FAST.run(
+            self._conn(),
             "WITH swept AS (DELETE FROM tokens WHERE access_token IN (SELECT access_token FROM tokens "
-            "  WHERE expires_at <= %s ORDER BY expires_at LIMIT %s)), "
+            "  WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)), "
             "added AS (INSERT INTO tokens (access_token, client_id, expires_at, record) "
-            "  VALUES (%s, %s, %s, %s) "
+            "  VALUES ($3, $4, $5, $6) "
             "  ON CONFLICT (access_token) DO UPDATE SET record = EXCLUDED.record RETURNING seq) "
-            "DELETE FROM tokens WHERE seq <= (SELECT seq FROM added) - %s",
+            "DELETE FROM tokens WHERE seq <= (SELECT seq FROM added) - $7",
             (self.clock.now(), SWEEP_BATCH, token.access_token, token.client_id, token.expires_at,
              dump(token), self._max_tokens))
+        self._tokens.put(token.access_token, token)
+
+    def all_tokens(self) -> list[Token]:
+        """Every token in the database, oldest first (for `mock-epay export`)."""
+        rows = self._conn().execute("SELECT record FROM tokens ORDER BY seq").fetchall()
+        return [load(Token, row[0]) for row in rows]  # psycopg reads text columns as str
+
+    def all_saved_cards(self) -> list[SavedCard]:
+        """Every saved card, deactivated ones too, oldest first (for `mock-epay export`)."""
+        rows = self._conn().execute("SELECT record FROM cards ORDER BY seq").fetchall()
+        return [load(SavedCard, row[0]) for row in rows]
 
     def token(self, access_token: str) -> Token | None:
-        row = self._one("SELECT record FROM tokens WHERE access_token = %s", (access_token,))
-        return load(Token, row[0]) if row else None
+        """Tokens this process issued or read within CACHE_SECONDS come from memory (a payment
+        reads its token twice); an expired one is always read again (it may have been swept)."""
+        self.poll_notifications()  # the expiry check reads the clock another process may have moved
+        cached = self._tokens.get(access_token)
+        if cached is not None and cached.expires_at > self.clock.now():
+            return cached
+        rows = FAST.run(self._conn(), "SELECT record FROM tokens WHERE access_token = $1", (access_token,))
+        if not rows:
+            return None
+        token = load(Token, _text(rows[0][0]))
+        self._tokens.put(access_token, token)
+        return token
 
     # -- invoices ----------------------------------------------------------------
 
@@ -166,25 +255,26 @@ class PostgresBackend:
         """
         client_id, invoice_id = reservation.client_id, reservation.invoice_id
         suffix = invoice_suffix(invoice_id)
-        taken = conn.execute(
-            "INSERT INTO reservations (client_id, key, owner) VALUES (%s, %s, %s), (%s, %s, %s) "
-            "ON CONFLICT DO NOTHING",
-            (client_id, invoice_id, self._owner(reservation), client_id, "~" + suffix,
-             self._owner(reservation))).rowcount
-        if taken != 2:
-            raise duplicate_error()
-        if conn.execute("SELECT 1 FROM succeeded WHERE client_id = %s AND suffix = %s",
-                        (client_id, suffix)).fetchone():
+        taken, succeeded = FAST.run_together(conn, [  # one round trip; the SELECT runs after the INSERT
+            ("INSERT INTO reservations (client_id, key, owner) VALUES ($1, $2, $3), ($1, $4, $3) "
+             "ON CONFLICT DO NOTHING RETURNING 1",
+             (client_id, invoice_id, self._owner(reservation), "~" + suffix)),
+            ("SELECT 1 FROM succeeded WHERE client_id = $1 AND suffix = $2", (client_id, suffix))])
+        if len(taken) != 2 or succeeded:
             raise duplicate_error()
 
     def reserve_invoice(self, client_id: str, invoice_id: str) -> InvoiceReservation:
         reservation = InvoiceReservation(client_id, invoice_id)
         with self._tx() as conn:
             self._reserve(conn, reservation)
+            self._open_reservations.add(reservation.number)
         return reservation
 
     def release_invoice(self, reservation: InvoiceReservation) -> None:
-        self._conn().execute("DELETE FROM reservations WHERE owner = %s", (self._owner(reservation),))
+        """Delete the reservation's rows; no round trip when this process freed it already."""
+        if reservation.number in self._open_reservations:
+            self._conn().execute("DELETE FROM reservations WHERE owner = %s", (self._owner(reservation),))
+            self._open_reservations.discard(reservation.number)
 
     def invoice_succeeded(self, client_id: str, invoice_id: str) -> bool:
         return self._one("SELECT 1 FROM succeeded WHERE client_id = %s AND suffix = %s",
@@ -196,18 +286,14 @@ class PostgresBackend:
                        hold: Secure3DHold | None = None) -> Transaction:
         tx = evolve(transaction, version=0) if transaction.version else transaction
         with self._tx() as conn:
-            try:
-                inserted = conn.execute(
-                    "INSERT INTO transactions (id, client_id, invoice_id, version, record) "
-                    "VALUES (%s, %s, %s, 0, %s) RETURNING seq",
-                    (tx.id, tx.client_id, tx.invoice_id, dump(tx))).fetchone()
-                seq = inserted[0] if inserted is not None else 0
+            try:  # one statement, one round trip: insert, mark the success, free the invoice, cap
+                marked = tx.status.is_success
+                FAST.run(conn, INSERT_PAYMENT_MARKED if marked else INSERT_PAYMENT, (
+                    tx.id, tx.client_id, tx.invoice_id, dump(tx), self._owner(reservation),
+                    self._max_transactions, *((invoice_suffix(tx.invoice_id),) if marked else ())))
             except psycopg.errors.UniqueViolation:
                 raise ValueError(f"transaction {tx.id} is recorded already") from None
-            conn.execute("DELETE FROM transactions WHERE seq <= %s", (seq - self._max_transactions,))
-            if tx.status.is_success:
-                self._mark_succeeded(conn, tx)
-            conn.execute("DELETE FROM reservations WHERE owner = %s", (self._owner(reservation),))
+            self._open_reservations.discard(reservation.number)
             if hold is not None:
                 self._insert_hold(conn, hold)
         return tx
@@ -282,9 +368,9 @@ class PostgresBackend:
         return _hold(row[0]) if row else None
 
     def expired_secure3d(self, now: datetime) -> list[Secure3DHold]:
-        rows = self._conn().execute("SELECT record FROM holds WHERE expires_at <= %s ORDER BY expires_at",
-                                    (now,)).fetchall()
-        return [_hold(row[0]) for row in rows]
+        rows = FAST.run(self._conn(), "SELECT record FROM holds WHERE expires_at <= $1 ORDER BY expires_at",
+                        (now,))
+        return [_hold(_text(row[0])) for row in rows]
 
     def end_secure3d(self, transaction_id: str, result: Transaction | None,
                      expected_version: int = 0) -> Secure3DHold:
@@ -331,8 +417,9 @@ class PostgresBackend:
         self._replace(conn, evolve(tx, card_id=saved.id), tx.version)
 
     def card(self, client_id: str, card_id: str) -> SavedCard | None:
-        row = self._one("SELECT record FROM cards WHERE id = %s AND client_id = %s", (card_id, client_id))
-        return load(SavedCard, row[0]) if row else None
+        rows = FAST.run(self._conn(), "SELECT record FROM cards WHERE id = $1 AND client_id = $2",
+                        (card_id, client_id))
+        return load(SavedCard, _text(rows[0][0])) if rows else None
 
     def card_id_taken(self, card_id: str) -> bool:
         return self._one("SELECT 1 FROM cards WHERE id = %s", (card_id,)) is not None
@@ -355,30 +442,21 @@ class PostgresBackend:
             conn.execute("UPDATE cards SET active = false, record = %s WHERE id = %s", (dump(saved), card_id))
         return saved
 
-    # -- request journal ---------------------------------------------------------
-
-    def journal_request(self, entry: JournalEntry) -> None:
-        # One statement (one round trip, its own transaction): this runs on every request.
-        self._conn().execute(
-            "WITH added AS (INSERT INTO journal (entry, client_id) VALUES (%s, %s) RETURNING seq) "
-            "DELETE FROM journal WHERE seq <= (SELECT seq FROM added) - %s",
-            (dump_entry(entry), entry[7] if len(entry) > 7 else None, self._journal_size))
-
-    def journal(self, limit: int | None = None) -> list[JournalEntry]:
-        count = limit if limit else self._journal_size
-        rows = self._conn().execute("SELECT entry FROM (SELECT seq, entry FROM journal ORDER BY seq DESC "
-                                    "LIMIT %s) AS last ORDER BY seq", (count,)).fetchall()
-        return [load_entry(row[0]) for row in rows]
-
     # -- reset -------------------------------------------------------------------
 
     def reset(self, client_id: str | None = None) -> None:
+        self._tokens.clear()
         with self._tx() as conn:
             if client_id is None:
+                self._journal_batch.clear()
                 conn.execute("TRUNCATE tokens, transactions, succeeded, reservations, holds, cards, journal")
                 return
             for table in ("tokens", "holds", "succeeded", "reservations", "transactions", "cards"):
                 conn.execute(f"DELETE FROM {table} WHERE client_id = %s", (client_id,))
+
+
+def _text(value: bytes | None) -> str:
+    return value.decode() if value is not None else ""
 
 
 def _merchant(text: str) -> Merchant:
@@ -403,6 +481,10 @@ def _versioned(tx: Transaction, version: int) -> Transaction:
 
 class PostgresStore(ComposedCalls, PostgresProducts, PostgresState, PostgresBackend):
     """The shared store: the PostgreSQL contract plus the calls composed from it."""
+
+    def atomic(self) -> AbstractContextManager[Any]:
+        """One transaction (`BEGIN` ... `COMMIT`) on this thread's connection, which the calls inside join."""
+        return self._tx()
 
     def __init__(
         self,

@@ -236,6 +236,7 @@ class PostgresProducts(SqlShared):
         are seeded again, unlike `reset`)."""
         with self._tx() as conn:
             PostgresProducts.reset(self, client_id)
+            self.forget_waiting_journal(client_id)  # type: ignore[attr-defined]  # PostgresJournal's
             conn.execute("DELETE FROM journal WHERE client_id = %s", (client_id,))
             self.delete_merchant_row(client_id)
 

@@ -96,13 +96,13 @@ class PostgresState(SharedValues):
             if key in (CLOCK_KEY, OVERRIDES_KEY):
                 conn.execute("SELECT pg_notify(%s, %s)", (self._channel, f"{key}={value or ''}"[:4000]))
 
+    def on_notification(self, payload: str) -> None:
+        self._changed_elsewhere(payload)
+
     def shared_generation(self) -> int:
         """Take the notifications already on this connection's socket (one non-blocking read, no
         round trip); the generation moves on with each."""
-        pgconn = self._conn().pgconn
-        pgconn.consume_input()
-        while (note := pgconn.notifies()) is not None:
-            self._changed_elsewhere(note.extra.decode())
+        self.poll_notifications()  # type: ignore[attr-defined]  # PostgresBackend's
         return self._generation
 
     def sync_shared(self) -> None:

@@ -1,31 +1,29 @@
 """The SQLite store: the contract of `mock_epay.store.base` kept in one file, durable across restarts.
 
-`sqlite:///path/sandbox.db` (or `sqlite:///:memory:` for tests). One connection per
-process, guarded by a lock; every contract call is ONE transaction (`BEGIN IMMEDIATE`
-for writes), so each invariant holds across processes sharing the file too: the write
-lock of the database, not an in-process lock, makes a check-and-set atomic. Records are
-JSON (msgspec) beside indexed columns for what is queried. Retention caps
-(`max_transactions`, `journal_size`, tokens, the delivery log) keep the file bounded.
+`sqlite:///path/sandbox.db` (or `sqlite:///:memory:` for tests). One connection per process,
+guarded by a lock; every contract call is ONE transaction (`BEGIN IMMEDIATE` for writes), and
+`atomic()` makes several calls one (a payment with its callback's outbox row), so each invariant
+holds across processes sharing the file too: the database's write lock, not an in-process lock,
+makes a check-and-set atomic. Records are JSON (`mock_epay.store.sqlite_records`) beside indexed
+columns for what is queried. Retention caps keep the file bounded. Merchants and recent tokens are
+cached in process, and dropped whenever `PRAGMA data_version` says another connection wrote.
 
-Reservations carry the process id that made them: a reservation left behind by a process
-that died mid-payment is cleared when the file is opened again, so its invoice is not
-wedged. The schema lives in `mock_epay.store.sqlite_schema`; the callback outbox, clock
-offset and scenario state in `mock_epay.store.sqlite_state`.
+Reservations carry the process id that made them: one left behind by a process that died
+mid-payment is cleared when the file is opened again. The schema lives in
+`mock_epay.store.sqlite_schema`; the outbox, clock offset and scenario state in
+`mock_epay.store.sqlite_state`; the journal in `sqlite_journal`, checkpoints in `sqlite_checkpoint`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hmac
-import os
+import math
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from types import MappingProxyType
 from typing import Any
-
-import msgspec
 
 from mock_epay.core.clock import Clock
 from mock_epay.core.fakedata import FakeData
@@ -37,62 +35,31 @@ from mock_epay.store.base import (
     CardIdTaken,
     HoldNotFound,
     InvoiceReservation,
-    JournalEntry,
     Secure3DHold,
     VersionConflict,
-    duplicate_error,
     invoice_suffix,
 )
 from mock_epay.store.compose import ComposedCalls
+from mock_epay.store.sqlite_checkpoint import FALLBACK_AUTOCHECKPOINT_PAGES, Checkpointer
+from mock_epay.store.sqlite_invoices import SqliteInvoices, hold_owner
+from mock_epay.store.sqlite_journal import SqliteJournal
 from mock_epay.store.sqlite_products import SqliteProducts
+from mock_epay.store.sqlite_records import (
+    decode_card,
+    decode_hold,
+    decode_merchant,
+    decode_token,
+    decode_tx,
+    encode,
+)
 from mock_epay.store.sqlite_schema import open_database
 from mock_epay.store.sqlite_state import SqliteState
 
 MAX_TOKENS = 20_000
-JOURNAL_BATCH = 64  # journal entries kept in memory at most before they are written
+TOKEN_CACHE = 256  # tokens kept in process (one connection per process: checked by PRAGMA data_version)
 
 
-def _enc_hook(value: Any) -> Any:
-    if isinstance(value, MappingProxyType):
-        return dict(value)
-    raise NotImplementedError(f"cannot store {type(value).__name__}")
-
-
-_encode = msgspec.json.Encoder(enc_hook=_enc_hook).encode
-_decode_tx = msgspec.json.Decoder(Transaction).decode
-_decode_token = msgspec.json.Decoder(Token).decode
-_decode_card = msgspec.json.Decoder(SavedCard).decode
-_decode_hold_record = msgspec.json.Decoder(Secure3DHold).decode
-_decode_merchant = msgspec.json.Decoder(Merchant).decode
-
-
-def _decode_hold(record: bytes) -> Secure3DHold:
-    hold = _decode_hold_record(record)
-    return evolve(hold, context=MappingProxyType(dict(hold.context)))
-
-
-def _hold_owner(transaction_id: str) -> str:
-    return "h" + transaction_id
-
-
-def _owner(reservation: InvoiceReservation) -> str:
-    """Unique on one machine while the process lives (a dead process's rows are swept at open)."""
-    return f"{os.getpid()}:{reservation.number}"
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False  # an earlier process with our (recycled) id: it is gone
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-class SqliteBackend(SqliteState):
+class SqliteBackend(SqliteInvoices, SqliteJournal, SqliteState):
     """The contract in one SQLite file. Keeps no domain rules: it stores what it is given."""
 
     def __init__(self, path: str, clock: Clock, max_transactions: int = 20_000, journal_size: int = 500,
@@ -103,15 +70,23 @@ class SqliteBackend(SqliteState):
         self._lock = threading.RLock()
         self._depth = 0
         self._max_transactions = max_transactions
-        self._journal_size = journal_size
         self._max_tokens = max_tokens
         self._merchant_cache: dict[str, Merchant] = {}
+        self._merchants_loaded = False
         self._data_version = -1
-        self._journal_batch: list[tuple[Any, ...]] = []
+        self._next_token_expiry = 0.0  # epoch seconds: sweep expired tokens at the next issue after it
+        self._tokens: dict[str, Token] = {}  # recently issued or read, dropped when another process writes
+        SqliteInvoices.__init__(self)
+        SqliteJournal.__init__(self, journal_size)
         SqliteState.__init__(self, delivery_log_size)
         self._sweep_dead_reservations()
+        self._checkpointer = Checkpointer(path) if path != ":memory:" else None
+        if self._checkpointer is not None:  # the event loop's commits no longer wait for a checkpoint's fsync
+            self._db.execute(f"PRAGMA wal_autocheckpoint={FALLBACK_AUTOCHECKPOINT_PAGES}")
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         with self._lock:
             self.flush_journal()
             self._db.close()
@@ -131,13 +106,19 @@ class SqliteBackend(SqliteState):
                 return
             self._db.execute("BEGIN IMMEDIATE")
             self._depth = 1
+            batch = self._journal_batch
             try:
-                if self._journal_batch:
+                if batch and self._journal_due():
                     self._write_journal()
+                else:
+                    batch = []
                 yield self._db
+                self._write_waiting_reservations()
             except BaseException:
                 self._depth = 0
+                self._waiting_rows.clear()
                 self._db.execute("ROLLBACK")
+                self._journal_batch[:0] = batch  # the requests still happened: journal them next time
                 raise
             self._depth = 0
             self._db.execute("COMMIT")
@@ -150,13 +131,6 @@ class SqliteBackend(SqliteState):
         with self._lock:
             return self._db.execute(sql, params).fetchall()
 
-    def _sweep_dead_reservations(self) -> None:
-        with self._write() as db:
-            pids = [row[0] for row in db.execute("SELECT DISTINCT pid FROM reservations WHERE pid > 0")]
-            for pid in pids:
-                if not _pid_alive(pid):
-                    db.execute("DELETE FROM reservations WHERE pid = ?", (pid,))
-
     # -- merchants -----------------------------------------------------------------
 
     def delete_merchant_row(self, client_id: str) -> None:
@@ -168,17 +142,17 @@ class SqliteBackend(SqliteState):
     def add_merchant(self, merchant: Merchant) -> None:
         with self._write() as db:
             db.execute("INSERT OR REPLACE INTO merchants VALUES (?, ?)",
-                       (merchant.client_id, _encode(merchant)))
+                       (merchant.client_id, encode(merchant)))
         self._merchant_cache[merchant.client_id] = merchant
 
     def _merchants(self) -> dict[str, Merchant]:
         """The cached merchants, read again when another connection changed the file."""
         with self._lock:
-            version = self._db.execute("PRAGMA data_version").fetchone()[0]
-            if version != self._data_version:
+            self._check_others()
+            if not self._merchants_loaded:
                 rows = self._db.execute("SELECT record FROM merchants ORDER BY rowid").fetchall()
-                self._merchant_cache = {m.client_id: m for m in (_decode_merchant(r[0]) for r in rows)}
-                self._data_version = version
+                self._merchant_cache = {m.client_id: m for m in (decode_merchant(r[0]) for r in rows)}
+                self._merchants_loaded = True
             return self._merchant_cache
 
     def merchants(self) -> list[Merchant]:
@@ -201,47 +175,61 @@ class SqliteBackend(SqliteState):
     # -- tokens --------------------------------------------------------------------
 
     def add_token(self, token: Token) -> None:
+        """Insert and cap in one transaction, sweeping the expired tokens first once the earliest
+        expiry known to this process (the file's, at its last sweep, or a token it issued since)
+        has passed: no sweep statement while nothing can have expired."""
+        now, expires = self.clock.now().timestamp(), token.expires_at.timestamp()
         with self._write() as db:
-            db.execute("DELETE FROM tokens WHERE expires_at <= ?", (self.clock.now().timestamp(),))
-            seq = db.execute("INSERT OR REPLACE INTO tokens (access_token, client_id, expires_at, record) "
-                             "VALUES (?, ?, ?, ?)", (token.access_token, token.client_id,
-                                                     token.expires_at.timestamp(), _encode(token))).lastrowid
+            if now >= self._next_token_expiry:
+                db.execute("DELETE FROM tokens WHERE expires_at <= ?", (now,))
+                earliest = db.execute("SELECT MIN(expires_at) FROM tokens").fetchone()[0]
+                self._next_token_expiry = math.inf if earliest is None else earliest
+            self._next_token_expiry = min(self._next_token_expiry, expires)
+            seq = db.execute(
+                "INSERT OR REPLACE INTO tokens (access_token, client_id, expires_at, record) "
+                "VALUES (?, ?, ?, ?)",
+                (token.access_token, token.client_id, expires, encode(token))).lastrowid
             if seq and seq > self._max_tokens:
                 db.execute("DELETE FROM tokens WHERE seq <= ?", (seq - self._max_tokens,))
+        self._remember_token(token)
+
+    def all_tokens(self) -> list[Token]:
+        """Every token in the file, oldest first (for `mock-epay export`)."""
+        return [decode_token(row[0]) for row in self._all("SELECT record FROM tokens ORDER BY seq")]
+
+    def all_saved_cards(self) -> list[SavedCard]:
+        """Every saved card, deactivated ones too, oldest first (for `mock-epay export`)."""
+        return [decode_card(row[0]) for row in self._all("SELECT record FROM cards ORDER BY seq")]
 
     def token(self, access_token: str) -> Token | None:
-        row = self._one("SELECT record FROM tokens WHERE access_token = ?", (access_token,))
-        return _decode_token(row[0]) if row else None
+        with self._lock:
+            self._check_others()
+            cached = self._tokens.get(access_token)
+            if cached is not None and cached.expires_at > self.clock.now():
+                return cached  # an expired one is read from the file: it may have been swept
+            row = self._db.execute("SELECT record FROM tokens WHERE access_token = ?",
+                                   (access_token,)).fetchone()
+        if row is None:
+            return None
+        token = decode_token(row[0])
+        self._remember_token(token)
+        return token
 
-    # -- invoices ------------------------------------------------------------------
+    def _remember_token(self, token: Token) -> None:
+        """Keep the last TOKEN_CACHE tokens issued or read (a payment reads its token twice)."""
+        tokens = self._tokens
+        tokens[token.access_token] = token
+        if len(tokens) > TOKEN_CACHE:
+            del tokens[next(iter(tokens))]
 
-    def reserve_invoice(self, client_id: str, invoice_id: str) -> InvoiceReservation:
-        with self._write():
-            reservation = InvoiceReservation(client_id, invoice_id)
-            self._reserve(reservation, _owner(reservation), os.getpid())
-            return reservation
-
-    def _reserve(self, reservation: InvoiceReservation, owner: str, pid: int) -> None:
-        db = self._db
-        client_id, invoice_id = reservation.client_id, reservation.invoice_id
-        suffix = invoice_suffix(invoice_id)
-        if db.execute("SELECT 1 FROM succeeded WHERE client_id = ? AND suffix = ?",
-                      (client_id, suffix)).fetchone():
-            raise duplicate_error()
-        try:
-            db.executemany("INSERT INTO reservations VALUES (?, ?, ?, ?)",
-                           [(client_id, invoice_id, owner, pid), (client_id, "~" + suffix, owner, pid)])
-        except sqlite3.IntegrityError:
-            raise duplicate_error() from None
-
-    def release_invoice(self, reservation: InvoiceReservation) -> None:
-        with self._write() as db:
-            db.execute("DELETE FROM reservations WHERE client_id = ? AND owner = ?",
-                       (reservation.client_id, _owner(reservation)))
-
-    def invoice_succeeded(self, client_id: str, invoice_id: str) -> bool:
-        return self._one("SELECT 1 FROM succeeded WHERE client_id = ? AND suffix = ?",
-                         (client_id, invoice_suffix(invoice_id))) is not None
+    def _check_others(self) -> None:
+        """Forget what is cached when another connection changed the file since the last look."""
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version:
+            self._data_version = version
+            self._merchant_cache = {}
+            self._merchants_loaded = False
+            self._tokens.clear()
 
     # -- transactions --------------------------------------------------------------
 
@@ -254,12 +242,11 @@ class SqliteBackend(SqliteState):
                     "INSERT INTO transactions (id, client_id, invoice_id, suffix, status, created_at, "
                     "version, record) VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
                     (tx.id, tx.client_id, tx.invoice_id, invoice_suffix(tx.invoice_id), tx.status.value,
-                     tx.created_at.timestamp(), _encode(tx))).lastrowid
+                     tx.created_at.timestamp(), encode(tx))).lastrowid
             except sqlite3.IntegrityError:
                 raise ValueError(f"transaction {tx.id} is recorded already") from None
             self._mark_success(tx)
-            db.execute("DELETE FROM reservations WHERE client_id = ? AND owner = ?",
-                       (reservation.client_id, _owner(reservation)))
+            self._free(reservation)
             if hold is not None:
                 self._hold(hold)
             if seq and seq > self._max_transactions:
@@ -273,9 +260,9 @@ class SqliteBackend(SqliteState):
 
     def _hold(self, hold: Secure3DHold) -> None:
         """Reserve the hold's invoice under the hold itself and keep the hold."""
-        self._reserve(hold.reservation, _hold_owner(hold.transaction_id), 0)
+        self._reserve(hold.reservation, hold_owner(hold.transaction_id), 0)
         self._db.execute("INSERT OR REPLACE INTO holds VALUES (?, ?, ?, ?)",
-                         (hold.transaction_id, hold.client_id, hold.expires_at.timestamp(), _encode(hold)))
+                         (hold.transaction_id, hold.client_id, hold.expires_at.timestamp(), encode(hold)))
 
     def _drop_transactions_before(self, last_seq: int) -> None:
         db = self._db
@@ -286,16 +273,16 @@ class SqliteBackend(SqliteState):
     def transaction(self, client_id: str, transaction_id: str) -> Transaction | None:
         row = self._one("SELECT record FROM transactions WHERE id = ? AND client_id = ?",
                         (transaction_id, client_id))
-        return _decode_tx(row[0]) if row else None
+        return decode_tx(row[0]) if row else None
 
     def transaction_for_invoice(self, client_id: str, invoice_id: str) -> Transaction | None:
         row = self._one("SELECT record FROM transactions WHERE client_id = ? AND invoice_id = ? "
                         "ORDER BY seq DESC LIMIT 1", (client_id, invoice_id))
-        return _decode_tx(row[0]) if row else None
+        return decode_tx(row[0]) if row else None
 
     def find_transaction(self, transaction_id: str) -> Transaction | None:
         row = self._one("SELECT record FROM transactions WHERE id = ?", (transaction_id,))
-        return _decode_tx(row[0]) if row else None
+        return decode_tx(row[0]) if row else None
 
     def transactions(self, client_id: str | None = None) -> list[Transaction]:
         if client_id is None:
@@ -303,7 +290,7 @@ class SqliteBackend(SqliteState):
         else:
             rows = self._all("SELECT record FROM transactions WHERE client_id = ? ORDER BY seq DESC",
                              (client_id,))
-        return [_decode_tx(row[0]) for row in rows]
+        return [decode_tx(row[0]) for row in rows]
 
     def replace_transaction(self, transaction: Transaction, expected_version: int) -> Transaction:
         with self._write():
@@ -318,7 +305,7 @@ class SqliteBackend(SqliteState):
             raise VersionConflict(transaction.id, expected_version, row[1])
         written = _versioned(transaction, expected_version + 1)
         self._db.execute("UPDATE transactions SET status = ?, version = ?, record = ? WHERE id = ?",
-                         (written.status.value, written.version, _encode(written), written.id))
+                         (written.status.value, written.version, encode(written), written.id))
         self._mark_success(written)
         return written
 
@@ -333,11 +320,11 @@ class SqliteBackend(SqliteState):
 
     def secure3d_hold(self, transaction_id: str) -> Secure3DHold | None:
         row = self._one("SELECT record FROM holds WHERE transaction_id = ?", (transaction_id,))
-        return _decode_hold(row[0]) if row else None
+        return decode_hold(row[0]) if row else None
 
     def expired_secure3d(self, now: datetime) -> list[Secure3DHold]:
         rows = self._all("SELECT record FROM holds WHERE expires_at <= ?", (now.timestamp(),))
-        return [_decode_hold(row[0]) for row in rows]
+        return [decode_hold(row[0]) for row in rows]
 
     def end_secure3d(self, transaction_id: str, result: Transaction | None,
                      expected_version: int = 0) -> Secure3DHold:
@@ -346,13 +333,13 @@ class SqliteBackend(SqliteState):
                              (transaction_id,)).fetchone()
             if row is None:
                 raise HoldNotFound(transaction_id)
-            hold = _decode_hold(row[0])
+            hold = decode_hold(row[0])
             current = db.execute("SELECT version FROM transactions WHERE id = ?",
                                  (transaction_id,)).fetchone()
             if result is not None and current is not None:
                 self._replace(result, expected_version)
             db.execute("DELETE FROM holds WHERE transaction_id = ?", (transaction_id,))
-            db.execute("DELETE FROM reservations WHERE owner = ?", (_hold_owner(transaction_id),))
+            db.execute("DELETE FROM reservations WHERE owner = ?", (hold_owner(transaction_id),))
             return hold
 
     # -- saved cards ---------------------------------------------------------------
@@ -371,12 +358,12 @@ class SqliteBackend(SqliteState):
             db.execute("INSERT INTO cards (id, client_id, account_id, active, record) VALUES (?, ?, ?, ?, ?) "
                        "ON CONFLICT (id) DO UPDATE SET client_id = excluded.client_id, "
                        "account_id = excluded.account_id, active = excluded.active, record = excluded.record",
-                       (saved.id, saved.client_id, saved.account_id, int(saved.active), _encode(saved)))
+                       (saved.id, saved.client_id, saved.account_id, int(saved.active), encode(saved)))
             return saved
 
     def card(self, client_id: str, card_id: str) -> SavedCard | None:
         row = self._one("SELECT record FROM cards WHERE id = ? AND client_id = ?", (card_id, client_id))
-        return _decode_card(row[0]) if row else None
+        return decode_card(row[0]) if row else None
 
     def card_id_taken(self, card_id: str) -> bool:
         return self._one("SELECT 1 FROM cards WHERE id = ?", (card_id,)) is not None
@@ -384,7 +371,7 @@ class SqliteBackend(SqliteState):
     def cards_for_account(self, client_id: str, account_id: str) -> list[SavedCard]:
         rows = self._all("SELECT record FROM cards WHERE client_id = ? AND account_id = ? AND active = 1 "
                          "ORDER BY seq", (client_id, account_id))
-        return [_decode_card(row[0]) for row in rows]
+        return [decode_card(row[0]) for row in rows]
 
     def deactivate_card(self, client_id: str, card_id: str) -> SavedCard:
         with self._write() as db:
@@ -394,45 +381,14 @@ class SqliteBackend(SqliteState):
             if not saved.active:
                 raise EpayError(400, GENERIC, f"card {saved.id} is already deactivated")
             saved = evolve(saved, active=False)
-            db.execute("UPDATE cards SET active = 0, record = ? WHERE id = ?", (_encode(saved), card_id))
+            db.execute("UPDATE cards SET active = 0, record = ? WHERE id = ?", (encode(saved), card_id))
             return saved
-
-    # -- request journal -----------------------------------------------------------
-
-    def journal_request(self, entry: JournalEntry) -> None:
-        """Batched: written with the next write transaction of any call, or once
-        JOURNAL_BATCH entries wait (a request costs no commit of its own)."""
-        with self._lock:
-            self._journal_batch.append((*entry[:7], entry[7] if len(entry) > 7 else None))
-            if len(self._journal_batch) >= JOURNAL_BATCH:
-                self.flush_journal()
-
-    def flush_journal(self) -> None:
-        with self._lock:
-            if self._journal_batch:
-                with self._write():
-                    pass  # opening the transaction writes the batch
-
-    def _write_journal(self) -> None:
-        batch, self._journal_batch = self._journal_batch, []
-        db = self._db
-        db.executemany("INSERT INTO journal (at, method, path, status, ms, body, answer, client_id) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch)
-        seq = db.execute("SELECT MAX(seq) FROM journal").fetchone()[0] or 0
-        if seq > self._journal_size:
-            db.execute("DELETE FROM journal WHERE seq <= ?", (seq - self._journal_size,))
-
-    def journal(self, limit: int | None = None) -> list[JournalEntry]:
-        self.flush_journal()
-        count = limit or self._journal_size
-        rows = self._all("SELECT at, method, path, status, ms, body, answer FROM journal "
-                         "ORDER BY seq DESC LIMIT ?", (count,))
-        return [tuple(row) for row in reversed(rows)]
 
     # -- reset ---------------------------------------------------------------------
 
     def reset(self, client_id: str | None = None) -> None:
         tables = ("tokens", "transactions", "succeeded", "reservations", "holds", "cards")
+        self._tokens.clear()
         with self._write() as db:
             for table in tables:
                 if client_id is None:
@@ -475,9 +431,13 @@ class SqliteStore(ComposedCalls, SqliteProducts, SqliteBackend):
         ComposedCalls.__init__(self, changed, fake)
         self._declared_card_ids.update(c.id for m in merchants for c in m.saved_cards if c.id)
         for merchant in changed:
-            self.put_value(f"config-merchant:{merchant.client_id}", _encode(merchant).decode())
+            self.put_value(f"config-merchant:{merchant.client_id}", encode(merchant).decode())
         self.restore_clock(clock)
+
+    def atomic(self) -> contextlib.AbstractContextManager[Any]:
+        """One write transaction (`BEGIN IMMEDIATE` ... `COMMIT`) that the calls inside join."""
+        return self._write()
 
     def _config_changed(self, merchant: Merchant) -> bool:
         seen = self.get_value(f"config-merchant:{merchant.client_id}")
-        return seen != _encode(merchant).decode() or self.merchant(merchant.client_id) is None
+        return seen != encode(merchant).decode() or self.merchant(merchant.client_id) is None

@@ -224,6 +224,7 @@ class SqliteProducts(SqlShared):
         are seeded again, unlike `reset`)."""
         with self._write() as db:
             SqliteProducts.reset(self, client_id)
+            self.forget_waiting_journal(client_id)  # type: ignore[attr-defined]  # SqliteJournal's
             db.execute("DELETE FROM journal WHERE client_id = ?", (client_id,))
             self.delete_merchant_row(client_id)
 

@@ -1,0 +1,122 @@
+"""The PostgreSQL store's hot statements, sent straight through libpq: prepared once, text in, text out.
+
+A token request and a payment make a handful of statements; through psycopg's cursor layer each
+costs several times the CPU of the libpq call under it (adapting, the prepare bookkeeping, the
+result objects). `FastStatements.run` sends one statement with `PQexecPrepared` on the
+connection's `pgconn`, preparing it on that connection the first time, with parameters as text
+(str, int, float, bool, datetime, None) and rows as tuples of bytes (or None);
+`run_together` sends several in one round trip (libpq's pipeline mode). A failed
+statement raises the psycopg error class of its SQLSTATE (`UniqueViolation`, ...), as psycopg
+would. The statements go on the same connection and session as psycopg's own, so transactions
+opened here (`BEGIN` / `COMMIT` / `ROLLBACK`, see `PostgresBackend._tx`) cover both.
+"""
+
+from __future__ import annotations
+
+import weakref
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import pq
+
+Row = tuple[bytes | None, ...]
+_OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
+
+
+def _param(value: Any) -> bytes | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return b"t" if value else b"f"
+    if isinstance(value, datetime):
+        return value.isoformat().encode()
+    if isinstance(value, bytes):
+        raise TypeError("bytes parameters need psycopg's own execute (bytea escaping)")
+    return str(value).encode()
+
+
+def _values(params: tuple[Any, ...]) -> Any:
+    return [_param(value) for value in params]  # None is SQL NULL (libpq's type stubs omit it)
+
+
+def _rows(result: pq.abc.PGresult) -> list[Row]:
+    return [tuple(result.get_value(row, column) for column in range(result.nfields))
+            for row in range(result.ntuples)]
+
+
+def _raise_for(result: pq.abc.PGresult) -> None:
+    sqlstate = (result.error_field(pq.DiagnosticField.SQLSTATE) or b"").decode()
+    message = (result.error_message or b"").decode("utf-8", "replace").strip()
+    try:
+        kind: type[psycopg.Error] = psycopg.errors.lookup(sqlstate)
+    except KeyError:
+        kind = psycopg.DatabaseError
+    raise kind(message)
+
+
+class FastStatements:
+    """Prepared statements by SQL text (with `$1`-style placeholders), per connection."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, bytes] = {}
+        # which names each connection has prepared (a process may hold several connections: one per
+        # thread, or per store object, as tests and `mock-epay import` do)
+        self._prepared_on: weakref.WeakKeyDictionary[Any, set[bytes]] = weakref.WeakKeyDictionary()
+
+    def run(self, conn: psycopg.Connection[Any], sql: str, params: tuple[Any, ...] = ()) -> list[Row]:
+        """Execute `sql` on `conn`; its rows (empty for a command)."""
+        pgconn = conn.pgconn
+        result = pgconn.exec_prepared(self._prepared(pgconn, sql), _values(params))
+        if result.status not in _OK:
+            _raise_for(result)
+        return _rows(result)
+
+    def run_together(self, conn: psycopg.Connection[Any],
+                     statements: list[tuple[str, tuple[Any, ...]]]) -> list[list[Row]]:
+        """Send the statements at once (libpq's pipeline mode: one round trip), run in order, each
+        with its own snapshot as if sent one by one; the rows of each. The first failure raises,
+        and the statements after it are not run."""
+        pgconn = conn.pgconn
+        names = [self._prepared(pgconn, sql) for sql, _ in statements]
+        pgconn.enter_pipeline_mode()
+        try:
+            for name, (_, params) in zip(names, statements, strict=True):
+                pgconn.send_query_prepared(name, _values(params))
+            pgconn.pipeline_sync()
+            results = []
+            while True:
+                result = pgconn.get_result()
+                if result is None:
+                    continue
+                if result.status == pq.ExecStatus.PIPELINE_SYNC:
+                    break
+                results.append(result)
+        finally:
+            pgconn.exit_pipeline_mode()
+        for result in results:
+            if result.status not in _OK:
+                _raise_for(result)
+        return [_rows(result) for result in results]
+
+    def _prepared(self, pgconn: Any, sql: str) -> bytes:
+        """The statement's name, prepared on this connection first if it is not yet."""
+        name = self._names.get(sql)
+        if name is None:
+            name = self._names[sql] = f"mock_epay_{len(self._names)}".encode()
+        prepared = self._prepared_on.get(pgconn)
+        if prepared is None:
+            prepared = self._prepared_on[pgconn] = set()
+        if name not in prepared:
+            result = pgconn.prepare(name, sql.encode())
+            if result.status not in _OK:
+                _raise_for(result)
+            prepared.add(name)
+        return name
+
+    @staticmethod
+    def command(conn: psycopg.Connection[Any], sql: bytes) -> None:
+        """A statement without parameters (`BEGIN`, `COMMIT`, `ROLLBACK`)."""
+        result = conn.pgconn.exec_(sql)
+        if result.status not in _OK:
+            _raise_for(result)
