@@ -27,6 +27,8 @@ from mock_epay.gateway.transfer_records import Transfer
 
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
+MAX_VALUES = 1000  # values of one `in`
+MAX_TEXT = 1000  # characters of one value
 
 
 class Source(StrEnum):
@@ -207,7 +209,7 @@ def _condition(entry: Any, fields: Mapping[str, Field], index: int) -> Condition
     if method is Method.LIKE:
         if field.kind is not Kind.TEXT:
             raise invalid(f"{where}: 'like' matches text; {field.name} is a {field.kind.value} filter")
-        return Condition(field.name, method, (str(raw[0]),))
+        return Condition(field.name, method, (_text(raw[0], where),))
     if method in (Method.LT, Method.GT, Method.LE, Method.GE, Method.BETWEEN) and field.kind is Kind.FLAG:
         raise invalid(f"{where}: {field.name} is a yes/no filter; use '=' or 'in'")
     return Condition(field.name, method, tuple(_typed(field, v, where) for v in raw))
@@ -222,6 +224,8 @@ def _check_arity(method: Method, values: Sequence[Any], where: str) -> None:
         or (method not in (Method.BETWEEN, Method.IN) and count != 1)
     ):
         raise invalid(f"{where}: method {method.value!r} takes {wanted} value(s), got {count}")
+    if count > MAX_VALUES:
+        raise invalid(f"{where}: at most {MAX_VALUES} values, got {count}")
     if method is Method.LIKE and "%" not in str(values[0]):
         raise invalid(f"{where}: a 'like' pattern must contain % (got {str(values[0])[:40]!r})")
 
@@ -242,7 +246,25 @@ def _typed(field: Field, raw: str | int | float, where: str) -> Value:
         if text.lower() not in ("true", "false", "1", "0"):
             raise invalid(f"{where}: {field.name} takes true or false, got {text[:40]!r}")
         return text.lower() in ("true", "1")
-    return str(raw)
+    return _text(raw, where)
+
+
+def _text(raw: str | int | float, where: str) -> str:
+    """A text value every store can bind: at most MAX_TEXT characters, no NUL, valid Unicode."""
+    text = str(raw)
+    if len(text) > MAX_TEXT:
+        raise invalid(f"{where}: values are at most {MAX_TEXT} characters")
+    if "\x00" in text or not _encodable(text):
+        raise invalid(f"{where}: a value cannot hold NUL characters or unpaired surrogates")
+    return text
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_date(text: str, where: str) -> datetime:

@@ -18,7 +18,9 @@ narrows through the index. The rules are the memory backend's (`holds`, `evaluat
   (SQLite's LIKE as it is; on PostgreSQL the column and the pattern are ASCII-lowered and
   `ESCAPE ''` turns off the backslash);
 * a payment not settled has the `NEVER` payout date (before every real date) and payout amount 0;
-* ties keep the memory order: the newest record first (`seq DESC` last in `ORDER BY`).
+* ties keep the memory order: the newest record first (`seq DESC` last in `ORDER BY`);
+* an AUTH past its terminal's auto-cancel is CANCEL_OLD, as every read sees it: the search first
+  writes those of the merchant (store/compose.py's `_current`), then runs.
 """
 
 from __future__ import annotations
@@ -195,8 +197,12 @@ class SqlStatements:
     """`search_statement` for a SQL backend; the backend names its `statement_dialect`."""
 
     statement_dialect: Dialect
+    # provided by the composed store (store/compose.py): an expired AUTH's CANCEL_OLD successor, written
+    _current: Callable[[Transaction | None], Transaction | None]
 
     def search_statement(self, client_id: str, query: StatementQuery) -> StatementPage:
+        if query.source is Source.PAYMENTS:
+            self._cancel_expired_auths(client_id)
         compiled = compile_search(client_id, query, self.statement_dialect)
         rows = self.statement_dialect.fetch(self, compiled.page_sql, compiled.page_params)
         if rows:
@@ -206,3 +212,13 @@ class SqlStatements:
         else:  # a page past the end: the total alone
             total = int(self.statement_dialect.fetch(self, compiled.count_sql, compiled.count_params)[0][0])
         return StatementPage(total, [_record(query.source, row[1], int(row[2])) for row in rows])
+
+    def _cancel_expired_auths(self, client_id: str) -> None:
+        """Every read of a payment sees an expired AUTH as CANCEL_OLD (store/compose.py writes it on the
+        read); the search reads the rows, so it first brings the merchant's AUTH rows up to date."""
+        mark = self.statement_dialect.mark
+        rows = self.statement_dialect.fetch(
+            self, f"SELECT record, version FROM transactions WHERE client_id = {mark} AND stmt_status = 'AUTH'",
+            (client_id,))
+        for data, version in rows:
+            self._current(_record(Source.PAYMENTS, data, int(version)))  # type: ignore[arg-type]
