@@ -10,26 +10,45 @@ the backend lists, and a few queries also state their expected records outright.
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, timedelta
 from typing import Any
 
 import pytest
 
+from mock_epay.core.clock import Clock
+from mock_epay.core.fakedata import FakeData
 from mock_epay.gateway import lifecycle
 from mock_epay.gateway.models import Status, evolve
 from mock_epay.gateway.statements import Source, evaluate, parse_query
 from mock_epay.gateway.transfer_records import Transfer, TransferKind, TransferParty, TransferType
+from mock_epay.store.sql_products import dump
 from mock_epay.store.sql_statements import SQLITE, compile_search
-from mock_epay.store.sqlite_schema import open_database
+from mock_epay.store.sqlite import SqliteStore
+from mock_epay.store.sqlite_schema import (
+    SCHEMA_VERSION,
+    _migrate_to_1,
+    _migrate_to_2,
+    open_database,
+    schema_version,
+)
 from mock_epay.web.errors import EpayError
-from tests.test_store_contract import APPROVED, DECLINED, attempt, pay
-
-# make_store and store (one per backend) come from the contract suite
-from tests.test_store_contract import make_store, store  # noqa: F401
+from tests.pg_cluster import pg_store_url, postgres_url  # noqa: F401  (fixtures)
+from tests.test_store_contract import APPROVED, BACKENDS, DECLINED, SHOP_A, SHOP_B, attempt, pay
 
 VISA, MASTERCARD = "4405639704015096", "5522042705066736"
-PEOPLE = [("Anna Smith", "anna@example.com"), ("ANNA BROWN", "Brown@Example.com"), ("Иван Петров", "ivan@example.kz"),
-          ("иван сидоров", "sid_or@example.kz"), ("", "")]
+PEOPLE = [("Anna Smith", "anna@example.com"), ("ANNA BROWN", "Brown@Example.com"),
+          ("Иван Петров", "ivan@example.kz"), ("иван сидоров", "sid_or@example.kz"), ("", "")]
+
+
+@pytest.fixture(params=list(BACKENDS))
+def store(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Merchants a and b on one backend (memory, SQLite, PostgreSQL), as in the contract suite."""
+    opened = BACKENDS[request.param]([SHOP_A, SHOP_B], Clock(), FakeData(7))
+    yield opened
+    if hasattr(opened, "close"):
+        opened.close()
 
 
 def ledger(store: Any) -> None:
@@ -38,14 +57,15 @@ def ledger(store: Any) -> None:
         name, email = PEOPLE[n % len(PEOPLE)]
         terminal = "ta-two-stage" if n % 3 == 2 else "ta"  # authorised only: AUTH, no payout
         paying = dataclasses.replace(
-            attempt(f"0000005{n:02d}", terminal=terminal), amount=100.0 + 25 * (n % 5), name=name, email=email,
-            phone=f"7701000{n:04d}", account_id=f"acc-{n % 3}",
+            attempt(f"0000005{n:02d}", terminal=terminal), amount=100.0 + 25 * (n % 5), name=name,
+            email=email, phone=f"7701000{n:04d}", account_id=f"acc-{n % 3}",
             post_link="https://shop.example/cb" if n % 2 else None)
         reservation = store.reserve_invoice("a", paying.invoice_id)
         tx = store.record_payment(reservation, paying, DECLINED if n == 7 else APPROVED,
                                   store.make_card(MASTERCARD if n % 3 == 0 else VISA))
         if n % 4 == 1:
-            tx = store.replace_transaction(evolve(tx, status=Status.CHARGE, charged_amount=tx.amount), tx.version)
+            charged = evolve(tx, status=Status.CHARGE, charged_amount=tx.amount)
+            tx = store.replace_transaction(charged, tx.version)
         if n == 9:
             tx = store.replace_transaction(evolve(tx, status=Status.REFUND, amount=40.0), tx.version)
         pay(store, f"0000005{n:02d}", client_id="b", terminal="tb")
@@ -203,14 +223,16 @@ def test_a_period_narrows_a_big_ledger_to_its_few_records(store):
     period = where("created_date", "between", start.isoformat(), end.isoformat())
     plan = query("payments", period=period, order=(("invoice_id", "DESC"),))
     page = store.search_statement("a", plan)
-    assert page.total == 10 and [r.invoice_id for r in page.records] == [f"{n:09d}" for n in range(1004, 994, -1)]
+    assert page.total == 10
+    assert [r.invoice_id for r in page.records] == [f"{n:09d}" for n in range(1004, 994, -1)]
 
 
 def test_sqlite_answers_the_period_through_its_index():
     plan = query("payments", where("amount", ">", "1"))
     compiled = compile_search("a", plan, SQLITE)
     db = open_database(":memory:")
-    steps = " ".join(row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {compiled.page_sql}", compiled.page_params))
+    explained = db.execute(f"EXPLAIN QUERY PLAN {compiled.page_sql}", compiled.page_params)
+    steps = " ".join(row[3] for row in explained)
     assert "USING INDEX transactions_statement (client_id=? AND stmt_created>? AND stmt_created<?)" in steps
 
 
@@ -225,3 +247,61 @@ def test_values_no_backend_could_compare_are_refused_before_any_store_sees_them(
     with pytest.raises(EpayError) as refused:
         query("payments", *conditions)
     assert refused.value.status == 400 and complaint in refused.value.message
+
+
+# -- schema version 3: a file or database of version 2 gets the statement columns of its old rows ---
+
+
+def version_2_rows() -> tuple[Any, Any]:
+    """A payment and a transfer of merchant a, made on the memory store (to be written as old rows)."""
+    memory = BACKENDS["memory"]([SHOP_A, SHOP_B], Clock(), FakeData(7))
+    ledger(memory)
+    return memory.transactions("a")[0], memory.transfers("a")[0]
+
+
+def test_a_version_2_sqlite_file_searches_its_old_rows_after_the_migration(tmp_path):
+    path = tmp_path / "v2.db"
+    payment, moved = version_2_rows()
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        db.execute("INSERT INTO schema_version VALUES (2)")
+        _migrate_to_1(db)
+        _migrate_to_2(db)
+        db.execute("INSERT INTO transactions (id, client_id, invoice_id, suffix, status, created_at, "
+                   "version, record) VALUES (?, 'a', ?, '015096', ?, ?, ?, ?)",
+                   (payment.id, payment.invoice_id, payment.status.value, payment.created_at.timestamp(),
+                    payment.version, dump(payment).encode()))
+        db.execute("INSERT INTO transfers (id, client_id, order_id, record) VALUES (?, 'a', ?, ?)",
+                   (moved.id, moved.order_id, dump(moved)))
+    store = SqliteStore([SHOP_A, SHOP_B], Clock(), FakeData(1), path=str(path))
+    assert schema_version(store._db) == SCHEMA_VERSION
+    exact = where("created_date", "=", payment.created_at.isoformat())
+    assert store.search_statement("a", query("payments", period=exact)).records == [payment]
+    by_order = query("transfers", where("invoice_id", "=", moved.order_id))
+    assert store.search_statement("a", by_order).records == [moved]
+    store.close()
+
+
+def test_a_version_2_postgresql_schema_searches_its_old_rows_after_the_migration(pg_store_url):  # noqa: F811
+    import psycopg
+
+    from mock_epay.store.postgres import PostgresStore
+    from mock_epay.store.postgres_schema import MIGRATIONS
+
+    payment, moved = version_2_rows()
+    with psycopg.connect(pg_store_url, autocommit=True) as conn:
+        conn.execute(MIGRATIONS[0])
+        conn.execute(MIGRATIONS[1])
+        conn.execute("CREATE TABLE mock_epay_schema (version integer NOT NULL)")
+        conn.execute("INSERT INTO mock_epay_schema VALUES (2)")
+        conn.execute("INSERT INTO transactions (id, client_id, invoice_id, version, record) "
+                     "VALUES (%s, 'a', %s, %s, %s)",
+                     (payment.id, payment.invoice_id, payment.version, dump(payment)))
+        conn.execute("INSERT INTO transfers (id, client_id, order_id, record) VALUES (%s, 'a', %s, %s)",
+                     (moved.id, moved.order_id, dump(moved)))
+    store = PostgresStore(pg_store_url, [SHOP_A, SHOP_B], Clock(), FakeData(1))
+    exact = where("created_date", "=", payment.created_at.isoformat())
+    assert store.search_statement("a", query("payments", period=exact)).records == [payment]
+    by_order = query("transfers", where("invoice_id", "=", moved.order_id))
+    assert store.search_statement("a", by_order).records == [moved]
+    store.close()

@@ -277,7 +277,9 @@ async def test_paging_accepts_numeric_strings_and_can_mean_page_numbers(make_cli
     second = f"sqlite:///{tmp_path / 'pages.db'}" if store.startswith("sqlite") else store
     if store.startswith("postgresql"):
         second = fresh_url()
-    page_client = await make_client(Settings(seed=3, log_requests=False, statement_paging="page", store=second))
+    page_client = await make_client(
+        Settings(seed=3, log_requests=False, statement_paging="page", store=second)
+    )
     for number in range(1, 6):
         await paid(page_client, f"00020000{number}", 100 * number)
     answer = await found(

@@ -75,7 +75,9 @@ _TABLES: dict[Source, tuple[str, str]] = {  # the table and the columns each row
     Source.PAYMENTS: ("transactions", "record, version"),
     Source.TRANSFERS: ("transfers", "record, 0"),
 }
-_COMPARE: dict[Method, str] = {Method.EQ: "=", Method.LT: "<", Method.GT: ">", Method.LE: "<=", Method.GE: ">="}
+_COMPARE: dict[Method, str] = {
+    Method.EQ: "=", Method.LT: "<", Method.GT: ">", Method.LE: "<=", Method.GE: ">=",
+}
 
 
 def _sqlite_date(moment: datetime) -> int:
@@ -172,7 +174,8 @@ def _clause(condition: Condition, dialect: Dialect) -> tuple[str, list[Any]]:
 
 
 def _order_by(order: Sequence[Ordering], dialect: Dialect) -> tuple[str, list[Any]]:
-    terms, params = [], []
+    terms: list[str] = []
+    params: list[Any] = []
     for ordering in order:
         column, own = _expression(ordering.name, dialect)
         terms.append(f"{column} {'DESC' if ordering.descending else 'ASC'}")
@@ -217,8 +220,7 @@ class SqlStatements:
         """Every read of a payment sees an expired AUTH as CANCEL_OLD (store/compose.py writes it on the
         read); the search reads the rows, so it first brings the merchant's AUTH rows up to date."""
         mark = self.statement_dialect.mark
-        rows = self.statement_dialect.fetch(
-            self, f"SELECT record, version FROM transactions WHERE client_id = {mark} AND stmt_status = 'AUTH'",
-            (client_id,))
+        sql = f"SELECT record, version FROM transactions WHERE client_id = {mark} AND stmt_status = 'AUTH'"
+        rows = self.statement_dialect.fetch(self, sql, (client_id,))
         for data, version in rows:
             self._current(_record(Source.PAYMENTS, data, int(version)))  # type: ignore[arg-type]

@@ -115,11 +115,11 @@ def _migrate_to_2(db: sqlite3.Connection) -> None:
 # and the period index. Dates are integer microseconds since the epoch, read exactly from the
 # record's ISO 8601 text ("YYYY-MM-DDTHH:MM:SS[.ffffff]" and "Z" or "+HH:MM").
 def _statement_columns(table: str, at: str) -> list[str]:
-    """The `ALTER TABLE` statements of `table`'s statement columns; `at` is the JSON path of its transaction."""
+    """The `ALTER TABLE` statements of `table`'s statement columns (`at`: the path of its transaction)."""
     record = "CAST(record AS TEXT)"
 
-    def text(path: str) -> str:
-        return f"COALESCE(json_extract({record}, '{at}{path}'), '')"
+    def text(path: str, under: str = at) -> str:
+        return f"COALESCE(json_extract({record}, '{under}{path}'), '')"
 
     kind = "$.kind" if table == "transfers" else f"{at}source"
     created = "stmt_created_text"
@@ -141,21 +141,22 @@ def _statement_columns(table: str, at: str) -> list[str]:
         ("stmt_amount", "REAL", f"json_extract({record}, '{at}amount')"),
         ("stmt_card_mask", "TEXT", text("card.mask")),
         ("stmt_client", "TEXT", text("name")),
-        ("stmt_type", "REAL", f"CASE json_extract({record}, '{kind}') WHEN 'p2p' THEN 2.0 WHEN 'aft' THEN 3.0 "
-                              f"WHEN 'oct' THEN 4.0 ELSE 1.0 END"),
+        ("stmt_type", "REAL", f"CASE json_extract({record}, '{kind}') WHEN 'p2p' THEN 2.0 "
+                              f"WHEN 'aft' THEN 3.0 WHEN 'oct' THEN 4.0 ELSE 1.0 END"),
         ("stmt_status", "TEXT", text("status")),
     ]
     if table == "transfers":
-        columns += [("stmt_sender_mask", "TEXT", "COALESCE(json_extract(CAST(record AS TEXT), '$.sender.card.mask'), '')"),
-                    ("stmt_receiver_mask", "TEXT",
-                     "COALESCE(json_extract(CAST(record AS TEXT), '$.receiver.card.mask'), '')")]
+        columns += [("stmt_sender_mask", "TEXT", text("sender.card.mask", "$.")),
+                    ("stmt_receiver_mask", "TEXT", text("receiver.card.mask", "$."))]
     return [f"ALTER TABLE {table} ADD COLUMN {name} {kind_} GENERATED ALWAYS AS ({expression}) VIRTUAL"
             for name, kind_, expression in columns]
 
 
 def _migrate_to_3(db: sqlite3.Connection) -> None:
     """Statement columns on `transactions` and `transfers`, and their period index (issue 15 item 4)."""
-    for statement in (*_statement_columns("transactions", "$."), *_statement_columns("transfers", "$.transaction.")):
+    for statement in _statement_columns("transactions", "$."):
+        db.execute(statement)
+    for statement in _statement_columns("transfers", "$.transaction."):
         db.execute(statement)
     db.execute("CREATE INDEX transactions_statement ON transactions (client_id, stmt_created)")
     db.execute("CREATE INDEX transfers_statement ON transfers (client_id, stmt_created)")
