@@ -227,13 +227,16 @@ def test_a_period_narrows_a_big_ledger_to_its_few_records(store):
     assert [r.invoice_id for r in page.records] == [f"{n:09d}" for n in range(1004, 994, -1)]
 
 
-def test_sqlite_answers_the_period_through_its_index():
+def test_sqlite_answers_the_period_and_the_auth_look_up_through_indexes():
     plan = query("payments", where("amount", ">", "1"))
     compiled = compile_search("a", plan, SQLITE)
     db = open_database(":memory:")
     explained = db.execute(f"EXPLAIN QUERY PLAN {compiled.page_sql}", compiled.page_params)
     steps = " ".join(row[3] for row in explained)
     assert "USING INDEX transactions_statement (client_id=? AND stmt_created>? AND stmt_created<?)" in steps
+    auths = db.execute("EXPLAIN QUERY PLAN SELECT record FROM transactions WHERE client_id = 'a' "
+                       "AND stmt_status = 'AUTH'").fetchall()
+    assert "USING INDEX transactions_statement_status (client_id=? AND stmt_status=?)" in auths[0][3]
 
 
 @pytest.mark.parametrize(("conditions", "complaint"), [

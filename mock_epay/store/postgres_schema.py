@@ -27,9 +27,10 @@ LOCK_KEY = 0x6D6F636B  # "mock": the advisory lock migrations run under
 
 # 3 (statements, issue 15 item 4): the columns the statement search filters on, set from each record
 # by one trigger on every insert and on every update of `record` (so the write paths stay as they
-# are), existing rows filled in, and the period index. Text columns are `COLLATE "C"`: they compare
-# by code point, as the memory backend does. The record's dates always carry an offset, so the
-# `timestamptz` cast does not depend on the session's TimeZone.
+# are), existing rows filled in, the period index, and a status index (the search first looks for
+# the merchant's AUTHs). Text columns are `COLLATE "C"`: they compare by code point, as the memory
+# backend does. The record's dates always carry an offset, so the `timestamptz` cast does not
+# depend on the session's TimeZone.
 STATEMENT_COLUMNS = """
     ALTER TABLE transactions
         ADD COLUMN stmt_created timestamptz,
@@ -94,6 +95,7 @@ STATEMENT_COLUMNS = """
     UPDATE transfers SET record = record;
     CREATE INDEX transactions_statement ON transactions (client_id, stmt_created);
     CREATE INDEX transfers_statement ON transfers (client_id, stmt_created);
+    CREATE INDEX transactions_statement_status ON transactions (client_id, stmt_status);
 """
 
 MIGRATIONS: tuple[str, ...] = (

@@ -110,10 +110,11 @@ def _migrate_to_2(db: sqlite3.Connection) -> None:
             db.execute(statement)
 
 
-# 3 (statements, issue 15): the columns the statement search filters on, derived from each record
-# as virtual generated columns (so every write keeps them right without touching the write paths),
-# and the period index. Dates are integer microseconds since the epoch, read exactly from the
-# record's ISO 8601 text ("YYYY-MM-DDTHH:MM:SS[.ffffff]" and "Z" or "+HH:MM").
+# 3 (statements, issue 15 item 4): the columns the statement search filters on, derived from each
+# record as virtual generated columns (so every write keeps them right without touching the write
+# paths), the period index, and a status index (the search first looks for the merchant's AUTHs).
+# Dates are integer microseconds since the epoch, read exactly from the record's ISO 8601 text
+# ("YYYY-MM-DDTHH:MM:SS[.ffffff]" then "Z" or "+HH:MM").
 def _statement_columns(table: str, at: str) -> list[str]:
     """The `ALTER TABLE` statements of `table`'s statement columns (`at`: the path of its transaction)."""
     record = "CAST(record AS TEXT)"
@@ -160,6 +161,7 @@ def _migrate_to_3(db: sqlite3.Connection) -> None:
         db.execute(statement)
     db.execute("CREATE INDEX transactions_statement ON transactions (client_id, stmt_created)")
     db.execute("CREATE INDEX transfers_statement ON transfers (client_id, stmt_created)")
+    db.execute("CREATE INDEX transactions_statement_status ON transactions (client_id, stmt_status)")
 
 
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
