@@ -254,6 +254,19 @@ async def test_an_empty_result_is_a_200_with_no_records(client):
         ),
         ({"searchParameters": [ALL_TIME], "paging": {"page": -1, "size": 2}}, "paging.page"),
         ({"searchParameters": "created_date"}, "must be a list"),
+        (
+            {"searchParameters": [ALL_TIME, {"name": "amount", "method": "like", "searchParameter": ["1%"]}]},
+            "'like' matches text",
+        ),
+        (
+            {
+                "searchParameters": [
+                    ALL_TIME,
+                    {"name": "invoice_id", "method": "in", "searchParameter": [str(n) for n in range(1001)]},
+                ]
+            },
+            "at most 1000 values",
+        ),
     ],
 )
 async def test_a_query_the_bank_cannot_read_gets_a_clear_400_with_code_100(client, query, complaint):
