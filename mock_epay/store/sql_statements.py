@@ -189,9 +189,12 @@ _decode_transfer = msgspec.json.Decoder(Transfer).decode
 
 
 def _record(source: Source, data: Any, version: int) -> Record:
-    """A row's record (`dump` wrote it as JSON); the `version` column wins, as the backends read it."""
-    if source is Source.TRANSFERS:
-        return _decode_transfer(data)
+    """A row's record (`dump` wrote it as JSON)."""
+    return _decode_transfer(data) if source is Source.TRANSFERS else _payment(data, version)
+
+
+def _payment(data: Any, version: int) -> Transaction:
+    """A payment row's record; the `version` column wins, as the backends read it."""
     tx = _decode_transaction(data)
     return tx if tx.version == version else evolve(tx, version=version)
 
@@ -223,4 +226,4 @@ class SqlStatements:
         sql = f"SELECT record, version FROM transactions WHERE client_id = {mark} AND stmt_status = 'AUTH'"
         rows = self.statement_dialect.fetch(self, sql, (client_id,))
         for data, version in rows:
-            self._current(_record(Source.PAYMENTS, data, int(version)))  # type: ignore[arg-type]
+            self._current(_payment(data, int(version)))
