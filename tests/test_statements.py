@@ -2,7 +2,9 @@
 
 A finance team's story: payments made over two days, a query for the first day's orders in a
 set, matched with `like`, ordered and paged, returns exactly those records, and never another
-merchant's payments even when their order numbers are the same.
+merchant's payments even when their order numbers are the same. Every test here runs on the
+memory store, on SQLite and on PostgreSQL (`store` below): the SQL stores run the same query in SQL,
+and must answer exactly what the memory store answers.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pytest
 from mock_epay.gateway.models import Merchant, SeedCard, Terminal
 from mock_epay.settings import DEFAULT_MERCHANT, Settings
 from tests.conftest import get_service_token, get_token
+from tests.pg_cluster import fresh_url
 from tests.test_cards_auth import pay, payment_body
 from tests.test_transfers import body as transfer_body
 from tests.test_transfers import receiver, send
@@ -35,9 +38,19 @@ ALL_TIME = {
 }
 
 
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """The store URL of one backend (PostgreSQL: a fresh schema of the session's throwaway cluster)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'statements.db'}"
+    if request.param == "postgresql":
+        return fresh_url()
+    return "memory://"
+
+
 @pytest.fixture
-def settings() -> Settings:
-    return Settings(seed=99, log_requests=False, merchants=(DEFAULT_MERCHANT, OTHER))
+def settings(store: str) -> Settings:
+    return Settings(seed=99, log_requests=False, merchants=(DEFAULT_MERCHANT, OTHER), store=store)
 
 
 async def paid(client: Any, invoice: str, amount: int, card: str = VISA_ID, **extra: Any) -> dict[str, Any]:
@@ -241,6 +254,19 @@ async def test_an_empty_result_is_a_200_with_no_records(client):
         ),
         ({"searchParameters": [ALL_TIME], "paging": {"page": -1, "size": 2}}, "paging.page"),
         ({"searchParameters": "created_date"}, "must be a list"),
+        (
+            {"searchParameters": [ALL_TIME, {"name": "amount", "method": "like", "searchParameter": ["1%"]}]},
+            "'like' matches text",
+        ),
+        (
+            {
+                "searchParameters": [
+                    ALL_TIME,
+                    {"name": "invoice_id", "method": "in", "searchParameter": [str(n) for n in range(1001)]},
+                ]
+            },
+            "at most 1000 values",
+        ),
     ],
 )
 async def test_a_query_the_bank_cannot_read_gets_a_clear_400_with_code_100(client, query, complaint):
@@ -250,8 +276,8 @@ async def test_a_query_the_bank_cannot_read_gets_a_clear_400_with_code_100(clien
     assert answer["code"] == 100 and complaint in answer["message"]
 
 
-async def test_paging_accepts_numeric_strings_and_can_mean_page_numbers(make_client, clock):
-    offset_client = await make_client(Settings(seed=3, log_requests=False))
+async def test_paging_accepts_numeric_strings_and_can_mean_page_numbers(make_client, clock, store, tmp_path):
+    offset_client = await make_client(Settings(seed=3, log_requests=False, store=store))
     for number in range(1, 6):
         await paid(offset_client, f"00020000{number}", 100 * number)
     by_amount = [{"field": "amount", "typeOrder": "ASC"}]
@@ -261,7 +287,12 @@ async def test_paging_accepts_numeric_strings_and_can_mean_page_numbers(make_cli
     )
     assert [r["amount"] for r in answer["records"]] == [300, 400]  # skip two, take two
 
-    page_client = await make_client(Settings(seed=3, log_requests=False, statement_paging="page"))
+    second = f"sqlite:///{tmp_path / 'pages.db'}" if store.startswith("sqlite") else store
+    if store.startswith("postgresql"):
+        second = fresh_url()
+    page_client = await make_client(
+        Settings(seed=3, log_requests=False, statement_paging="page", store=second)
+    )
     for number in range(1, 6):
         await paid(page_client, f"00020000{number}", 100 * number)
     answer = await found(

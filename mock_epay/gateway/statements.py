@@ -1,11 +1,13 @@
 """Statements (`/operations`, `/p2p/operations`): the query grammar, its validation, and its evaluation.
 
-`parse_query` turns the bank's body (`paging`, `searchParameters`, `orderParameters`) into a
-validated `StatementQuery`: every filter name known, every method one of the eight, the right
-number of values, each value already typed (a date, a number, text or a flag), and the mandatory
-`created_date` period present. A store receives that object and answers `StatementPage`: the
-memory backend runs `evaluate` over its records; a SQL backend maps each `Condition.name` to a
-column (`FIELDS[...].column` names it) and pushes the same conditions, order and paging into SQL.
+`parse_query` turns the bank's body (`paging`, `searchParameters`, `orderParameters`) into the
+query's plan, a validated `StatementQuery`: every filter name known, every method one of the
+eight, the right number of values, each value already typed (a date, a number, text or a flag),
+`like` on text filters only, and the mandatory `created_date` period present. The plan is built
+once per request and each store executes it, answering `StatementPage`: the memory backend runs
+`evaluate` over its records; the SQL backends translate the same plan into one parameterised
+query (`mock_epay.store.sql_statements`). The comparison rules `evaluate` applies (`holds`,
+`like_regex`, the `NEVER` payout date) are the ones that translation reproduces.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from mock_epay.gateway.transfer_records import Transfer
 
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
+MAX_VALUES = 1000  # values of one `in`
+MAX_TEXT = 1000  # characters of one value
 
 
 class Source(StrEnum):
@@ -63,12 +67,11 @@ TRANSACTION_TYPES: dict[str, int] = {"payment": 1, "p2p": 2, "aft": 3, "oct": 4}
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    """A filter name: how its values are typed, how a record yields it, its column in a SQL store."""
+    """A filter name: how its values are typed and how a payment record yields it."""
 
     name: str
     kind: Kind
     read: Callable[[Transaction], Value]
-    column: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +91,8 @@ class Ordering:
 
 @dataclass(frozen=True, slots=True)
 class StatementQuery:
-    """A validated statement request: conditions ANDed, then ordered, then `offset`/`size` applied."""
+    """A statement's plan: conditions ANDed, then ordered (ties: newest record first), then
+    `offset`/`size` applied; `total` counts the matches before paging."""
 
     source: Source
     conditions: tuple[Condition, ...]
@@ -112,34 +116,34 @@ def _payout_amount(tx: Transaction) -> float:
 
 
 _COMMON: tuple[Field, ...] = (
-    Field("created_date", Kind.DATE, lambda tx: tx.created_at, "created_at"),
-    Field("shop_id", Kind.TEXT, lambda tx: tx.terminal_id, "terminal_id"),
-    Field("invoice_id", Kind.TEXT, lambda tx: tx.invoice_id, "invoice_id"),
-    Field("account_id", Kind.TEXT, lambda tx: tx.account_id, "account_id"),
-    Field("payer_phone", Kind.TEXT, lambda tx: tx.phone, "phone"),
-    Field("payer_email", Kind.TEXT, lambda tx: tx.email, "email"),
-    Field("reference", Kind.TEXT, lambda tx: tx.reference, "reference"),
-    Field("post_link", Kind.FLAG, lambda tx: bool(tx.post_link), "post_link IS NOT NULL"),
-    Field("amount", Kind.NUMBER, lambda tx: tx.amount, "amount"),
-    Field("card_mask", Kind.TEXT, lambda tx: tx.card.mask if tx.card else "", "card_mask"),
-    Field("client", Kind.TEXT, lambda tx: tx.name, "name"),
-    Field("installment_id", Kind.TEXT, lambda tx: "", "''"),
-    Field("transaction_type_id", Kind.NUMBER, _transaction_type, "transaction_type_id"),
+    Field("created_date", Kind.DATE, lambda tx: tx.created_at),
+    Field("shop_id", Kind.TEXT, lambda tx: tx.terminal_id),
+    Field("invoice_id", Kind.TEXT, lambda tx: tx.invoice_id),
+    Field("account_id", Kind.TEXT, lambda tx: tx.account_id),
+    Field("payer_phone", Kind.TEXT, lambda tx: tx.phone),
+    Field("payer_email", Kind.TEXT, lambda tx: tx.email),
+    Field("reference", Kind.TEXT, lambda tx: tx.reference),
+    Field("post_link", Kind.FLAG, lambda tx: bool(tx.post_link)),
+    Field("amount", Kind.NUMBER, lambda tx: tx.amount),
+    Field("card_mask", Kind.TEXT, lambda tx: tx.card.mask if tx.card else ""),
+    Field("client", Kind.TEXT, lambda tx: tx.name),
+    Field("installment_id", Kind.TEXT, lambda tx: ""),
+    Field("transaction_type_id", Kind.NUMBER, _transaction_type),
     Field(
         "payout_date",
         Kind.DATE,
-        lambda tx: tx.created_at if tx.status is Status.CHARGE else _NEVER,
-        "payout_date",
+        lambda tx: tx.created_at if tx.status is Status.CHARGE else NEVER,
     ),
-    Field("payout_amount", Kind.NUMBER, _payout_amount, "payout_amount"),
-    Field("status", Kind.TEXT, lambda tx: tx.status.value, "status"),
+    Field("payout_amount", Kind.NUMBER, _payout_amount),
+    Field("status", Kind.TEXT, lambda tx: tx.status.value),
 )
-_NEVER: datetime = datetime.min.replace(tzinfo=ALMATY)
+# The payout date of a payment not settled: before every real date (so `<` matches it, `>` never).
+NEVER: datetime = datetime.min.replace(tzinfo=ALMATY)
 PAYMENT_FIELDS: dict[str, Field] = {f.name: f for f in _COMMON}
 TRANSFER_FIELDS: dict[str, Field] = {
     **PAYMENT_FIELDS,
-    "sender_card_mask": Field("sender_card_mask", Kind.TEXT, lambda tx: "", "sender_card_mask"),
-    "receiver_card_mask": Field("receiver_card_mask", Kind.TEXT, lambda tx: "", "receiver_card_mask"),
+    "sender_card_mask": Field("sender_card_mask", Kind.TEXT, lambda tx: ""),
+    "receiver_card_mask": Field("receiver_card_mask", Kind.TEXT, lambda tx: ""),
 }
 FIELDS: dict[Source, dict[str, Field]] = {Source.PAYMENTS: PAYMENT_FIELDS, Source.TRANSFERS: TRANSFER_FIELDS}
 
@@ -203,7 +207,9 @@ def _condition(entry: Any, fields: Mapping[str, Field], index: int) -> Condition
         raise invalid(f"{where}: 'searchParameter' must be a list of strings")
     _check_arity(method, raw, where)
     if method is Method.LIKE:
-        return Condition(field.name, method, (str(raw[0]),))
+        if field.kind is not Kind.TEXT:
+            raise invalid(f"{where}: 'like' matches text; {field.name} is a {field.kind.value} filter")
+        return Condition(field.name, method, (_text(raw[0], where),))
     if method in (Method.LT, Method.GT, Method.LE, Method.GE, Method.BETWEEN) and field.kind is Kind.FLAG:
         raise invalid(f"{where}: {field.name} is a yes/no filter; use '=' or 'in'")
     return Condition(field.name, method, tuple(_typed(field, v, where) for v in raw))
@@ -218,6 +224,8 @@ def _check_arity(method: Method, values: Sequence[Any], where: str) -> None:
         or (method not in (Method.BETWEEN, Method.IN) and count != 1)
     ):
         raise invalid(f"{where}: method {method.value!r} takes {wanted} value(s), got {count}")
+    if count > MAX_VALUES:
+        raise invalid(f"{where}: at most {MAX_VALUES} values, got {count}")
     if method is Method.LIKE and "%" not in str(values[0]):
         raise invalid(f"{where}: a 'like' pattern must contain % (got {str(values[0])[:40]!r})")
 
@@ -238,7 +246,25 @@ def _typed(field: Field, raw: str | int | float, where: str) -> Value:
         if text.lower() not in ("true", "false", "1", "0"):
             raise invalid(f"{where}: {field.name} takes true or false, got {text[:40]!r}")
         return text.lower() in ("true", "1")
-    return str(raw)
+    return _text(raw, where)
+
+
+def _text(raw: str | int | float, where: str) -> str:
+    """A text value every store can bind: at most MAX_TEXT characters, no NUL, valid Unicode."""
+    text = str(raw)
+    if len(text) > MAX_TEXT:
+        raise invalid(f"{where}: values are at most {MAX_TEXT} characters")
+    if "\x00" in text or not _encodable(text):
+        raise invalid(f"{where}: a value cannot hold NUL characters or unpaired surrogates")
+    return text
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_date(text: str, where: str) -> datetime:
@@ -286,7 +312,7 @@ def _count(value: Any, name: str, least: int) -> int:
 
 
 def row(record: Record, source: Source) -> dict[str, Value]:
-    """The values a record has for every filter of `source` (what a SQL backend stores as columns)."""
+    """The values a record has for every filter of `source` (what `holds` and the orderings read)."""
     tx = record.transaction if isinstance(record, Transfer) else record
     values = {name: field.read(tx) for name, field in FIELDS[source].items()}
     if isinstance(record, Transfer):
@@ -297,9 +323,10 @@ def row(record: Record, source: Source) -> dict[str, Value]:
 
 
 def like_regex(pattern: str) -> re.Pattern[str]:
-    """SQL LIKE as a regular expression: `%` any run, `_` one character, case-insensitive."""
+    """SQL LIKE as a regular expression: `%` any run, `_` one character, no escape character;
+    case-insensitive for the ASCII letters only (as SQLite's LIKE, and the PostgreSQL translation)."""
     parts = (".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
-    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
+    return re.compile("".join(parts), re.IGNORECASE | re.ASCII | re.DOTALL)
 
 
 def holds(condition: Condition, value: Value) -> bool:
@@ -336,7 +363,7 @@ def evaluate(query: StatementQuery, records: Iterable[Record]) -> StatementPage:
 
 def _sort_key(value: Value) -> Any:
     if isinstance(value, datetime):
-        return float("-inf") if value == _NEVER else value.timestamp()
+        return float("-inf") if value == NEVER else value.timestamp()
     return value
 
 

@@ -30,6 +30,7 @@ from mock_epay.gateway.transfer_records import Transfer
 from mock_epay.store.base import RecordConflict, duplicate_error
 from mock_epay.store.memory_products import MAX_OUTBOX
 from mock_epay.store.sql_products import SqlShared, dump, load
+from mock_epay.store.sql_statements import POSTGRES
 
 LINK_LOCK = 0x6C696E6B  # "link": the advisory lock class of one merchant's shop and invoice
 PRODUCT_TABLES = ("links", "bills", "messages", "subscriptions", "transfer_succeeded", "transfers")
@@ -37,6 +38,8 @@ PRODUCT_TABLES = ("links", "bills", "messages", "subscriptions", "transfer_succe
 
 class PostgresProducts(SqlShared):
     """Product records in the backend's database."""
+
+    statement_dialect = POSTGRES  # the statement search runs in SQL (store/sql_statements.py)
 
     # provided by the backend (store/postgres.py) this is mixed into
     _max_transactions: int

@@ -25,6 +25,79 @@ from mock_epay.settings import ConfigError
 R = TypeVar("R")
 LOCK_KEY = 0x6D6F636B  # "mock": the advisory lock migrations run under
 
+# 3 (statements, issue 15 item 4): the columns the statement search filters on, set from each record
+# by one trigger on every insert and on every update of `record` (so the write paths stay as they
+# are), existing rows filled in, the period index, and a status index (the search first looks for
+# the merchant's AUTHs). Text columns are `COLLATE "C"`: they compare by code point, as the memory
+# backend does. The record's dates always carry an offset, so the `timestamptz` cast does not
+# depend on the session's TimeZone.
+STATEMENT_COLUMNS = """
+    ALTER TABLE transactions
+        ADD COLUMN stmt_created timestamptz,
+        ADD COLUMN stmt_shop text COLLATE "C",
+        ADD COLUMN stmt_invoice text COLLATE "C",
+        ADD COLUMN stmt_account text COLLATE "C",
+        ADD COLUMN stmt_phone text COLLATE "C",
+        ADD COLUMN stmt_email text COLLATE "C",
+        ADD COLUMN stmt_reference text COLLATE "C",
+        ADD COLUMN stmt_post_link boolean,
+        ADD COLUMN stmt_amount double precision,
+        ADD COLUMN stmt_card_mask text COLLATE "C",
+        ADD COLUMN stmt_client text COLLATE "C",
+        ADD COLUMN stmt_type double precision,
+        ADD COLUMN stmt_status text COLLATE "C";
+    ALTER TABLE transfers
+        ADD COLUMN stmt_created timestamptz,
+        ADD COLUMN stmt_shop text COLLATE "C",
+        ADD COLUMN stmt_invoice text COLLATE "C",
+        ADD COLUMN stmt_account text COLLATE "C",
+        ADD COLUMN stmt_phone text COLLATE "C",
+        ADD COLUMN stmt_email text COLLATE "C",
+        ADD COLUMN stmt_reference text COLLATE "C",
+        ADD COLUMN stmt_post_link boolean,
+        ADD COLUMN stmt_amount double precision,
+        ADD COLUMN stmt_card_mask text COLLATE "C",
+        ADD COLUMN stmt_client text COLLATE "C",
+        ADD COLUMN stmt_type double precision,
+        ADD COLUMN stmt_status text COLLATE "C",
+        ADD COLUMN stmt_sender_mask text COLLATE "C",
+        ADD COLUMN stmt_receiver_mask text COLLATE "C";
+    CREATE FUNCTION mock_epay_statement_columns() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        r jsonb := NEW.record::jsonb;
+        t jsonb := CASE WHEN TG_TABLE_NAME = 'transfers' THEN r -> 'transaction' ELSE r END;
+        kind text := CASE WHEN TG_TABLE_NAME = 'transfers' THEN r ->> 'kind' ELSE t ->> 'source' END;
+    BEGIN
+        NEW.stmt_created := (t ->> 'created_at')::timestamptz;
+        NEW.stmt_shop := COALESCE(t ->> 'terminal_id', '');
+        NEW.stmt_invoice := COALESCE(t ->> 'invoice_id', '');
+        NEW.stmt_account := COALESCE(t ->> 'account_id', '');
+        NEW.stmt_phone := COALESCE(t ->> 'phone', '');
+        NEW.stmt_email := COALESCE(t ->> 'email', '');
+        NEW.stmt_reference := COALESCE(t ->> 'reference', '');
+        NEW.stmt_post_link := COALESCE(t ->> 'post_link', '') <> '';
+        NEW.stmt_amount := (t ->> 'amount')::double precision;
+        NEW.stmt_card_mask := COALESCE(t #>> '{card,mask}', '');
+        NEW.stmt_client := COALESCE(t ->> 'name', '');
+        NEW.stmt_type := CASE kind WHEN 'p2p' THEN 2 WHEN 'aft' THEN 3 WHEN 'oct' THEN 4 ELSE 1 END;
+        NEW.stmt_status := COALESCE(t ->> 'status', '');
+        IF TG_TABLE_NAME = 'transfers' THEN
+            NEW.stmt_sender_mask := COALESCE(r #>> '{sender,card,mask}', '');
+            NEW.stmt_receiver_mask := COALESCE(r #>> '{receiver,card,mask}', '');
+        END IF;
+        RETURN NEW;
+    END $$;
+    CREATE TRIGGER transactions_statement_columns BEFORE INSERT OR UPDATE OF record ON transactions
+        FOR EACH ROW EXECUTE FUNCTION mock_epay_statement_columns();
+    CREATE TRIGGER transfers_statement_columns BEFORE INSERT OR UPDATE OF record ON transfers
+        FOR EACH ROW EXECUTE FUNCTION mock_epay_statement_columns();
+    UPDATE transactions SET record = record;
+    UPDATE transfers SET record = record;
+    CREATE INDEX transactions_statement ON transactions (client_id, stmt_created);
+    CREATE INDEX transfers_statement ON transfers (client_id, stmt_created);
+    CREATE INDEX transactions_statement_status ON transactions (client_id, stmt_status);
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema
     """
@@ -149,6 +222,7 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE journal ADD COLUMN client_id text;
     CREATE INDEX journal_merchant ON journal (client_id);
     """,
+    STATEMENT_COLUMNS,
 )
 
 

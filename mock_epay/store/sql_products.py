@@ -2,8 +2,8 @@
 
 `SqlShared` is mixed into both SQL backends before their own class: it adds merchants made at
 run time (`insert_merchant`, and `remove_merchant`, which drops the merchant with all it owns,
-its journal entries and product records included, in one transaction), and the statement search, which is the
-memory backend's `evaluate` run over the backend's own transactions and transfers. The record
+its journal entries and product records included, in one transaction), and the statement search
+(`mock_epay.store.sql_statements`: the statement's plan run as one SQL query). The record
 codec (`dump`, `load`) turns the product records into JSON for their `record` columns.
 
 The product records themselves (invoice links, QR bills, the outbox, subscriptions, transfers,
@@ -20,7 +20,7 @@ import msgspec
 
 from mock_epay.gateway.models import Merchant
 from mock_epay.store.base import MerchantTaken
-from mock_epay.store.memory_products import MemoryProducts
+from mock_epay.store.sql_statements import SqlStatements
 
 R = TypeVar("R")
 
@@ -48,7 +48,7 @@ def load(kind: type[R], data: str | bytes) -> R:
     return decoder.decode(data)  # type: ignore[no-any-return]
 
 
-class SqlShared:
+class SqlShared(SqlStatements):
     """Run-time merchants and statements over a SQL backend's own tables."""
 
     # provided by the backend this is mixed into
@@ -73,6 +73,3 @@ class SqlShared:
         self._forget_merchant(client_id)
         found: Merchant = merchant
         return found
-
-    # The memory backend's search, run over this backend's own transactions and transfers.
-    search_statement = MemoryProducts.search_statement

@@ -27,12 +27,15 @@ from mock_epay.gateway.transfer_records import Transfer
 from mock_epay.store.base import RecordConflict, duplicate_error
 from mock_epay.store.memory_products import MAX_OUTBOX
 from mock_epay.store.sql_products import SqlShared, dump, load
+from mock_epay.store.sql_statements import SQLITE
 
 PRODUCT_TABLES = ("links", "bills", "messages", "subscriptions", "transfers", "transfer_succeeded")
 
 
 class SqliteProducts(SqlShared):
     """Product records in the backend's file."""
+
+    statement_dialect = SQLITE  # the statement search runs in SQL (store/sql_statements.py)
 
     # provided by the backend (store/sqlite.py) this is mixed into
     _max_transactions: int

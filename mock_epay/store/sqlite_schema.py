@@ -110,7 +110,62 @@ def _migrate_to_2(db: sqlite3.Connection) -> None:
             db.execute(statement)
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_to_1, 2: _migrate_to_2}
+# 3 (statements, issue 15 item 4): the columns the statement search filters on, derived from each
+# record as virtual generated columns (so every write keeps them right without touching the write
+# paths), the period index, and a status index (the search first looks for the merchant's AUTHs).
+# Dates are integer microseconds since the epoch, read exactly from the record's ISO 8601 text
+# ("YYYY-MM-DDTHH:MM:SS[.ffffff]" then "Z" or "+HH:MM").
+def _statement_columns(table: str, at: str) -> list[str]:
+    """The `ALTER TABLE` statements of `table`'s statement columns (`at`: the path of its transaction)."""
+    record = "CAST(record AS TEXT)"
+
+    def text(path: str, under: str = at) -> str:
+        return f"COALESCE(json_extract({record}, '{under}{path}'), '')"
+
+    kind = "$.kind" if table == "transfers" else f"{at}source"
+    created = "stmt_created_text"
+    zone = f"CASE WHEN substr({created}, -1) = 'Z' THEN 'Z' ELSE substr({created}, -6) END"
+    zone_length = f"CASE WHEN substr({created}, -1) = 'Z' THEN 1 ELSE 6 END"
+    fraction = (f"CASE WHEN substr({created}, 20, 1) = '.' THEN CAST(substr(substr({created}, 21, "
+                f"length({created}) - 20 - {zone_length}) || '000000', 1, 6) AS INTEGER) ELSE 0 END")
+    columns = [
+        ("stmt_created_text", "TEXT", f"json_extract({record}, '{at}created_at')"),
+        ("stmt_created", "INTEGER",
+         f"CAST(strftime('%s', substr({created}, 1, 19) || {zone}) AS INTEGER) * 1000000 + {fraction}"),
+        ("stmt_shop", "TEXT", text("terminal_id")),
+        ("stmt_invoice", "TEXT", text("invoice_id")),
+        ("stmt_account", "TEXT", text("account_id")),
+        ("stmt_phone", "TEXT", text("phone")),
+        ("stmt_email", "TEXT", text("email")),
+        ("stmt_reference", "TEXT", text("reference")),
+        ("stmt_post_link", "INTEGER", f"{text('post_link')} <> ''"),
+        ("stmt_amount", "REAL", f"json_extract({record}, '{at}amount')"),
+        ("stmt_card_mask", "TEXT", text("card.mask")),
+        ("stmt_client", "TEXT", text("name")),
+        ("stmt_type", "REAL", f"CASE json_extract({record}, '{kind}') WHEN 'p2p' THEN 2.0 "
+                              f"WHEN 'aft' THEN 3.0 WHEN 'oct' THEN 4.0 ELSE 1.0 END"),
+        ("stmt_status", "TEXT", text("status")),
+    ]
+    if table == "transfers":
+        columns += [("stmt_sender_mask", "TEXT", text("sender.card.mask", "$.")),
+                    ("stmt_receiver_mask", "TEXT", text("receiver.card.mask", "$."))]
+    return [f"ALTER TABLE {table} ADD COLUMN {name} {kind_} GENERATED ALWAYS AS ({expression}) VIRTUAL"
+            for name, kind_, expression in columns]
+
+
+def _migrate_to_3(db: sqlite3.Connection) -> None:
+    """Statement columns on `transactions` and `transfers`, and their period index (issue 15 item 4)."""
+    for statement in _statement_columns("transactions", "$."):
+        db.execute(statement)
+    for statement in _statement_columns("transfers", "$.transaction."):
+        db.execute(statement)
+    db.execute("CREATE INDEX transactions_statement ON transactions (client_id, stmt_created)")
+    db.execute("CREATE INDEX transfers_statement ON transfers (client_id, stmt_created)")
+    db.execute("CREATE INDEX transactions_statement_status ON transactions (client_id, stmt_status)")
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
