@@ -4,11 +4,14 @@
 already folded (wire/bank_requests.py). A missing field, a blank one or a value of the wrong
 JSON type becomes a 400 `{"code": -1, "message": "field '<name as the client spelled it>' ..."}`,
 worded as the field's own check words it (`messages`: field -> the text after its name).
+`decode_refusing(shape, body, refuse)` is the same for shapes whose errors the bank words
+otherwise (the invoice-link search's `invalid search parameter`, QR's `postLink is not a valid URL`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import msgspec
@@ -51,3 +54,24 @@ def field_error(text: str, body: dict[str, Any], messages: dict[str, str],
         return bad_request(f"field {shown!r} is required")
     message = messages.get(name, MUST_BE_TEXT).format(value=str(value)[:40])
     return bad_request(f"field {shown!r} {message}")
+
+
+def error_path(text: str) -> str:
+    """Where a msgspec validation message points: `paging.skip`, `searchParameters[0].name`."""
+    missing = _MISSING_RE.match(text)
+    if missing is not None:
+        under = (missing.group(2) or "").lstrip(".")
+        return f"{under}.{missing.group(1)}" if under else missing.group(1)
+    at = _AT_RE.search(text)
+    return at.group(1) if at else ""
+
+
+def decode_refusing(shape: type[S], body: dict[str, Any], refuse: Callable[[str], EpayError | None],
+                    messages: dict[str, str] | None = None) -> S:
+    """`decode` for a shape whose errors the bank words in its own way: `refuse(path)` gives the error for a
+    failing field (`error_path`), or None for the usual `field '<name>' ...` wording."""
+    try:
+        return msgspec.convert(body, shape)
+    except msgspec.ValidationError as exc:
+        refusal = refuse(error_path(str(exc)))
+        raise refusal or field_error(str(exc), body, messages or {}, {}) from exc

@@ -38,6 +38,7 @@ from mock_epay.wire.openapi_parts import (
     response,
     static_files,
 )
+from mock_epay.wire.token_grants import token_request_schema
 
 # -- shared pieces ---------------------------------------------------------------------------------
 
@@ -72,12 +73,13 @@ def _form_body() -> dict[str, Any]:
 
 
 def issue_token() -> dict[str, Any]:
+    grants = token_request_schema()  # client_credentials, password or refresh_token (wire/token_grants.py)
     body = {
         "required": True,
         "content": {
-            FORM: {"schema": ref("TokenRequest"), "example": TOKEN_REQUEST_EXAMPLE},
-            MULTIPART: {"schema": ref("TokenRequest")},
-            JSON: {"schema": ref("TokenRequest")},
+            FORM: {"schema": grants, "example": TOKEN_REQUEST_EXAMPLE},
+            MULTIPART: {"schema": grants},
+            JSON: {"schema": grants},
         },
     }
     return operation(
@@ -87,7 +89,8 @@ def issue_token() -> dict[str, Any]:
         {
             "200": response("The token", ref("TokenResponse"), TOKEN_RESPONSE_EXAMPLE),
             "400": error("Malformed request", {"code": -1, "message": "field 'grant_type' is required"}),
-            "401": error("Wrong client_id / client_secret",
+            "401": error("Wrong client_id / client_secret (password grant: username / password; "
+                         "refresh grant: an unknown or expired refresh_token)",
                          {"code": -1, "message": "invalid client_id or client_secret"}),
         },
         body=body,

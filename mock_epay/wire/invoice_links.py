@@ -1,8 +1,10 @@
-"""Invoice-link and outbox shapes (spec §3): the `POST /invoice` answer, the search, outbox messages.
+"""Invoice-link and outbox shapes (spec §3): `POST /invoice` asked and answered, the search, outbox messages.
 
-The link answer is snake_case as the bank's; the search answer's `TotalCount` / `Records`
-are PascalCase (spec 3.9). `inline` turns a flat shape into an OpenAPI schema for the
-route docs attached in web/bank/invoice_links.py and web/admin/outbox.py.
+The link request and answer are snake_case as the bank's; the search request's `paging`,
+`searchParameters`, `orderParameters` and its answer's `TotalCount` / `Records` are camel and
+PascalCase (spec 3.9). `normalise_link_request` and `normalise_search` are the one normalisation
+step of each request. `inline` turns a shape into an OpenAPI schema for the route docs attached
+in web/bank/invoice_links.py and web/admin/outbox.py.
 """
 
 from __future__ import annotations
@@ -11,7 +13,95 @@ from typing import Any
 
 import msgspec
 
-from mock_epay.wire.shape import Shape
+from mock_epay.wire.bank_requests import Normalised, Request, Text, TextOrNumber, normalise
+from mock_epay.wire.shape import UNSET, Shape, UnsetType
+
+Scalar = str | int | float
+
+
+class LinkRequest(Request):
+    """`POST /invoice` (spec 3.2). `currency` defaults to KZT and `expire_period` to `1d` (§3.5 grammar);
+    the four link fields and the two back links are http(s) URLs, empty meaning none; `card_save` is
+    a boolean or "true" / "false"; the contacts are optional (a present `recipient_contact_sms` must be
+    `+7` and 10 digits)."""
+
+    shop_id: Text
+    invoice_id: Text
+    amount: TextOrNumber
+    account_id: Text | UnsetType = UNSET
+    currency: Text | UnsetType = UNSET
+    language: Text | UnsetType = UNSET
+    description: Text | UnsetType = UNSET
+    expire_period: Text | UnsetType = UNSET
+    recipient_contact: Text | UnsetType = UNSET
+    recipient_contact_sms: Text | UnsetType = UNSET
+    notifier_contact: Text | UnsetType = UNSET
+    notifier_contact_sms: Text | UnsetType = UNSET
+    invoice_alt: Text | UnsetType = UNSET
+    post_link: Text | UnsetType = UNSET
+    failure_post_link: Text | UnsetType = UNSET
+    back_link: Text | UnsetType = UNSET
+    failure_back_link: Text | UnsetType = UNSET
+    card_save: bool | str | UnsetType = UNSET
+    data: str | UnsetType = UNSET
+
+
+LINK_TYPE_MESSAGES = {
+    "invoice_id": "must be a string of 6 to 15 digits",
+    "amount": "must be a number",
+    "card_save": "must be a boolean (true or false)",
+}
+_BLANK_MEANS_DEFAULT = ("currency", "expire_period")
+
+
+def normalise_link_request(body: dict[str, Any]) -> Normalised:
+    """The link body as its declaration reads it: `null` is absent, and so is an empty (falsy) `currency`
+    or `expire_period` (their defaults apply)."""
+    folded = normalise(body, {})
+    for name in _BLANK_MEANS_DEFAULT:
+        if name in folded and not folded[name]:
+            del folded[name]
+    return folded
+
+
+class Paging(Request):
+    """One page of a search: `{skip, limit}` (spec 3.9) or `{page, size}` (page is an offset, as for
+    statements); whole numbers or digit strings; at most 1000 rows."""
+
+    skip: int | str | None | UnsetType = UNSET
+    limit: int | str | None | UnsetType = UNSET
+    page: int | str | None | UnsetType = UNSET
+    size: int | str | None | UnsetType = UNSET
+
+
+class SearchParameter(Request):
+    """One filter: a record field, a method (`=`, `in`, `like`, `between`, `<`, `>`, `<=`, `>=`) and its
+    values (an array, or one value; `between` takes two, `like` a pattern with `%` or `_`)."""
+
+    name: str
+    method: str
+    searchParameter: list[Scalar] | Scalar
+
+
+class OrderParameter(Request):
+    """The sort: a record field and ASC (default) or DESC."""
+
+    field: str
+    typeOrder: str | None | UnsetType = UNSET
+
+
+class LinkSearchRequest(Request):
+    """`POST /invoice-links` (spec 3.9): every part optional (no filter: every link of the merchant);
+    `orderParameters` may be one object or an array (its first entry sorts; a `null` one: no sort)."""
+
+    paging: Paging | UnsetType = UNSET
+    searchParameters: list[SearchParameter] | UnsetType = UNSET
+    orderParameters: OrderParameter | list[OrderParameter | None] | UnsetType = UNSET
+
+
+def normalise_search(body: dict[str, Any]) -> Normalised:
+    """The search body as its declaration reads it: a `null` part is an absent one."""
+    return normalise(body, {})
 
 
 class InvoiceLink(Shape):

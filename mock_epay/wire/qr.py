@@ -1,8 +1,35 @@
-"""QR-by-API shapes (spec §4): the generate answer and the SDK's status object."""
+"""QR-by-API shapes (spec §4): the generate request and answer, and the SDK's status object.
+
+`normalise_qr_request` is the generate body's one normalisation step.
+"""
 
 from __future__ import annotations
 
-from mock_epay.wire.shape import Shape
+from typing import Any
+
+from mock_epay.wire.bank_requests import Normalised, Request, Text, normalise
+from mock_epay.wire.shape import UNSET, Shape, UnsetType
+
+QR_URL_FIELDS = ("postLink", "failurePostLink")
+
+
+class QrGenerateRequest(Request):
+    """`POST /payment/qr/generate` (spec 4.2), every field optional (the body too): the amount and the
+    invoice come from the payment token. postLink / failurePostLink are http(s) URLs (anything else
+    answers `{"code": 100, "message": "postLink is not a valid URL"}`); language defaults to RU."""
+
+    postLink: Text | UnsetType = UNSET
+    failurePostLink: Text | UnsetType = UNSET
+    description: Text | UnsetType = UNSET
+    language: Text | UnsetType = UNSET
+    accountId: Text | UnsetType = UNSET
+    payerEmail: Text | UnsetType = UNSET
+    payerPhone: Text | UnsetType = UNSET
+
+
+def normalise_qr_request(body: dict[str, Any]) -> Normalised:
+    """The generate body as its declaration reads it: a `null` field is an absent one."""
+    return normalise(body, {})
 
 
 class QrGenerated(Shape):

@@ -18,6 +18,7 @@ from mock_epay.wire import (
     cryptopay,
     errors,
     statements,
+    token_grants,
     transfers,
 )
 
@@ -25,6 +26,7 @@ REF_TEMPLATE = "#/components/schemas/{name}"
 DECLARATIONS: tuple[type, ...] = (
     errors.Error,
     bank_requests.TokenRequest,
+    *token_grants.DECLARATIONS,
     bank_requests.CardPaymentRequest,
     bank_requests.OperationAmountRequest,
     bank_requests.ConfirmPaymentRequest,

@@ -17,6 +17,8 @@ from mock_epay.web.app_keys import GATEWAY, TOKENS
 from mock_epay.web.client import public_base
 from mock_epay.web.optional_body import read_optional_body
 from mock_epay.web.readers import optional_str, parse_url
+from mock_epay.wire.bank_requests import given
+from mock_epay.wire.decode import decode_refusing
 from mock_epay.wire.invoice_links import inline, under
 from mock_epay.wire.openapi_parts import (
     ANY_TOKEN,
@@ -29,24 +31,36 @@ from mock_epay.wire.openapi_parts import (
     param,
     response,
 )
-from mock_epay.wire.qr import QrGenerated, QrStatus
+from mock_epay.wire.qr import QR_URL_FIELDS, QrGenerated, QrGenerateRequest, QrStatus, normalise_qr_request
 from mock_epay.wire.render import json_response
 
 
+def not_a_url(name: str) -> EpayError:
+    """The bank's wording for a postLink / failurePostLink it refuses (spec 4.2)."""
+    return bad_request(f"{name} is not a valid URL", 100)
+
+
+def _refusal(path: str) -> EpayError | None:
+    return not_a_url(path) if path in QR_URL_FIELDS else None
+
+
 def parse_qr_request(body: dict[str, Any]) -> QrRequest:
+    """The body folded and decoded into its declaration (wire/qr.py), then each value checked."""
+    shape = decode_refusing(QrGenerateRequest, normalise_qr_request(body), _refusal)
+
     def url(name: str) -> str | None:
         try:
-            return parse_url(body.get(name), name)
-        except EpayError as exc:  # the bank's wording (spec 4.2)
-            raise bad_request(f"{name} is not a valid URL", 100) from exc
+            return parse_url(given(getattr(shape, name)), name)
+        except EpayError as exc:
+            raise not_a_url(name) from exc
+
+    def text(name: str, max_length: int) -> str:
+        return optional_str(given(getattr(shape, name)), name, max_length=max_length)
 
     return QrRequest(
         post_link=url("postLink"), failure_post_link=url("failurePostLink"),
-        description=optional_str(body.get("description"), "description", max_length=1024),
-        language=optional_str(body.get("language"), "language", max_length=8) or "RU",
-        account_id=optional_str(body.get("accountId"), "accountId", max_length=128),
-        email=optional_str(body.get("payerEmail"), "payerEmail", max_length=256),
-        phone=optional_str(body.get("payerPhone"), "payerPhone", max_length=32),
+        description=text("description", 1024), language=text("language", 8) or "RU",
+        account_id=text("accountId", 128), email=text("payerEmail", 256), phone=text("payerPhone", 32),
     )
 
 
@@ -73,7 +87,8 @@ def _generate_doc() -> dict[str, Any]:
             "400": error("A postLink that is not a URL",
                          {"code": 100, "message": "postLink is not a valid URL"}),
             "401": UNAUTHORIZED,
-        }, body={"required": False, "content": {JSON: {"schema": {"type": "object"}, "example": example}}},
+        }, body={"required": False,
+                 "content": {JSON: {"schema": inline(QrGenerateRequest), "example": example}}},
         security=PAYMENT_TOKEN)
 
 
