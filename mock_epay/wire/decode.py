@@ -75,3 +75,12 @@ def decode_refusing(shape: type[S], body: dict[str, Any], refuse: Callable[[str]
     except msgspec.ValidationError as exc:
         refusal = refuse(error_path(str(exc)))
         raise refusal or field_error(str(exc), body, messages or {}, {}) from exc
+
+
+def absent_nulls(body: dict[str, Any], blank_means_absent: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The normalisation of a shape with one spelling per field: a JSON `null` is an absent field, and so is
+    a falsy value of a field in `blank_means_absent` (its default applies). `body` itself when nothing
+    changes, so a clean body costs one scan."""
+    if None not in body.values() and all(body.get(name, True) for name in blank_means_absent):
+        return body
+    return {k: v for k, v in body.items() if v is not None and (k not in blank_means_absent or v)}

@@ -1,4 +1,4 @@
-"""Invoice-link and outbox shapes (spec §3): `POST /invoice` asked and answered, the search, outbox messages.
+"""Invoice-link and outbox shapes (spec §3): the link request and answer, the search, outbox messages.
 
 The link request and answer are snake_case as the bank's; the search request's `paging`,
 `searchParameters`, `orderParameters` and its answer's `TotalCount` / `Records` are camel and
@@ -13,7 +13,8 @@ from typing import Any
 
 import msgspec
 
-from mock_epay.wire.bank_requests import Normalised, Request, Text, TextOrNumber, normalise
+from mock_epay.wire.bank_requests import Request, Text, TextOrNumber
+from mock_epay.wire.decode import absent_nulls
 from mock_epay.wire.shape import UNSET, Shape, UnsetType
 
 Scalar = str | int | float
@@ -28,22 +29,22 @@ class LinkRequest(Request):
     shop_id: Text
     invoice_id: Text
     amount: TextOrNumber
-    account_id: Text | UnsetType = UNSET
-    currency: Text | UnsetType = UNSET
-    language: Text | UnsetType = UNSET
-    description: Text | UnsetType = UNSET
-    expire_period: Text | UnsetType = UNSET
-    recipient_contact: Text | UnsetType = UNSET
-    recipient_contact_sms: Text | UnsetType = UNSET
-    notifier_contact: Text | UnsetType = UNSET
-    notifier_contact_sms: Text | UnsetType = UNSET
-    invoice_alt: Text | UnsetType = UNSET
-    post_link: Text | UnsetType = UNSET
-    failure_post_link: Text | UnsetType = UNSET
-    back_link: Text | UnsetType = UNSET
-    failure_back_link: Text | UnsetType = UNSET
-    card_save: bool | str | UnsetType = UNSET
-    data: str | UnsetType = UNSET
+    account_id: Text = ""
+    currency: Text = "KZT"
+    language: Text = ""
+    description: Text = ""
+    expire_period: Text = "1d"
+    recipient_contact: Text = ""
+    recipient_contact_sms: Text = ""
+    notifier_contact: Text = ""
+    notifier_contact_sms: Text = ""
+    invoice_alt: Text = ""
+    post_link: Text = ""
+    failure_post_link: Text = ""
+    back_link: Text = ""
+    failure_back_link: Text = ""
+    card_save: bool | str = False
+    data: str = ""
 
 
 LINK_TYPE_MESSAGES = {
@@ -54,14 +55,10 @@ LINK_TYPE_MESSAGES = {
 _BLANK_MEANS_DEFAULT = ("currency", "expire_period")
 
 
-def normalise_link_request(body: dict[str, Any]) -> Normalised:
+def normalise_link_request(body: dict[str, Any]) -> dict[str, Any]:
     """The link body as its declaration reads it: `null` is absent, and so is an empty (falsy) `currency`
     or `expire_period` (their defaults apply)."""
-    folded = normalise(body, {})
-    for name in _BLANK_MEANS_DEFAULT:
-        if name in folded and not folded[name]:
-            del folded[name]
-    return folded
+    return absent_nulls(body, _BLANK_MEANS_DEFAULT)
 
 
 class Paging(Request):
@@ -99,9 +96,9 @@ class LinkSearchRequest(Request):
     orderParameters: OrderParameter | list[OrderParameter | None] | UnsetType = UNSET
 
 
-def normalise_search(body: dict[str, Any]) -> Normalised:
+def normalise_search(body: dict[str, Any]) -> dict[str, Any]:
     """The search body as its declaration reads it: a `null` part is an absent one."""
-    return normalise(body, {})
+    return absent_nulls(body)
 
 
 class InvoiceLink(Shape):
@@ -163,7 +160,7 @@ class Outbox(Shape):
     messages: list[OutboxMessage]
 
 
-def inline(shape: type[Shape]) -> dict[str, Any]:
+def inline(shape: type[msgspec.Struct]) -> dict[str, Any]:
     """The JSON Schema of `shape` with its nested shapes inlined (OpenAPI-ready)."""
     (schema,), components = msgspec.json.schema_components([shape], ref_template="{name}")
     resolved: dict[str, Any] = _resolve(schema, components)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mock_epay.wire.bank_requests import Normalised, Request, Text, normalise
-from mock_epay.wire.shape import UNSET, Shape, UnsetType
+from mock_epay.wire.bank_requests import Request, Text
+from mock_epay.wire.decode import absent_nulls
+from mock_epay.wire.shape import Shape
 
 QR_URL_FIELDS = ("postLink", "failurePostLink")
 
@@ -18,18 +19,18 @@ class QrGenerateRequest(Request):
     invoice come from the payment token. postLink / failurePostLink are http(s) URLs (anything else
     answers `{"code": 100, "message": "postLink is not a valid URL"}`); language defaults to RU."""
 
-    postLink: Text | UnsetType = UNSET
-    failurePostLink: Text | UnsetType = UNSET
-    description: Text | UnsetType = UNSET
-    language: Text | UnsetType = UNSET
-    accountId: Text | UnsetType = UNSET
-    payerEmail: Text | UnsetType = UNSET
-    payerPhone: Text | UnsetType = UNSET
+    postLink: Text = ""
+    failurePostLink: Text = ""
+    description: Text = ""
+    language: Text = "RU"
+    accountId: Text = ""
+    payerEmail: Text = ""
+    payerPhone: Text = ""
 
 
-def normalise_qr_request(body: dict[str, Any]) -> Normalised:
+def normalise_qr_request(body: dict[str, Any]) -> dict[str, Any]:
     """The generate body as its declaration reads it: a `null` field is an absent one."""
-    return normalise(body, {})
+    return absent_nulls(body)
 
 
 class QrGenerated(Shape):

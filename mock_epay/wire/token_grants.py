@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from mock_epay.wire.bank_requests import Normalised, Request, Text, TokenRequest, normalise
+from mock_epay.wire.bank_requests import Request, Text, TokenRequest
+from mock_epay.wire.decode import absent_nulls
 from mock_epay.wire.shape import UNSET, UnsetType
 
 
@@ -25,7 +26,7 @@ class PasswordTokenRequest(Request):
     grant_type: Literal["password"]
     username: Text
     password: Text
-    scope: Text | UnsetType = UNSET
+    scope: Text = ""
     secret_hash: Text | UnsetType = UNSET
     client_id: Text | UnsetType = UNSET
     client_secret: Text | UnsetType = UNSET
@@ -46,13 +47,10 @@ GRANTS: dict[str, type[Request]] = {
 DECLARATIONS: tuple[type, ...] = (PasswordTokenRequest, RefreshTokenRequest)
 
 
-def normalise_grant(form: dict[str, Any]) -> Normalised:
+def normalise_grant(form: dict[str, Any]) -> dict[str, Any]:
     """The password or refresh form as its declaration reads it: a JSON `null` is an absent field, and so
     is an empty (falsy) `scope` (the cabinet's default applies). One spelling per field: nothing is folded."""
-    folded = normalise(form, {})
-    if "scope" in folded and not folded["scope"]:
-        del folded["scope"]
-    return folded
+    return absent_nulls(form, ("scope",))
 
 
 def token_request_schema() -> dict[str, Any]:

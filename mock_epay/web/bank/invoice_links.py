@@ -70,19 +70,24 @@ def api_base(request: web.Request) -> str:
 def parse_link_request(body: dict[str, Any], strict_invoice_id: bool) -> LinkRequest:
     """The body folded and decoded into its declaration (wire/invoice_links.py), then each value checked."""
     folded = normalise_link_request(body)
-    link = decode(LinkRequestShape, folded, LINK_TYPE_MESSAGES, folded.spelled)
-    texts = {name: optional_str(given(getattr(link, name)), name, max_length=1024) for name in PLAIN_FIELDS}
+    link = decode(LinkRequestShape, folded, LINK_TYPE_MESSAGES, {})
+    texts = {name: _text(getattr(link, name), name) for name in PLAIN_FIELDS}
     for name in URL_FIELDS:
-        texts[name] = parse_url(given(getattr(link, name)), name) or ""
+        texts[name] = parse_url(getattr(link, name), name) or ""
     return LinkRequest(
         shop_id=parse_str(require(link.shop_id, "shop_id"), "shop_id", max_length=64),
         invoice_id=parse_invoice_id(link.invoice_id, "invoice_id", strict=strict_invoice_id),
         amount=parse_amount(link.amount, "amount"),
-        currency=parse_currency(given(link.currency) or "KZT"),
-        expire_period=parse_str(given(link.expire_period) or "1d", "expire_period", max_length=16),
-        card_save=parse_bool(given(link.card_save), "card_save"),
+        currency=parse_currency(link.currency),
+        expire_period=parse_str(link.expire_period, "expire_period", max_length=16),
+        card_save=parse_bool(link.card_save, "card_save"),
         texts=texts,
     )
+
+
+def _text(value: Any, name: str) -> str:
+    """An optional text field; absent (the declared default "") costs no check."""
+    return optional_str(value, name, max_length=1024) if value != "" else ""
 
 
 async def create_invoice(request: web.Request) -> web.Response:
@@ -149,14 +154,13 @@ def parse_filters(raw: list[SearchParameter] | UnsetType) -> list[Filter]:
 
 def parse_order(raw: OrderParameter | list[OrderParameter | None] | UnsetType) -> tuple[str, bool] | None:
     """`orderParameters` as one object or an array (its first entry)."""
-    if isinstance(raw, list):
-        raw = raw[0] if raw else None
-    if raw is None or raw is UNSET:
+    order = (raw[0] if raw else None) if isinstance(raw, list) else raw
+    if order is None or isinstance(order, UnsetType):
         return None
-    direction = str(given(raw.typeOrder) or "ASC").upper()
+    direction = str(given(order.typeOrder) or "ASC").upper()
     if direction not in ("ASC", "DESC"):
         raise _wrong_direction()
-    return raw.field, direction == "DESC"
+    return order.field, direction == "DESC"
 
 
 async def search_links(request: web.Request) -> web.Response:

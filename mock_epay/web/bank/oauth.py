@@ -81,16 +81,16 @@ def password_grant(tokens: Any, form: dict[str, Any]) -> dict[str, object]:
     through its declaration (wire/token_grants.py)."""
     folded = normalise_grant(form)
     if form.get("grant_type") == "refresh_token":
-        refresh = decode(RefreshTokenRequest, folded, TOKEN_TYPE_MESSAGES, folded.spelled)
+        refresh = decode(RefreshTokenRequest, folded, TOKEN_TYPE_MESSAGES, {})
         value = parse_str(require(refresh.refresh_token, "refresh_token"), "refresh_token")
         return dict(tokens.response_body(tokens.refresh(value)))
-    login = decode(PasswordTokenRequest, folded, TOKEN_TYPE_MESSAGES, folded.spelled)
+    login = decode(PasswordTokenRequest, folded, TOKEN_TYPE_MESSAGES, {})
     username = parse_str(require(login.username, "username"), "username")
     password = parse_str(require(login.password, "password"), "password")
     merchant = tokens.merchant_by_login(username, password)
     if merchant is None:
         raise unauthorized("invalid username or password")
-    scope = " ".join(parse_str(given(login.scope) or "", "scope", max_length=512).split())
+    scope = " ".join(parse_str(login.scope, "scope", max_length=512).split())
     token = tokens.issue_password(merchant, scope, _optional_text(given(login.secret_hash), "secret_hash"))
     return dict(tokens.response_body(token))
 

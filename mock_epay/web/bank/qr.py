@@ -17,7 +17,6 @@ from mock_epay.web.app_keys import GATEWAY, TOKENS
 from mock_epay.web.client import public_base
 from mock_epay.web.optional_body import read_optional_body
 from mock_epay.web.readers import optional_str, parse_url
-from mock_epay.wire.bank_requests import given
 from mock_epay.wire.decode import decode_refusing
 from mock_epay.wire.invoice_links import inline, under
 from mock_epay.wire.openapi_parts import (
@@ -47,21 +46,26 @@ def _refusal(path: str) -> EpayError | None:
 def parse_qr_request(body: dict[str, Any]) -> QrRequest:
     """The body folded and decoded into its declaration (wire/qr.py), then each value checked."""
     shape = decode_refusing(QrGenerateRequest, normalise_qr_request(body), _refusal)
-
-    def url(name: str) -> str | None:
-        try:
-            return parse_url(given(getattr(shape, name)), name)
-        except EpayError as exc:
-            raise not_a_url(name) from exc
-
-    def text(name: str, max_length: int) -> str:
-        return optional_str(given(getattr(shape, name)), name, max_length=max_length)
-
     return QrRequest(
-        post_link=url("postLink"), failure_post_link=url("failurePostLink"),
-        description=text("description", 1024), language=text("language", 8) or "RU",
-        account_id=text("accountId", 128), email=text("payerEmail", 256), phone=text("payerPhone", 32),
+        post_link=_url(shape.postLink, "postLink"),
+        failure_post_link=_url(shape.failurePostLink, "failurePostLink"),
+        description=_text(shape.description, "description", 1024),
+        language=_text(shape.language, "language", 8) or "RU",
+        account_id=_text(shape.accountId, "accountId", 128),
+        email=_text(shape.payerEmail, "payerEmail", 256),
+        phone=_text(shape.payerPhone, "payerPhone", 32),
     )
+
+
+def _url(value: Any, name: str) -> str | None:
+    try:
+        return parse_url(value, name)
+    except EpayError as exc:
+        raise not_a_url(name) from exc
+
+
+def _text(value: Any, name: str, max_length: int) -> str:
+    return optional_str(value, name, max_length=max_length) if value != "" else ""
 
 
 async def generate(request: web.Request) -> web.Response:
