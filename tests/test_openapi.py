@@ -4,6 +4,11 @@ Each operation's example request (path and query examples, the JSON or form body
 is sent to a fresh app with the state it needs (a payment for a transaction id, a charge
 before a refund, ...), and the answer must be one the document describes, with a body
 that validates against the described schema (jsonschema, draft 2020-12).
+
+Every object schema of the served document names its keys (`properties`) unless `FREE_FORM` says
+why it may not, and every product's answers (links, QR, cryptopay, subscriptions, transfers,
+statements, the outbox and the admin views) from real requests fit their operation's schema, in
+which every object says `additionalProperties: false`.
 """
 
 from __future__ import annotations
@@ -20,11 +25,20 @@ from jsonschema import Draft202012Validator
 
 from mock_epay.app import create_app
 from mock_epay.gateway.models import Terminal
-from mock_epay.settings import DEFAULT_MERCHANT, TEST_TERMINAL_ID, Settings
+from mock_epay.settings import (
+    DEFAULT_MERCHANT,
+    TEST_CABINET_LOGIN,
+    TEST_CABINET_PASSWORD,
+    TEST_TERMINAL_ID,
+    Settings,
+)
 from mock_epay.web.app_keys import ROUTE_DOCS
 from mock_epay.wire.openapi import build_document
-from tests.conftest import get_service_token, get_token
-from tests.test_cards_auth import pay, payment_body
+from tests.conftest import get_service_token, get_token, token_form
+from tests.test_cards_auth import VISA_CARD, pay, payment_body
+from tests.test_cryptopay import cryptopay_body, encrypted
+from tests.test_transfers import body as transfer_body
+from tests.test_transfers import receiver as transfer_receiver
 
 
 def app_document(settings: Settings | None = None) -> dict[str, Any]:
@@ -239,3 +253,206 @@ async def test_every_example_request_gets_a_described_answer_from_the_real_app(
         schema = described["content"][media]["schema"]
         errors = [e.message for e in validator(schema).iter_errors(json.loads(text))]
         assert errors == [], f"{op['operationId']}: {errors[:3]}"
+
+
+# -- every object described, every product answer key by key ----------------------------------------
+
+# Object schemas that may stay bare (no `properties`), each with the reason; keys are JSON pointers.
+_PAGE_FORM = ("the payment page's own form (fields the page's script fills in), read by web/payform/; "
+              "not yet declared in wire/")
+_SCENARIO = "a scenario rule's part as its file has it: checked by scenarios/schema.py (docs/scenarios.md)"
+FREE_FORM = {
+    "/paths/~1_mock~1openapi.json/get/responses/200/content/application~1json/schema":
+        "a document: an OpenAPI 3.1 description, defined by that specification",
+    **{f"/paths/~1{prefix}~1{page}/post/requestBody/content/application~1x-www-form-urlencoded/schema":
+       _PAGE_FORM for prefix in ("payform", "redesign-payform") for page in ("pay", "3ds", "transfer")},
+    **{f"/components/schemas/{rule}/properties/{part}": _SCENARIO
+       for rule in ("ScenarioRule", "ScenarioOverrideRequest")
+       for part in ("match", "outcome", "outcomes/items")},
+    "/components/schemas/ForgeRequest/properties/body/anyOf/0":
+        "a forged callback body: any JSON the tester wants the merchant to receive",
+    "/components/schemas/ForgeRequest/properties/overrides":
+        "keys of the real callback body to replace, whatever that body holds",
+    "/components/schemas/PaymentPageRequest/properties/auth/anyOf/0":
+        "the token endpoint's answer as the shop's script got it and passed on (only access_token is read)",
+    "/components/schemas/PaymentPageRequest/properties/cardId/anyOf/0":
+        "a saved card object as the shop's script passes it (only id is read)",
+    "/components/schemas/PaymentPageRequest/properties/autoPay/anyOf/0":
+        "the mock's test-only autoPay object, checked field by field by the payment page (README)",
+}
+_DATA_KEYS = ("example", "examples", "const", "enum", "default")  # values there are data, not schemas
+
+
+def _pointer(parts: tuple[str, ...]) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def bare_objects(node: Any, parts: tuple[str, ...] = ()) -> list[str]:
+    """JSON pointers of the object schemas under `node` that describe no key (`type: object` without
+    `properties`); example values are data and are not walked."""
+    found = []
+    if isinstance(node, dict):
+        if node.get("type") == "object" and "properties" not in node:
+            found.append(_pointer(parts))
+        for key, value in node.items():
+            if not (key in _DATA_KEYS and parts and parts[-1] != "responses"):
+                found.extend(bare_objects(value, (*parts, key)))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found.extend(bare_objects(value, (*parts, str(index))))
+    return found
+
+
+async def test_every_object_the_served_document_describes_names_its_keys_or_is_an_allowed_free_form(client):
+    served = await (await client.get("/_mock/openapi.json")).json()
+    bare = bare_objects(served)
+    assert [p for p in bare if p not in FREE_FORM] == [], "object schemas with no properties"
+    assert [p for p in FREE_FORM if p not in bare] == [], "FREE_FORM entries now declared: remove them"
+
+
+def test_the_walk_finds_a_bare_object_in_a_request_body_and_in_an_answer():
+    doc = {"paths": {"/x": {"post": {"requestBody": {"content": {JSON_MEDIA: {"schema": {"type": "object"}}}},
+                                     "responses": {"default": {"content": {JSON_MEDIA: {"schema": {
+                                         "type": "object", "properties": {"a": {"type": "object"}}},
+                                         "example": {"type": "object"}}}}}}}}}
+    assert bare_objects(doc) == [
+        "/paths/~1x/post/requestBody/content/application~1json/schema",
+        "/paths/~1x/post/responses/default/content/application~1json/schema/properties/a",
+    ]
+
+
+JSON_MEDIA = "application/json"
+PRODUCT_OPERATIONS = {  # every product operation answering JSON, as (method, path) of the document
+    ("post", "/invoice"), ("post", "/invoice-links"), ("get", "/_mock/outbox"),
+    ("get", "/_mock/invoice-links"), ("post", "/_mock/invoice-links/{link_id}/cancel"),
+    ("post", "/payment/qr/generate"), ("get", "/qr"), ("get", "/_mock/qr"),
+    ("post", "/_mock/qr/{bill}/{action}"),
+    ("post", "/payment/cryptopay"), ("post", "/recurrent/subscribe"), ("get", "/_mock/subscriptions"),
+    ("delete", "/_mock/subscriptions/{subscription_id}"),
+    ("post", "/p2p/transfer"), ("post", "/chdebit/transfer"), ("post", "/chpayment/transfer"),
+    ("get", "/check-status/p2p/transaction/{order}"), ("get", "/_mock/transfers"),
+    ("post", "/operations"), ("post", "/p2p/operations"),
+}
+
+
+def answer_objects(schema: Any, seen: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """Every object schema with properties in `schema`, following `$ref`s into the document's components."""
+    found: list[dict[str, Any]] = []
+    if isinstance(schema, dict):
+        target = schema.get("$ref", "")
+        if target and target not in seen:
+            found.extend(answer_objects(DOCUMENT["components"]["schemas"][target.rsplit("/", 1)[1]],
+                                        seen | {target}))
+        if "properties" in schema:
+            found.append(schema)
+        for key, value in schema.items():
+            if key not in _DATA_KEYS:
+                found.extend(answer_objects(value, seen))
+    elif isinstance(schema, list):
+        for value in schema:
+            found.extend(answer_objects(value, seen))
+    return found
+
+
+class ProductRun:
+    """Real requests to every product; each answer is checked against the document's schema for its
+    operation and status, where every object must say `additionalProperties: false`."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.checked: set[tuple[str, str]] = set()
+
+    async def call(self, method: str, template: str, path: str | None = None, *, status: int = 200,
+                   token: str | None = None, **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = await self.client.request(method.upper(), path or template, headers=headers, **kwargs)
+        text = await response.text()
+        assert response.status == status, f"{method} {path or template}: {response.status} {text[:300]}"
+        described = DOCUMENT["paths"][template][method]["responses"][str(status)]
+        schema = described["content"][JSON_MEDIA]["schema"]
+        objects = answer_objects(schema)
+        assert objects and all(o.get("additionalProperties") is False for o in objects), template
+        body = json.loads(text)
+        errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+                  for e in validator(schema).iter_errors(body)]
+        assert errors == [], f"{method} {template}: {errors[:3]}"
+        self.checked.add((method, template))
+        return body
+
+
+async def _links_and_outbox(run: ProductRun) -> None:
+    service = await get_service_token(run.client)
+    link_body = DOCUMENT["paths"]["/invoice"]["post"]["requestBody"]["content"][JSON_MEDIA]["example"]
+    link = await run.call("post", "/invoice", token=service, json=link_body)
+    same_invoice = {"name": "invoice_id", "method": "=", "searchParameter": [link["invoice_id"]]}
+    search = {"paging": {"skip": 0, "limit": 5}, "orderParameters": {"field": "id", "typeOrder": "DESC"},
+              "searchParameters": [same_invoice]}
+    assert (await run.call("post", "/invoice-links", token=service, json=search))["TotalCount"] == 1
+    assert (await run.call("get", "/_mock/outbox"))["messages"]
+    (listed,) = (await run.call("get", "/_mock/invoice-links"))["links"]
+    assert listed["client_id"] == DEFAULT_MERCHANT.client_id
+    cancelled = await run.call("post", "/_mock/invoice-links/{link_id}/cancel",
+                               f"/_mock/invoice-links/{link['id']}/cancel")
+    assert cancelled["status"] == "CANCELLED"
+
+
+async def _qr(run: ProductRun) -> None:
+    token = await get_token(run.client, invoiceID="000000501", amount="2500")
+    bill = await run.call("post", "/payment/qr/generate", token=token, json={"description": "Consultation"})
+    assert (await run.call("get", "/qr", token=token))["status"] == "NEW"
+    action = "/_mock/qr/{bill}/{action}"
+    await run.call("post", action, f"/_mock/qr/{bill['billNumber']}/scan")
+    approved = await run.call("post", action, f"/_mock/qr/{bill['billNumber']}/approve")
+    assert approved["transactionId"] and approved["billNumber"] == bill["billNumber"]
+    assert (await run.call("get", "/_mock/qr"))["bills"][0]["status"] == approved["status"]
+
+
+async def _cryptopay_and_subscriptions(run: ProductRun) -> None:
+    invoice = "000000601"
+    token = await get_token(run.client, invoiceID=invoice)
+    body = cryptopay_body(await encrypted(run.client), invoice, cardSave=True)
+    paid = await run.call("post", "/payment/cryptopay", token=token, json=body)
+    service = await get_service_token(run.client)
+    subscribe = {"transactionId": paid["id"], "paymentFrequency": "MONTHLY"}
+    await run.call("post", "/recurrent/subscribe", token=service, json=subscribe)
+    (subscription,) = (await run.call("get", "/_mock/subscriptions"))["subscriptions"]
+    cancel = f"/_mock/subscriptions/{subscription['id']}"
+    assert (await run.call("delete", "/_mock/subscriptions/{subscription_id}", cancel))["subscription"]
+
+
+async def _transfers_and_statements(run: ProductRun) -> None:
+    token = await get_service_token(run.client, scope="webapi payment transfer")
+    await run.call("post", "/p2p/transfer", token=token, json=transfer_body("000000701"))
+    saved = {"sender": {"cardCred": VISA_CARD, "transferType": "TYPECARDID"}}
+    await run.call("post", "/chdebit/transfer", token=token, json=transfer_body("000000702", cards=saved))
+    payout = {"receiver": transfer_receiver()}
+    await run.call("post", "/chpayment/transfer", token=token, json=transfer_body("000000703", cards=payout))
+    await run.call("get", "/check-status/p2p/transaction/{order}", "/check-status/p2p/transaction/000000701",
+                   token=token)
+    assert len((await run.call("get", "/_mock/transfers"))["transfers"]) == 3
+    everything = {"searchParameters": [{"name": "created_date", "method": "between",
+                                        "searchParameter": ["2000-01-01T00:00:00Z", "2999-01-01T00:00:00Z"]}]}
+    assert (await run.call("post", "/operations", token=token, json=everything))["records"]
+    assert len((await run.call("post", "/p2p/operations", token=token, json=everything))["records"]) == 3
+
+
+async def test_every_product_answer_is_described_key_by_key(aiohttp_client):
+    client = await aiohttp_client(create_app(Settings(seed=11, log_requests=False)))
+    run = ProductRun(client)
+    await _links_and_outbox(run)
+    await _qr(run)
+    await _cryptopay_and_subscriptions(run)
+    await _transfers_and_statements(run)
+    assert run.checked == PRODUCT_OPERATIONS
+
+
+async def test_the_token_request_describes_all_three_grants_and_each_real_one_fits(client):
+    schema = DOCUMENT["paths"]["/oauth2/token"]["post"]["requestBody"]["content"][JSON_MEDIA]["schema"]
+    assert set(schema["discriminator"]["mapping"]) == {"client_credentials", "password", "refresh_token"}
+    login = {"grant_type": "password", "username": TEST_CABINET_LOGIN, "password": TEST_CABINET_PASSWORD}
+    token = await (await client.post("/oauth2/token", data=login)).json()
+    refresh = {"grant_type": "refresh_token", "refresh_token": token["refresh_token"]}
+    assert (await client.post("/oauth2/token", data=refresh)).status == 200
+    for body in (token_form(), login, refresh):
+        assert [e.message for e in validator(schema).iter_errors(body)] == [], body["grant_type"]
+    assert list(validator(schema).iter_errors({"grant_type": "implicit", "scope": "webapi"}))

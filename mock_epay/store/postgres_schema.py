@@ -227,7 +227,7 @@ MIGRATIONS: tuple[str, ...] = (
 
 
 def _outbox_and_scenario_state() -> str:
-    """2 (issue 13): the callback outbox, named values (the clock offset), scenario state."""
+    """4 (issue 13): the callback outbox, named values (the clock offset), scenario state."""
     return """
     CREATE TABLE kv (
         key text PRIMARY KEY,

@@ -25,7 +25,8 @@ class Request(msgspec.Struct):
 
 
 class TokenRequest(Request):
-    """`/oauth2/token` form (urlencoded, multipart or JSON). Without invoiceID: a service token; with it:
+    """`/oauth2/token` form with `grant_type=client_credentials` (urlencoded, multipart or JSON; the password
+    and refresh grants are in wire/token_grants.py). Without invoiceID: a service token; with it:
     a payment token bound to the order (invoiceID 6-15 digits, also `InvoiceID`, `invoiceId`; `curency`
     is read as currency; `terminalId` as terminal; amount may be a number or a numeric string)."""
 

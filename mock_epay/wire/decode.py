@@ -6,6 +6,8 @@ JSON type becomes a 400 `{"code": -1, "message": "field '<name as the client spe
 worded as the field's own check words it (`messages`: field -> the text after its name).
 `decode_explained(shape, body, explain)` is the same decoding for bodies whose errors are worded
 another way (the admin API's): `explain(field, value)` gives the error for the field that failed.
+`decode_refusing(shape, body, refuse)` is the same for shapes whose errors the bank words
+otherwise (the invoice-link search's `invalid search parameter`, QR's `postLink is not a valid URL`).
 """
 
 from __future__ import annotations
@@ -74,3 +76,33 @@ def decode_explained(shape: type[S], body: dict[str, Any], explain: Explain) -> 
     except msgspec.ValidationError as exc:
         field = failed_field(str(exc))
         raise explain(field, body.get(field)) from exc
+
+
+def error_path(text: str) -> str:
+    """Where a msgspec validation message points: `paging.skip`, `searchParameters[0].name`."""
+    missing = _MISSING_RE.match(text)
+    if missing is not None:
+        under = (missing.group(2) or "").lstrip(".")
+        return f"{under}.{missing.group(1)}" if under else missing.group(1)
+    at = _AT_RE.search(text)
+    return at.group(1) if at else ""
+
+
+def decode_refusing(shape: type[S], body: dict[str, Any], refuse: Callable[[str], EpayError | None],
+                    messages: dict[str, str] | None = None) -> S:
+    """`decode` for a shape whose errors the bank words in its own way: `refuse(path)` gives the error for a
+    failing field (`error_path`), or None for the usual `field '<name>' ...` wording."""
+    try:
+        return msgspec.convert(body, shape)
+    except msgspec.ValidationError as exc:
+        refusal = refuse(error_path(str(exc)))
+        raise refusal or field_error(str(exc), body, messages or {}, {}) from exc
+
+
+def absent_nulls(body: dict[str, Any], blank_means_absent: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The normalisation of a shape with one spelling per field: a JSON `null` is an absent field, and so is
+    a falsy value of a field in `blank_means_absent` (its default applies). `body` itself when nothing
+    changes, so a clean body costs one scan."""
+    if None not in body.values() and all(body.get(name, True) for name in blank_means_absent):
+        return body
+    return {k: v for k, v in body.items() if v is not None and (k not in blank_means_absent or v)}

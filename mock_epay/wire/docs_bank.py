@@ -13,7 +13,6 @@ from mock_epay.wire.bank_requests import (
     CardPaymentRequest,
     ConfirmPaymentRequest,
     OperationAmountRequest,
-    TokenRequest,
 )
 from mock_epay.wire.openapi_parts import (
     ANY_TOKEN,
@@ -44,6 +43,7 @@ from mock_epay.wire.openapi_parts import (
     response,
     static_files,
 )
+from mock_epay.wire.token_grants import token_request_schema
 
 # -- shared pieces ---------------------------------------------------------------------------------
 
@@ -78,7 +78,15 @@ def _form_body() -> dict[str, Any]:
 
 
 def issue_token() -> dict[str, Any]:
-    body = request_body(TokenRequest, TOKEN_REQUEST_EXAMPLE, media=(FORM, MULTIPART, JSON))
+    grants = token_request_schema()  # client_credentials, password or refresh_token (wire/token_grants.py)
+    body = {
+        "required": True,
+        "content": {
+            FORM: {"schema": grants, "example": TOKEN_REQUEST_EXAMPLE},
+            MULTIPART: {"schema": grants},
+            JSON: {"schema": grants},
+        },
+    }
     return operation(
         "issueToken",
         "Get a payment or service token (spec 3)",
@@ -86,7 +94,8 @@ def issue_token() -> dict[str, Any]:
         {
             "200": response("The token", ref("TokenResponse"), TOKEN_RESPONSE_EXAMPLE),
             "400": error("Malformed request", {"code": -1, "message": "field 'grant_type' is required"}),
-            "401": error("Wrong client_id / client_secret",
+            "401": error("Wrong client_id / client_secret (password grant: username / password; "
+                         "refresh grant: an unknown or expired refresh_token)",
                          {"code": -1, "message": "invalid client_id or client_secret"}),
         },
         body=body,

@@ -18,8 +18,11 @@ from mock_epay.wire import (
     callbacks,
     cryptopay,
     errors,
+    invoice_links,
     payform,
+    qr,
     statements,
+    token_grants,
     transfers,
 )
 
@@ -27,6 +30,7 @@ REF_TEMPLATE = "#/components/schemas/{name}"
 DECLARATIONS: tuple[type, ...] = (
     errors.Error,
     bank_requests.TokenRequest,
+    *token_grants.DECLARATIONS,
     bank_requests.CardPaymentRequest,
     bank_requests.OperationAmountRequest,
     bank_requests.ConfirmPaymentRequest,
@@ -55,6 +59,9 @@ DECLARATIONS: tuple[type, ...] = (
     *admin_requests.DECLARATIONS,
     *cryptopay.DECLARATIONS,
     payform.PaymentPageRequest,
+    invoice_links.LinkRequest,
+    invoice_links.LinkSearchRequest,
+    qr.QrGenerateRequest,
     transfers.TransferRequest,
     transfers.TransferResponse,
     transfers.P2PStatusResponse,

@@ -18,6 +18,7 @@ from mock_epay.gateway.errors import EpayError
 from mock_epay.gateway.models import OutboxMessage, QrBill
 from mock_epay.web.app_keys import GATEWAY
 from mock_epay.web.client import public_base, scenario_of
+from mock_epay.wire.admin_products import AdminInvoiceLink, AdminInvoiceLinks, AdminQrBill, AdminQrBills
 from mock_epay.wire.invoice_links import InvoiceLink, Outbox, inline
 from mock_epay.wire.invoice_links import OutboxMessage as MessageShape
 from mock_epay.wire.openapi_parts import ADMIN, STR, error, operation, param, response
@@ -42,7 +43,8 @@ async def list_outbox(request: web.Request) -> web.Response:
 
 async def list_links(request: web.Request) -> web.Response:
     found = invoice_links.links(request.app[GATEWAY], request.query.get("clientId") or None)
-    return json_response({"links": [{**invoice_links.link_json(x), "client_id": x.client_id} for x in found]})
+    return json_response(AdminInvoiceLinks(links=[
+        AdminInvoiceLink(**invoice_links.link_json(x), client_id=x.client_id) for x in found]))
 
 
 async def cancel_link(request: web.Request) -> web.Response:
@@ -53,16 +55,16 @@ async def cancel_link(request: web.Request) -> web.Response:
     return json_response(InvoiceLink(**invoice_links.link_json(invoice_links.cancel(gateway, link))))
 
 
-def bill_json(request: web.Request, bill: QrBill) -> dict[str, Any]:
-    return {"billNumber": bill.bill_number, "clientId": bill.client_id, "invoiceId": bill.invoice_id,
-            "transactionId": bill.transaction_id, "createdDate": rfc3339(bill.created_at),
-            **qr.status_json(public_base(request), bill)}
+def bill_json(request: web.Request, bill: QrBill) -> AdminQrBill:
+    return AdminQrBill(billNumber=bill.bill_number, clientId=bill.client_id, invoiceId=bill.invoice_id,
+                       transactionId=bill.transaction_id, createdDate=rfc3339(bill.created_at),
+                       **qr.status_json(public_base(request), bill))
 
 
 async def list_bills(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     bills = [qr.current(gateway, b) for b in gateway.store.bills(request.query.get("clientId") or None)]
-    return json_response({"bills": [bill_json(request, b) for b in bills]})
+    return json_response(AdminQrBills(bills=[bill_json(request, b) for b in bills]))
 
 
 async def bill_action(request: web.Request) -> web.Response:
@@ -81,7 +83,7 @@ def _outbox_doc() -> dict[str, Any]:
 
 def _action_doc() -> dict[str, Any]:
     return operation("qrAppAction", "Scan, approve or reject a QR bill as the buyer's app would",
-                     ["mock admin"], {"200": response("The bill after the action", {"type": "object"}),
+                     ["mock admin"], {"200": response("The bill after the action", inline(AdminQrBill)),
                                       "400": error("Not allowed in the bill's status"),
                                       "404": error("Unknown bill", {"code": 102, "message": "qr not found"})},
                      parameters=[param("bill", "path", STR, "billNumber", "100000000001"),
@@ -92,7 +94,7 @@ def _action_doc() -> dict[str, Any]:
 
 def _links_doc() -> dict[str, Any]:
     return operation("listInvoiceLinks", "Every invoice link, its current status", ["mock admin"],
-                     {"200": response("Newest first", {"type": "object"})},
+                     {"200": response("Newest first", inline(AdminInvoiceLinks))},
                      parameters=[param("clientId", "query", STR, "one merchant's", required=False)],
                      security=ADMIN)
 
@@ -107,7 +109,7 @@ def _cancel_doc() -> dict[str, Any]:
 
 def _bills_doc() -> dict[str, Any]:
     return operation("listQrBills", "Every QR bill, its current status", ["mock admin"],
-                     {"200": response("Newest first", {"type": "object"})},
+                     {"200": response("Newest first", inline(AdminQrBills))},
                      parameters=[param("clientId", "query", STR, "one merchant's", required=False)],
                      security=ADMIN)
 

@@ -29,9 +29,32 @@ from mock_epay.web.readers import (
     read_json_object,
     require,
 )
-from mock_epay.wire.invoice_links import InvoiceLink, InvoiceLinkPage, inline, under
-from mock_epay.wire.openapi_parts import ANY_TOKEN, JSON, UNAUTHORIZED, error, operation, response
+from mock_epay.wire.bank_requests import given
+from mock_epay.wire.decode import decode, decode_refusing
+from mock_epay.wire.invoice_links import (
+    LINK_TYPE_MESSAGES,
+    InvoiceLink,
+    InvoiceLinkPage,
+    LinkSearchRequest,
+    OrderParameter,
+    Paging,
+    SearchParameter,
+    inline,
+    normalise_link_request,
+    normalise_search,
+    under,
+)
+from mock_epay.wire.invoice_links import LinkRequest as LinkRequestShape
+from mock_epay.wire.openapi_parts import (
+    ANY_TOKEN,
+    UNAUTHORIZED,
+    error,
+    operation,
+    request_body,
+    response,
+)
 from mock_epay.wire.render import json_response
+from mock_epay.wire.shape import UNSET, UnsetType
 
 URL_FIELDS = ("post_link", "failure_post_link", "back_link", "failure_back_link")
 PLAIN_FIELDS = ("account_id", "invoice_alt", "language", "description", "recipient_contact",
@@ -52,21 +75,26 @@ def api_base(request: web.Request) -> str:
 
 
 def parse_link_request(body: dict[str, Any], strict_invoice_id: bool) -> LinkRequest:
-    texts = {name: optional_str(body.get(name), name, max_length=1024) for name in PLAIN_FIELDS}
+    """The body folded and decoded into its declaration (wire/invoice_links.py), then each value checked."""
+    folded = normalise_link_request(body)
+    link = decode(LinkRequestShape, folded, LINK_TYPE_MESSAGES, {})
+    texts = {name: _text(getattr(link, name), name) for name in PLAIN_FIELDS}
     for name in URL_FIELDS:
-        texts[name] = parse_url(body.get(name), name) or ""
-    data = body.get("data")
-    if data is not None and not isinstance(data, str):
-        raise bad_request("field 'data' must be a string")
+        texts[name] = parse_url(getattr(link, name), name) or ""
     return LinkRequest(
-        shop_id=parse_str(require(body.get("shop_id"), "shop_id"), "shop_id", max_length=64),
-        invoice_id=parse_invoice_id(body.get("invoice_id"), "invoice_id", strict=strict_invoice_id),
-        amount=parse_amount(body.get("amount"), "amount"),
-        currency=parse_currency(body.get("currency") or "KZT"),
-        expire_period=parse_str(body.get("expire_period") or "1d", "expire_period", max_length=16),
-        card_save=parse_bool(body.get("card_save"), "card_save"),
+        shop_id=parse_str(require(link.shop_id, "shop_id"), "shop_id", max_length=64),
+        invoice_id=parse_invoice_id(link.invoice_id, "invoice_id", strict=strict_invoice_id),
+        amount=parse_amount(link.amount, "amount"),
+        currency=parse_currency(link.currency),
+        expire_period=parse_str(link.expire_period, "expire_period", max_length=16),
+        card_save=parse_bool(link.card_save, "card_save"),
         texts=texts,
     )
+
+
+def _text(value: Any, name: str) -> str:
+    """An optional text field; absent (the declared default "") costs no check."""
+    return optional_str(value, name, max_length=1024) if value != "" else ""
 
 
 async def create_invoice(request: web.Request) -> web.Response:
@@ -77,68 +105,79 @@ async def create_invoice(request: web.Request) -> web.Response:
     return json_response(InvoiceLink(**invoice_links.link_json(link)))
 
 
-def _int(value: Any, field: str, default: int) -> int:
-    if value in (None, ""):
+def search_refusal(path: str) -> EpayError:
+    """The bank's answer (code 100) to a search body whose part at `path` does not fit its declaration."""
+    if path.startswith(("paging.skip", "paging.page")):
+        return _not_a_count("paging.skip")
+    if path.startswith(("paging.limit", "paging.size")):
+        return _not_a_count("paging.limit")
+    if path.startswith("searchParameters["):
+        return bad_request("invalid search parameter", 100)
+    if path.startswith("orderParameters") and path.endswith(".typeOrder"):
+        return _wrong_direction()
+    if path.startswith("orderParameters"):
+        return bad_request("invalid order parameter", 100)
+    wanted = {"paging": "an object", "searchParameters": "an array"}
+    return bad_request(f"field {path!r} must be {wanted.get(path, 'an object')}", 100)
+
+
+def _not_a_count(field: str) -> EpayError:
+    return bad_request(f"field {field!r} must be a non-negative integer", 100)
+
+
+def _wrong_direction() -> EpayError:
+    return bad_request("typeOrder must be ASC or DESC", 100)
+
+
+def _count(value: Any, field: str, default: int) -> int:
+    if value in (None, "", UNSET):
         return default
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdigit():
-        raise bad_request(f"field {field!r} must be a non-negative integer", 100)
+    if (isinstance(value, str) and not value.strip().isdecimal()) or (isinstance(value, int) and value < 0):
+        raise _not_a_count(field)
     return int(value)
 
 
-def parse_paging(paging: Any) -> tuple[int, int]:
+def parse_paging(paging: Paging | UnsetType) -> tuple[int, int]:
     """(skip, limit) from `{skip, limit}` or `{page, size}` (page is an offset, as for statements)."""
-    if paging is None:
+    if paging is UNSET:
         return 0, MAX_PAGE
-    if not isinstance(paging, dict):
-        raise bad_request("field 'paging' must be an object", 100)
-    skip = _int(paging.get("skip", paging.get("page")), "paging.skip", 0)
-    limit = _int(paging.get("limit", paging.get("size")), "paging.limit", MAX_PAGE)
+    skip = _count(paging.page if paging.skip is UNSET else paging.skip, "paging.skip", 0)
+    limit = _count(paging.size if paging.limit is UNSET else paging.limit, "paging.limit", MAX_PAGE)
     return skip, min(limit, MAX_PAGE)
 
 
-def parse_filters(raw: Any) -> list[Filter]:
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise bad_request("field 'searchParameters' must be an array", 100)
+def parse_filters(raw: list[SearchParameter] | UnsetType) -> list[Filter]:
     found = []
-    for item in raw:
-        if not isinstance(item, dict):
-            raise bad_request("invalid search parameter", 100)
-        name, method, values = item.get("name"), item.get("method"), item.get("searchParameter")
-        if isinstance(values, str | int | float) and not isinstance(values, bool):
-            values = [values]
-        if not isinstance(name, str) or method not in invoice_links.METHODS or not isinstance(values, list) \
-                or not all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in values):
-            raise bad_request("invalid search parameter", 100)
+    for item in [] if raw is UNSET else raw:
+        values = item.searchParameter if isinstance(item.searchParameter, list) else [item.searchParameter]
+        method = item.method
         arity_ok = {"between": len(values) == 2, "in": len(values) >= 1}.get(method, len(values) == 1)
-        if not arity_ok or (method == "like" and "%" not in str(values[0]) and "_" not in str(values[0])):
+        if method not in invoice_links.METHODS or not arity_ok \
+                or (method == "like" and "%" not in str(values[0]) and "_" not in str(values[0])):
             raise bad_request("invalid search parameter", 100)
-        found.append(Filter(name, method, tuple(str(v) for v in values)))
+        found.append(Filter(item.name, method, tuple(str(v) for v in values)))
     return found
 
 
-def parse_order(raw: Any) -> tuple[str, bool] | None:
+def parse_order(raw: OrderParameter | list[OrderParameter | None] | UnsetType) -> tuple[str, bool] | None:
     """`orderParameters` as one object or an array (its first entry)."""
-    if isinstance(raw, list):
-        raw = raw[0] if raw else None
-    if raw is None:
+    order = (raw[0] if raw else None) if isinstance(raw, list) else raw
+    if order is None or isinstance(order, UnsetType):
         return None
-    if not isinstance(raw, dict) or not isinstance(raw.get("field"), str):
-        raise bad_request("invalid order parameter", 100)
-    direction = str(raw.get("typeOrder") or "ASC").upper()
+    direction = str(given(order.typeOrder) or "ASC").upper()
     if direction not in ("ASC", "DESC"):
-        raise bad_request("typeOrder must be ASC or DESC", 100)
-    return raw["field"], direction == "DESC"
+        raise _wrong_direction()
+    return order.field, direction == "DESC"
 
 
 async def search_links(request: web.Request) -> web.Response:
     token = authenticate(request)
-    body = await read_json_object(request)
-    skip, limit = parse_paging(body.get("paging"))
+    search = decode_refusing(LinkSearchRequest, normalise_search(await read_json_object(request)),
+                             search_refusal)
+    skip, limit = parse_paging(search.paging)
     total, records = invoice_links.search(request.app[GATEWAY], token.client_id,
-                                          parse_filters(body.get("searchParameters")),
-                                          parse_order(body.get("orderParameters")), skip, limit)
+                                          parse_filters(search.searchParameters),
+                                          parse_order(search.orderParameters), skip, limit)
     return json_response(InvoiceLinkPage(TotalCount=total, Records=[InvoiceLink(**r) for r in records]))
 
 
@@ -154,8 +193,7 @@ _EXAMPLE = {
 
 
 def _create_doc() -> dict[str, Any]:
-    body = {"required": True, "content": {JSON: {"schema": {"type": "object", "required":
-            ["shop_id", "invoice_id", "amount"]}, "example": _EXAMPLE}}}
+    body = request_body(LinkRequestShape, _EXAMPLE)
     return operation(
         "createInvoiceLink", "Create an invoice link (e-mail / SMS go to the mock's outbox)",
         ["invoice links"], {
@@ -171,7 +209,7 @@ def _search_doc() -> dict[str, Any]:
     example = {"paging": {"skip": 0, "limit": 1}, "searchParameters": [
         {"name": "invoice_id", "method": "=", "searchParameter": ["121738945359"]}],
         "orderParameters": {"field": "id", "typeOrder": "DESC"}}
-    body = {"required": True, "content": {JSON: {"schema": {"type": "object"}, "example": example}}}
+    body = request_body(LinkSearchRequest, example)
     return operation(
         "searchInvoiceLinks", "Search this merchant's invoice links", ["invoice links"], {
             "200": response("TotalCount counts every match; Records is the page", inline(InvoiceLinkPage)),

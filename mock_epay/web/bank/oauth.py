@@ -30,6 +30,7 @@ from mock_epay.wire.bank_requests import TokenRequest as TokenRequestShape
 from mock_epay.wire.decode import decode
 from mock_epay.wire.render import json_response
 from mock_epay.wire.route_docs import BANK_DOCS, lazy_doc
+from mock_epay.wire.token_grants import PasswordTokenRequest, RefreshTokenRequest, normalise_grant
 
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
@@ -76,18 +77,21 @@ def _optional_text(value: Any, field: str) -> str | None:
 
 
 def password_grant(tokens: Any, form: dict[str, Any]) -> dict[str, object]:
-    """`grant_type=password` (the merchant's cabinet login) and `grant_type=refresh_token`."""
+    """`grant_type=password` (the merchant's cabinet login) and `grant_type=refresh_token`, each decoded
+    through its declaration (wire/token_grants.py)."""
+    folded = normalise_grant(form)
     if form.get("grant_type") == "refresh_token":
-        value = parse_str(require(form.get("refresh_token"), "refresh_token"), "refresh_token")
-        token = tokens.refresh(value)
-        return dict(tokens.response_body(token))
-    username = parse_str(require(form.get("username"), "username"), "username")
-    password = parse_str(require(form.get("password"), "password"), "password")
+        refresh = decode(RefreshTokenRequest, folded, TOKEN_TYPE_MESSAGES, {})
+        value = parse_str(require(refresh.refresh_token, "refresh_token"), "refresh_token")
+        return dict(tokens.response_body(tokens.refresh(value)))
+    login = decode(PasswordTokenRequest, folded, TOKEN_TYPE_MESSAGES, {})
+    username = parse_str(require(login.username, "username"), "username")
+    password = parse_str(require(login.password, "password"), "password")
     merchant = tokens.merchant_by_login(username, password)
     if merchant is None:
         raise unauthorized("invalid username or password")
-    scope = " ".join(parse_str(form.get("scope") or "", "scope", max_length=512).split())
-    token = tokens.issue_password(merchant, scope, _optional_text(form.get("secret_hash"), "secret_hash"))
+    scope = " ".join(parse_str(login.scope, "scope", max_length=512).split())
+    token = tokens.issue_password(merchant, scope, _optional_text(given(login.secret_hash), "secret_hash"))
     return dict(tokens.response_body(token))
 
 

@@ -17,37 +17,55 @@ from mock_epay.web.app_keys import GATEWAY, TOKENS
 from mock_epay.web.client import public_base
 from mock_epay.web.optional_body import read_optional_body
 from mock_epay.web.readers import optional_str, parse_url
+from mock_epay.wire.decode import decode_refusing
 from mock_epay.wire.invoice_links import inline, under
 from mock_epay.wire.openapi_parts import (
     ANY_TOKEN,
-    JSON,
     PAYMENT_TOKEN,
     STR,
     UNAUTHORIZED,
     error,
     operation,
     param,
+    request_body,
     response,
 )
-from mock_epay.wire.qr import QrGenerated, QrStatus
+from mock_epay.wire.qr import QR_URL_FIELDS, QrGenerated, QrGenerateRequest, QrStatus, normalise_qr_request
 from mock_epay.wire.render import json_response
 
 
-def parse_qr_request(body: dict[str, Any]) -> QrRequest:
-    def url(name: str) -> str | None:
-        try:
-            return parse_url(body.get(name), name)
-        except EpayError as exc:  # the bank's wording (spec 4.2)
-            raise bad_request(f"{name} is not a valid URL", 100) from exc
+def not_a_url(name: str) -> EpayError:
+    """The bank's wording for a postLink / failurePostLink it refuses (spec 4.2)."""
+    return bad_request(f"{name} is not a valid URL", 100)
 
+
+def _refusal(path: str) -> EpayError | None:
+    return not_a_url(path) if path in QR_URL_FIELDS else None
+
+
+def parse_qr_request(body: dict[str, Any]) -> QrRequest:
+    """The body folded and decoded into its declaration (wire/qr.py), then each value checked."""
+    shape = decode_refusing(QrGenerateRequest, normalise_qr_request(body), _refusal)
     return QrRequest(
-        post_link=url("postLink"), failure_post_link=url("failurePostLink"),
-        description=optional_str(body.get("description"), "description", max_length=1024),
-        language=optional_str(body.get("language"), "language", max_length=8) or "RU",
-        account_id=optional_str(body.get("accountId"), "accountId", max_length=128),
-        email=optional_str(body.get("payerEmail"), "payerEmail", max_length=256),
-        phone=optional_str(body.get("payerPhone"), "payerPhone", max_length=32),
+        post_link=_url(shape.postLink, "postLink"),
+        failure_post_link=_url(shape.failurePostLink, "failurePostLink"),
+        description=_text(shape.description, "description", 1024),
+        language=_text(shape.language, "language", 8) or "RU",
+        account_id=_text(shape.accountId, "accountId", 128),
+        email=_text(shape.payerEmail, "payerEmail", 256),
+        phone=_text(shape.payerPhone, "payerPhone", 32),
     )
+
+
+def _url(value: Any, name: str) -> str | None:
+    try:
+        return parse_url(value, name)
+    except EpayError as exc:
+        raise not_a_url(name) from exc
+
+
+def _text(value: Any, name: str, max_length: int) -> str:
+    return optional_str(value, name, max_length=max_length) if value != "" else ""
 
 
 async def generate(request: web.Request) -> web.Response:
@@ -73,7 +91,7 @@ def _generate_doc() -> dict[str, Any]:
             "400": error("A postLink that is not a URL",
                          {"code": 100, "message": "postLink is not a valid URL"}),
             "401": UNAUTHORIZED,
-        }, body={"required": False, "content": {JSON: {"schema": {"type": "object"}, "example": example}}},
+        }, body=request_body(QrGenerateRequest, example, required=False),
         security=PAYMENT_TOKEN)
 
 
