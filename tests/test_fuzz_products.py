@@ -36,6 +36,7 @@ from jsonschema import Draft202012Validator
 
 from mock_epay.core.lzstring import compress_to_encoded_uri_component
 from mock_epay.core.rsa_keys import encrypt_with_public_pem
+from mock_epay.gateway.statements import like
 from mock_epay.settings import (
     TEST_CABINET_LOGIN,
     TEST_CABINET_PASSWORD,
@@ -46,7 +47,9 @@ from mock_epay.settings import (
     TEST_TERMINAL_ID,
 )
 from mock_epay.web.readers import is_valid_text
+from tests.conftest import get_service_token, get_token
 from tests.fuzz_mutations import dumps, hostile_text, mutated, mutations
+from tests.test_cards_auth import pay, payment_body
 from tests.test_fuzz_routes import (
     CONTENT_TYPES,
     Target,
@@ -74,6 +77,8 @@ RECORD_LISTS = (
     ("/_mock/outbox", "messages"),
 )
 _numbers = itertools.count(880_000_001)
+STATEMENT_PERIOD = {"name": "created_date", "method": "between",
+                    "searchParameter": ["2020-01-01T00:00:00Z", "2100-01-01T00:00:00Z"]}
 
 
 # -- what each route starts from ---------------------------------------------------------------
@@ -628,3 +633,58 @@ def test_mutated_product_requests_reach_the_parser_and_never_half_record(context
     reached = seen["success"] + seen["parser"]
     print(f"{product.method} {product.template}: {dict(seen)}")
     assert reached >= REACHED_SHARE * sum(seen.values()), dict(seen)
+
+
+# -- what the fuzzing found, kept as plain stories ------------------------------------------------------
+
+# `%a` repeated: as a regular expression (`.*a.*a...`) this backtracked exponentially on a long
+# value and froze the event loop (one statement or link search stopped the whole mock).
+BACKTRACKING_LIKE = "%a" * 30 + "%x"
+LONG_VALUE = "a" * 80
+
+
+async def test_a_statement_like_pattern_full_of_wildcards_answers_and_matches_as_sql_like(client):
+    token = await get_token(client, invoiceID="000000951", amount="100")
+    paid = await pay(client, token, payment_body(invoiceId="000000951", email=f"{LONG_VALUE}@example.com",
+                                                 postLink=None, failurePostLink=None))
+    assert paid.status == 200, await paid.text()
+    service = await get_service_token(client)
+
+    async def count(pattern: str) -> int:
+        response = await client.post("/operations", headers={"Authorization": f"Bearer {service}"}, json={
+            "searchParameters": [STATEMENT_PERIOD, {"name": "payer_email", "method": "like",
+                                                    "searchParameter": [pattern]}]})
+        assert response.status == 200, await response.text()
+        return int((await response.json())["totalCount"])
+
+    assert await count(BACKTRACKING_LIKE) == 0
+    assert await count("%a" * 30 + "%@EXAMPLE.com") == 1  # case-insensitive, % may take nothing
+    assert await count("a_a%.com") == 1 and await count("a_a%.co") == 0
+
+
+async def test_an_invoice_link_search_with_a_backtracking_like_pattern_answers(client):
+    token = (await (await client.post("/oauth2/token", data={
+        "grant_type": "password", "username": TEST_CABINET_LOGIN, "password": TEST_CABINET_PASSWORD})).json())
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    made = await client.post("/invoice", headers=headers, json={
+        "shop_id": TEST_SHOP_ID, "invoice_id": "000000952", "amount": 100, "description": LONG_VALUE})
+    assert made.status == 200, await made.text()
+
+    async def found(pattern: str) -> int:
+        response = await client.post("/invoice-links", headers=headers, json={"searchParameters": [
+            {"name": "description", "method": "like", "searchParameter": [pattern]}]})
+        assert response.status == 200, await response.text()
+        return int((await response.json())["TotalCount"])
+
+    assert await found(BACKTRACKING_LIKE) == 0
+    assert await found("%A" * 30 + "%") == 1
+
+
+@pytest.mark.parametrize(("pattern", "text", "matches"), [
+    ("4405%", "440563...5096", True), ("%5096", "440563...5096", True), ("44_5%", "445", False),
+    ("%", "", True), ("", "a", False), ("a%", "", False), ("A%b", "axxB", True), ("%.*%", "x.*y", True),
+    (".*", "ab", False), ("%ab%", "xaab", True), ("%aab", "aaab", True), ("Ж_к", "жук", True),
+    (BACKTRACKING_LIKE, LONG_VALUE, False), (BACKTRACKING_LIKE[:-1] + "a", LONG_VALUE, True),
+])
+def test_like_is_sql_like_in_linear_steps(pattern, text, matches):
+    assert like(pattern, text) is matches

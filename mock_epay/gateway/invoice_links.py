@@ -22,6 +22,7 @@ from mock_epay.gateway.errors import bad_request
 from mock_epay.gateway.lifecycle import expires_at
 from mock_epay.gateway.models import InvoiceLink, LinkStatus, Merchant, Token, TokenKind, evolve
 from mock_epay.gateway.service import Gateway
+from mock_epay.gateway.statements import like
 from mock_epay.store.base import RecordConflict, duplicate_error
 
 INVALID_PHONE = 1079  # the bank's code for a malformed recipient_contact_sms (spec 3.2)
@@ -213,11 +214,6 @@ class Filter:
     values: tuple[str, ...]
 
 
-def _like(pattern: str, text: str) -> bool:
-    regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, text, re.IGNORECASE | re.DOTALL) is not None
-
-
 def _compare(value: Any, method: str, wanted: str) -> bool:
     left: Any
     right: Any
@@ -239,7 +235,7 @@ def matches(record: dict[str, Any], flt: Filter) -> bool:
     if flt.method == "in":
         return str(value) in flt.values or any(_compare(value, "=", v) for v in flt.values)
     if flt.method == "like":
-        return _like(flt.values[0], str(value))
+        return like(flt.values[0], str(value))
     if flt.method == "between":
         return _compare(value, ">=", flt.values[0]) and _compare(value, "<=", flt.values[1])
     return _compare(value, flt.method, flt.values[0])
