@@ -66,6 +66,7 @@ HOSTILE_TEXT = (
     "\u200b",
     "\t\n",
     "ТҮРІ",
+    "%a" * 30 + "%x",  # a LIKE pattern that backtracked exponentially as a regular expression
 )
 HOSTILE_AMOUNTS = (
     -100,
@@ -212,9 +213,47 @@ class Mutation:
         return tree
 
 
+# Other values a field's grammar allows (or nearly): they get past the first check to the next one.
+FIELD_VALUES: dict[str, tuple[Any, ...]] = {
+    "expire_period": ("999999w", "999999m", "0d", "1y", "1D", " 2h ", "10000d", "-1d"),
+    "paymentfrequency": ("WEEKLY", "monthly", "DAILY", "QUARTERLY "),
+    "transfertype": ("TYPEPAN", "TYPECARDID", "TYPEPHONE", "typepan"),
+    "method": ("=", "in", "like", "between", "<", ">", "<=", ">=", "LIKE", "!="),
+    "name": (
+        "created_date",
+        "amount",
+        "invoice_id",
+        "post_link",
+        "payout_date",
+        "status",
+        "card_mask",
+        "sender_card_mask",
+        "transaction_type_id",
+        "unknown",
+    ),
+    "field": ("created_date", "amount", "invoice_id", "status", "id", "nope"),
+    "typeorder": ("ASC", "desc", "UP"),
+    "searchparameter": (
+        ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"],
+        ["2020-01-01"],
+        ["%"],
+        ["%a" * 30 + "%x"],
+        ["true"],
+        ["1e400", "-1e400"],
+        [],
+        ["a", "b", "c"],
+    ),
+    "month": ("00", "13", "1", "012"),
+    "year": ("00", "99", "2027"),
+    "currency": ("USD", "kzt", "KZ", "XXX"),
+}
+
+
 def mutation_values(path: tuple[Any, ...]) -> st.SearchStrategy[Any]:
     name = str(path[-1]).lower() if path else ""
     values = [json_values, json_values, hostile_text, st.sampled_from(JSON_LITERALS).map(Raw)]
+    if name in FIELD_VALUES:  # as likely as all the rest
+        values = [st.sampled_from(FIELD_VALUES[name])] * len(values) + values
     if "amount" in name or name in ("size", "page", "skip", "limit"):
         values.append(st.sampled_from(HOSTILE_AMOUNTS))
     return st.one_of(values)
