@@ -77,8 +77,11 @@ RECORD_LISTS = (
     ("/_mock/outbox", "messages"),
 )
 _numbers = itertools.count(880_000_001)
-STATEMENT_PERIOD = {"name": "created_date", "method": "between",
-                    "searchParameter": ["2020-01-01T00:00:00Z", "2100-01-01T00:00:00Z"]}
+STATEMENT_PERIOD = {
+    "name": "created_date",
+    "method": "between",
+    "searchParameter": ["2020-01-01T00:00:00Z", "2100-01-01T00:00:00Z"],
+}
 
 
 # -- what each route starts from ---------------------------------------------------------------
@@ -645,15 +648,27 @@ LONG_VALUE = "a" * 80
 
 async def test_a_statement_like_pattern_full_of_wildcards_answers_and_matches_as_sql_like(client):
     token = await get_token(client, invoiceID="000000951", amount="100")
-    paid = await pay(client, token, payment_body(invoiceId="000000951", email=f"{LONG_VALUE}@example.com",
-                                                 postLink=None, failurePostLink=None))
+    paid = await pay(
+        client,
+        token,
+        payment_body(
+            invoiceId="000000951", email=f"{LONG_VALUE}@example.com", postLink=None, failurePostLink=None
+        ),
+    )
     assert paid.status == 200, await paid.text()
     service = await get_service_token(client)
 
     async def count(pattern: str) -> int:
-        response = await client.post("/operations", headers={"Authorization": f"Bearer {service}"}, json={
-            "searchParameters": [STATEMENT_PERIOD, {"name": "payer_email", "method": "like",
-                                                    "searchParameter": [pattern]}]})
+        response = await client.post(
+            "/operations",
+            headers={"Authorization": f"Bearer {service}"},
+            json={
+                "searchParameters": [
+                    STATEMENT_PERIOD,
+                    {"name": "payer_email", "method": "like", "searchParameter": [pattern]},
+                ]
+            },
+        )
         assert response.status == 200, await response.text()
         return int((await response.json())["totalCount"])
 
@@ -663,16 +678,32 @@ async def test_a_statement_like_pattern_full_of_wildcards_answers_and_matches_as
 
 
 async def test_an_invoice_link_search_with_a_backtracking_like_pattern_answers(client):
-    token = (await (await client.post("/oauth2/token", data={
-        "grant_type": "password", "username": TEST_CABINET_LOGIN, "password": TEST_CABINET_PASSWORD})).json())
+    token = await (
+        await client.post(
+            "/oauth2/token",
+            data={
+                "grant_type": "password",
+                "username": TEST_CABINET_LOGIN,
+                "password": TEST_CABINET_PASSWORD,
+            },
+        )
+    ).json()
     headers = {"Authorization": f"Bearer {token['access_token']}"}
-    made = await client.post("/invoice", headers=headers, json={
-        "shop_id": TEST_SHOP_ID, "invoice_id": "000000952", "amount": 100, "description": LONG_VALUE})
+    made = await client.post(
+        "/invoice",
+        headers=headers,
+        json={"shop_id": TEST_SHOP_ID, "invoice_id": "000000952", "amount": 100, "description": LONG_VALUE},
+    )
     assert made.status == 200, await made.text()
 
     async def found(pattern: str) -> int:
-        response = await client.post("/invoice-links", headers=headers, json={"searchParameters": [
-            {"name": "description", "method": "like", "searchParameter": [pattern]}]})
+        response = await client.post(
+            "/invoice-links",
+            headers=headers,
+            json={
+                "searchParameters": [{"name": "description", "method": "like", "searchParameter": [pattern]}]
+            },
+        )
         assert response.status == 200, await response.text()
         return int((await response.json())["TotalCount"])
 
@@ -680,11 +711,54 @@ async def test_an_invoice_link_search_with_a_backtracking_like_pattern_answers(c
     assert await found("%A" * 30 + "%") == 1
 
 
-@pytest.mark.parametrize(("pattern", "text", "matches"), [
-    ("4405%", "440563...5096", True), ("%5096", "440563...5096", True), ("44_5%", "445", False),
-    ("%", "", True), ("", "a", False), ("a%", "", False), ("A%b", "axxB", True), ("%.*%", "x.*y", True),
-    (".*", "ab", False), ("%ab%", "xaab", True), ("%aab", "aaab", True), ("Ж_к", "жук", True),
-    (BACKTRACKING_LIKE, LONG_VALUE, False), (BACKTRACKING_LIKE[:-1] + "a", LONG_VALUE, True),
-])
+@pytest.mark.parametrize(
+    ("pattern", "text", "matches"),
+    [
+        ("4405%", "440563...5096", True),
+        ("%5096", "440563...5096", True),
+        ("44_5%", "445", False),
+        ("%", "", True),
+        ("", "a", False),
+        ("a%", "", False),
+        ("A%b", "axxB", True),
+        ("%.*%", "x.*y", True),
+        (".*", "ab", False),
+        ("%ab%", "xaab", True),
+        ("%aab", "aaab", True),
+        ("Ж_к", "жук", True),
+        (BACKTRACKING_LIKE, LONG_VALUE, False),
+        (BACKTRACKING_LIKE[:-1] + "a", LONG_VALUE, True),
+    ],
+)
 def test_like_is_sql_like_in_linear_steps(pattern, text, matches):
     assert like(pattern, text) is matches
+
+
+@pytest.mark.parametrize(
+    ("period", "status"), [("999999w", 400), ("3651d", 400), ("3650d", 200), ("52w", 200)]
+)
+async def test_an_expire_period_past_ten_years_is_the_banks_400_not_a_date_overflow(client, period, status):
+    token = await (
+        await client.post(
+            "/oauth2/token",
+            data={
+                "grant_type": "password",
+                "username": TEST_CABINET_LOGIN,
+                "password": TEST_CABINET_PASSWORD,
+            },
+        )
+    ).json()
+    response = await client.post(
+        "/invoice",
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+        json={"shop_id": TEST_SHOP_ID, "invoice_id": "000000953", "amount": 100, "expire_period": period},
+    )
+    assert response.status == status, await response.text()
+    if status == 400:
+        assert await response.json() == {
+            "code": 100,
+            "message": f"invalid expire_period {period!r} (at most ten years)",
+        }
+        links = await (await client.get("/_mock/invoice-links")).json()
+        outbox = await (await client.get("/_mock/outbox")).json()
+        assert links["links"] == [] and outbox["messages"] == []

@@ -29,6 +29,7 @@ INVALID_PHONE = 1079  # the bank's code for a malformed recipient_contact_sms (s
 EXPIRE_PERIOD_RE = re.compile(r"^(\d{1,6})([mhdw])$", re.IGNORECASE)
 PHONE_RE = re.compile(r"^\+7\d{10}$")
 UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+MAX_EXPIRE_SECONDS = 10 * 365 * 86400  # ten years, as far as the clock may jump at once (999999w overflowed)
 ZERO_TIME = "0001-01-01T00:00:00Z"
 TEXT_FIELDS = ("account_id", "invoice_alt", "language", "description", "recipient_contact",
                "recipient_contact_sms", "notifier_contact", "notifier_contact_sms", "post_link",
@@ -54,7 +55,10 @@ def expire_seconds(period: str) -> int:
     found = EXPIRE_PERIOD_RE.match(period.strip())
     if not found or int(found.group(1)) == 0:
         raise bad_request(f"invalid expire_period {period[:20]!r} (expected a number and m, h, d or w)", 100)
-    return int(found.group(1)) * UNIT_SECONDS[found.group(2).lower()]
+    seconds = int(found.group(1)) * UNIT_SECONDS[found.group(2).lower()]
+    if seconds > MAX_EXPIRE_SECONDS:
+        raise bad_request(f"invalid expire_period {period[:20]!r} (at most ten years)", 100)
+    return seconds
 
 
 def check_phone(phone: str) -> None:
