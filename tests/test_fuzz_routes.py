@@ -17,6 +17,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -30,7 +31,16 @@ from yarl import URL
 
 from mock_epay.app import create_app
 from mock_epay.core.lzstring import compress_to_encoded_uri_component
-from mock_epay.settings import TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TERMINAL_ID, Settings
+from mock_epay.settings import (
+    TEST_CABINET_LOGIN,
+    TEST_CABINET_PASSWORD,
+    TEST_CLIENT_ID,
+    TEST_CLIENT_SECRET,
+    TEST_P2P_TERMINAL_ID,
+    TEST_SHOP_ID,
+    TEST_TERMINAL_ID,
+    Settings,
+)
 from mock_epay.web.admin import callbacks as admin_callbacks
 
 MAX_EXAMPLES = 500
@@ -50,7 +60,19 @@ PLAUSIBLE: dict[str, Any] = {
     "url": "http://127.0.0.1:9/forge", "body": {"x": 1}, "cardNumber": "4405639704015096",
     "expiry": "01/30", "cvc": "123", "holder": "A B", "code": "1234", "MD": "x", "PaRes": "Y",
     "TermUrl": "http://127.0.0.1:9/term", "isShortForm": "true", "secret_hash": "s",
+    # the products' fields (tests/test_fuzz_products.py starts from each product's own valid body)
+    "cryptogram": json.dumps({"hpan": "4405639704015096", "expDate": "0127", "cvc": "321"}), "cardSave": True,
+    "shop_id": TEST_SHOP_ID, "invoice_id": "000000001", "expire_period": "1d", "transactionId": VISA_CARD_ID,
+    "paymentFrequency": "MONTHLY", "billNumber": "100000000001",
+    "order": {"id": "000000001", "amount": 100, "currency": "KZT", "terminalId": TEST_P2P_TERMINAL_ID},
+    "card": {"sender": {"transferType": "TYPEPAN", "cardCred": "4405639704015096", "cvc": "321",
+                        "expire": {"month": "01", "year": "27"}},
+             "receiver": {"transferType": "TYPEPAN", "cardCred": "5522042705066736"}},
+    "paging": {"page": 0, "size": 10}, "orderParameters": [{"field": "created_date", "typeOrder": "DESC"}],
+    "searchParameters": [{"name": "created_date", "method": "between",
+                          "searchParameter": ["2020-01-01T00:00:00Z", "2100-01-01T00:00:00Z"]}],
 }
+INVOICE_FIELDS = ("invoiceID", "invoiceId", "invoice_id")
 QUERY_NAMES = ("limit", "amount", "timeout", "seconds", "params", "token", "client_id", "clientId",
                "invoiceId", "transactionId", "deliveryId", "status", "kind", "externalID", "Access",
                "isShortForm", "mockAutoPay", "mockAutoPayMs", "MD", "TermUrl", "result", "reference")
@@ -65,7 +87,8 @@ CONTENT_TYPES = ("application/json", "application/json; charset=utf-8", "text/pl
                  "application/x-www-form-urlencoded", "multipart/form-data; boundary=B",
                  "multipart/form-data", "application/xml", "application/vnd.api+json", "image/png",
                  "text/html; charset=latin-1", "жжж/ж", "application/json; charset=nonsense", None)
-AUTH_KINDS = ("none", "service", "payment", "garbage", "non-ascii", "basic", "huge", "typo-header")
+AUTH_KINDS = ("none", "service", "payment", "transfer", "password", "garbage", "non-ascii", "basic", "huge",
+              "typo-header")
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "PROPFIND")
 
 
@@ -106,6 +129,7 @@ class HostileRequest:
     body: bytes = b""
     extra_headers: dict[str, str] = field(default_factory=dict)
     route: str = ""  # the route template the request was made from
+    invoice: str = "000000001"  # the body's invoice (and order) id: a payment token is minted for it
 
 
 @dataclass
@@ -120,10 +144,13 @@ class Target:
     def run(self, coroutine: Any) -> Any:
         return self.loop.run_until_complete(coroutine)
 
-    async def token(self, payment: bool) -> str:
-        form = {k: PLAUSIBLE[k] for k in ("grant_type", "scope", "client_id", "client_secret")}
+    async def token(self, payment: bool, invoice: str = "000000001", scope: str = "webapi payment") -> str:
+        form = {k: PLAUSIBLE[k] for k in ("grant_type", "client_id", "client_secret")} | {"scope": scope}
         if payment:
-            form.update(invoiceID="000000001", amount="100", currency="KZT", terminal=TEST_TERMINAL_ID)
+            form.update(invoiceID=invoice, amount="100", currency="KZT", terminal=TEST_TERMINAL_ID)
+        if scope == "cabinet":  # the password grant of invoice links
+            form = {"grant_type": "password", "username": TEST_CABINET_LOGIN,
+                    "password": TEST_CABINET_PASSWORD}
         response = await self.client.post("/oauth2/token", data=form)
         assert response.status == 200, await response.text()
         return (await response.json())["access_token"]
@@ -134,7 +161,10 @@ class Target:
             headers["Content-Type"] = request.content_type
         auth = request.auth
         if auth in ("service", "payment"):
-            headers["Authorization"] = f"Bearer {await self.token(auth == 'payment')}"
+            headers["Authorization"] = f"Bearer {await self.token(auth == 'payment', request.invoice)}"
+        elif auth in ("transfer", "password"):
+            scope = "transfer" if auth == "transfer" else "cabinet"
+            headers["Authorization"] = f"Bearer {await self.token(False, scope=scope)}"
         elif auth == "garbage":
             headers["Authorization"] = "Bearer not-a-token"
         elif auth == "non-ascii":
@@ -204,8 +234,9 @@ async def _started_client() -> TestClient:
     return client
 
 
-@pytest.fixture(scope="module")
-def target() -> Iterator[Target]:
+@contextmanager
+def running_target() -> Iterator[Target]:
+    """The fuzzing app on a test server, with the watched loggers collecting problems."""
     problems: list[logging.LogRecord] = []
     collector = _Collector(problems)
     loggers = [logging.getLogger(name) for name in WATCHED_LOGGERS]
@@ -222,6 +253,12 @@ def target() -> Iterator[Target]:
             loop.close()
             for logger in loggers:
                 logger.removeHandler(collector)
+
+
+@pytest.fixture(scope="module")
+def target() -> Iterator[Target]:
+    with running_target() as running:
+        yield running
 
 
 APP_ROUTES = routes_of(create_app(fuzz_settings()))
@@ -284,8 +321,11 @@ def hostile_requests(draw: st.DrawFn) -> HostileRequest:
         query_values["params"] = params_value(draw(st.dictionaries(st.sampled_from(sorted(PLAUSIBLE)),
                                                                    json_literal, max_size=2)))
     query = "&".join(f"{raw_quote(k)}={raw_quote(v)}" for k, v in query_values.items())
-    fields = PLAUSIBLE if draw(st.booleans()) else {
-        k: PLAUSIBLE[k] for k in draw(st.sets(st.sampled_from(sorted(PLAUSIBLE)), max_size=6))}
+    invoice = f"{draw(st.integers(1, 10**9 - 1)):09d}"  # a fresh one, so a payment is not a duplicate
+    plausible = {**PLAUSIBLE, **{name: invoice for name in INVOICE_FIELDS},
+                 "order": {**PLAUSIBLE["order"], "id": invoice}}
+    fields = plausible if draw(st.booleans()) else {
+        k: plausible[k] for k in draw(st.sets(st.sampled_from(sorted(plausible)), max_size=6))}
     keys = st.one_of(st.sampled_from(sorted(PLAUSIBLE)), hostile_text)
     kind = draw(st.sampled_from(["json", "json", "form", "multipart", "raw", "none"]))
     if kind == "json":
@@ -305,7 +345,7 @@ def hostile_requests(draw: st.DrawFn) -> HostileRequest:
                                   {"Cookie": "mock_epay_admin_token=\u00e9"},
                                   {"X-Mock-Scenario": "no-such-rule"}]))
     return HostileRequest(method, path, query, draw(st.sampled_from(AUTH_KINDS)), content_type, body, extra,
-                          route=template)
+                          route=template, invoice=invoice)
 
 
 def test_hostile_requests_to_any_route_get_a_4xx_in_the_banks_format_and_log_no_traceback(target):

@@ -22,12 +22,14 @@ from mock_epay.gateway.errors import bad_request
 from mock_epay.gateway.lifecycle import expires_at
 from mock_epay.gateway.models import InvoiceLink, LinkStatus, Merchant, Token, TokenKind, evolve
 from mock_epay.gateway.service import Gateway
+from mock_epay.gateway.statements import like
 from mock_epay.store.base import RecordConflict, duplicate_error
 
 INVALID_PHONE = 1079  # the bank's code for a malformed recipient_contact_sms (spec 3.2)
 EXPIRE_PERIOD_RE = re.compile(r"^(\d{1,6})([mhdw])$", re.IGNORECASE)
 PHONE_RE = re.compile(r"^\+7\d{10}$")
 UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+MAX_EXPIRE_SECONDS = 10 * 365 * 86400  # ten years, as far as the clock may jump at once (999999w overflowed)
 ZERO_TIME = "0001-01-01T00:00:00Z"
 TEXT_FIELDS = ("account_id", "invoice_alt", "language", "description", "recipient_contact",
                "recipient_contact_sms", "notifier_contact", "notifier_contact_sms", "post_link",
@@ -53,7 +55,10 @@ def expire_seconds(period: str) -> int:
     found = EXPIRE_PERIOD_RE.match(period.strip())
     if not found or int(found.group(1)) == 0:
         raise bad_request(f"invalid expire_period {period[:20]!r} (expected a number and m, h, d or w)", 100)
-    return int(found.group(1)) * UNIT_SECONDS[found.group(2).lower()]
+    seconds = int(found.group(1)) * UNIT_SECONDS[found.group(2).lower()]
+    if seconds > MAX_EXPIRE_SECONDS:
+        raise bad_request(f"invalid expire_period {period[:20]!r} (at most ten years)", 100)
+    return seconds
 
 
 def check_phone(phone: str) -> None:
@@ -213,11 +218,6 @@ class Filter:
     values: tuple[str, ...]
 
 
-def _like(pattern: str, text: str) -> bool:
-    regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, text, re.IGNORECASE | re.DOTALL) is not None
-
-
 def _compare(value: Any, method: str, wanted: str) -> bool:
     left: Any
     right: Any
@@ -239,7 +239,7 @@ def matches(record: dict[str, Any], flt: Filter) -> bool:
     if flt.method == "in":
         return str(value) in flt.values or any(_compare(value, "=", v) for v in flt.values)
     if flt.method == "like":
-        return _like(flt.values[0], str(value))
+        return like(flt.values[0], str(value))
     if flt.method == "between":
         return _compare(value, ">=", flt.values[0]) and _compare(value, "<=", flt.values[1])
     return _compare(value, flt.method, flt.values[0])

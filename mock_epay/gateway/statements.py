@@ -7,12 +7,11 @@ eight, the right number of values, each value already typed (a date, a number, t
 once per request and each store executes it, answering `StatementPage`: the memory backend runs
 `evaluate` over its records; the SQL backends translate the same plan into one parameterised
 query (`mock_epay.store.sql_statements`). The comparison rules `evaluate` applies (`holds`,
-`like_regex`, the `NEVER` payout date) are the ones that translation reproduces.
+`like`, the `NEVER` payout date) are the ones that translation reproduces.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -322,18 +321,41 @@ def row(record: Record, source: Source) -> dict[str, Value]:
     return values
 
 
-def like_regex(pattern: str) -> re.Pattern[str]:
-    """SQL LIKE as a regular expression: `%` any run, `_` one character, no escape character;
-    case-insensitive for the ASCII letters only (as SQLite's LIKE, and the PostgreSQL translation)."""
-    parts = (".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
-    return re.compile("".join(parts), re.IGNORECASE | re.ASCII | re.DOTALL)
+def _same(pattern_char: str, char: str) -> bool:
+    """One pattern character against one text character: `_` is any; ASCII letters fold, others do not
+    (as SQLite's LIKE, and the PostgreSQL translation, `mock_epay.store.sql_statements`)."""
+    if pattern_char == "_" or pattern_char == char:
+        return True
+    return pattern_char.isascii() and char.isascii() and pattern_char.lower() == char.lower()
+
+
+def like(pattern: str, text: str) -> bool:
+    """SQL LIKE over all of `text`: `%` any run, `_` one character, no escape character,
+    case-insensitive for the ASCII letters only.
+
+    Greedy with one resume point (the last `%`), so at most len(pattern) x len(text) steps: a
+    regular expression made from `%a%a%a...` backtracks exponentially and froze the server.
+    """
+    p = t = 0
+    star, resume = -1, 0  # the last % seen, and where in `text` its run would end next
+    while t < len(text):
+        if p < len(pattern) and pattern[p] == "%":
+            star, resume, p = p, t, p + 1
+        elif p < len(pattern) and _same(pattern[p], text[t]):
+            p, t = p + 1, t + 1
+        elif star >= 0:  # let the last % take one more character and retry from there
+            resume += 1
+            p, t = star + 1, resume
+        else:
+            return False
+    return all(ch == "%" for ch in pattern[p:])
 
 
 def holds(condition: Condition, value: Value) -> bool:
     """Whether one record's value satisfies one condition."""
     method, wanted = condition.method, condition.values
     if method is Method.LIKE:
-        return like_regex(str(wanted[0])).fullmatch(str(value)) is not None
+        return like(str(wanted[0]), str(value))
     if method is Method.IN:
         return value in wanted
     if method is Method.BETWEEN:
