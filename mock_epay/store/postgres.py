@@ -218,16 +218,6 @@ class PostgresBackend(PostgresJournal):
              dump(token), self._max_tokens))
         self._tokens.put(token.access_token, token)
 
-    def all_tokens(self) -> list[Token]:
-        """Every token in the database, oldest first (for `mock-epay export`)."""
-        rows = self._conn().execute("SELECT record FROM tokens ORDER BY seq").fetchall()
-        return [load(Token, row[0]) for row in rows]  # psycopg reads text columns as str
-
-    def all_saved_cards(self) -> list[SavedCard]:
-        """Every saved card, deactivated ones too, oldest first (for `mock-epay export`)."""
-        rows = self._conn().execute("SELECT record FROM cards ORDER BY seq").fetchall()
-        return [load(SavedCard, row[0]) for row in rows]
-
     def token(self, access_token: str) -> Token | None:
         """Tokens this process issued or read within CACHE_SECONDS come from memory (a payment
         reads its token twice); an expired one is always read again (it may have been swept)."""

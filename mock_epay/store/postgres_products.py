@@ -25,7 +25,15 @@ from typing import Any
 
 import psycopg
 
-from mock_epay.gateway.models import InvoiceLink, OutboxMessage, QrBill, Subscription, evolve
+from mock_epay.gateway.models import (
+    InvoiceLink,
+    OutboxMessage,
+    QrBill,
+    SavedCard,
+    Subscription,
+    Token,
+    evolve,
+)
 from mock_epay.gateway.transfer_records import Transfer
 from mock_epay.store.base import RecordConflict, duplicate_error
 from mock_epay.store.memory_products import MAX_OUTBOX
@@ -51,6 +59,16 @@ class PostgresProducts(SqlShared):
     def _rows(self, query: str, params: tuple[Any, ...] = ()) -> list[Any]:
         rows: list[Any] = self._conn().execute(query, params).fetchall()
         return rows
+
+    # -- what only an export lists ------------------------------------------------
+
+    def all_tokens(self) -> list[Token]:
+        """Every token in the database, oldest first (for `mock-epay export`)."""
+        return [load(Token, row[0]) for row in self._rows("SELECT record FROM tokens ORDER BY seq")]
+
+    def all_saved_cards(self) -> list[SavedCard]:
+        """Every saved card, deactivated ones too, oldest first (for `mock-epay export`)."""
+        return [load(SavedCard, row[0]) for row in self._rows("SELECT record FROM cards ORDER BY seq")]
 
     # -- invoice links -----------------------------------------------------------
 

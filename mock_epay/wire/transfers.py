@@ -8,7 +8,7 @@ whatever the HTTP status), so the answer declares neither.
 from __future__ import annotations
 
 from mock_epay.gateway.transfer_records import Transfer, TransferParty
-from mock_epay.wire.bank_requests import Request, TextOrNumber
+from mock_epay.wire.bank_requests import Request, Text, TextOrNumber
 from mock_epay.wire.render import rfc3339
 from mock_epay.wire.shape import UNSET, Shape, UnsetType, amount_json
 
@@ -24,30 +24,31 @@ class TransferPartyRequest(Request):
     """`card.sender` / `card.receiver`: `cardCred` is a card number (TYPEPAN, Luhn-checked) or a saved card
     id (TYPECARDID); TYPEPHONE (OCT receiver only) sends `phone` and a 12-digit `iin` instead."""
 
-    transferType: str
-    cardCred: str | UnsetType = UNSET
-    cvc: str | UnsetType = UNSET
+    transferType: Text
+    cardCred: Text | UnsetType = UNSET
+    cvc: Text | UnsetType = UNSET
     expire: TransferExpireRequest | UnsetType = UNSET
-    name: str | UnsetType = UNSET
-    save: bool | UnsetType = UNSET
-    phone: str | UnsetType = UNSET
-    iin: str | UnsetType = UNSET
+    name: Text | UnsetType = UNSET
+    save: bool | str | UnsetType = UNSET
+    phone: Text | UnsetType = UNSET
+    iin: Text | UnsetType = UNSET
 
 
 class TransferOrderRequest(Request):
-    """`order`: `id` is the merchant's order number (the token's invoiceID)."""
+    """`order`: `id` is the merchant's order number (the token's invoiceID, 1-64 letters, digits, `-`,
+    `_`); `terminalId` is also read as `terminal`; `description` may be left out."""
 
     amount: TextOrNumber
-    currency: str
-    description: str
-    id: str
-    terminalId: str
-    senderEmail: str | UnsetType = UNSET
-    foreign: bool | UnsetType = UNSET
-    postLink: str | UnsetType = UNSET
-    failurePostLink: str | UnsetType = UNSET
-    backLink: str | UnsetType = UNSET
-    failureBackLink: str | UnsetType = UNSET
+    currency: Text
+    id: Text
+    terminalId: Text
+    description: str | UnsetType = UNSET
+    senderEmail: Text | UnsetType = UNSET
+    foreign: bool | str | UnsetType = UNSET
+    postLink: Text | UnsetType = UNSET
+    failurePostLink: Text | UnsetType = UNSET
+    backLink: Text | UnsetType = UNSET
+    failureBackLink: Text | UnsetType = UNSET
 
 
 class TransferCardsRequest(Request):
