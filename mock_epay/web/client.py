@@ -9,11 +9,21 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from mock_epay.gateway.models import Token, TokenKind
 from mock_epay.gateway.payments import ClientGone
-from mock_epay.web.app_keys import SETTINGS
+from mock_epay.web.app_keys import SETTINGS, TOKENS
+from mock_epay.web.journal import note_client
 
 SCENARIO_HEADER = "X-Mock-Scenario"  # names a scenario rule outright
 RULE_HEADER = "X-Mock-Rule"  # names the scenario rule that decided (absent when none did)
+
+
+def bearer(request: web.Request, kind: TokenKind | None = None) -> Token:
+    """The request's bearer token (401 when missing, unknown, expired or of another `kind`), and its
+    merchant noted for the request journal (which then needs no second look-up)."""
+    token = request.app[TOKENS].authenticate(request.headers, kind)
+    note_client(request, token.client_id)
+    return token
 
 
 def public_base(request: web.Request) -> str:

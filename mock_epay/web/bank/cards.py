@@ -13,7 +13,8 @@ from aiohttp import web
 
 from mock_epay.gateway.codes import NO_SAVED_CARDS
 from mock_epay.gateway.models import TokenKind
-from mock_epay.web.app_keys import SETTINGS, STORE, TOKENS
+from mock_epay.web.app_keys import SETTINGS, STORE
+from mock_epay.web.client import bearer
 from mock_epay.web.errors import error_response
 from mock_epay.wire.bank_answers import CardDeactivated
 from mock_epay.wire.render import json_response, saved_card_body
@@ -24,7 +25,7 @@ DEACTIVATED_STATUS = "card successfully deactivated"
 
 async def list_cards(request: web.Request) -> web.Response:
     app = request.app
-    token = app[TOKENS].authenticate(request.headers, TokenKind.SERVICE)
+    token = bearer(request, TokenKind.SERVICE)
     account_id = request.match_info["account_id"]
     cards = app[STORE].cards_for_account(token.client_id, account_id)
     if not cards:
@@ -35,7 +36,7 @@ async def list_cards(request: web.Request) -> web.Response:
 
 async def deactivate_card(request: web.Request) -> web.Response:
     app = request.app
-    token = app[TOKENS].authenticate(request.headers, TokenKind.SERVICE)
+    token = bearer(request, TokenKind.SERVICE)
     app[STORE].deactivate_card(token.client_id, request.match_info["card_id"])
     return json_response(CardDeactivated(status=DEACTIVATED_STATUS))
 

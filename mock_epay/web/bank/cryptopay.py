@@ -19,9 +19,9 @@ from mock_epay.gateway.errors import EpayError, bad_request
 from mock_epay.gateway.models import Token, TokenKind
 from mock_epay.gateway.payments import payment_attempt, run_payment
 from mock_epay.gateway.tokens import token_mismatches
-from mock_epay.web.app_keys import CLOCK, GATEWAY, KEYRING, SETTINGS, STORE, TOKENS
+from mock_epay.web.app_keys import CLOCK, GATEWAY, KEYRING, SETTINGS, STORE
 from mock_epay.web.bank.order_body import OrderBody, order_extras
-from mock_epay.web.client import client_gone, scenario_of
+from mock_epay.web.client import bearer, client_gone, scenario_of
 from mock_epay.web.readers import (
     optional_str,
     parse_amount,
@@ -112,7 +112,7 @@ def _check_token(payment: CryptoPayment, token: Token, terminal_id: str) -> None
 
 async def pay_by_cryptogram(request: web.Request) -> web.StreamResponse:
     app = request.app
-    token = app[TOKENS].authenticate(request.headers, TokenKind.PAYMENT)
+    token = bearer(request, TokenKind.PAYMENT)
     body = await read_json_object(request)
     payment = parse_cryptopay(body, app[SETTINGS].strict_invoice_id)
     ring = _private_key_or_error(app) if not payment.cryptogram.lstrip().startswith("{") else keyring(app)

@@ -16,8 +16,8 @@ from mock_epay.gateway import invoice_links
 from mock_epay.gateway.errors import EpayError, bad_request, unauthorized
 from mock_epay.gateway.invoice_links import Filter, LinkRequest
 from mock_epay.gateway.models import Token
-from mock_epay.web.app_keys import GATEWAY, SETTINGS, TOKENS
-from mock_epay.web.client import public_base
+from mock_epay.web.app_keys import GATEWAY, SETTINGS
+from mock_epay.web.client import bearer, public_base
 from mock_epay.web.readers import (
     optional_str,
     parse_amount,
@@ -64,7 +64,7 @@ MAX_PAGE = 1000
 
 def authenticate(request: web.Request) -> Token:
     try:
-        return request.app[TOKENS].authenticate(request.headers)
+        return bearer(request)
     except EpayError as exc:
         raise unauthorized(f"Token is not valid: {exc.message}") from exc
 

@@ -19,8 +19,8 @@ from mock_epay.gateway.lifecycle import Operation, cents, not_found_error, show
 from mock_epay.gateway.models import TokenKind
 from mock_epay.gateway.operations import OperationRequest, run_operation
 from mock_epay.gateway.payments import readable_transaction
-from mock_epay.web.app_keys import GATEWAY, TOKENS
-from mock_epay.web.client import scenario_of
+from mock_epay.web.app_keys import GATEWAY
+from mock_epay.web.client import bearer, scenario_of
 from mock_epay.web.optional_body import read_optional_body
 from mock_epay.web.readers import optional_str, parse_amount
 from mock_epay.web.responses import answer_response
@@ -101,7 +101,7 @@ async def parse_operation_request(request: web.Request, operation: Operation) ->
 def make_handler(operation: Operation) -> Any:
     async def handle(request: web.Request) -> web.StreamResponse:
         app = request.app
-        token = app[TOKENS].authenticate(request.headers, TokenKind.SERVICE)
+        token = bearer(request, TokenKind.SERVICE)
         parsed = await parse_operation_request(request, operation)
         result = await run_operation(app[GATEWAY], token.client_id, parsed, scenario_of(request))
         if result.forced is not None:
@@ -114,7 +114,7 @@ def make_handler(operation: Operation) -> Any:
 
 async def legacy_operation_status(request: web.Request) -> web.Response:
     """`GET /operation/{invoiceId}`: the old status call, a flat postLink-like object (spec 6.5)."""
-    token = request.app[TOKENS].authenticate(request.headers)
+    token = bearer(request)
     invoice_id = request.match_info["invoice_id"]
     tx = readable_transaction(request.app[GATEWAY], token, invoice_id)
     if tx is None:

@@ -11,9 +11,9 @@ from mock_epay.gateway.errors import bad_request
 from mock_epay.gateway.models import Token, TokenKind
 from mock_epay.gateway.payments import payment_attempt, readable_transaction, run_payment
 from mock_epay.gateway.tokens import token_mismatches
-from mock_epay.web.app_keys import GATEWAY, SETTINGS, STORE, TOKENS
+from mock_epay.web.app_keys import GATEWAY, SETTINGS, STORE
 from mock_epay.web.bank.order_body import OrderBody, order_extras
-from mock_epay.web.client import client_gone, scenario_of
+from mock_epay.web.client import bearer, client_gone, scenario_of
 from mock_epay.web.readers import (
     parse_amount,
     parse_back_link,
@@ -81,7 +81,7 @@ def check_matches_token(payment: CardPayment, token: Token) -> None:
 
 async def pay_with_saved_card(request: web.Request) -> web.StreamResponse:
     app = request.app
-    token = app[TOKENS].authenticate(request.headers, TokenKind.PAYMENT)
+    token = bearer(request, TokenKind.PAYMENT)
     body = await read_json_object(request)
     payment = parse_card_payment(body, app[SETTINGS].strict_invoice_id)
     check_matches_token(payment, token)
@@ -107,7 +107,7 @@ async def pay_with_saved_card(request: web.Request) -> web.StreamResponse:
 
 async def transaction_status(request: web.Request) -> web.Response:
     app = request.app
-    token = app[TOKENS].authenticate(request.headers)
+    token = bearer(request)
     tx = readable_transaction(app[GATEWAY], token, request.match_info["invoice_id"])
     if tx is None:
         settings = app[SETTINGS]

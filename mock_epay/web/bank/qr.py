@@ -13,8 +13,8 @@ from mock_epay.gateway import qr
 from mock_epay.gateway.errors import EpayError, bad_request
 from mock_epay.gateway.models import TokenKind
 from mock_epay.gateway.qr import QrRequest
-from mock_epay.web.app_keys import GATEWAY, TOKENS
-from mock_epay.web.client import public_base
+from mock_epay.web.app_keys import GATEWAY
+from mock_epay.web.client import bearer, public_base
 from mock_epay.web.optional_body import read_optional_body
 from mock_epay.web.readers import optional_str, parse_url
 from mock_epay.wire.decode import decode_refusing
@@ -69,14 +69,14 @@ def _text(value: Any, name: str, max_length: int) -> str:
 
 
 async def generate(request: web.Request) -> web.Response:
-    token = request.app[TOKENS].authenticate(request.headers, TokenKind.PAYMENT)
+    token = bearer(request, TokenKind.PAYMENT)
     body = await read_optional_body(request)
     bill = qr.generate(request.app[GATEWAY], token, parse_qr_request(body))
     return json_response(QrGenerated(**qr.generate_json(public_base(request), bill)))
 
 
 async def status(request: web.Request) -> web.Response:
-    token = request.app[TOKENS].authenticate(request.headers)
+    token = bearer(request)
     number = request.query.get("billNumber", "").strip()[:32] or None
     bill = qr.for_token(request.app[GATEWAY], token, number)
     return json_response(QrStatus(**qr.status_json(public_base(request), bill)))

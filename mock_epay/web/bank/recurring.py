@@ -13,7 +13,8 @@ from aiohttp import web
 
 from mock_epay.gateway import recurring
 from mock_epay.gateway.models import Subscription
-from mock_epay.web.app_keys import GATEWAY, RENEWALS, TOKENS
+from mock_epay.web.app_keys import GATEWAY, RENEWALS
+from mock_epay.web.client import bearer
 from mock_epay.web.readers import parse_str, read_json_object, require
 from mock_epay.wire.bank_requests import normalise
 from mock_epay.wire.cryptopay import SUBSCRIBE_TYPE_MESSAGES, SubscribeRequest, SubscribeResponse, sdk_date
@@ -34,7 +35,7 @@ def subscribe_body(subscription: Subscription) -> SubscribeResponse:
 
 async def subscribe(request: web.Request) -> web.Response:
     app = request.app
-    token = app[TOKENS].authenticate(request.headers)
+    token = bearer(request)
     body = normalise(await read_json_object(request), {})
     decoded = decode(SubscribeRequest, body, SUBSCRIBE_TYPE_MESSAGES, body.spelled)
     transaction_id = parse_str(require(decoded.transactionId, "transactionId"), "transactionId",

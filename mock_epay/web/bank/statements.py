@@ -13,7 +13,8 @@ from aiohttp import web
 
 from mock_epay.gateway.models import TokenKind
 from mock_epay.gateway.statements import Source, parse_query
-from mock_epay.web.app_keys import SETTINGS, STORE, TOKENS
+from mock_epay.web.app_keys import SETTINGS, STORE
+from mock_epay.web.client import bearer
 from mock_epay.web.readers import read_json_object
 from mock_epay.wire.render import json_response
 from mock_epay.wire.route_docs import deferred_doc
@@ -23,7 +24,7 @@ from mock_epay.wire.statements import statement_body
 def make_statement_handler(source: Source) -> Any:
     async def handle(request: web.Request) -> web.Response:
         app = request.app
-        token = app[TOKENS].authenticate(request.headers, TokenKind.SERVICE)
+        token = bearer(request, TokenKind.SERVICE)
         body = await read_json_object(request)
         query = parse_query(body, source, page_numbers=app[SETTINGS].statement_paging == "page")
         return json_response(statement_body(app[STORE].search_statement(token.client_id, query)))

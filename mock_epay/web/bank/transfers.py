@@ -25,8 +25,8 @@ from mock_epay.gateway.transfers import (
     readable_transfer,
     run_transfer,
 )
-from mock_epay.web.app_keys import GATEWAY, STORE, TOKENS
-from mock_epay.web.client import RULE_HEADER, client_gone, scenario_of
+from mock_epay.web.app_keys import GATEWAY, STORE
+from mock_epay.web.client import RULE_HEADER, bearer, client_gone, scenario_of
 from mock_epay.web.readers import (
     optional_str,
     parse_amount,
@@ -167,7 +167,7 @@ def transfer_response(result: TransferResult, request: web.Request) -> web.Strea
 def make_transfer_handler(kind: TransferKind) -> Any:
     async def handle(request: web.Request) -> web.StreamResponse:
         app = request.app
-        token = app[TOKENS].authenticate(request.headers)
+        token = bearer(request)
         transfer = parse_transfer(await read_json_object(request), kind)
         result = await run_transfer(
             app[GATEWAY],
@@ -185,7 +185,7 @@ def make_transfer_handler(kind: TransferKind) -> Any:
 
 async def p2p_status(request: web.Request) -> web.Response:
     app = request.app
-    token = app[TOKENS].authenticate(request.headers)
+    token = bearer(request)
     transfer = readable_transfer(app[GATEWAY], token, request.match_info["order"])
     return json_response(p2p_status_body(transfer))
 
