@@ -334,3 +334,34 @@ async def test_the_documented_test_terminals_issue_transfer_tokens(client):
         )
         assert token
     assert replace(DEFAULT_MERCHANT).terminal("3ad0f5bd-88a8-464c-a9a4-cdb16d1dd31") is not None
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda b: b.update(order="x"), "field 'order' must be an object"),
+    (lambda b: b["order"].update(amount=[200]), "field 'order.amount' must be a number"),
+    (lambda b: b["order"].pop("id"), "field 'order.id' is required"),
+    (lambda b: b["card"]["sender"].update(expire={"month": 1, "year": "27"}),
+     "field 'card.sender.expire.month' must be two digits 01-12"),
+    (lambda b: b["card"]["sender"].update(expire={"month": "01"}),
+     "field 'card.sender.expire.year' must be two digits (YY)"),
+    (lambda b: b["card"]["receiver"].update(save=[True]),
+     "field 'card.receiver.save' must be a boolean (true or false)"),
+    (lambda b: b["card"]["sender"].update(cardCred={"pan": VISA}),
+     "field 'card.sender.cardCred' must be a string"),
+])
+async def test_a_transfer_body_is_decoded_through_its_declaration_and_a_wrong_type_named(
+    client, change, message
+):
+    payload = body(cards={"sender": sender(), "receiver": receiver()})
+    change(payload)
+    answer = await send(client, "/p2p/transfer", payload)
+    assert answer.status == 400 and await answer.json() == {"code": -1, "message": message}
+    listed = await (await client.get("/_mock/transfers")).json()
+    assert listed["transfers"] == []  # nothing recorded
+
+
+async def test_nulls_are_absent_fields_and_terminal_is_read_as_terminal_id(client):
+    payload = body(cards={"sender": sender(name=None), "receiver": receiver()}, senderEmail=None)
+    payload["order"]["terminal"] = payload["order"].pop("terminalId")
+    answer = await send(client, "/p2p/transfer", payload)
+    assert answer.status == 200, await answer.text()

@@ -78,6 +78,11 @@ def decode_explained(shape: type[S], body: dict[str, Any], explain: Explain) -> 
         raise explain(field, body.get(field)) from exc
 
 
+def is_missing(text: str) -> bool:
+    """Whether a msgspec validation message is about a required field left out."""
+    return _MISSING_RE.match(text) is not None
+
+
 def error_path(text: str) -> str:
     """Where a msgspec validation message points: `paging.skip`, `searchParameters[0].name`."""
     missing = _MISSING_RE.match(text)

@@ -7,6 +7,8 @@ whatever the HTTP status), so the answer declares neither.
 
 from __future__ import annotations
 
+from typing import Any
+
 from mock_epay.gateway.transfer_records import Transfer, TransferParty
 from mock_epay.wire.bank_requests import Request, Text, TextOrNumber
 from mock_epay.wire.render import rfc3339
@@ -63,6 +65,51 @@ class TransferRequest(Request):
 
     order: TransferOrderRequest
     card: TransferCardsRequest
+
+
+# How a field of the wrong JSON type (or a missing one) is worded, by its path in the body; the rest
+# "must be a string" (a text field) or "is required".
+_OBJECTS = ("order", "card", "card.sender", "card.receiver", "card.sender.expire", "card.receiver.expire")
+TRANSFER_FIELD_WORDS = {
+    **{path: "must be an object" for path in _OBJECTS},
+    "order.amount": "must be a number",
+    **{f"card.{role}.save": "must be a boolean (true or false)" for role in ("sender", "receiver")},
+    **{f"card.{role}.expire.month": "must be two digits 01-12" for role in ("sender", "receiver")},
+    **{f"card.{role}.expire.year": "must be two digits (YY)" for role in ("sender", "receiver")},
+}
+_WORDED_EVEN_WHEN_MISSING = ("month", "year")  # the expiry's parts say what they must be
+
+
+def normalise_transfer(body: dict[str, Any]) -> dict[str, Any]:
+    """The body with JSON `null`s as absent fields at every level the declaration names, and the order's
+    `terminal` under its declared name `terminalId` (a present `terminalId` wins)."""
+    folded = _present(body)
+    order = folded.get("order")
+    if isinstance(order, dict):
+        order = folded["order"] = _present(order)
+        if "terminalId" not in order and "terminal" in order:
+            order["terminalId"] = order.pop("terminal")
+    card = folded.get("card")
+    if isinstance(card, dict):
+        card = folded["card"] = _present(card)
+        for role in ("sender", "receiver"):
+            party = card.get(role)
+            if isinstance(party, dict):
+                party = card[role] = _present(party)
+                if isinstance(party.get("expire"), dict):
+                    party["expire"] = _present(party["expire"])
+    return folded
+
+
+def _present(mapping: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in mapping.items() if value is not None}
+
+
+def transfer_field_problem(path: str, missing: bool) -> str:
+    """The words after "field '<path>' " for a field the declaration refused."""
+    if missing and not path.endswith(_WORDED_EVEN_WHEN_MISSING):
+        return "is required"
+    return TRANSFER_FIELD_WORDS.get(path, "must be a string")
 
 
 class TransferResponse(Shape):

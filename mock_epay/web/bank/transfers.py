@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from mock_epay.core.pan import luhn_valid
@@ -39,9 +40,17 @@ from mock_epay.web.readers import (
     require,
 )
 from mock_epay.web.responses import answer_response
+from mock_epay.wire.decode import error_path, is_missing
 from mock_epay.wire.render import json_response
 from mock_epay.wire.route_docs import deferred_doc
-from mock_epay.wire.transfers import p2p_status_body, transfer_body, transfer_listing
+from mock_epay.wire.transfers import TransferRequest as TransferRequestShape
+from mock_epay.wire.transfers import (
+    normalise_transfer,
+    p2p_status_body,
+    transfer_body,
+    transfer_field_problem,
+    transfer_listing,
+)
 
 _ORDER_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _PHONE_RE = re.compile(r"^\+?\d{10,15}$")
@@ -142,7 +151,21 @@ def parse_party(raw: dict[str, Any], role: str, kind: TransferKind) -> PartyRequ
     )
 
 
+def decode_transfer(body: dict[str, Any]) -> dict[str, Any]:
+    """The body checked against its declaration (`wire.transfers.TransferRequest`): every field of its
+    declared JSON type, as plain data for the value checks below; a field that is not is a 400."""
+    folded = normalise_transfer(body)
+    try:
+        decoded = msgspec.convert(folded, TransferRequestShape)
+    except msgspec.ValidationError as exc:
+        path = error_path(str(exc))
+        raise bad_request(f"field {path!r} {transfer_field_problem(path, is_missing(str(exc)))}") from exc
+    plain: dict[str, Any] = msgspec.to_builtins(decoded)
+    return plain
+
+
 def parse_transfer(body: dict[str, Any], kind: TransferKind) -> TransferRequest:
+    body = decode_transfer(body)
     order = parse_order(_object(body.get("order"), "order") or {})
     cards = _object(body.get("card"), "card") or {}
     sender_raw = _object(cards.get("sender"), "card.sender", required=kind.needs_sender)
