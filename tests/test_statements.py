@@ -254,6 +254,14 @@ async def test_an_empty_result_is_a_200_with_no_records(client):
         ),
         ({"searchParameters": [ALL_TIME], "paging": {"page": -1, "size": 2}}, "paging.page"),
         ({"searchParameters": "created_date"}, "must be a list"),
+        # refused by the declaration (wire.statements.StatementRequest) before the grammar's checks
+        ({"searchParameters": [ALL_TIME, 5]}, "searchParameters[1] must be an object with name, method"),
+        ({"searchParameters": [ALL_TIME, {"name": 7, "method": "=", "searchParameter": ["1"]}]},
+         "searchParameters[1] must be an object"),
+        ({"searchParameters": [ALL_TIME], "orderParameters": [{"field": 5}]},
+         "orderParameters[0] must be an object with field and typeOrder"),
+        ({"searchParameters": [ALL_TIME], "paging": "first"}, "'paging' must be an object with page and size"),
+        ({"searchParameters": [ALL_TIME], "paging": {"size": [2]}}, "'paging.size' must be a whole number"),
         (
             {"searchParameters": [ALL_TIME, {"name": "amount", "method": "like", "searchParameter": ["1%"]}]},
             "'like' matches text",

@@ -4,6 +4,7 @@ grammar and the camelCase `{totalCount, records}` answer, with the renderer that
 
 from __future__ import annotations
 
+import re
 import typing
 
 from mock_epay.gateway.models import Transaction
@@ -23,16 +24,19 @@ class StatementPagingRequest(Request):
 
 
 class SearchParameterRequest(Request):
-    """One filter: `between` takes 2 values, `like` 1 containing %, `in` at least 1, comparisons 1."""
+    """One filter: `between` takes 2 values, `like` 1 containing %, `in` at least 1, comparisons 1;
+    one value may be sent bare instead of in a list."""
 
     name: str
     method: str
-    searchParameter: list[TextOrNumber]
+    searchParameter: list[TextOrNumber] | TextOrNumber
 
 
 class OrderParameterRequest(Request):
+    """A sort: a record field and ASC (the default) or DESC."""
+
     field: str
-    typeOrder: str
+    typeOrder: str | UnsetType = UNSET
 
 
 class StatementRequest(Request):
@@ -41,6 +45,22 @@ class StatementRequest(Request):
     searchParameters: list[SearchParameterRequest]
     paging: StatementPagingRequest | UnsetType = UNSET
     orderParameters: list[OrderParameterRequest] | UnsetType = UNSET
+
+
+def statement_field_problem(path: str) -> str:
+    """How the bank words a statement body field of the wrong JSON type (after "invalid search
+    parameter: ")."""
+    entry = re.match(r"(searchParameters|orderParameters)\[(\d+)\]", path)
+    if entry is not None:
+        searching = entry.group(1) == "searchParameters"
+        parts = "name, method and searchParameter" if searching else "field and typeOrder"
+        return f"{entry.group(0)} must be an object with {parts}"
+    if path.startswith("paging."):
+        least = 1 if path == "paging.size" else 0
+        return f"'{path}' must be a whole number of at least {least}"
+    if path == "paging":
+        return "'paging' must be an object with page and size"
+    return f"'{path or 'the body'}' must be a list"
 
 
 class StatementRecord(Shape):
