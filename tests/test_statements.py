@@ -260,7 +260,8 @@ async def test_an_empty_result_is_a_200_with_no_records(client):
          "searchParameters[1] must be an object"),
         ({"searchParameters": [ALL_TIME], "orderParameters": [{"field": 5}]},
          "orderParameters[0] must be an object with field and typeOrder"),
-        ({"searchParameters": [ALL_TIME], "paging": "first"}, "'paging' must be an object with page and size"),
+        ({"searchParameters": [ALL_TIME], "paging": "first"},
+         "'paging' must be an object with page and size"),
         ({"searchParameters": [ALL_TIME], "paging": {"size": [2]}}, "'paging.size' must be a whole number"),
         (
             {"searchParameters": [ALL_TIME, {"name": "amount", "method": "like", "searchParameter": ["1%"]}]},
