@@ -34,23 +34,18 @@ from mock_epay.store.base import StoredDelivery
 from mock_epay.store.postgres_schema import dump
 from mock_epay.store.shared_state import (
     CLOCK_KEY,
+    DELIVERY_COLUMNS,
     DUE_TOLERANCE,
     OVERRIDES_KEY,
     SCENARIO_STEPS_LIMIT,
     SharedValues,
+    delivery_from_row,
 )
 
 if TYPE_CHECKING:
     import psycopg
 
     from mock_epay.core.clock import Clock
-
-_COLUMNS = "id, client_id, invoice_id, transaction_id, status, due_at, record"
-
-
-def _stored(row: Any) -> StoredDelivery:
-    return StoredDelivery(row[0], row[1], row[2], row[3], row[4], row[5], bytes(row[6]))
-
 
 class PostgresState(SharedValues):
     """Outbox, named values and scenario state in the shared database."""
@@ -128,7 +123,7 @@ class PostgresState(SharedValues):
     def save_delivery(self, delivery: StoredDelivery) -> None:
         """Insert or update one delivery (its claim is released); final ones past the cap go."""
         self._conn().execute(
-            f"WITH saved AS (INSERT INTO deliveries ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s) "  # noqa: S608
+            f"WITH saved AS (INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s) "  # noqa: S608
             "  ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, due_at = EXCLUDED.due_at, "
             "  record = EXCLUDED.record, claimed_by = NULL, lease_until = NULL RETURNING seq) "
             "DELETE FROM deliveries WHERE seq <= (SELECT seq FROM saved) - %s AND status <> 'pending'",
@@ -137,19 +132,19 @@ class PostgresState(SharedValues):
 
     def deliveries(self) -> list[StoredDelivery]:
         """Every kept delivery, oldest first."""
-        rows = self._conn().execute(f"SELECT {_COLUMNS} FROM deliveries ORDER BY seq").fetchall()  # noqa: S608
-        return [_stored(row) for row in rows]
+        rows = self._conn().execute(f"SELECT {DELIVERY_COLUMNS} FROM deliveries ORDER BY seq").fetchall()  # noqa: S608
+        return [delivery_from_row(row) for row in rows]
 
     def stored_delivery(self, delivery_id: str) -> StoredDelivery | None:
-        row = self._one(f"SELECT {_COLUMNS} FROM deliveries WHERE id = %s", (delivery_id,))  # noqa: S608
-        return _stored(row) if row else None
+        row = self._one(f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = %s", (delivery_id,))  # noqa: S608
+        return delivery_from_row(row) if row else None
 
     def claimable_deliveries(self, now: float) -> list[StoredDelivery]:
         """Pending deliveries nobody holds a live claim on (due or not), oldest first."""
         rows = self._conn().execute(
-            f"SELECT {_COLUMNS} FROM deliveries WHERE status = 'pending' "  # noqa: S608
+            f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE status = 'pending' "  # noqa: S608
             "AND (claimed_by IS NULL OR lease_until < %s) ORDER BY seq", (now,)).fetchall()
-        return [_stored(row) for row in rows]
+        return [delivery_from_row(row) for row in rows]
 
     def claim_delivery(self, delivery_id: str, owner: str, now: float, lease: float) -> StoredDelivery | None:
         """Claim the next attempt of a pending, due delivery for `owner` until `now + lease`.
@@ -160,9 +155,9 @@ class PostgresState(SharedValues):
             f"UPDATE deliveries SET claimed_by = %s, lease_until = %s WHERE id = ("  # noqa: S608
             "  SELECT id FROM deliveries WHERE id = %s AND status = 'pending' AND due_at <= %s "
             "  AND (claimed_by IS NULL OR claimed_by = %s OR lease_until < %s) FOR UPDATE SKIP LOCKED) "
-            f"RETURNING {_COLUMNS}",
+            f"RETURNING {DELIVERY_COLUMNS}",
             (owner, now + lease, delivery_id, now + DUE_TOLERANCE, owner, now))
-        return _stored(row) if row else None
+        return delivery_from_row(row) if row else None
 
     def forget_deliveries(self, client_id: str | None = None, *, pending_too: bool = False) -> None:
         """Drop final deliveries (of one merchant, or all); pending ones too with `pending_too`."""

@@ -22,6 +22,8 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
+from mock_epay.store.base import StoredDelivery
+
 if TYPE_CHECKING:
     from mock_epay.core.clock import Clock
 
@@ -32,6 +34,14 @@ OVERRIDES_KEY = "scenario-overrides"
 SCENARIO_STEPS_LIMIT = 10_000  # (rule, merchant, key) positions kept, oldest dropped first
 DUE_TOLERANCE = 0.5  # seconds: wall and monotonic clocks drift a little between save and claim
 FOLLOW_SECONDS = 1.0
+
+
+DELIVERY_COLUMNS = "id, client_id, invoice_id, transaction_id, status, due_at, record"  # the outbox's rows
+
+
+def delivery_from_row(row: Any) -> StoredDelivery:
+    """One outbox row (DELIVERY_COLUMNS, in order) as the contract's record."""
+    return StoredDelivery(row[0], row[1], row[2], row[3], row[4], row[5], bytes(row[6]))
 
 
 class SharedValues:

@@ -23,21 +23,16 @@ from typing import TYPE_CHECKING, Any
 from mock_epay.store.base import StoredDelivery
 from mock_epay.store.shared_state import (
     CLOCK_KEY,
+    DELIVERY_COLUMNS,
     DUE_TOLERANCE,
     OVERRIDES_KEY,
     SCENARIO_STEPS_LIMIT,
     SharedValues,
+    delivery_from_row,
 )
 
 if TYPE_CHECKING:
     from mock_epay.core.clock import Clock
-
-_DELIVERY_COLUMNS = "id, client_id, invoice_id, transaction_id, status, due_at, record"
-
-
-def _stored(row: Any) -> StoredDelivery:
-    return StoredDelivery(row[0], row[1], row[2], row[3], row[4], row[5], bytes(row[6]))
-
 
 class SqliteState(SharedValues):
     """Outbox, named values and scenario state on the backend's connection."""
@@ -89,7 +84,7 @@ class SqliteState(SharedValues):
         """Insert or update one delivery (its claim is released); final ones past the cap go."""
         with self._write() as db:
             seq = db.execute(
-                f"INSERT INTO deliveries ({_DELIVERY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
+                f"INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
                 "ON CONFLICT (id) DO UPDATE SET status = excluded.status, due_at = excluded.due_at, "
                 "record = excluded.record, claimed_by = NULL, lease_until = NULL",
                 (delivery.id, delivery.client_id, delivery.invoice_id, delivery.transaction_id,
@@ -100,17 +95,18 @@ class SqliteState(SharedValues):
 
     def deliveries(self) -> list[StoredDelivery]:
         """Every kept delivery, oldest first."""
-        return [_stored(row) for row in self._all(f"SELECT {_DELIVERY_COLUMNS} FROM deliveries ORDER BY seq")]  # noqa: S608
+        rows = self._all(f"SELECT {DELIVERY_COLUMNS} FROM deliveries ORDER BY seq")  # noqa: S608
+        return [delivery_from_row(row) for row in rows]
 
     def stored_delivery(self, delivery_id: str) -> StoredDelivery | None:
-        row = self._one(f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id = ?", (delivery_id,))  # noqa: S608
-        return _stored(row) if row else None
+        row = self._one(f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?", (delivery_id,))  # noqa: S608
+        return delivery_from_row(row) if row else None
 
     def claimable_deliveries(self, now: float) -> list[StoredDelivery]:
         """Pending deliveries nobody holds a live claim on (due or not), oldest first."""
-        rows = self._all(f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE status = 'pending' "  # noqa: S608
+        rows = self._all(f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE status = 'pending' "  # noqa: S608
                          "AND (claimed_by IS NULL OR lease_until < ?) ORDER BY seq", (now,))
-        return [_stored(row) for row in rows]
+        return [delivery_from_row(row) for row in rows]
 
     def claim_delivery(self, delivery_id: str, owner: str, now: float, lease: float) -> StoredDelivery | None:
         """Claim the next attempt of a pending, due delivery for `owner` until `now + lease`.
@@ -124,9 +120,9 @@ class SqliteState(SharedValues):
                 (owner, now + lease, delivery_id, now + DUE_TOLERANCE, owner, now)).rowcount
             if not claimed:
                 return None
-            row = db.execute(f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id = ?",  # noqa: S608
+            row = db.execute(f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?",  # noqa: S608
                              (delivery_id,)).fetchone()
-            return _stored(row)
+            return delivery_from_row(row)
 
     def forget_deliveries(self, client_id: str | None = None, *, pending_too: bool = False) -> None:
         """Drop final deliveries (of one merchant, or all); pending ones too with `pending_too`."""
