@@ -144,3 +144,20 @@ def test_the_store_setting_comes_from_flag_env_and_config(tmp_path):
     assert build_settings({"config_file": config}, {}).store == "memory://"
     assert build_settings({}, {"MOCK_EPAY_STORE": "memory://x"}).store == "memory://x"
     assert build_settings({"store": "memory://y"}, {"MOCK_EPAY_STORE": "memory://x"}).store == "memory://y"
+
+
+def test_a_started_server_collects_garbage_less_often_than_cpythons_default():
+    """`release_startup_memory` (run once the server listens) freezes start-up objects and raises the
+    collector's thresholds: the p99 of the payment load halves with them (docs/benchmarks.md)."""
+    import gc
+
+    from mock_epay.cli import GC_THRESHOLDS, release_startup_memory
+
+    before = gc.get_threshold()
+    try:
+        release_startup_memory()
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert GC_THRESHOLDS[0] > 700 and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
