@@ -100,16 +100,9 @@ def _refusal(has_token: bool) -> web.Response:
     return response
 
 
-@web.middleware
-async def admin_auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """`guarded` for admin paths, as a middleware of its own."""
-    if not needs_admin_token(request.path):
-        return await handler(request)
-    return await guarded(request, handler)
-
-
 async def guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """An admin-path request through the token check (or, with no token, the open-admin checks)."""
+    """An admin-path request (`needs_admin_token`) through the token check, or with no token the
+    open-admin checks; web/middleware.py runs it."""
     if request.method in STATE_CHANGING and CALLBACK_MARKER in request.headers:
         return _callback_loop_refusal(request)
     expected = request.app[SETTINGS].admin_token

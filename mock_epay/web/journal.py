@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TextIO
 
@@ -23,8 +22,7 @@ from mock_epay.core.log_format import escape_control
 from mock_epay.core.pan import mask_card_numbers
 from mock_epay.web.app_keys import CLOCK, SETTINGS, STORE
 
-__all__ = ["AccessLog", "journal_entry_json", "mask_card_numbers", "note_client", "record",
-           "request_log_middleware_for"]
+__all__ = ["AccessLog", "journal_entry_json", "mask_card_numbers", "note_client", "record"]
 
 _JOURNAL_BODY_LIMIT = 2048
 _FLUSH_DELAY = 0.05
@@ -105,26 +103,6 @@ def _client_of(request: web.Request) -> str | None:
         return None
     token = request.app[STORE].token(header.strip().partition(" ")[2].strip())
     return token.client_id if token is not None else None
-
-
-def request_log_middleware_for(access_log: AccessLog) -> Any:
-    """The request log and journal as a middleware of its own (the app runs `record` from
-    `web.middleware`'s one middleware)."""
-
-    @web.middleware
-    async def request_log_middleware(
-        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
-        started = time.perf_counter()
-        try:
-            response = await handler(request)
-        except web.HTTPException as exc:  # a raised redirect (the payment page's 303) is an answer too
-            await record(request, exc, started, access_log)
-            raise
-        await record(request, response, started, access_log)
-        return response
-
-    return request_log_middleware
 
 
 async def record(request: web.Request, response: web.StreamResponse, started: float,
