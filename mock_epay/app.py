@@ -17,7 +17,7 @@ from mock_epay.gateway.tokens import TokenService
 from mock_epay.scenarios.engine import ScenarioEngine
 from mock_epay.scenarios.watch import setup_watcher
 from mock_epay.settings import Settings
-from mock_epay.store.open import StoreArgs, open_store
+from mock_epay.store.open import open_store_for
 from mock_epay.store.shared_state import start_following, stop_following
 from mock_epay.web.admin import callbacks as admin_callbacks
 from mock_epay.web.admin import core as admin
@@ -124,10 +124,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         handler_args={"max_line_size": MAX_PARAMS_CHARS + 4096, "logger": ProtocolErrorLog(server_logger)},
     )
     fake = FakeData(settings.seed)  # one id sequence for the store and the tokens
-    store: Any = open_store(  # any backend: memory, SQLite or PostgreSQL (one contract)
-        settings.store, StoreArgs(settings.merchants, clock, fake, max_transactions=settings.max_transactions,
-                                  journal_size=settings.journal_size,
-                                  delivery_log_size=settings.callback_log_size))
+    store: Any = open_store_for(settings, clock, fake)  # memory, SQLite or PostgreSQL (one contract)
     engine = ScenarioEngine(settings.scenario_paths, include_defaults=settings.default_scenarios,
                             time_scale=settings.scenario_time_scale)
     engine.use_store(store)  # durable stores keep overrides and sequence positions

@@ -27,7 +27,7 @@ from mock_epay.settings import (
     Settings,
     build_settings,
 )
-from mock_epay.state_command import add_state_parsers, run_export, run_import
+from mock_epay.state_command import add_state_parsers, run_export, run_import, store_arguments
 
 log = logging.getLogger("mock_epay")
 
@@ -145,29 +145,28 @@ def _reset_parser(sub: Any) -> None:
                     "journal, the delivery log and pending callbacks, scenario state and the clock offset. "
                     "Merchants stay; config cards are saved again. Stop the server first.",
     )
-    reset.set_defaults(subparser=reset)
-    reset.add_argument("--store", dest="store", metavar="URL", required=True,
-                       help="the store to clear, e.g. sqlite:///var/lib/mock-epay/sandbox.db")
-    reset.add_argument("--config", dest="config_file", type=Path,
-                       help="the YAML config the server runs with (its merchants' cards are saved again)")
+    store_arguments(reset, "clear", config_use="its merchants' cards are saved again")
 
 
 def reset_store(settings: Settings) -> int:
     """`mock-epay reset --store URL`: 0 once cleared, 2 when the store cannot be opened."""
     from mock_epay.core.clock import Clock
     from mock_epay.core.fakedata import FakeData
-    from mock_epay.store.open import StoreArgs, open_store
+    from mock_epay.store.open import close_store, open_store_for
 
     try:
-        store = open_store(settings.store, StoreArgs(settings.merchants, Clock(), FakeData(settings.seed)))
+        store = open_store_for(settings, Clock(), FakeData(settings.seed))
     except ConfigError as exc:
         print(f"mock-epay: {exc}", file=sys.stderr)
         return 2
-    clear = getattr(store, "clear", None)
-    if clear is None:
-        print(f"mock-epay: {settings.store} keeps nothing between starts; nothing to reset")
-        return 0
-    clear()
+    try:
+        clear = getattr(store, "clear", None)
+        if clear is None:
+            print(f"mock-epay: {settings.store} keeps nothing between starts; nothing to reset")
+            return 0
+        clear()
+    finally:
+        close_store(store)
     print(f"mock-epay: cleared {settings.store}")
     return 0
 
@@ -296,11 +295,10 @@ def _build_app(settings: Settings) -> Any:
 
 
 def _close_store(app: Any) -> None:
+    from mock_epay.store.open import close_store
     from mock_epay.web.app_keys import STORE
 
-    close = getattr(app[STORE], "close", None)
-    if close is not None:
-        close()
+    close_store(app[STORE])
 
 
 def _on_listening(settings: Settings, generated: bool) -> Any:

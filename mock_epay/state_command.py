@@ -18,12 +18,14 @@ from typing import Any
 from mock_epay.settings import ConfigError, Settings
 
 
-def _store_arguments(command: Any, what: str) -> None:
+def store_arguments(command: Any, what: str, config_use: str = "its merchants") -> None:
+    """`--store URL` (required) and `--config FILE` of a command that works on a store (export,
+    import, reset)."""
     command.set_defaults(subparser=command)
     command.add_argument("--store", dest="store", metavar="URL", required=True,
                          help=f"the store to {what}, e.g. sqlite:///var/lib/mock-epay/sandbox.db")
     command.add_argument("--config", dest="config_file", type=Path,
-                         help="the YAML config the server runs with (its merchants)")
+                         help=f"the YAML config the server runs with ({config_use})")
 
 
 def add_state_parsers(sub: Any) -> None:
@@ -32,34 +34,26 @@ def add_state_parsers(sub: Any) -> None:
         description="Print the store's state as one JSON document on stdout: merchants, tokens, "
                     "transactions with their history, saved cards (with their sandbox card numbers), "
                     "3-D Secure holds, callback deliveries, scenario state and the clock offset.")
-    _store_arguments(export, "read")
+    store_arguments(export, "read")
     imported = sub.add_parser(
         "import", help="replace a durable sandbox's state by a `mock-epay export` document",
         description="Clear the store and write the document's state into it. Stop the servers on "
                     "the store first.")
-    _store_arguments(imported, "write")
+    store_arguments(imported, "write")
     imported.add_argument("file", metavar="FILE", help="the export to read ('-' for stdin)")
 
 
 def _open(settings: Settings) -> Any:
     from mock_epay.core.clock import Clock
     from mock_epay.core.fakedata import FakeData
-    from mock_epay.store.open import StoreArgs, open_store
+    from mock_epay.store.open import open_store_for
 
-    return open_store(settings.store, StoreArgs(settings.merchants, Clock(), FakeData(settings.seed),
-                                                max_transactions=settings.max_transactions,
-                                                journal_size=settings.journal_size,
-                                                delivery_log_size=settings.callback_log_size))
-
-
-def _close(store: Any) -> None:
-    close = getattr(store, "close", None)
-    if close is not None:
-        close()
+    return open_store_for(settings, Clock(), FakeData(settings.seed))
 
 
 def run_export(settings: Settings) -> int:
     from mock_epay.store.export import export_state
+    from mock_epay.store.open import close_store
 
     try:
         store = _open(settings)
@@ -69,7 +63,7 @@ def run_export(settings: Settings) -> int:
     try:
         state = export_state(store)
     finally:
-        _close(store)
+        close_store(store)
     if settings.store.startswith("memory:"):
         print("mock-epay: memory:// keeps nothing between starts; this is the config's merchants only",
               file=sys.stderr)
@@ -85,6 +79,7 @@ def _read(name: str) -> Any:
 
 def run_import(settings: Settings, file: str) -> int:
     from mock_epay.store.export import StateFileError, import_state
+    from mock_epay.store.open import close_store
 
     try:
         state = _read(file)
@@ -102,6 +97,6 @@ def run_import(settings: Settings, file: str) -> int:
         print(f"mock-epay: {file}: {exc}", file=sys.stderr)
         return 2
     finally:
-        _close(store)
+        close_store(store)
     print(f"mock-epay: imported into {settings.store}: {done.summary()}")
     return 0

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from mock_epay.core.clock import Clock
 from mock_epay.core.fakedata import FakeData
 from mock_epay.gateway.models import Merchant
-from mock_epay.settings import ConfigError
+from mock_epay.settings import ConfigError, Settings
 from mock_epay.store.memory import MemoryStore
 
 if TYPE_CHECKING:  # imported when a sqlite:// URL is opened: memory:// never loads sqlite3
@@ -91,6 +91,22 @@ def store_scheme(url: str) -> str:
         known = ", ".join(f"{name}://" for name in OPENERS)
         raise ConfigError(f"store: {url[:80]!r} is not a store URL this mock knows (use one of: {known})")
     return scheme
+
+
+def open_store_for(settings: Settings, clock: Clock, fake: FakeData) -> MemoryStore | SqliteStore:
+    """The store `settings.store` names, with the settings' merchants and retention caps (the server,
+    `mock-epay reset`, `export` and `import` all open it this way)."""
+    return open_store(settings.store, StoreArgs(settings.merchants, clock, fake,
+                                                max_transactions=settings.max_transactions,
+                                                journal_size=settings.journal_size,
+                                                delivery_log_size=settings.callback_log_size))
+
+
+def close_store(store: Any) -> None:
+    """Close a durable store's connections (a memory store has none)."""
+    close = getattr(store, "close", None)
+    if close is not None:
+        close()
 
 
 def open_store(url: str, args: StoreArgs) -> MemoryStore | SqliteStore:
