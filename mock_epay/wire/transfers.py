@@ -11,6 +11,7 @@ from typing import Any
 
 from mock_epay.gateway.transfer_records import Transfer, TransferParty
 from mock_epay.wire.bank_requests import Request, Text, TextOrNumber
+from mock_epay.wire.decode import absent_nulls
 from mock_epay.wire.render import rfc3339
 from mock_epay.wire.shape import UNSET, Shape, UnsetType, amount_json
 
@@ -102,7 +103,8 @@ def normalise_transfer(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _present(mapping: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in mapping.items() if value is not None}
+    """A copy of `mapping` without its nulls (the copy is changed below; the body is not)."""
+    return dict(absent_nulls(mapping))
 
 
 def transfer_field_problem(path: str, missing: bool) -> str:
