@@ -36,11 +36,16 @@ class AccessLog:
         self._stream = stream
         self._lines: list[str] = []
         self._flush_pending = False
+        self._second = -1  # the second `_stamp` was formatted for
+        self._stamp = ""
 
     def write(self, method: str, path: str, status: int, elapsed_ms: float) -> None:
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        second = int(time.time())
+        if second != self._second:  # formatted once a second, not once a request
+            self._second = second
+            self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
         path = escape_control(mask_card_numbers(path))
-        self._lines.append(f"{stamp} mock_epay.requests {escape_control(method)} {path} {status} "
+        self._lines.append(f"{self._stamp} mock_epay.requests {escape_control(method)} {path} {status} "
                            f"{elapsed_ms:.1f}ms\n")
         if not self._flush_pending:
             self._flush_pending = True

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from yarl import query_to_pairs
 
 from mock_epay.gateway.codes import GENERIC
 from mock_epay.gateway.errors import EpayError, bad_request
@@ -26,7 +27,6 @@ _MAX_AMOUNT = 999_999_999_999
 _PLAIN_AMOUNT_RE = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,2})?$")
 LANGUAGES = {"RUS": "RUS", "RU": "RU", "ENG": "ENG", "EN": "EN", "KAZ": "KAZ", "KZ": "KZ"}
 _JSON_TYPES = ("application/json", "text/plain", "application/octet-stream", "")
-_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def unsupported_media(message: str) -> EpayError:
@@ -149,23 +149,57 @@ def check_text(text: str, field: str) -> str:
 async def read_form_or_json(request: web.Request) -> dict[str, Any]:
     """A urlencoded, multipart or JSON body as a flat dict of field -> value."""
     content_type = request.content_type if request.headers.get("Content-Type") else ""
-    if content_type in _FORM_TYPES:
-        try:
-            form = await request.post()
-        except ValueError as exc:
-            raise bad_request(f"malformed form body: {exc}") from exc
-        values: dict[str, Any] = {}
-        for key, value in form.items():
-            if not isinstance(value, str):
-                raise bad_request(f"field {key!r}: file uploads are not accepted")
-            values.setdefault(key, value)
-        return values
+    if content_type == "application/x-www-form-urlencoded":
+        return await _read_urlencoded(request)
+    if content_type == "multipart/form-data":
+        return await _read_posted_form(request)
     if content_type in ("application/json",) or content_type.endswith("+json"):
         return await read_json_object(request)
     raise unsupported_media(
         "Content-Type must be multipart/form-data, application/x-www-form-urlencoded "
         f"or application/json, got {content_type or 'none'!r}"
     )
+
+
+# Fewer separators than aiohttp's field cap (client_max_fields, 1000 by default): the cap cannot apply.
+_FAST_FORM_MAX_SEPARATORS = 100
+
+
+async def _read_urlencoded(request: web.Request) -> dict[str, Any]:
+    """A urlencoded body as a dict (the first of repeated keys wins), read once as bytes.
+
+    The same decoding as aiohttp's `request.post()` (body right-stripped, decoded with the
+    request's charset or UTF-8, `yarl.query_to_pairs`) without its MultiDict; a body with
+    many fields goes through `request.post()` itself (on the cached body), which enforces the
+    field cap with its own error.
+    """
+    raw = await request.read()
+    if request.method not in request.POST_METHODS or raw.count(b"&") >= _FAST_FORM_MAX_SEPARATORS:
+        return await _read_posted_form(request)
+    charset = request.charset or "utf-8"
+    try:
+        pairs = query_to_pairs(raw.rstrip().decode(charset), encoding=charset) if raw else []
+    except ValueError as exc:
+        raise bad_request(f"malformed form body: {exc}") from exc
+    values: dict[str, Any] = {}
+    for key, value in pairs:
+        if key not in values:
+            values[key] = value
+    return values
+
+
+async def _read_posted_form(request: web.Request) -> dict[str, Any]:
+    """A form body through aiohttp's `request.post()` (multipart, or a urlencoded one with many fields)."""
+    try:
+        form = await request.post()
+    except ValueError as exc:
+        raise bad_request(f"malformed form body: {exc}") from exc
+    values: dict[str, Any] = {}
+    for key, value in form.items():
+        if not isinstance(value, str):
+            raise bad_request(f"field {key!r}: file uploads are not accepted")
+        values.setdefault(key, value)
+    return values
 
 
 def first_present(data: dict[str, Any], *names: str) -> tuple[str, Any]:

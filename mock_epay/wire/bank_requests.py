@@ -122,6 +122,22 @@ class Normalised(dict[str, Any]):
         return self.spelled.get(name, name)
 
 
+_OTHERS_KEPT = 32
+_OTHERS: dict[int, tuple[dict[str, tuple[str, ...]], frozenset[str]]] = {}
+
+
+def _other_spellings(spellings: dict[str, tuple[str, ...]]) -> frozenset[str]:
+    """Every other spelling of `spellings` (remembered per table: the tables are module constants)."""
+    if not spellings:
+        return frozenset()
+    known = _OTHERS.get(id(spellings))
+    if known is None or known[0] is not spellings:
+        known = (spellings, frozenset(other for others in spellings.values() for other in others))
+        if len(_OTHERS) < _OTHERS_KEPT:  # a table built per call is not kept
+            _OTHERS[id(spellings)] = known
+    return known[1]
+
+
 def normalise(body: dict[str, Any], spellings: dict[str, tuple[str, ...]],
               blank_falls_through: frozenset[str] = _BLANK_FALLS_THROUGH) -> Normalised:
     """`body` with each other spelling folded onto its declared name; the first present spelling wins
@@ -129,6 +145,10 @@ def normalise(body: dict[str, Any], spellings: dict[str, tuple[str, ...]],
     is absent, as the bank reads it."""
     present = body if None not in body.values() else {k: v for k, v in body.items() if v is not None}
     folded = Normalised(present)
+    if _other_spellings(spellings).isdisjoint(present):  # the usual body: every field as declared
+        folded.spelled = {name: name for name in spellings
+                          if name in present and not (name in blank_falls_through and present[name] == "")}
+        return folded
     folded.spelled = {}
     for name, others in spellings.items():
         for spelling in (name, *others):
