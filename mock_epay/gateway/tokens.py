@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 from mock_epay.gateway.codes import GENERIC
 from mock_epay.gateway.errors import EpayError, unauthorized
 from mock_epay.gateway.lifecycle import expires_at
-from mock_epay.gateway.models import Merchant, Token, TokenKind
+from mock_epay.gateway.models import Merchant, Token, TokenKind, record
 
 if TYPE_CHECKING:
     from mock_epay.core.clock import Clock
@@ -34,6 +34,7 @@ class AccessTokenSource(Protocol):
     def access_token(self) -> str: ...
 
 
+@record
 @dataclass(frozen=True, slots=True)
 class TokenRequest:
     """A validated token request (see routes/oauth.py for parsing)."""

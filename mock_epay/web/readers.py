@@ -23,8 +23,8 @@ from mock_epay.gateway.errors import EpayError, bad_request
 INVOICE_ID_RE = re.compile(r"^[0-9]{6,15}$")
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 MAX_DESCRIPTION_BYTES = 125
-_MAX_AMOUNT = 999_999_999_999
-_PLAIN_AMOUNT_RE = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,2})?$")
+MAX_AMOUNT = 999_999_999_999
+PLAIN_AMOUNT_RE = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,2})?$")
 LANGUAGES = {"RUS": "RUS", "RU": "RU", "ENG": "ENG", "EN": "EN", "KAZ": "KAZ", "KZ": "KZ"}
 _JSON_TYPES = ("application/json", "text/plain", "application/octet-stream", "")
 
@@ -245,9 +245,9 @@ def parse_invoice_id(value: Any, field: str, *, strict: bool = True) -> str:
 
 def parse_amount(value: Any, field: str = "amount", *, allow_zero: bool = False) -> float:
     """A positive amount in tenge, number or numeric string, at most 2 decimal places."""
-    if type(value) is int and 0 < value <= _MAX_AMOUNT:  # the common case, checked cheaply
+    if type(value) is int and 0 < value <= MAX_AMOUNT:  # the common case, checked cheaply
         return float(value)
-    if type(value) is str and _PLAIN_AMOUNT_RE.match(value) and float(value) > 0:
+    if type(value) is str and PLAIN_AMOUNT_RE.match(value) and float(value) > 0:
         return float(value)
     require(value, field)
     if isinstance(value, bool) or not isinstance(value, int | float | str):
@@ -263,7 +263,7 @@ def parse_amount(value: Any, field: str = "amount", *, allow_zero: bool = False)
     exponent = number.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -2 and number != number.quantize(Decimal("0.01")):
         raise bad_request(f"field {field!r} has more than 2 decimal places: {value}")
-    if number > _MAX_AMOUNT:
+    if number > MAX_AMOUNT:
         raise bad_request(f"field {field!r} is too large: {value}")
     amount = float(number)
     if not math.isfinite(amount):

@@ -16,6 +16,10 @@ from mock_epay.web.app_keys import SETTINGS, STORE, TOKENS
 from mock_epay.web.errors import render_error
 from mock_epay.web.journal import note_client
 from mock_epay.web.readers import (
+    CURRENCY_RE,
+    INVOICE_ID_RE,
+    MAX_AMOUNT,
+    PLAIN_AMOUNT_RE,
     parse_amount,
     parse_currency,
     parse_invoice_id,
@@ -28,6 +32,7 @@ from mock_epay.wire.bank_answers import TokenResponse
 from mock_epay.wire.bank_requests import TOKEN_TYPE_MESSAGES, given, normalise_token_request
 from mock_epay.wire.bank_requests import TokenRequest as TokenRequestShape
 from mock_epay.wire.decode import decode
+from mock_epay.wire.shape import UNSET
 from mock_epay.wire.render import json_response
 from mock_epay.wire.route_docs import BANK_DOCS, lazy_doc
 from mock_epay.wire.token_grants import PasswordTokenRequest, RefreshTokenRequest, normalise_grant
@@ -44,6 +49,9 @@ def parse_token_request(raw: dict[str, Any], strict_invoice_id: bool) -> TokenRe
     """The form folded (wire/bank_requests.py), decoded into its declaration, then each value checked."""
     form = normalise_token_request(raw)
     decoded = decode(TokenRequestShape, form, TOKEN_TYPE_MESSAGES, form.spelled)
+    plain = _plain_token_request(decoded, strict_invoice_id)
+    if plain is not None:
+        return plain
     scope = parse_str(require(decoded.scope, "scope"), "scope", max_length=512)
     client_id = parse_str(require(decoded.client_id, "client_id"), "client_id")
     client_secret = parse_str(require(decoded.client_secret, "client_secret"), "client_secret")
@@ -68,6 +76,47 @@ def parse_token_request(raw: dict[str, Any], strict_invoice_id: bool) -> TokenRe
         amount=parse_amount(given(decoded.amount), "amount", allow_zero=True),
         currency=parse_currency(given(decoded.currency), form.spelling("currency")),
     )
+
+
+def _plain(value: Any, max_length: int = 1024) -> bool:
+    """A value every check of `parse_str` passes unchanged: ASCII text, trimmed, not blank, short."""
+    return type(value) is str and 0 < len(value) <= max_length and value.isascii() and value == value.strip()
+
+
+def _plain_token_request(decoded: TokenRequestShape, strict_invoice_id: bool) -> TokenRequest | None:
+    """The usual token form in one pass: the same `TokenRequest` the field-by-field checks of
+    `parse_token_request` give, or None when any field needs them (they then name the problem).
+
+    Taken only when every present field is plain ASCII text needing no trimming, with no links and
+    no secret_hash, the invoiceID (if any) of digits, a plain amount and a 3-letter upper-case currency.
+    """
+    scope, client_id, client_secret = decoded.scope, decoded.client_id, decoded.client_secret
+    terminal = given(decoded.terminal)
+    if not (_plain(scope, 512) and _plain(client_id) and _plain(client_secret)
+            and (terminal is None or terminal == "" or _plain(terminal))):
+        return None
+    if not (decoded.postLink is UNSET and decoded.failurePostLink is UNSET and decoded.secret_hash is UNSET):
+        return None
+    invoice_value = given(decoded.invoiceID)
+    if invoice_value in (None, ""):
+        return TokenRequest(client_id, client_secret, " ".join(scope.split()), terminal or None)
+    currency, amount = given(decoded.currency), given(decoded.amount)
+    if not (terminal and _plain_invoice_id(invoice_value, strict_invoice_id)
+            and _plain(currency, 8) and CURRENCY_RE.match(currency) and _plain_amount(amount)):
+        return None
+    return TokenRequest(client_id, client_secret, " ".join(scope.split()), terminal, invoice_value,
+                        parse_amount(amount, "amount", allow_zero=True), currency)
+
+
+def _plain_invoice_id(value: Any, strict: bool) -> bool:
+    return _plain(value, 64) and (not strict or INVOICE_ID_RE.match(value) is not None)
+
+
+def _plain_amount(value: Any) -> bool:
+    """An amount `parse_amount` takes on its quick path (a positive int, or digits with <= 2 decimals)."""
+    if type(value) is int:
+        return 0 < value <= MAX_AMOUNT
+    return type(value) is str and PLAIN_AMOUNT_RE.match(value) is not None and float(value) > 0
 
 
 def _optional_text(value: Any, field: str) -> str | None:
