@@ -49,4 +49,5 @@ def test_the_usual_form_takes_the_plain_path() -> None:
     from mock_epay.wire.decode import decode
 
     form = normalise_token_request(dict(BASE))
-    assert oauth._plain_token_request(decode(Shape, form, TOKEN_TYPE_MESSAGES, form.spelled), True) is not None
+    decoded = decode(Shape, form, TOKEN_TYPE_MESSAGES, form.spelled)
+    assert oauth._plain_token_request(decoded, True) is not None

@@ -32,9 +32,9 @@ from mock_epay.wire.bank_answers import TokenResponse
 from mock_epay.wire.bank_requests import TOKEN_TYPE_MESSAGES, given, normalise_token_request
 from mock_epay.wire.bank_requests import TokenRequest as TokenRequestShape
 from mock_epay.wire.decode import decode
-from mock_epay.wire.shape import UNSET
 from mock_epay.wire.render import json_response
 from mock_epay.wire.route_docs import BANK_DOCS, lazy_doc
+from mock_epay.wire.shape import UNSET
 from mock_epay.wire.token_grants import PasswordTokenRequest, RefreshTokenRequest, normalise_grant
 
 CORS_HEADERS = {
@@ -90,7 +90,9 @@ def _plain_token_request(decoded: TokenRequestShape, strict_invoice_id: bool) ->
     Taken only when every present field is plain ASCII text needing no trimming, with no links and
     no secret_hash, the invoiceID (if any) of digits, a plain amount and a 3-letter upper-case currency.
     """
-    scope, client_id, client_secret = decoded.scope, decoded.client_id, decoded.client_secret
+    scope: Any = decoded.scope  # str once `_plain` passes
+    client_id: Any = decoded.client_id
+    client_secret: Any = decoded.client_secret
     terminal = given(decoded.terminal)
     if not (_plain(scope, 512) and _plain(client_id) and _plain(client_secret)
             and (terminal is None or terminal == "" or _plain(terminal))):
