@@ -217,6 +217,8 @@ def require(value: Any, field: str) -> Any:
 
 
 def parse_str(value: Any, field: str, *, max_length: int = 1024) -> str:
+    if type(value) is str and len(value) <= max_length and value.isascii() and value == value.strip():
+        return value  # the usual value: every check below passes it unchanged
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise bad_request(f"field {field!r} must be a string")
     text = str(value).strip()
@@ -313,17 +315,39 @@ def parse_language(value: Any, field: str = "language") -> str:
     return LANGUAGES[text]
 
 
+# Links accepted before (a merchant sends the same few): the checks are pure, so an accepted
+# text is accepted again. Bounded; only short texts are kept.
+_ACCEPTED_LINKS: dict[tuple[str, str], str] = {}
+_ACCEPTED_LINKS_KEPT = 256
+_ACCEPTED_LINK_LENGTH = 512
+
+
+def _accepted(kind: str, value: Any) -> str | None:
+    return _ACCEPTED_LINKS.get((kind, value)) if type(value) is str else None
+
+
+def _accept(kind: str, text: str) -> str:
+    if len(text) <= _ACCEPTED_LINK_LENGTH:
+        if len(_ACCEPTED_LINKS) >= _ACCEPTED_LINKS_KEPT:
+            _ACCEPTED_LINKS.clear()
+        _ACCEPTED_LINKS[(kind, text)] = text
+    return text
+
+
 def parse_url(value: Any, field: str) -> str | None:
     """An optional http(s) URL; empty means absent."""
     if value is None or value == "":
         return None
+    known = _accepted("url", value)
+    if known is not None:
+        return known
     text = parse_str(value, field, max_length=2048)
     if not text:
         return None
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise bad_request(f"field {field!r} must be an http or https URL, got {text[:80]!r}")
-    return text
+    return _accept("url", text) if text == value else text
 
 
 # backLink / failureBackLink: where the buyer's browser or app goes back to. Any absolute URI
@@ -353,6 +377,9 @@ def parse_back_link(value: Any, field: str) -> str | None:
     """
     if value is None or value == "":
         return None
+    known = _accepted("back", value)
+    if known is not None:
+        return known
     text = parse_str(value, field, max_length=2048)
     if not text:
         return None
@@ -369,7 +396,7 @@ def parse_back_link(value: Any, field: str) -> str | None:
         raise bad_request(f"field {field!r} must not be a {scheme}: URI (the page would run or show it)")
     if scheme in ("http", "https") and not urlsplit(text).hostname:
         raise bad_request(f"field {field!r} must name a host, got {text[:80]!r}")
-    return text
+    return _accept("back", text) if text == value else text
 
 
 def parse_card_id(value: Any, field: str = "cardId") -> str:
