@@ -100,3 +100,28 @@ def test_mock_epay_reset_clears_a_durable_sandbox(tmp_path, capsys):
 def test_reset_of_a_store_url_with_no_file_is_one_line_and_exit_2(capsys):
     assert main(["reset", "--store", "sqlite://"]) == 2
     assert "names no file" in capsys.readouterr().err
+
+
+def test_version_4_drops_the_indexes_no_query_reads(tmp_path):
+    path = tmp_path / "s.db"
+    open_file(path).close()
+    with sqlite3.connect(path) as db:  # a version 3 file still has them
+        db.execute("CREATE INDEX transactions_status ON transactions (status)")
+        db.execute("CREATE INDEX deliveries_invoice ON deliveries (invoice_id)")
+        db.execute("UPDATE schema_version SET version = 3")
+    store = open_file(path)
+    names = {row[0] for row in store._all("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert schema_version(store._db) == SCHEMA_VERSION
+    assert not names & {"transactions_status", "deliveries_invoice"}
+
+
+def test_a_claim_returns_the_claimed_row_in_one_statement(tmp_path):
+    from mock_epay.store.base import StoredDelivery
+    store = open_file(tmp_path / "s.db")
+    delivery = StoredDelivery(id="d1", client_id="a", invoice_id="1001", transaction_id="t1",
+                              status="pending", due_at=100.0, record=b"{}")
+    store.save_delivery(delivery)
+    claimed = store.claim_delivery("d1", "me", 100.0, 30.0)
+    assert claimed is not None and claimed.id == "d1" and claimed.status == "pending"
+    assert store.claim_delivery("d1", "other", 101.0, 30.0) is None  # my lease still runs
+    assert store.claim_delivery("d1", "me", 101.0, 30.0) is not None  # its owner may claim again

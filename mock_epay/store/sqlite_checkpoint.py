@@ -5,6 +5,12 @@ fsync of the WAL and of the file (`synchronous=NORMAL` syncs at checkpoints, not
 a request now and then would wait for the disk. The thread runs a PASSIVE checkpoint, which
 never waits for writers, every CHECKPOINT_SECONDS on a connection of its own; the store's
 connection keeps an auto-checkpoint at FALLBACK_AUTOCHECKPOINT_PAGES in case it falls behind.
+
+Under a steady load the log rarely starts over (that needs a moment with every frame copied and
+no commit in between), so it grows to the fallback and the store's connection checkpoints in a
+commit what the thread has not copied yet: at most CHECKPOINT_SECONDS of commits. Passes every
+0.05 s (not 0.5 s) keep that remainder small: the payment load's slowest commits went from
+29-47 ms (about 20,000 frames, one every second) to at most 11 ms.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import contextlib
 import sqlite3
 import threading
 
-CHECKPOINT_SECONDS = 0.5  # how often the checkpoint thread copies the WAL into the file
+CHECKPOINT_SECONDS = 0.05  # how often the checkpoint thread copies the WAL into the file
 FALLBACK_AUTOCHECKPOINT_PAGES = 20_000  # the store's connection checkpoints itself only past this (~80 MB)
 
 

@@ -164,8 +164,15 @@ def _migrate_to_3(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX transactions_statement_status ON transactions (client_id, stmt_status)")
 
 
+def _migrate_to_4(db: sqlite3.Connection) -> None:
+    """Drop two indexes no query reads (`transactions (status)`, `deliveries (invoice_id)`): each
+    cost a page written to the WAL with every payment and every outbox row."""
+    db.execute("DROP INDEX IF EXISTS transactions_status")
+    db.execute("DROP INDEX IF EXISTS deliveries_invoice")
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
-    1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3}
+    1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3, 4: _migrate_to_4}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

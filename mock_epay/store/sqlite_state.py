@@ -114,15 +114,12 @@ class SqliteState(SharedValues):
         None when it is final, not due (someone else made an attempt and moved its due time),
         or claimed by another owner whose lease still runs."""
         with self._write() as db:
-            claimed = db.execute(
+            row = db.execute(
                 "UPDATE deliveries SET claimed_by = ?, lease_until = ? WHERE id = ? AND status = 'pending' "
-                "AND due_at <= ? AND (claimed_by IS NULL OR claimed_by = ? OR lease_until < ?)",
-                (owner, now + lease, delivery_id, now + DUE_TOLERANCE, owner, now)).rowcount
-            if not claimed:
-                return None
-            row = db.execute(f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?",  # noqa: S608
-                             (delivery_id,)).fetchone()
-            return delivery_from_row(row)
+                "AND due_at <= ? AND (claimed_by IS NULL OR claimed_by = ? OR lease_until < ?) "
+                f"RETURNING {DELIVERY_COLUMNS}",
+                (owner, now + lease, delivery_id, now + DUE_TOLERANCE, owner, now)).fetchall()
+            return delivery_from_row(row[0]) if row else None
 
     def forget_deliveries(self, client_id: str | None = None, *, pending_too: bool = False) -> None:
         """Drop final deliveries (of one merchant, or all); pending ones too with `pending_too`."""
