@@ -125,3 +125,23 @@ def test_a_claim_returns_the_claimed_row_in_one_statement(tmp_path):
     assert claimed is not None and claimed.id == "d1" and claimed.status == "pending"
     assert store.claim_delivery("d1", "other", 101.0, 30.0) is None  # my lease still runs
     assert store.claim_delivery("d1", "me", 101.0, 30.0) is not None  # its owner may claim again
+
+
+def test_data_version_is_read_once_per_write_transaction_and_others_are_still_seen(tmp_path):
+    """Inside BEGIN IMMEDIATE no other connection can commit: one PRAGMA data_version per
+    transaction; outside one, another process's write still drops the cached merchants."""
+    first, second = open_file(tmp_path / "s.db"), open_file(tmp_path / "s.db")
+    statements: list[str] = []
+    first._db.set_trace_callback(statements.append)
+    try:
+        with first.atomic():
+            for _ in range(3):
+                assert first.merchant(SHOP_A.client_id) is not None
+                first.shared_generation()
+        assert sum("data_version" in s for s in statements) == 1
+        second.delete_merchant_row(SHOP_B.client_id)
+        assert first.merchant(SHOP_B.client_id) is None
+    finally:
+        first._db.set_trace_callback(None)
+        first.close()
+        second.close()

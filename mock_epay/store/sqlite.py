@@ -74,6 +74,7 @@ class SqliteBackend(SqliteInvoices, SqliteJournal, SqliteState):
         self._merchant_cache: dict[str, Merchant] = {}
         self._merchants_loaded = False
         self._data_version = -1
+        self._version_in_write: int | None = None  # PRAGMA data_version read in this write transaction
         self._next_token_expiry = 0.0  # epoch seconds: sweep expired tokens at the next issue after it
         self._tokens: dict[str, Token] = {}  # recently issued or read, dropped when another process writes
         SqliteInvoices.__init__(self)
@@ -106,6 +107,7 @@ class SqliteBackend(SqliteInvoices, SqliteJournal, SqliteState):
                 return
             self._db.execute("BEGIN IMMEDIATE")
             self._depth = 1
+            self._version_in_write = None
             batch = self._journal_batch
             try:
                 if batch and self._journal_due():
@@ -116,11 +118,13 @@ class SqliteBackend(SqliteInvoices, SqliteJournal, SqliteState):
                 self._write_waiting_reservations()
             except BaseException:
                 self._depth = 0
+                self._version_in_write = None
                 self._waiting_rows.clear()
                 self._db.execute("ROLLBACK")
                 self._journal_batch[:0] = batch  # the requests still happened: journal them next time
                 raise
             self._depth = 0
+            self._version_in_write = None
             self._db.execute("COMMIT")
 
     def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
@@ -222,9 +226,20 @@ class SqliteBackend(SqliteInvoices, SqliteJournal, SqliteState):
         if len(tokens) > TOKEN_CACHE:
             del tokens[next(iter(tokens))]
 
+    def data_version(self) -> int:
+        """`PRAGMA data_version`, read once per write transaction: while this connection holds
+        the write lock (`BEGIN IMMEDIATE` to `COMMIT`) no other connection can commit."""
+        with self._lock:
+            if self._depth and self._version_in_write is not None:
+                return self._version_in_write
+            version: int = self._db.execute("PRAGMA data_version").fetchone()[0]
+            if self._depth:
+                self._version_in_write = version
+            return version
+
     def _check_others(self) -> None:
         """Forget what is cached when another connection changed the file since the last look."""
-        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        version = self.data_version()
         if version != self._data_version:
             self._data_version = version
             self._merchant_cache = {}

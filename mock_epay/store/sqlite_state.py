@@ -43,6 +43,7 @@ class SqliteState(SharedValues):
     _all: Any
     _one: Any
     reset: Any
+    data_version: Any
 
     def __init__(self, delivery_log_size: int = 5000) -> None:
         self._delivery_log_size = delivery_log_size
@@ -68,7 +69,7 @@ class SqliteState(SharedValues):
 
     def shared_generation(self) -> int:
         """Moves on when another connection committed since the last look (then the clock follows)."""
-        version = self._one("PRAGMA data_version")[0]
+        version = self.data_version()
         if version != self._seen_data_version:
             self._seen_data_version = version
             self._generation += 1
