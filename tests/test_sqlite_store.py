@@ -145,3 +145,26 @@ def test_data_version_is_read_once_per_write_transaction_and_others_are_still_se
         first._db.set_trace_callback(None)
         first.close()
         second.close()
+
+
+def test_checkpoint_restarts_a_long_wal(tmp_path, monkeypatch):
+    """A WAL of RESTART_PAGES or more is finished by RESTART, so the next commit starts it over."""
+    from mock_epay.store import sqlite_checkpoint
+
+    monkeypatch.setattr(sqlite_checkpoint, "RESTART_PAGES", 10)
+    path = str(tmp_path / "wal.db")
+    writer = open_database(path)
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("CREATE TABLE t (v BLOB)")
+    for _ in range(30):
+        writer.execute("INSERT INTO t VALUES (?)", (b"x" * 3000,))
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        assert sqlite_checkpoint.checkpoint(other) is True
+        writer.execute("INSERT INTO t VALUES (?)", (b"y",))  # starts the WAL from its beginning
+        _busy, pages, _copied = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        assert pages < 10
+        assert sqlite_checkpoint.checkpoint(other) is False  # a short WAL: PASSIVE only
+    finally:
+        other.close()
+        writer.close()

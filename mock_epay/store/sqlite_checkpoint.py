@@ -6,11 +6,14 @@ a request now and then would wait for the disk. The thread runs a PASSIVE checkp
 never waits for writers, every CHECKPOINT_SECONDS on a connection of its own; the store's
 connection keeps an auto-checkpoint at FALLBACK_AUTOCHECKPOINT_PAGES in case it falls behind.
 
-Under a steady load the log rarely starts over (that needs a moment with every frame copied and
-no commit in between), so it grows to the fallback and the store's connection checkpoints in a
-commit what the thread has not copied yet: at most CHECKPOINT_SECONDS of commits. Passes every
-0.05 s (not 0.5 s) keep that remainder small: the payment load's slowest commits went from
-29-47 ms (about 20,000 frames, one every second) to at most 11 ms.
+Passes run every CHECKPOINT_SECONDS (0.05 s), so little is left for the store's connection to
+copy. Under a steady write load a PASSIVE checkpoint never quite catches up (commits land while
+it syncs), and SQLite starts the WAL over only once every frame is copied: the WAL then grew to
+the fallback's 20,000 pages and the event loop's own commit copied all of them, with two fsyncs
+(a 30-100 ms stall, the sqlite loads' p99). So when the WAL holds RESTART_PAGES or more after a
+PASSIVE round, the thread copies the frames committed meanwhile with a RESTART checkpoint: it
+holds the write lock for that short tail only, and the next commit starts the WAL from its
+beginning, so it stays a few MB and the fallback never fires.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import threading
 
 CHECKPOINT_SECONDS = 0.05  # how often the checkpoint thread copies the WAL into the file
 FALLBACK_AUTOCHECKPOINT_PAGES = 20_000  # the store's connection checkpoints itself only past this (~80 MB)
+RESTART_PAGES = 2000  # a WAL this long (~8 MB) after a PASSIVE round is finished (and restarted) by RESTART
 
 
 class Checkpointer:
@@ -40,10 +44,22 @@ class Checkpointer:
         try:
             while not self._stopped.wait(CHECKPOINT_SECONDS):
                 with contextlib.suppress(sqlite3.Error):  # busy: another process checkpoints; next round
-                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    checkpoint(db)
         finally:
             db.close()
 
     def stop(self) -> None:
         self._stopped.set()
         self._thread.join(timeout=5)
+
+
+def checkpoint(db: sqlite3.Connection) -> bool:
+    """One round: PASSIVE, then RESTART when the WAL is long. True if it restarted.
+
+    PASSIVE reports the frames it saw when it began; those committed while it ran are what
+    RESTART copies (with the write lock held), so the next commit starts the WAL over."""
+    busy, pages, _copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    if busy or pages < RESTART_PAGES:
+        return False
+    db.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+    return True
