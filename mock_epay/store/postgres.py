@@ -46,7 +46,7 @@ from mock_epay.store.base import (
 )
 from mock_epay.store.compose import ComposedCalls
 from mock_epay.store.memory import MAX_TOKENS, SWEEP_BATCH
-from mock_epay.store.postgres_fast import FastStatements
+from mock_epay.store.postgres_fast import FAST
 from mock_epay.store.postgres_journal import PostgresJournal
 from mock_epay.store.postgres_products import PostgresProducts
 from mock_epay.store.postgres_schema import dump, frozen_mapping, load, migrate
@@ -54,7 +54,6 @@ from mock_epay.store.postgres_state import PostgresState
 from mock_epay.store.short_cache import ShortCache
 
 TRANSACTION_COLUMNS = "SELECT record, version FROM transactions"
-FAST = FastStatements()  # the hot statements, straight through libpq (see postgres_fast.py)
 _INSERT_TX = ("WITH added AS (INSERT INTO transactions (id, client_id, invoice_id, version, record) "
               "VALUES ($1, $2, $3, 0, $4) RETURNING seq), ")
 _MARK = ("marked AS (INSERT INTO succeeded (client_id, suffix, transaction_id) VALUES ($2, $7, $1) "

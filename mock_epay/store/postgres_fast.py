@@ -4,7 +4,7 @@ A token request and a payment make a handful of statements; through psycopg's cu
 costs several times the CPU of the libpq call under it (adapting, the prepare bookkeeping, the
 result objects). `FastStatements.run` sends one statement with `PQexecPrepared` on the
 connection's `pgconn`, preparing it on that connection the first time, with parameters as text
-(str, int, float, bool, datetime, None) and rows as tuples of bytes (or None);
+(str, int, float, bool, datetime, bytes for a bytea column, None) and rows as tuples of bytes (or None);
 `run_together` sends several in one round trip (libpq's pipeline mode). A failed
 statement raises the psycopg error class of its SQLSTATE (`UniqueViolation`, ...), as psycopg
 would. The statements go on the same connection and session as psycopg's own, so transactions
@@ -32,7 +32,7 @@ def _param(value: Any) -> bytes | None:
     if isinstance(value, datetime):
         return value.isoformat().encode()
     if isinstance(value, bytes):
-        raise TypeError("bytes parameters need psycopg's own execute (bytea escaping)")
+        return b"\\x" + value.hex().encode()  # bytea's hex input form (for a bytea parameter only)
     return str(value).encode()
 
 
@@ -43,6 +43,11 @@ def _values(params: tuple[Any, ...]) -> Any:
 def _rows(result: pq.abc.PGresult) -> list[Row]:
     return [tuple(result.get_value(row, column) for column in range(result.nfields))
             for row in range(result.ntuples)]
+
+
+def bytea(value: bytes | None) -> bytes:
+    """A bytea column's text output (`\\x` and hex) as the bytes it holds."""
+    return bytes.fromhex(value[2:].decode()) if value else b""
 
 
 def _raise_for(result: pq.abc.PGresult) -> None:
@@ -120,3 +125,6 @@ class FastStatements:
         result = conn.pgconn.exec_(sql)
         if result.status not in _OK:
             _raise_for(result)
+
+
+FAST = FastStatements()  # one per process: the statement names must not clash on a connection

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from mock_epay.gateway.models import Merchant
 from mock_epay.store.base import StoredDelivery
+from mock_epay.store.postgres_fast import FAST, bytea
 from mock_epay.store.postgres_schema import dump
 from mock_epay.store.shared_state import (
     CLOCK_KEY,
@@ -122,13 +123,14 @@ class PostgresState(SharedValues):
 
     def save_delivery(self, delivery: StoredDelivery) -> None:
         """Insert or update one delivery (its claim is released); final ones past the cap go."""
-        self._conn().execute(
-            f"WITH saved AS (INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s) "  # noqa: S608
+        FAST.run(
+            self._conn(),
+            f"WITH saved AS (INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) "  # noqa: S608
             "  ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, due_at = EXCLUDED.due_at, "
             "  record = EXCLUDED.record, claimed_by = NULL, lease_until = NULL RETURNING seq) "
-            "DELETE FROM deliveries WHERE seq <= (SELECT seq FROM saved) - %s AND status <> 'pending'",
+            "DELETE FROM deliveries WHERE seq <= (SELECT seq FROM saved) - $8 AND status <> 'pending'",
             (delivery.id, delivery.client_id, delivery.invoice_id, delivery.transaction_id,
-             delivery.status, delivery.due_at, delivery.record, self._delivery_log_size))
+             delivery.status, delivery.due_at, bytes(delivery.record), self._delivery_log_size))
 
     def deliveries(self) -> list[StoredDelivery]:
         """Every kept delivery, oldest first."""
@@ -151,13 +153,17 @@ class PostgresState(SharedValues):
 
         None when it is final, not due, claimed by another owner whose lease still runs, or being
         claimed by another process at this moment (its row is locked: skipped, not waited for)."""
-        row = self._one(
-            f"UPDATE deliveries SET claimed_by = %s, lease_until = %s WHERE id = ("  # noqa: S608
-            "  SELECT id FROM deliveries WHERE id = %s AND status = 'pending' AND due_at <= %s "
-            "  AND (claimed_by IS NULL OR claimed_by = %s OR lease_until < %s) FOR UPDATE SKIP LOCKED) "
+        rows = FAST.run(
+            self._conn(),
+            f"UPDATE deliveries SET claimed_by = $1, lease_until = $2 WHERE id = ("  # noqa: S608
+            "  SELECT id FROM deliveries WHERE id = $3 AND status = 'pending' AND due_at <= $4 "
+            "  AND (claimed_by IS NULL OR claimed_by = $1 OR lease_until < $5) FOR UPDATE SKIP LOCKED) "
             f"RETURNING {DELIVERY_COLUMNS}",
-            (owner, now + lease, delivery_id, now + DUE_TOLERANCE, owner, now))
-        return delivery_from_row(row) if row else None
+            (owner, now + lease, delivery_id, now + DUE_TOLERANCE, now))
+        if not rows:
+            return None
+        text = [value.decode() if value is not None else "" for value in rows[0][:6]]
+        return StoredDelivery(text[0], text[1], text[2], text[3], text[4], float(text[5]), bytea(rows[0][6]))
 
     def forget_deliveries(self, client_id: str | None = None, *, pending_too: bool = False) -> None:
         """Drop final deliveries (of one merchant, or all); pending ones too with `pending_too`."""
