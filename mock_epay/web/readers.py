@@ -24,8 +24,8 @@ from mock_epay.gateway.errors import EpayError, bad_request
 INVOICE_ID_RE = re.compile(r"^[0-9]{6,15}$")
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 MAX_DESCRIPTION_BYTES = 125
-MAX_AMOUNT = 999_999_999_999
-PLAIN_AMOUNT_RE = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,2})?$")
+_MAX_AMOUNT = 999_999_999_999
+_PLAIN_AMOUNT_RE = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,2})?$")
 LANGUAGES = {"RUS": "RUS", "RU": "RU", "ENG": "ENG", "EN": "EN", "KAZ": "KAZ", "KZ": "KZ"}
 _JSON_TYPES = ("application/json", "text/plain", "application/octet-stream", "")
 
@@ -250,8 +250,20 @@ def require(value: Any, field: str) -> Any:
     return value
 
 
+def is_plain_text(value: Any, max_length: int = 1024) -> bool:
+    """ASCII text needing no trimming, at most `max_length` long: `parse_str` passes it unchanged."""
+    return type(value) is str and len(value) <= max_length and value.isascii() and value == value.strip()
+
+
+def is_plain_amount(value: Any) -> bool:
+    """A positive int or a digits-and-up-to-2-decimals string in range: `parse_amount`'s quick path."""
+    if type(value) is int:
+        return 0 < value <= _MAX_AMOUNT
+    return type(value) is str and _PLAIN_AMOUNT_RE.match(value) is not None and float(value) > 0
+
+
 def parse_str(value: Any, field: str, *, max_length: int = 1024) -> str:
-    if type(value) is str and len(value) <= max_length and value.isascii() and value == value.strip():
+    if is_plain_text(value, max_length):
         return value  # the usual value: every check below passes it unchanged
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise bad_request(f"field {field!r} must be a string")
@@ -281,9 +293,7 @@ def parse_invoice_id(value: Any, field: str, *, strict: bool = True) -> str:
 
 def parse_amount(value: Any, field: str = "amount", *, allow_zero: bool = False) -> float:
     """A positive amount in tenge, number or numeric string, at most 2 decimal places."""
-    if type(value) is int and 0 < value <= MAX_AMOUNT:  # the common case, checked cheaply
-        return float(value)
-    if type(value) is str and PLAIN_AMOUNT_RE.match(value) and float(value) > 0:
+    if is_plain_amount(value):  # the common case, checked cheaply
         return float(value)
     require(value, field)
     if isinstance(value, bool) or not isinstance(value, int | float | str):
@@ -299,7 +309,7 @@ def parse_amount(value: Any, field: str = "amount", *, allow_zero: bool = False)
     exponent = number.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -2 and number != number.quantize(Decimal("0.01")):
         raise bad_request(f"field {field!r} has more than 2 decimal places: {value}")
-    if number > MAX_AMOUNT:
+    if number > _MAX_AMOUNT:
         raise bad_request(f"field {field!r} is too large: {value}")
     amount = float(number)
     if not math.isfinite(amount):

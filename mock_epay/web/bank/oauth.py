@@ -18,8 +18,8 @@ from mock_epay.web.journal import note_client
 from mock_epay.web.readers import (
     CURRENCY_RE,
     INVOICE_ID_RE,
-    MAX_AMOUNT,
-    PLAIN_AMOUNT_RE,
+    is_plain_amount,
+    is_plain_text,
     parse_amount,
     parse_currency,
     parse_invoice_id,
@@ -80,7 +80,7 @@ def parse_token_request(raw: dict[str, Any], strict_invoice_id: bool) -> TokenRe
 
 def _plain(value: Any, max_length: int = 1024) -> bool:
     """A value every check of `parse_str` passes unchanged: ASCII text, trimmed, not blank, short."""
-    return type(value) is str and 0 < len(value) <= max_length and value.isascii() and value == value.strip()
+    return is_plain_text(value, max_length) and value != ""
 
 
 def _plain_token_request(decoded: TokenRequestShape, strict_invoice_id: bool) -> TokenRequest | None:
@@ -104,7 +104,7 @@ def _plain_token_request(decoded: TokenRequestShape, strict_invoice_id: bool) ->
         return TokenRequest(client_id, client_secret, " ".join(scope.split()), terminal or None)
     currency, amount = given(decoded.currency), given(decoded.amount)
     if not (terminal and _plain_invoice_id(invoice_value, strict_invoice_id)
-            and _plain(currency, 8) and CURRENCY_RE.match(currency) and _plain_amount(amount)):
+            and _plain(currency, 8) and CURRENCY_RE.match(currency) and is_plain_amount(amount)):
         return None
     return TokenRequest(client_id, client_secret, " ".join(scope.split()), terminal, invoice_value,
                         parse_amount(amount, "amount", allow_zero=True), currency)
@@ -112,13 +112,6 @@ def _plain_token_request(decoded: TokenRequestShape, strict_invoice_id: bool) ->
 
 def _plain_invoice_id(value: Any, strict: bool) -> bool:
     return _plain(value, 64) and (not strict or INVOICE_ID_RE.match(value) is not None)
-
-
-def _plain_amount(value: Any) -> bool:
-    """An amount `parse_amount` takes on its quick path (a positive int, or digits with <= 2 decimals)."""
-    if type(value) is int:
-        return 0 < value <= MAX_AMOUNT
-    return type(value) is str and PLAIN_AMOUNT_RE.match(value) is not None and float(value) > 0
 
 
 def _optional_text(value: Any, field: str) -> str | None:
