@@ -163,7 +163,7 @@ class PostgresState(SharedValues):
         if not rows:
             return None
         text = [value.decode() if value is not None else "" for value in rows[0][:6]]
-        return StoredDelivery(text[0], text[1], text[2], text[3], text[4], float(text[5]), bytea(rows[0][6]))
+        return delivery_from_row((*text[:5], float(text[5]), bytea(rows[0][6])))
 
     def forget_deliveries(self, client_id: str | None = None, *, pending_too: bool = False) -> None:
         """Drop final deliveries (of one merchant, or all); pending ones too with `pending_too`."""

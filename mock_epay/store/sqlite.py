@@ -74,7 +74,7 @@ class SqliteBackend(SqliteInvoices, SqliteJournal, SqliteState):
         self._merchant_cache: dict[str, Merchant] = {}
         self._merchants_loaded = False
         self._data_version = -1
-        self._version_in_write: int | None = None  # PRAGMA data_version read in this write transaction
+        self._version_in_write: int | None = None  # data_version read since this BEGIN
         self._next_token_expiry = 0.0  # epoch seconds: sweep expired tokens at the next issue after it
         self._tokens: dict[str, Token] = {}  # recently issued or read, dropped when another process writes
         SqliteInvoices.__init__(self)
@@ -118,13 +118,11 @@ class SqliteBackend(SqliteInvoices, SqliteJournal, SqliteState):
                 self._write_waiting_reservations()
             except BaseException:
                 self._depth = 0
-                self._version_in_write = None
                 self._waiting_rows.clear()
                 self._db.execute("ROLLBACK")
                 self._journal_batch[:0] = batch  # the requests still happened: journal them next time
                 raise
             self._depth = 0
-            self._version_in_write = None
             self._db.execute("COMMIT")
 
     def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
