@@ -51,17 +51,23 @@ from mock_epay.store.postgres_journal import PostgresJournal
 from mock_epay.store.postgres_products import PostgresProducts
 from mock_epay.store.postgres_schema import dump, frozen_mapping, load, migrate
 from mock_epay.store.postgres_state import PostgresState
+from mock_epay.store.postgres_trim import TrimWindows
 from mock_epay.store.short_cache import ShortCache
 
 TRANSACTION_COLUMNS = "SELECT record, version FROM transactions"
+SWEEP_INTERVAL = 1.0  # seconds on the mock's clock between sweeps of expired tokens
+SWEEP_SIZE = 16 * SWEEP_BATCH  # expired tokens one sweep deletes at most (the cap bounds the rest)
 _INSERT_TX = ("WITH added AS (INSERT INTO transactions (id, client_id, invoice_id, version, record) "
               "VALUES ($1, $2, $3, 0, $4) RETURNING seq), ")
-_MARK = ("marked AS (INSERT INTO succeeded (client_id, suffix, transaction_id) VALUES ($2, $7, $1) "
+_MARK = ("marked AS (INSERT INTO succeeded (client_id, suffix, transaction_id) VALUES ($2, $8, $1) "
          "ON CONFLICT (client_id, suffix) DO UPDATE SET transaction_id = EXCLUDED.transaction_id), ")
-_FREE_AND_CAP = ("freed AS (DELETE FROM reservations WHERE owner = $5) "
-                 "DELETE FROM transactions WHERE seq <= (SELECT seq FROM added) - $6")
-INSERT_PAYMENT = _INSERT_TX + _FREE_AND_CAP  # $1 id, $2 client, $3 invoice, $4 record, $5 owner, $6 cap
-INSERT_PAYMENT_MARKED = _INSERT_TX + _MARK + _FREE_AND_CAP  # and $7 the invoice's last six digits
+_FREE_AND_CAP = ("freed AS (DELETE FROM reservations WHERE owner = $5), "
+                 "trimmed AS (DELETE FROM transactions "
+                 "  WHERE seq > $7 AND seq <= (SELECT seq FROM added) - $6) "
+                 "SELECT seq FROM added")
+# $1 id, $2 client, $3 invoice, $4 record, $5 owner, $6 cap, $7 where the trim starts (postgres_trim)
+INSERT_PAYMENT = _INSERT_TX + _FREE_AND_CAP
+INSERT_PAYMENT_MARKED = _INSERT_TX + _MARK + _FREE_AND_CAP  # and $8 the invoice's last six digits
 
 
 def connect(url: str) -> psycopg.Connection[Any]:
@@ -97,6 +103,8 @@ class PostgresBackend(PostgresJournal):
         self._connections_lock = threading.Lock()  # guards the list only, never state
         self._merchant_cache: ShortCache[Merchant] = ShortCache()
         self._tokens: ShortCache[Token] = ShortCache()
+        self._trims = TrimWindows()  # where each capped table's next trim starts
+        self._last_sweep = float("-inf")  # when add_token last swept expired tokens (mock clock)
         self._open_reservations: set[int] = set()  # numbers of this process's reservations not yet freed
         PostgresJournal.__init__(self, journal_size)
         migrate(self._conn())
@@ -204,18 +212,31 @@ class PostgresBackend(PostgresJournal):
     # -- tokens ------------------------------------------------------------------
 
     def add_token(self, token: Token) -> None:
-        # One statement, so one round trip and its own transaction: sweep, insert, cap.
-        FAST.run(
+        # One statement, so one round trip and its own transaction: sweep, insert, cap (postgres_trim).
+        # Expired tokens are swept at most once a SWEEP_INTERVAL (each sweep walks the expiry index's
+        # entries of every row deleted since the last vacuum, so not on every write).
+        now = self.clock.now()
+        low = self._trims.low("tokens")
+        rows = FAST.run(
             self._conn(),
             "WITH swept AS (DELETE FROM tokens WHERE access_token IN (SELECT access_token FROM tokens "
             "  WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)), "
             "added AS (INSERT INTO tokens (access_token, client_id, expires_at, record) "
             "  VALUES ($3, $4, $5, $6) "
-            "  ON CONFLICT (access_token) DO UPDATE SET record = EXCLUDED.record RETURNING seq) "
-            "DELETE FROM tokens WHERE seq <= (SELECT seq FROM added) - $7",
-            (self.clock.now(), SWEEP_BATCH, token.access_token, token.client_id, token.expires_at,
-             dump(token), self._max_tokens))
+            "  ON CONFLICT (access_token) DO UPDATE SET record = EXCLUDED.record RETURNING seq), "
+            "trimmed AS (DELETE FROM tokens WHERE seq > $8 AND seq <= (SELECT seq FROM added) - $7) "
+            "SELECT seq FROM added",
+            (now, self._sweep_size(now.timestamp()), token.access_token, token.client_id, token.expires_at,
+             dump(token), self._max_tokens, low))
+        self._trims.trimmed("tokens", int(rows[0][0] or 0), self._max_tokens)
         self._tokens.put(token.access_token, token)
+
+    def _sweep_size(self, now: float) -> int:
+        """How many expired tokens this write sweeps: SWEEP_SIZE once a SWEEP_INTERVAL, else none."""
+        if abs(now - self._last_sweep) < SWEEP_INTERVAL:  # abs: the clock can be set back
+            return 0
+        self._last_sweep = now
+        return SWEEP_SIZE
 
     def token(self, access_token: str) -> Token | None:
         """Tokens this process issued or read within CACHE_SECONDS come from memory (a payment
@@ -277,9 +298,11 @@ class PostgresBackend(PostgresJournal):
         with self._tx() as conn:
             try:  # one statement, one round trip: insert, mark the success, free the invoice, cap
                 marked = tx.status.is_success
-                FAST.run(conn, INSERT_PAYMENT_MARKED if marked else INSERT_PAYMENT, (
+                rows = FAST.run(conn, INSERT_PAYMENT_MARKED if marked else INSERT_PAYMENT, (
                     tx.id, tx.client_id, tx.invoice_id, dump(tx), self._owner(reservation),
-                    self._max_transactions, *((invoice_suffix(tx.invoice_id),) if marked else ())))
+                    self._max_transactions, self._trims.low("transactions"),
+                    *((invoice_suffix(tx.invoice_id),) if marked else ())))
+                self._trims.trimmed("transactions", int(rows[0][0] or 0), self._max_transactions)
             except psycopg.errors.UniqueViolation:
                 raise ValueError(f"transaction {tx.id} is recorded already") from None
             self._open_reservations.discard(reservation.number)

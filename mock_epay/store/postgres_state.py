@@ -33,6 +33,7 @@ from mock_epay.gateway.models import Merchant
 from mock_epay.store.base import StoredDelivery
 from mock_epay.store.postgres_fast import FAST, bytea
 from mock_epay.store.postgres_schema import dump
+from mock_epay.store.postgres_trim import TrimWindows
 from mock_epay.store.shared_state import (
     CLOCK_KEY,
     DELIVERY_COLUMNS,
@@ -57,6 +58,7 @@ class PostgresState(SharedValues):
     reset: Any
     merchant: Any
     _declared_card_ids: set[str]
+    _trims: TrimWindows
 
     def _init_state(self, clock: Clock, delivery_log_size: int) -> None:
         self._delivery_log_size = delivery_log_size
@@ -123,14 +125,18 @@ class PostgresState(SharedValues):
 
     def save_delivery(self, delivery: StoredDelivery) -> None:
         """Insert or update one delivery (its claim is released); final ones past the cap go."""
-        FAST.run(
+        rows = FAST.run(
             self._conn(),
             f"WITH saved AS (INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) "  # noqa: S608
             "  ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, due_at = EXCLUDED.due_at, "
-            "  record = EXCLUDED.record, claimed_by = NULL, lease_until = NULL RETURNING seq) "
-            "DELETE FROM deliveries WHERE seq <= (SELECT seq FROM saved) - $8 AND status <> 'pending'",
+            "  record = EXCLUDED.record, claimed_by = NULL, lease_until = NULL RETURNING seq), "
+            "trimmed AS (DELETE FROM deliveries WHERE seq > $9 AND seq <= (SELECT seq FROM saved) - $8 "
+            "  AND status <> 'pending') "
+            "SELECT seq FROM saved",
             (delivery.id, delivery.client_id, delivery.invoice_id, delivery.transaction_id,
-             delivery.status, delivery.due_at, bytes(delivery.record), self._delivery_log_size))
+             delivery.status, delivery.due_at, bytes(delivery.record), self._delivery_log_size,
+             self._trims.low("deliveries")))
+        self._trims.trimmed("deliveries", int(rows[0][0] or 0), self._delivery_log_size)
 
     def deliveries(self) -> list[StoredDelivery]:
         """Every kept delivery, oldest first."""
