@@ -13,7 +13,8 @@ and its last six digits) into `reservations`, whose primary key lets one attempt
 successes go into `succeeded` (one per last six digits); transactions change only by
 `UPDATE ... WHERE version = %s`; a 3-D Secure hold ends under `SELECT ... FOR UPDATE`, so
 one caller wins. Merchants and tokens are cached for at most a second (`short_cache`). The
-schema and its migrations live in `mock_epay.store.postgres_schema`, the journal in `postgres_journal`.
+schema and its migrations live in `mock_epay.store.postgres_schema`, the journal in `postgres_journal`,
+the tokens in `postgres_tokens`, the retention caps' bounded trims in `postgres_trim`.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from mock_epay.core.fakedata import FakeData
 from mock_epay.gateway.codes import GENERIC
 from mock_epay.gateway.errors import EpayError
 from mock_epay.gateway.lifecycle import not_found_error
-from mock_epay.gateway.models import Merchant, SavedCard, Terminal, Token, Transaction, evolve
+from mock_epay.gateway.models import Merchant, SavedCard, Terminal, Transaction, evolve
 from mock_epay.settings import ConfigError
 from mock_epay.store.base import (
     CardIdTaken,
@@ -45,18 +46,17 @@ from mock_epay.store.base import (
     invoice_suffix,
 )
 from mock_epay.store.compose import ComposedCalls
-from mock_epay.store.memory import MAX_TOKENS, SWEEP_BATCH
+from mock_epay.store.memory import MAX_TOKENS
 from mock_epay.store.postgres_fast import FAST
 from mock_epay.store.postgres_journal import PostgresJournal
 from mock_epay.store.postgres_products import PostgresProducts
 from mock_epay.store.postgres_schema import dump, frozen_mapping, load, migrate
 from mock_epay.store.postgres_state import PostgresState
+from mock_epay.store.postgres_tokens import PostgresTokens
 from mock_epay.store.postgres_trim import TrimWindows
 from mock_epay.store.short_cache import ShortCache
 
 TRANSACTION_COLUMNS = "SELECT record, version FROM transactions"
-SWEEP_INTERVAL = 1.0  # seconds on the mock's clock between sweeps of expired tokens
-SWEEP_SIZE = 16 * SWEEP_BATCH  # expired tokens one sweep deletes at most (the cap bounds the rest)
 _INSERT_TX = ("WITH added AS (INSERT INTO transactions (id, client_id, invoice_id, version, record) "
               "VALUES ($1, $2, $3, 0, $4) RETURNING seq), ")
 _MARK = ("marked AS (INSERT INTO succeeded (client_id, suffix, transaction_id) VALUES ($2, $8, $1) "
@@ -88,7 +88,7 @@ def connect(url: str) -> psycopg.Connection[Any]:
         raise ConfigError(f"store: cannot connect to PostgreSQL: {first}") from None
 
 
-class PostgresBackend(PostgresJournal):
+class PostgresBackend(PostgresTokens, PostgresJournal):
     """The contract, in PostgreSQL. Keeps no domain rules: it stores what it is given."""
 
     def __init__(self, url: str, clock: Clock, max_transactions: int = 20_000, journal_size: int = 500,
@@ -102,9 +102,8 @@ class PostgresBackend(PostgresJournal):
         self._connections: list[psycopg.Connection[Any]] = []
         self._connections_lock = threading.Lock()  # guards the list only, never state
         self._merchant_cache: ShortCache[Merchant] = ShortCache()
-        self._tokens: ShortCache[Token] = ShortCache()
+        PostgresTokens.__init__(self)
         self._trims = TrimWindows()  # where each capped table's next trim starts
-        self._last_sweep = float("-inf")  # when add_token last swept expired tokens (mock clock)
         self._open_reservations: set[int] = set()  # numbers of this process's reservations not yet freed
         PostgresJournal.__init__(self, journal_size)
         migrate(self._conn())
@@ -208,49 +207,6 @@ class PostgresBackend(PostgresJournal):
     def terminal_of(self, client_id: str, terminal_id: str) -> Terminal | None:
         merchant = self.merchant(client_id)
         return merchant.terminal(terminal_id) if merchant else None
-
-    # -- tokens ------------------------------------------------------------------
-
-    def add_token(self, token: Token) -> None:
-        # One statement, so one round trip and its own transaction: sweep, insert, cap (postgres_trim).
-        # Expired tokens are swept at most once a SWEEP_INTERVAL (each sweep walks the expiry index's
-        # entries of every row deleted since the last vacuum, so not on every write).
-        now = self.clock.now()
-        low = self._trims.low("tokens")
-        rows = FAST.run(
-            self._conn(),
-            "WITH swept AS (DELETE FROM tokens WHERE access_token IN (SELECT access_token FROM tokens "
-            "  WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)), "
-            "added AS (INSERT INTO tokens (access_token, client_id, expires_at, record) "
-            "  VALUES ($3, $4, $5, $6) "
-            "  ON CONFLICT (access_token) DO UPDATE SET record = EXCLUDED.record RETURNING seq), "
-            "trimmed AS (DELETE FROM tokens WHERE seq > $8 AND seq <= (SELECT seq FROM added) - $7) "
-            "SELECT seq FROM added",
-            (now, self._sweep_size(now.timestamp()), token.access_token, token.client_id, token.expires_at,
-             dump(token), self._max_tokens, low))
-        self._trims.trimmed("tokens", int(rows[0][0] or 0), self._max_tokens)
-        self._tokens.put(token.access_token, token)
-
-    def _sweep_size(self, now: float) -> int:
-        """How many expired tokens this write sweeps: SWEEP_SIZE once a SWEEP_INTERVAL, else none."""
-        if abs(now - self._last_sweep) < SWEEP_INTERVAL:  # abs: the clock can be set back
-            return 0
-        self._last_sweep = now
-        return SWEEP_SIZE
-
-    def token(self, access_token: str) -> Token | None:
-        """Tokens this process issued or read within CACHE_SECONDS come from memory (a payment
-        reads its token twice); an expired one is always read again (it may have been swept)."""
-        self.poll_notifications()  # the expiry check reads the clock another process may have moved
-        cached = self._tokens.get(access_token)
-        if cached is not None and cached.expires_at > self.clock.now():
-            return cached
-        rows = FAST.run(self._conn(), "SELECT record FROM tokens WHERE access_token = $1", (access_token,))
-        if not rows:
-            return None
-        token = load(Token, _text(rows[0][0]))
-        self._tokens.put(access_token, token)
-        return token
 
     # -- invoices ----------------------------------------------------------------
 
