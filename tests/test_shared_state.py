@@ -195,3 +195,22 @@ def test_only_rules_with_state_reach_the_store(open_twice):
     assert calls == []
     engine.decide(attempt_for(amount=4321))
     assert calls == ["take_scenario_step"]
+
+
+def test_a_queued_delivery_due_now_is_saved_and_claimed_in_one_call(open_twice):
+    first, second = open_twice(), open_twice()
+    assert first.queue_delivery(delivery(1), "first", 100.0, 30.0) is True
+    assert first.stored_delivery("d1").status == "pending"
+    assert second.claim_delivery("d1", "second", 100.0, 30.0) is None  # the queuing claim holds
+    assert second.claim_delivery("d1", "second", 131.0, 30.0) is not None  # until its lease ends
+
+
+def test_a_queued_delivery_not_due_or_known_already_is_claimed_only_as_claim_delivery_would(open_twice):
+    store = open_twice()
+    assert store.queue_delivery(delivery(2, due_at=500.0), "me", 100.0, 30.0) is False  # not due
+    assert store.claim_delivery("d2", "me", 500.0, 30.0) is not None
+    store.save_delivery(delivery(3))
+    assert store.claim_delivery("d3", "other", 100.0, 30.0) is not None
+    # the same id queued again is saved (its claim released) and then claimed as usual
+    assert store.queue_delivery(delivery(3), "me", 100.0, 30.0) is True
+    assert store.claim_delivery("d3", "other", 100.0, 30.0) is None

@@ -60,18 +60,24 @@ class Outbox:
         return self._clock.monotonic() + (wall_due - self._clock.now().timestamp())
 
     def save(self, delivery: Delivery) -> None:
-        """Write the delivery as it is now (and release this process's claim on it)."""
+        """Write the delivery as it is now (and release this process's claim on it); one just
+        queued and due at once is claimed in the same call."""
+        queued = (delivery.status is DeliveryStatus.PENDING and not delivery.attempts
+                  and not delivery.waiting)
         try:
-            self._store.save_delivery(to_stored(delivery, self._wall(delivery.due_at)))
+            stored = to_stored(delivery, self._wall(delivery.due_at))
+            if queued:
+                claimed = self._store.queue_delivery(stored, self.owner, self._clock.now().timestamp(),
+                                                     self.lease)
+            else:
+                self._store.save_delivery(stored)
         except Exception:  # an unstorable body must not stop delivery; the log line says so
             log.exception("callback %s: could not be saved to the store's outbox", delivery.id)
             return
         if delivery.status is not DeliveryStatus.PENDING:
             self._fresh.pop(delivery.id, None)
-        elif not delivery.attempts and not delivery.waiting:  # just queued, due at once: claim it now
-            now = self._clock.now().timestamp()
-            if self._store.claim_delivery(delivery.id, self.owner, now, self.lease) is not None:
-                self._fresh[delivery.id] = self._clock.monotonic() + self.fresh_claim_seconds
+        elif queued and claimed:
+            self._fresh[delivery.id] = self._clock.monotonic() + self.fresh_claim_seconds
 
     def load(self) -> list[Delivery]:
         """Every kept delivery, oldest first, due times on this process's scale."""

@@ -138,6 +138,31 @@ class PostgresState(SharedValues):
              self._trims.low("deliveries")))
         self._trims.trimmed("deliveries", int(rows[0][0] or 0), self._delivery_log_size)
 
+    def queue_delivery(self, delivery: StoredDelivery, owner: str, now: float, lease: float) -> bool:
+        """Insert a just-queued delivery already claimed for `owner` when it is pending and due: one
+        statement where `save_delivery` and `claim_delivery` take two round trips. A delivery whose
+        id is in the table already is saved as `save_delivery` does, then claimed as usual."""
+        if delivery.status != "pending" or delivery.due_at > now + DUE_TOLERANCE:
+            self.save_delivery(delivery)
+            return self.claim_delivery(delivery.id, owner, now, lease) is not None
+        rows = FAST.run(
+            self._conn(),
+            f"WITH saved AS (INSERT INTO deliveries ({DELIVERY_COLUMNS}, claimed_by, lease_until) "  # noqa: S608
+            "  VALUES ($1, $2, $3, $4, $5, $6, $7, $10, $11) "
+            "  ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, due_at = EXCLUDED.due_at, "
+            "  record = EXCLUDED.record, claimed_by = NULL, lease_until = NULL "
+            "  RETURNING seq, xmax = 0 AS inserted), "
+            "trimmed AS (DELETE FROM deliveries WHERE seq > $9 AND seq <= (SELECT seq FROM saved) - $8 "
+            "  AND status <> 'pending') "
+            "SELECT seq, inserted FROM saved",
+            (delivery.id, delivery.client_id, delivery.invoice_id, delivery.transaction_id,
+             delivery.status, delivery.due_at, bytes(delivery.record), self._delivery_log_size,
+             self._trims.low("deliveries"), owner, now + lease))
+        self._trims.trimmed("deliveries", int(rows[0][0] or 0), self._delivery_log_size)
+        if rows[0][1] == b"t":
+            return True
+        return self.claim_delivery(delivery.id, owner, now, lease) is not None
+
     def deliveries(self) -> list[StoredDelivery]:
         """Every kept delivery, oldest first."""
         rows = self._conn().execute(f"SELECT {DELIVERY_COLUMNS} FROM deliveries ORDER BY seq").fetchall()  # noqa: S608

@@ -122,6 +122,12 @@ class SqliteState(SharedValues):
                 (owner, now + lease, delivery_id, now + DUE_TOLERANCE, owner, now)).fetchall()
             return delivery_from_row(row[0]) if row else None
 
+    def queue_delivery(self, delivery: StoredDelivery, owner: str, now: float, lease: float) -> bool:
+        """Save a just-queued delivery and claim its first attempt, in one write transaction."""
+        with self._write():
+            self.save_delivery(delivery)
+            return self.claim_delivery(delivery.id, owner, now, lease) is not None
+
     def forget_deliveries(self, client_id: str | None = None, *, pending_too: bool = False) -> None:
         """Drop final deliveries (of one merchant, or all); pending ones too with `pending_too`."""
         where = "" if pending_too else "status != 'pending'"
