@@ -111,6 +111,14 @@ class PostgresBackend(PostgresTokens, PostgresJournal):
     # -- connections -------------------------------------------------------------
 
     def _conn(self) -> psycopg.Connection[Any]:
+        """This thread's connection, after the BEGIN an `atomic()` scope left pending, if any."""
+        conn = self._thread_conn()
+        if getattr(self._local, "begin_pending", False):
+            self._local.begin_pending = False
+            FAST.command(conn, b"BEGIN")
+        return conn
+
+    def _thread_conn(self) -> psycopg.Connection[Any]:
         conn = getattr(self._local, "conn", None)
         if conn is None or conn.closed:
             conn = self._local.conn = connect(self._url)
@@ -118,30 +126,50 @@ class PostgresBackend(PostgresTokens, PostgresJournal):
                 self._connections.append(conn)
         return conn
 
+    def _take_pending_begin(self) -> bool:
+        """Whether an `atomic()` scope's BEGIN is still unsent; the caller then sends it in the same
+        round trip as its own first statements (`FastStatements.run_together(begin=True)`)."""
+        if getattr(self._local, "begin_pending", False):
+            self._local.begin_pending = False
+            return True
+        return False
+
     @contextmanager
-    def _tx(self) -> Iterator[psycopg.Connection[Any]]:
+    def _tx(self, defer_begin: bool = False) -> Iterator[psycopg.Connection[Any]]:
         """One transaction on this thread's connection; nested uses join the outer one (no savepoint:
-        a failed statement fails the whole scope)."""
-        conn = self._conn()
+        a failed statement fails the whole scope).
+
+        With `defer_begin` (an `atomic()` scope) the BEGIN waits for the scope's first statement:
+        the first call that takes the connection sends it, or a call that can carry it in its own
+        round trip takes it (`_take_pending_begin`), so a payment's BEGIN costs no round trip."""
         local = self._local
         if getattr(local, "depth", 0):
+            conn = self._conn()
             local.depth += 1
             try:
                 yield conn
             finally:
                 local.depth -= 1
             return
+        conn = self._thread_conn()
         local.depth = 1
-        FAST.command(conn, b"BEGIN")
+        if defer_begin:
+            local.begin_pending = True
+        else:
+            FAST.command(conn, b"BEGIN")
         try:
             yield conn
-            self._write_journal(conn, due_only=True)
+            if not getattr(local, "begin_pending", False):
+                self._write_journal(conn, due_only=True)
         except BaseException:
             local.depth = 0
-            if not conn.closed:
+            began = not self._take_pending_begin()
+            if began and not conn.closed:
                 FAST.command(conn, b"ROLLBACK")
             raise
         local.depth = 0
+        if self._take_pending_begin():  # nothing ran in the scope: no transaction to end
+            return
         FAST.command(conn, b"COMMIT")
 
     def _one(self, query: str, params: tuple[Any, ...] = ()) -> Any:
@@ -213,7 +241,8 @@ class PostgresBackend(PostgresTokens, PostgresJournal):
     def _owner(self, reservation: InvoiceReservation) -> str:
         return f"{self._instance}:{reservation.number}"
 
-    def _reserve(self, conn: psycopg.Connection[Any], reservation: InvoiceReservation) -> None:
+    def _reserve(self, conn: psycopg.Connection[Any], reservation: InvoiceReservation,
+                 begin: bool = False) -> None:
         """Insert the invoice's two keys (the duplicate error when either is taken or succeeded).
 
         The keys go in first: a concurrent holder's insert makes this one wait for its commit,
@@ -225,14 +254,16 @@ class PostgresBackend(PostgresTokens, PostgresJournal):
             ("INSERT INTO reservations (client_id, key, owner) VALUES ($1, $2, $3), ($1, $4, $3) "
              "ON CONFLICT DO NOTHING RETURNING 1",
              (client_id, invoice_id, self._owner(reservation), "~" + suffix)),
-            ("SELECT 1 FROM succeeded WHERE client_id = $1 AND suffix = $2", (client_id, suffix))])
+            ("SELECT 1 FROM succeeded WHERE client_id = $1 AND suffix = $2", (client_id, suffix))],
+            begin=begin)
         if len(taken) != 2 or succeeded:
             raise duplicate_error()
 
     def reserve_invoice(self, client_id: str, invoice_id: str) -> InvoiceReservation:
         reservation = InvoiceReservation(client_id, invoice_id)
+        begin = self._take_pending_begin()  # a payment's atomic() scope starts with its reservation
         with self._tx() as conn:
-            self._reserve(conn, reservation)
+            self._reserve(conn, reservation, begin)
             self._open_reservations.add(reservation.number)
         return reservation
 
@@ -452,7 +483,7 @@ class PostgresStore(ComposedCalls, PostgresProducts, PostgresState, PostgresBack
 
     def atomic(self) -> AbstractContextManager[Any]:
         """One transaction (`BEGIN` ... `COMMIT`) on this thread's connection, which the calls inside join."""
-        return self._tx()
+        return self._tx(defer_begin=True)
 
     def __init__(
         self,

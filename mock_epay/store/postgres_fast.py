@@ -13,6 +13,7 @@ opened here (`BEGIN` / `COMMIT` / `ROLLBACK`, see `PostgresBackend._tx`) cover b
 
 from __future__ import annotations
 
+import select
 import weakref
 from datetime import datetime
 from typing import Any
@@ -60,6 +61,13 @@ def _raise_for(result: pq.abc.PGresult) -> None:
     raise kind(message)
 
 
+def _wait_for_answer(pgconn: Any) -> None:
+    """Block (GIL released, in `select`) until libpq has the next result without waiting itself."""
+    while pgconn.is_busy():
+        select.select([pgconn.socket], [], [])
+        pgconn.consume_input()
+
+
 class FastStatements:
     """Prepared statements by SQL text (with `$1`-style placeholders), per connection."""
 
@@ -77,20 +85,27 @@ class FastStatements:
             _raise_for(result)
         return _rows(result)
 
-    def run_together(self, conn: psycopg.Connection[Any],
-                     statements: list[tuple[str, tuple[Any, ...]]]) -> list[list[Row]]:
+    def run_together(self, conn: psycopg.Connection[Any], statements: list[tuple[str, tuple[Any, ...]]],
+                     begin: bool = False) -> list[list[Row]]:
         """Send the statements at once (libpq's pipeline mode: one round trip), run in order, each
         with its own snapshot as if sent one by one; the rows of each. The first failure raises,
-        and the statements after it are not run."""
+        and the statements after it are not run. With `begin`, a `BEGIN` goes first (its result
+        is not returned), so the transaction starts in the same round trip.
+
+        The answers are awaited in `select` (without the GIL), not inside libpq: a statement
+        waiting on a row lock another thread of this process holds must not stop that thread."""
         pgconn = conn.pgconn
         names = [self._prepared(pgconn, sql) for sql, _ in statements]
         pgconn.enter_pipeline_mode()
         try:
+            if begin:
+                pgconn.send_query_params(b"BEGIN", None)
             for name, (_, params) in zip(names, statements, strict=True):
                 pgconn.send_query_prepared(name, _values(params))
             pgconn.pipeline_sync()
             results = []
             while True:
+                _wait_for_answer(pgconn)
                 result = pgconn.get_result()
                 if result is None:
                     continue
@@ -102,7 +117,7 @@ class FastStatements:
         for result in results:
             if result.status not in _OK:
                 _raise_for(result)
-        return [_rows(result) for result in results]
+        return [_rows(result) for result in results[1 if begin else 0:]]
 
     def _prepared(self, pgconn: Any, sql: str) -> bytes:
         """The statement's name, prepared on this connection first if it is not yet."""
