@@ -108,3 +108,50 @@ def test_a_callback_queued_with_its_payment_is_claimed_by_this_process(tmp_path)
     assert store.claim_delivery(delivery.id, "another process", now, 20) is None
     assert mine.claim(delivery)  # its first attempt uses the claim made as it was queued
     assert store.claimable_deliveries(now + 21) != []  # the claim has a lease: a dead process's runs out
+
+
+# -- PostgreSQL: the scope's BEGIN rides with its first statements ----------------------------------
+
+
+def test_a_scope_that_starts_with_another_call_than_a_reservation_is_still_one_transaction(pg_store_url):  # noqa: F811
+    from mock_epay.store.base import StoredDelivery
+
+    store = postgres_store(pg_store_url)
+    with pytest.raises(RuntimeError), store.atomic():
+        store.save_delivery(StoredDelivery("d1", "a", "inv", "tx", "pending", 0.0, b"{}"))
+        raise RuntimeError("the scope fails")
+    assert store.stored_delivery("d1") is None
+    with store.atomic():
+        pass  # nothing ran: nothing to commit, and the connection stays usable
+    assert record(store, "000000707").invoice_id == "000000707"
+    store.close()
+
+
+def test_a_reservation_waiting_on_another_threads_lock_does_not_stop_that_thread(pg_store_url):  # noqa: F811
+    import threading
+
+    store = postgres_store(pg_store_url)
+    held, waiting_done = threading.Event(), threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def holder() -> None:
+        with store.atomic():
+            reservation = store.reserve_invoice("a", "000000708")
+            held.set()
+            waiting_done.wait(0.5)  # the other thread is blocked on this reservation's row meanwhile
+            outcome["tx"] = store.record_payment(reservation, attempt("000000708"), APPROVED,
+                                                 store.make_card("4405639704015096"))
+
+    def contender() -> None:
+        held.wait(10)
+        outcome["duplicate"] = refused_as_duplicate(lambda: store.reserve_invoice("a", "000000708"))
+        waiting_done.set()
+
+    threads = [threading.Thread(target=holder), threading.Thread(target=contender)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not any(thread.is_alive() for thread in threads), "a blocked reservation stopped the holder"
+    assert outcome["duplicate"] and store.transaction("a", outcome["tx"].id) is not None
+    store.close()
