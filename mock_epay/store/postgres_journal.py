@@ -4,8 +4,9 @@ Mixed into `mock_epay.store.postgres.PostgresBackend` (it uses its `_conn` and `
 SQLite (`mock_epay.store.sqlite_journal`): a request costs no round trip of its own; once
 JOURNAL_BATCH entries wait, or the oldest has waited JOURNAL_DELAY seconds, they go in with the
 next transaction (just before its commit) or in one statement of their own, the table cut to
-`journal_size` rows in the same statement; reading the journal writes them first. A crash of the
-process can lose the entries still waiting, never a payment, token or callback.
+`journal_size` rows in the same statement (a bounded range, `postgres_trim`); reading the journal
+writes them first. A crash of the process can lose the entries still waiting, never a payment,
+token or callback.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class PostgresJournal:
     # provided by the backend (store/postgres.py) this is mixed into
     _conn: Any
     _local: Any
+    _trims: Any  # where the table's next bounded trim starts (postgres_trim)
 
     def __init__(self, journal_size: int) -> None:
         self._journal_size = journal_size
@@ -50,10 +52,14 @@ class PostgresJournal:
         if not self._journal_batch or (due_only and not self._journal_due()):
             return
         batch, self._journal_batch = self._journal_batch, []
-        conn.execute("WITH added AS (INSERT INTO journal (entry, client_id) "
-                     "SELECT * FROM unnest(%s::bytea[], %s::text[]) RETURNING seq) "
-                     "DELETE FROM journal WHERE seq <= (SELECT max(seq) FROM added) - %s",
-                     ([e for e, _ in batch], [c for _, c in batch], self._journal_size))
+        row = conn.execute("WITH added AS (INSERT INTO journal (entry, client_id) "
+                           "SELECT * FROM unnest(%s::bytea[], %s::text[]) RETURNING seq), "
+                           "trimmed AS (DELETE FROM journal "
+                           "  WHERE seq > %s AND seq <= (SELECT max(seq) FROM added) - %s) "
+                           "SELECT max(seq) FROM added",
+                           ([e for e, _ in batch], [c for _, c in batch], self._trims.low("journal"),
+                            self._journal_size)).fetchone()
+        self._trims.trimmed("journal", int(row[0] or 0) if row else 0, self._journal_size)
 
     def forget_waiting_journal(self, client_id: str | None) -> None:
         """Drop the entries still waiting for one merchant (None: everyone's), as its rows are deleted."""
