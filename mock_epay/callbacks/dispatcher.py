@@ -164,6 +164,8 @@ class CallbackDispatcher:
             for task in unfinished:
                 task.cancel()
             await asyncio.gather(*unfinished, return_exceptions=True)
+        if self.outbox is not None:
+            self.outbox.flush()  # the final saves of this last loop turn
         if self.outbox is not None and self._pending:
             log.info("shutdown: %d callback(s) stay pending in the store and resume on the next start",
                      len(self._pending))

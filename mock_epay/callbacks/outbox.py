@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 from mock_epay.callbacks.delivery_log import Delivery, DeliveryStatus, from_stored, to_stored, use_durable_ids
 from mock_epay.core.clock import Clock
-from mock_epay.store.base import DeliveryStore
+from mock_epay.store.base import DeliveryStore, StoredDelivery
 
 log = logging.getLogger("mock_epay.callbacks")
 LEASE_MARGIN_SECONDS = (1.0, 10.0)  # the margin past the callback timeout: the timeout itself, within these
@@ -46,6 +46,7 @@ class Outbox:
         # lease still has the whole callback timeout left for the attempt itself.
         self.fresh_claim_seconds = margin / 2
         self._fresh: dict[str, float] = {}  # delivery id -> until when (monotonic) its queued claim serves
+        self._finals: list[StoredDelivery] = []  # final saves waiting for this loop turn's flush
         use_durable_ids()
 
     @classmethod
@@ -61,12 +62,15 @@ class Outbox:
 
     def save(self, delivery: Delivery) -> None:
         """Write the delivery as it is now (and release this process's claim on it); one just
-        queued and due at once is claimed in the same call."""
+        queued and due at once is claimed in the same call. A final one (delivered, failed) is
+        written with the others that end in the same turn of the event loop (`flush`)."""
         queued = (delivery.status is DeliveryStatus.PENDING and not delivery.attempts
                   and not delivery.waiting)
         try:
             stored = to_stored(delivery, self._wall(delivery.due_at))
-            if queued:
+            if delivery.status is not DeliveryStatus.PENDING and self._flush_soon():
+                self._finals.append(stored)
+            elif queued:
                 claimed = self._store.queue_delivery(stored, self.owner, self._clock.now().timestamp(),
                                                      self.lease)
             else:
@@ -79,12 +83,36 @@ class Outbox:
         elif queued and claimed:
             self._fresh[delivery.id] = self._clock.monotonic() + self.fresh_claim_seconds
 
+    def _flush_soon(self) -> bool:
+        """Make sure a flush is scheduled on the running loop; False without one (write at once)."""
+        if not self._finals:
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:
+                return False
+        return True
+
+    def flush(self) -> None:
+        """Write the final deliveries saved since the last flush, in one store call.
+
+        Until then each still shows pending in the store under this process's claim, so no other
+        process takes it; a crash in between sends it again after the restart (at least once)."""
+        finals, self._finals = self._finals, []
+        if not finals:
+            return
+        try:
+            self._store.save_deliveries(finals)
+        except Exception:  # the store is briefly unavailable: they stay pending and are resent later
+            log.exception("callback outbox: could not save %d finished deliveries", len(finals))
+
     def load(self) -> list[Delivery]:
         """Every kept delivery, oldest first, due times on this process's scale."""
+        self.flush()
         return [self._loaded(stored) for stored in self._store.deliveries()]
 
     def orphans(self, known: set[str]) -> list[Delivery]:
         """Pending deliveries no process holds a live claim on and this one does not know."""
+        self.flush()
         now = self._clock.now().timestamp()
         return [self._loaded(s) for s in self._store.claimable_deliveries(now) if s.id not in known]
 
@@ -118,4 +146,5 @@ class Outbox:
                 log.exception("callback outbox: polling failed")
 
     def forget(self, client_id: str | None) -> None:
+        self.flush()
         self._store.forget_deliveries(client_id)

@@ -274,6 +274,8 @@ class DeliveryStore(Protocol):
     def claim_delivery(self, delivery_id: str, owner: str, now: float, lease: float) -> StoredDelivery | None:
         """Claim the next attempt of a pending delivery that is due, for `owner` until `now + lease`;
         None when it is final, not due, or another owner's lease still runs."""
+    def save_deliveries(self, deliveries: list[StoredDelivery]) -> None:
+        """`save_delivery` of each, in order, as one call (one statement where the backend can)."""
     def queue_delivery(self, delivery: StoredDelivery, owner: str, now: float, lease: float) -> bool:
         """`save_delivery` of a delivery just queued, then `claim_delivery` of its first attempt for
         `owner`, as one call (one statement where the backend can); whether it was claimed."""

@@ -138,6 +138,28 @@ class PostgresState(SharedValues):
              self._trims.low("deliveries")))
         self._trims.trimmed("deliveries", int(rows[0][0] or 0), self._delivery_log_size)
 
+    def save_deliveries(self, deliveries: list[StoredDelivery]) -> None:
+        """Save several deliveries (the last save of an id wins) in one statement, so one round trip."""
+        latest = list({delivery.id: delivery for delivery in deliveries}.values())
+        if len(latest) <= 1:
+            for delivery in latest:
+                self.save_delivery(delivery)
+            return
+        columns = list(zip(*((d.id, d.client_id, d.invoice_id, d.transaction_id, d.status, d.due_at,
+                              bytes(d.record)) for d in latest), strict=True))
+        row = self._conn().execute(
+            f"WITH saved AS (INSERT INTO deliveries ({DELIVERY_COLUMNS}) "  # noqa: S608
+            "  SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
+            "  %s::float8[], %s::bytea[]) "
+            "  ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, due_at = EXCLUDED.due_at, "
+            "  record = EXCLUDED.record, claimed_by = NULL, lease_until = NULL RETURNING seq), "
+            "trimmed AS (DELETE FROM deliveries WHERE seq > %s AND seq <= (SELECT max(seq) FROM saved) - %s "
+            "  AND status <> 'pending') "
+            "SELECT max(seq) FROM saved",
+            (*(list(column) for column in columns), self._trims.low("deliveries"),
+             self._delivery_log_size)).fetchone()
+        self._trims.trimmed("deliveries", int(row[0] or 0) if row else 0, self._delivery_log_size)
+
     def queue_delivery(self, delivery: StoredDelivery, owner: str, now: float, lease: float) -> bool:
         """Insert a just-queued delivery already claimed for `owner` when it is pending and due: one
         statement where `save_delivery` and `claim_delivery` take two round trips. A delivery whose

@@ -122,6 +122,12 @@ class SqliteState(SharedValues):
                 (owner, now + lease, delivery_id, now + DUE_TOLERANCE, owner, now)).fetchall()
             return delivery_from_row(row[0]) if row else None
 
+    def save_deliveries(self, deliveries: list[StoredDelivery]) -> None:
+        """Save each delivery, in order, in one write transaction."""
+        with self._write():
+            for delivery in deliveries:
+                self.save_delivery(delivery)
+
     def queue_delivery(self, delivery: StoredDelivery, owner: str, now: float, lease: float) -> bool:
         """Save a just-queued delivery and claim its first attempt, in one write transaction."""
         with self._write():
