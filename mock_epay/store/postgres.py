@@ -5,7 +5,8 @@ because the store contract is synchronous: one connection per thread (the event 
 in a server, so one per process), each contract call one transaction, and `atomic()` one
 transaction for several calls (a payment's reservation, record and callback). The hot statements
 go straight through libpq (`mock_epay.store.postgres_fast`: prepared once, a reservation's two
-statements in one round trip); commits do not wait for the server's WAL flush (see `connect`).
+statements and its transaction's BEGIN in one round trip); commits do not wait for the server's
+WAL flush (see `postgres_connection.connect`).
 
 Every invariant holds in the database itself, never by an in-process lock, so it holds
 across processes and replicas: an invoice is reserved by inserting its two keys (the invoice
@@ -14,7 +15,8 @@ successes go into `succeeded` (one per last six digits); transactions change onl
 `UPDATE ... WHERE version = %s`; a 3-D Secure hold ends under `SELECT ... FOR UPDATE`, so
 one caller wins. Merchants and tokens are cached for at most a second (`short_cache`). The
 schema and its migrations live in `mock_epay.store.postgres_schema`, the journal in `postgres_journal`,
-the tokens in `postgres_tokens`, the retention caps' bounded trims in `postgres_trim`.
+the tokens in `postgres_tokens`, connections and transactions in `postgres_connection`, the
+retention caps' bounded trims in `postgres_trim`.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from __future__ import annotations
 import hmac
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
@@ -35,7 +37,6 @@ from mock_epay.gateway.codes import GENERIC
 from mock_epay.gateway.errors import EpayError
 from mock_epay.gateway.lifecycle import not_found_error
 from mock_epay.gateway.models import Merchant, SavedCard, Terminal, Transaction, evolve
-from mock_epay.settings import ConfigError
 from mock_epay.store.base import (
     CardIdTaken,
     HoldNotFound,
@@ -47,6 +48,7 @@ from mock_epay.store.base import (
 )
 from mock_epay.store.compose import ComposedCalls
 from mock_epay.store.memory import MAX_TOKENS
+from mock_epay.store.postgres_connection import PostgresConnections
 from mock_epay.store.postgres_fast import FAST
 from mock_epay.store.postgres_journal import PostgresJournal
 from mock_epay.store.postgres_products import PostgresProducts
@@ -70,25 +72,7 @@ INSERT_PAYMENT = _INSERT_TX + _FREE_AND_CAP
 INSERT_PAYMENT_MARKED = _INSERT_TX + _MARK + _FREE_AND_CAP  # and $8 the invoice's last six digits
 
 
-def connect(url: str) -> psycopg.Connection[Any]:
-    """A connection to `url` (ConfigError, one line, when the server cannot be reached).
-
-    Its commits do not wait for the server's WAL flush (`synchronous_commit = off`, unless the URL
-    sets it): a mock-epay process killed at any moment loses nothing it committed; only a crash of
-    the PostgreSQL server itself (or of its machine) can lose its last fraction of a second of
-    commits, never corrupt the database, as SQLite's `synchronous=NORMAL` does on a power cut.
-    """
-    try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
-        if "synchronous_commit" not in url:
-            conn.execute("SET synchronous_commit = off")
-        return conn
-    except psycopg.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"store: cannot connect to PostgreSQL: {first}") from None
-
-
-class PostgresBackend(PostgresTokens, PostgresJournal):
+class PostgresBackend(PostgresConnections, PostgresTokens, PostgresJournal):
     """The contract, in PostgreSQL. Keeps no domain rules: it stores what it is given."""
 
     def __init__(self, url: str, clock: Clock, max_transactions: int = 20_000, journal_size: int = 500,
@@ -107,70 +91,6 @@ class PostgresBackend(PostgresTokens, PostgresJournal):
         self._open_reservations: set[int] = set()  # numbers of this process's reservations not yet freed
         PostgresJournal.__init__(self, journal_size)
         migrate(self._conn())
-
-    # -- connections -------------------------------------------------------------
-
-    def _conn(self) -> psycopg.Connection[Any]:
-        """This thread's connection, after the BEGIN an `atomic()` scope left pending, if any."""
-        conn = self._thread_conn()
-        if getattr(self._local, "begin_pending", False):
-            self._local.begin_pending = False
-            FAST.command(conn, b"BEGIN")
-        return conn
-
-    def _thread_conn(self) -> psycopg.Connection[Any]:
-        conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed:
-            conn = self._local.conn = connect(self._url)
-            with self._connections_lock:
-                self._connections.append(conn)
-        return conn
-
-    def _take_pending_begin(self) -> bool:
-        """Whether an `atomic()` scope's BEGIN is still unsent; the caller then sends it in the same
-        round trip as its own first statements (`FastStatements.run_together(begin=True)`)."""
-        if getattr(self._local, "begin_pending", False):
-            self._local.begin_pending = False
-            return True
-        return False
-
-    @contextmanager
-    def _tx(self, defer_begin: bool = False) -> Iterator[psycopg.Connection[Any]]:
-        """One transaction on this thread's connection; nested uses join the outer one (no savepoint:
-        a failed statement fails the whole scope).
-
-        With `defer_begin` (an `atomic()` scope) the BEGIN waits for the scope's first statement:
-        the first call that takes the connection sends it, or a call that can carry it in its own
-        round trip takes it (`_take_pending_begin`), so a payment's BEGIN costs no round trip."""
-        local = self._local
-        if getattr(local, "depth", 0):
-            conn = self._conn()
-            local.depth += 1
-            try:
-                yield conn
-            finally:
-                local.depth -= 1
-            return
-        conn = self._thread_conn()
-        local.depth = 1
-        if defer_begin:
-            local.begin_pending = True
-        else:
-            FAST.command(conn, b"BEGIN")
-        try:
-            yield conn
-            if not getattr(local, "begin_pending", False):
-                self._write_journal(conn, due_only=True)
-        except BaseException:
-            local.depth = 0
-            began = not self._take_pending_begin()
-            if began and not conn.closed:
-                FAST.command(conn, b"ROLLBACK")
-            raise
-        local.depth = 0
-        if self._take_pending_begin():  # nothing ran in the scope: no transaction to end
-            return
-        FAST.command(conn, b"COMMIT")
 
     def _one(self, query: str, params: tuple[Any, ...] = ()) -> Any:
         return self._conn().execute(query, params).fetchone()
