@@ -168,3 +168,18 @@ def test_checkpoint_restarts_a_long_wal(tmp_path, monkeypatch):
     finally:
         other.close()
         writer.close()
+
+
+def test_the_wal_file_is_cut_back_after_a_burst(tmp_path):
+    from mock_epay.store.sqlite_schema import WAL_SIZE_LIMIT_BYTES
+
+    db = open_database(str(tmp_path / "s.db"))
+    wal = tmp_path / "s.db-wal"
+    db.execute("PRAGMA wal_autocheckpoint=0")  # the server checkpoints from its own thread
+    for number in range(24):  # a burst: 24 MB of WAL before any checkpoint
+        db.execute("INSERT INTO kv (key, value) VALUES (?, ?)", (f"k{number}", "x" * 1024 * 1024))
+    assert wal.stat().st_size > WAL_SIZE_LIMIT_BYTES
+    db.execute("PRAGMA wal_checkpoint(RESTART)")  # what the checkpoint thread runs on a long WAL
+    db.execute("INSERT INTO kv (key, value) VALUES ('after', '')")  # the next commit starts the WAL over
+    assert wal.stat().st_size <= WAL_SIZE_LIMIT_BYTES
+    db.close()
