@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import ctypes
 import dataclasses
@@ -311,11 +312,13 @@ def _on_listening(settings: Settings, generated: bool) -> Any:
             log.info("admin token (generated, MOCK_EPAY_ADMIN_TOKEN=auto): %s", settings.admin_token)
         elif settings.admin_token is None and not is_loopback(settings.host):
             log.warning("the /_mock/ admin API is open to anyone who reaches this port (allow_open_admin)")
-        release_startup_memory()
+        # Not before the first answers: the port serves at once, the heap is tidied just after.
+        asyncio.get_running_loop().call_later(RELEASE_DELAY_S, release_startup_memory)
 
     return listening
 
 
+RELEASE_DELAY_S = 0.05  # after listening, when release_startup_memory runs (first requests first)
 GC_THRESHOLDS = (10_000, 20, 20)  # young objects before a collection; passes before the next older one
 
 
