@@ -49,6 +49,34 @@ if TYPE_CHECKING:
 
     from mock_epay.core.clock import Clock
 
+def _row(delivery: StoredDelivery) -> tuple[Any, ...]:
+    """A delivery's values in DELIVERY_COLUMNS order."""
+    return (delivery.id, delivery.client_id, delivery.invoice_id, delivery.transaction_id,
+            delivery.status, delivery.due_at, bytes(delivery.record))
+
+
+def _saved(rows: str, returning: str, low: str, cap: str, newest: str, answer: str) -> str:
+    """An upsert of outbox rows (a saved row's claim is released) with the delivery log's bounded
+    trim (postgres_trim): final deliveries past the cap go, pending ones never."""
+    return (f"WITH saved AS (INSERT INTO deliveries {rows} "
+            "  ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, due_at = EXCLUDED.due_at, "
+            f"  record = EXCLUDED.record, claimed_by = NULL, lease_until = NULL RETURNING {returning}), "
+            f"trimmed AS (DELETE FROM deliveries WHERE seq > {low} AND seq <= {newest} - {cap} "
+            f"  AND status <> 'pending') SELECT {answer} FROM saved")
+
+
+# $1-$7 the row, $8 the cap, $9 where the trim starts
+SAVE_DELIVERY = _saved(f"({DELIVERY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)", "seq",
+                       "$9", "$8", "(SELECT seq FROM saved)", "seq")
+# and $10 the owner, $11 its lease's end: inserted claimed (`inserted` false when the id was there)
+QUEUE_DELIVERY = _saved(f"({DELIVERY_COLUMNS}, claimed_by, lease_until) "
+                        "VALUES ($1, $2, $3, $4, $5, $6, $7, $10, $11)", "seq, xmax = 0 AS inserted",
+                        "$9", "$8", "(SELECT seq FROM saved)", "seq, inserted")
+SAVE_DELIVERIES = _saved(f"({DELIVERY_COLUMNS}) SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], "
+                         "%s::text[], %s::text[], %s::float8[], %s::bytea[])", "seq",
+                         "%s", "%s", "(SELECT max(seq) FROM saved)", "max(seq)")
+
+
 class PostgresState(SharedValues):
     """Outbox, named values and scenario state in the shared database."""
 
@@ -125,17 +153,8 @@ class PostgresState(SharedValues):
 
     def save_delivery(self, delivery: StoredDelivery) -> None:
         """Insert or update one delivery (its claim is released); final ones past the cap go."""
-        rows = FAST.run(
-            self._conn(),
-            f"WITH saved AS (INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) "  # noqa: S608
-            "  ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, due_at = EXCLUDED.due_at, "
-            "  record = EXCLUDED.record, claimed_by = NULL, lease_until = NULL RETURNING seq), "
-            "trimmed AS (DELETE FROM deliveries WHERE seq > $9 AND seq <= (SELECT seq FROM saved) - $8 "
-            "  AND status <> 'pending') "
-            "SELECT seq FROM saved",
-            (delivery.id, delivery.client_id, delivery.invoice_id, delivery.transaction_id,
-             delivery.status, delivery.due_at, bytes(delivery.record), self._delivery_log_size,
-             self._trims.low("deliveries")))
+        rows = FAST.run(self._conn(), SAVE_DELIVERY,
+                        (*_row(delivery), self._delivery_log_size, self._trims.low("deliveries")))
         self._trims.trimmed("deliveries", int(rows[0][0] or 0), self._delivery_log_size)
 
     def save_deliveries(self, deliveries: list[StoredDelivery]) -> None:
@@ -145,19 +164,9 @@ class PostgresState(SharedValues):
             for delivery in latest:
                 self.save_delivery(delivery)
             return
-        columns = list(zip(*((d.id, d.client_id, d.invoice_id, d.transaction_id, d.status, d.due_at,
-                              bytes(d.record)) for d in latest), strict=True))
+        columns = [list(column) for column in zip(*map(_row, latest), strict=True)]
         row = self._conn().execute(
-            f"WITH saved AS (INSERT INTO deliveries ({DELIVERY_COLUMNS}) "  # noqa: S608
-            "  SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
-            "  %s::float8[], %s::bytea[]) "
-            "  ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, due_at = EXCLUDED.due_at, "
-            "  record = EXCLUDED.record, claimed_by = NULL, lease_until = NULL RETURNING seq), "
-            "trimmed AS (DELETE FROM deliveries WHERE seq > %s AND seq <= (SELECT max(seq) FROM saved) - %s "
-            "  AND status <> 'pending') "
-            "SELECT max(seq) FROM saved",
-            (*(list(column) for column in columns), self._trims.low("deliveries"),
-             self._delivery_log_size)).fetchone()
+            SAVE_DELIVERIES, (*columns, self._trims.low("deliveries"), self._delivery_log_size)).fetchone()
         self._trims.trimmed("deliveries", int(row[0] or 0) if row else 0, self._delivery_log_size)
 
     def queue_delivery(self, delivery: StoredDelivery, owner: str, now: float, lease: float) -> bool:
@@ -167,19 +176,8 @@ class PostgresState(SharedValues):
         if delivery.status != "pending" or delivery.due_at > now + DUE_TOLERANCE:
             self.save_delivery(delivery)
             return self.claim_delivery(delivery.id, owner, now, lease) is not None
-        rows = FAST.run(
-            self._conn(),
-            f"WITH saved AS (INSERT INTO deliveries ({DELIVERY_COLUMNS}, claimed_by, lease_until) "  # noqa: S608
-            "  VALUES ($1, $2, $3, $4, $5, $6, $7, $10, $11) "
-            "  ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, due_at = EXCLUDED.due_at, "
-            "  record = EXCLUDED.record, claimed_by = NULL, lease_until = NULL "
-            "  RETURNING seq, xmax = 0 AS inserted), "
-            "trimmed AS (DELETE FROM deliveries WHERE seq > $9 AND seq <= (SELECT seq FROM saved) - $8 "
-            "  AND status <> 'pending') "
-            "SELECT seq, inserted FROM saved",
-            (delivery.id, delivery.client_id, delivery.invoice_id, delivery.transaction_id,
-             delivery.status, delivery.due_at, bytes(delivery.record), self._delivery_log_size,
-             self._trims.low("deliveries"), owner, now + lease))
+        rows = FAST.run(self._conn(), QUEUE_DELIVERY, (
+            *_row(delivery), self._delivery_log_size, self._trims.low("deliveries"), owner, now + lease))
         self._trims.trimmed("deliveries", int(rows[0][0] or 0), self._delivery_log_size)
         if rows[0][1] == b"t":
             return True
