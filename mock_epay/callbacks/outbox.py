@@ -13,6 +13,10 @@ uses that claim when it starts within `fresh_claim_seconds` (half the lease marg
 least the callback
 timeout plus half the margin of the lease to run.
 
+The final states (delivered, failed) of the deliveries that end in one turn of the event loop are
+written together, by one store call (`flush`, also run before the outbox reads or forgets and at
+shutdown): until then each shows pending under this process's claim, so no other process takes it.
+
 The memory backend has no outbox (`Outbox.of` gives None): the in-process log is the log.
 """
 
