@@ -49,7 +49,7 @@ from mock_epay.store.base import (
 from mock_epay.store.compose import ComposedCalls
 from mock_epay.store.memory import MAX_TOKENS
 from mock_epay.store.postgres_connection import PostgresConnections
-from mock_epay.store.postgres_fast import FAST
+from mock_epay.store.postgres_fast import FAST, text
 from mock_epay.store.postgres_journal import PostgresJournal
 from mock_epay.store.postgres_products import PostgresProducts
 from mock_epay.store.postgres_schema import dump, frozen_mapping, load, migrate
@@ -128,7 +128,7 @@ class PostgresBackend(PostgresConnections, PostgresTokens, PostgresJournal):
         if cached is not None:
             return cached
         rows = FAST.run(self._conn(), "SELECT record FROM merchants WHERE client_id = $1", (client_id,))
-        merchant = _merchant(_text(rows[0][0])) if rows else None
+        merchant = _merchant(text(rows[0][0])) if rows else None
         if merchant is not None:
             self._merchant_cache.put(client_id, merchant)
         return merchant
@@ -289,7 +289,7 @@ class PostgresBackend(PostgresConnections, PostgresTokens, PostgresJournal):
     def expired_secure3d(self, now: datetime) -> list[Secure3DHold]:
         rows = FAST.run(self._conn(), "SELECT record FROM holds WHERE expires_at <= $1 ORDER BY expires_at",
                         (now,))
-        return [_hold(_text(row[0])) for row in rows]
+        return [_hold(text(row[0])) for row in rows]
 
     def end_secure3d(self, transaction_id: str, result: Transaction | None,
                      expected_version: int = 0) -> Secure3DHold:
@@ -338,7 +338,7 @@ class PostgresBackend(PostgresConnections, PostgresTokens, PostgresJournal):
     def card(self, client_id: str, card_id: str) -> SavedCard | None:
         rows = FAST.run(self._conn(), "SELECT record FROM cards WHERE id = $1 AND client_id = $2",
                         (card_id, client_id))
-        return load(SavedCard, _text(rows[0][0])) if rows else None
+        return load(SavedCard, text(rows[0][0])) if rows else None
 
     def card_id_taken(self, card_id: str) -> bool:
         return self._one("SELECT 1 FROM cards WHERE id = %s", (card_id,)) is not None
@@ -372,10 +372,6 @@ class PostgresBackend(PostgresConnections, PostgresTokens, PostgresJournal):
                 return
             for table in ("tokens", "holds", "succeeded", "reservations", "transactions", "cards"):
                 conn.execute(f"DELETE FROM {table} WHERE client_id = %s", (client_id,))
-
-
-def _text(value: bytes | None) -> str:
-    return value.decode() if value is not None else ""
 
 
 def _merchant(text: str) -> Merchant:

@@ -46,6 +46,11 @@ def _rows(result: pq.abc.PGresult) -> list[Row]:
             for row in range(result.ntuples)]
 
 
+def text(value: bytes | None) -> str:
+    """A text column's value as `str` ("" for NULL)."""
+    return value.decode() if value is not None else ""
+
+
 def bytea(value: bytes | None) -> bytes:
     """A bytea column's text output (`\\x` and hex) as the bytes it holds."""
     return bytes.fromhex(value[2:].decode()) if value else b""

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from mock_epay.gateway.models import Merchant
 from mock_epay.store.base import StoredDelivery
-from mock_epay.store.postgres_fast import FAST, bytea
+from mock_epay.store.postgres_fast import FAST, bytea, text
 from mock_epay.store.postgres_schema import dump
 from mock_epay.store.postgres_trim import TrimWindows
 from mock_epay.store.shared_state import (
@@ -213,8 +213,8 @@ class PostgresState(SharedValues):
             (owner, now + lease, delivery_id, now + DUE_TOLERANCE, now))
         if not rows:
             return None
-        text = [value.decode() if value is not None else "" for value in rows[0][:6]]
-        return delivery_from_row((*text[:5], float(text[5]), bytea(rows[0][6])))
+        values = [text(value) for value in rows[0][:6]]
+        return delivery_from_row((*values[:5], float(values[5]), bytea(rows[0][6])))
 
     def forget_deliveries(self, client_id: str | None = None, *, pending_too: bool = False) -> None:
         """Drop final deliveries (of one merchant, or all); pending ones too with `pending_too`."""

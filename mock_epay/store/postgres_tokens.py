@@ -14,7 +14,7 @@ from typing import Any
 
 from mock_epay.gateway.models import Token
 from mock_epay.store.memory import SWEEP_BATCH
-from mock_epay.store.postgres_fast import FAST
+from mock_epay.store.postgres_fast import FAST, text
 from mock_epay.store.postgres_schema import dump, load
 from mock_epay.store.short_cache import ShortCache
 
@@ -70,6 +70,6 @@ class PostgresTokens:
         rows = FAST.run(self._conn(), "SELECT record FROM tokens WHERE access_token = $1", (access_token,))
         if not rows:
             return None
-        token = load(Token, rows[0][0].decode() if rows[0][0] else "")
+        token = load(Token, text(rows[0][0]))
         self._tokens.put(access_token, token)
         return token
