@@ -33,6 +33,7 @@ from mock_epay.web.app_keys import (
     CLOCK,
     DISPATCHER,
     ENGINE,
+    FAST_LANE,
     GATEWAY,
     IN_FLIGHT,
     ROUTE_DOCS,
@@ -53,6 +54,7 @@ from mock_epay.web.bank import (
     transfers,
 )
 from mock_epay.web.errors import ProtocolErrorLog
+from mock_epay.web.fast_lane import FastLane
 from mock_epay.web.journal import AccessLog
 from mock_epay.web.middleware import request_middleware_for
 from mock_epay.web.payform import link_page, qr_page
@@ -138,6 +140,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app[TOKENS] = gateway.tokens
     app[ENGINE] = engine
     app[DISPATCHER] = dispatcher
+    app[FAST_LANE] = FastLane(app, access_log, settings.max_body_bytes)  # routes join it in their setup
     app.on_startup.append(_start_dispatcher)
     app.on_cleanup.append(_stop_dispatcher)
     app.cleanup_ctx.append(_follow_store)

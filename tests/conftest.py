@@ -7,7 +7,8 @@ from importlib.metadata import entry_points
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
 from mock_epay.app import create_app
 from mock_epay.core.clock import Clock
@@ -17,6 +18,7 @@ from mock_epay.settings import (
     TEST_TERMINAL_ID,
     Settings,
 )
+from mock_epay.web.server import GuardedAppRunner
 
 TOKEN_PATH = "/epay2/oauth2/token"
 
@@ -40,15 +42,29 @@ def settings() -> Settings:
     return Settings(seed=1234, log_requests=False)
 
 
+class ServedTestServer(TestServer):
+    """A test server with the connection handler `mock-epay serve` uses (web/server.py), so the
+    fast lane answers the token route as it does in production."""
+
+    async def _make_runner(self, **kwargs: Any) -> web.AppRunner:
+        return GuardedAppRunner(self.app, 0.0, **kwargs)
+
+
+def served(app: web.Application) -> ServedTestServer:
+    return ServedTestServer(app)
+
+
 @pytest.fixture
 async def client(aiohttp_client: Any, settings: Settings, clock: Clock) -> TestClient:
-    return await aiohttp_client(create_app(settings, clock))
+    """The app as `mock-epay serve` runs it (fast lane on); tests calling `aiohttp_client(create_app())`
+    themselves get aiohttp's plain runner, so the suite covers both ways to the token route."""
+    return await aiohttp_client(served(create_app(settings, clock)))
 
 
 @pytest.fixture
 def make_client(aiohttp_client: Any, clock: Clock) -> Callable[..., Awaitable[TestClient]]:
     async def make(settings: Settings) -> TestClient:
-        return await aiohttp_client(create_app(settings, clock))
+        return await aiohttp_client(served(create_app(settings, clock)))
 
     return make
 

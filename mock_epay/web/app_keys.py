@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from mock_epay.scenarios.engine import ScenarioEngine
     from mock_epay.settings import Settings
     from mock_epay.store.memory import Store
+    from mock_epay.web.fast_lane import FastLane
     from mock_epay.wire.route_docs import RouteDoc
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
@@ -33,4 +34,5 @@ GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway")
 ROUTE_DOCS: web.AppKey[list[RouteDoc]] = web.AppKey("route_docs")
 KEYRING: web.AppKey[KeyRing] = web.AppKey("keyring")  # the cryptogram key pair (made on first use)
 IN_FLIGHT: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("in_flight")  # requests being answered
+FAST_LANE: web.AppKey[FastLane] = web.AppKey("fast_lane")  # the token route past aiohttp's web layer
 RENEWALS: web.AppKey[RenewalScheduler] = web.AppKey("renewals")  # charges subscriptions when due

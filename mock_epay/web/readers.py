@@ -45,7 +45,11 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
         raise unsupported_media(
             f"Content-Type must be application/json, got {content_type!r}"
         )
-    raw = await request.read()
+    return json_body(await request.read())
+
+
+def json_body(raw: bytes) -> dict[str, Any]:
+    """A request body that must be a JSON object (`json_object`), refused when empty."""
     if not raw.strip():
         raise bad_request("request body is empty; a JSON object is required")
     return json_object(raw)
@@ -195,26 +199,33 @@ async def read_form_or_json(request: web.Request) -> dict[str, Any]:
     )
 
 
-# Fewer separators than aiohttp's field cap (client_max_fields, 1000 by default): the cap cannot apply.
-_FAST_FORM_MAX_SEPARATORS = 100
-
-
 async def _read_urlencoded(request: web.Request) -> dict[str, Any]:
-    """A urlencoded body as a dict (the first of repeated keys wins), read once as bytes.
+    """A urlencoded body as a dict (the first of repeated keys wins), read once as bytes
+    (`form_fields`); a method without a body to post (GET) reads as aiohttp's `request.post()` does."""
+    if request.method not in request.POST_METHODS:
+        return await _read_posted_form(request)
+    return form_fields(await request.read(), request.charset or "utf-8", max_form_fields(request))
+
+
+def max_form_fields(request: web.BaseRequest) -> int:
+    """aiohttp's cap on a form's fields (`client_max_fields`, 3.12 and later; 1000 before)."""
+    return int(getattr(request, "client_max_fields", 1000))
+
+
+def form_fields(raw: bytes, charset: str = "utf-8", max_fields: int = 1000) -> dict[str, Any]:
+    """A urlencoded body's fields, the first of repeated keys winning.
 
     The same decoding as aiohttp's `request.post()` (body right-stripped, decoded with the
-    request's charset or UTF-8, `yarl.query_to_pairs`) without its MultiDict; a body with
-    many fields goes through `request.post()` itself (on the cached body), which enforces the
-    field cap with its own error.
+    request's charset, `yarl.query_to_pairs`) without its MultiDict. More than `max_fields`
+    fields (aiohttp's `client_max_fields`) answer 413. Synchronous, so the fast lane
+    (web/fast_lane.py) reads a body already received the same way.
     """
-    raw = await request.read()
-    if request.method not in request.POST_METHODS or raw.count(b"&") >= _FAST_FORM_MAX_SEPARATORS:
-        return await _read_posted_form(request)
-    charset = request.charset or "utf-8"
     try:
         pairs = query_to_pairs(raw.rstrip().decode(charset), encoding=charset) if raw else []
-    except ValueError as exc:
+    except (ValueError, LookupError) as exc:  # LookupError: a charset Python does not know
         raise bad_request(f"malformed form body: {exc}") from exc
+    if len(pairs) > max_fields:
+        raise EpayError(413, GENERIC, f"the form has {len(pairs)} fields; at most {max_fields} are accepted")
     values: dict[str, Any] = {}
     for key, value in pairs:
         if key not in values:
@@ -223,7 +234,7 @@ async def _read_urlencoded(request: web.Request) -> dict[str, Any]:
 
 
 async def _read_posted_form(request: web.Request) -> dict[str, Any]:
-    """A form body through aiohttp's `request.post()` (multipart, or a urlencoded one with many fields)."""
+    """A form body through aiohttp's `request.post()` (multipart, or a urlencoded one on a GET)."""
     try:
         form = await request.post()
     except ValueError as exc:

@@ -33,7 +33,8 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from mock_epay.gateway.codes import GENERIC
-from mock_epay.web.app_keys import DISPATCHER, IN_FLIGHT, SETTINGS
+from mock_epay.web.app_keys import DISPATCHER, FAST_LANE, IN_FLIGHT, SETTINGS
+from mock_epay.web.fast_lane import ANSWERED, FastLane
 
 log = logging.getLogger("mock_epay")
 
@@ -55,14 +56,30 @@ class GuardedRequestHandler(RequestHandler):
 
     aiohttp has no header-read timeout, so this reads two of RequestHandler's internals
     (`_request_count`, `_request_in_progress`) and the runner hook `_make_server`;
-    checked against aiohttp 3.14 (tests/test_shutdown.py fails if they change).
+    checked against aiohttp 3.14 (tests/test_shutdown.py fails if they change). It also offers
+    each request to the app's fast lane first, through the internal `_handle_request`
+    (tests/test_fast_lane.py fails if the lane is no longer taken).
     """
 
-    __slots__ = ("_header_timer",)
+    __slots__ = ("_header_timer", "_fast_lane")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._header_timer: asyncio.TimerHandle | None = None
+        self._fast_lane: FastLane | None = getattr(self._manager, "fast_lane", None)
+
+    async def _handle_request(self, request: web.BaseRequest, start_time: float | None,
+                              request_handler: Any) -> tuple[web.StreamResponse, bool]:
+        """A request the fast lane (web/fast_lane.py) answers is written here; any other goes on
+        to aiohttp's handler."""
+        lane = self._fast_lane
+        if lane is not None:
+            answer = lane.answer(request)
+            if answer is not None:
+                if self.transport is not None:
+                    self.transport.write(answer)
+                return ANSWERED, False
+        return await super()._handle_request(request, start_time, request_handler)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -107,6 +124,7 @@ class GuardedServer(web.Server):
     """An aiohttp low-level server whose connections are `GuardedRequestHandler`s."""
 
     header_timeout: float = 0.0
+    fast_lane: FastLane | None = None
 
     def __call__(self) -> RequestHandler:
         return GuardedRequestHandler(self, loop=self._loop, **self._kwargs)
@@ -123,6 +141,7 @@ class GuardedAppRunner(web.AppRunner):
         server = await super()._make_server()
         server.__class__ = GuardedServer  # same state; only the connection factory differs
         server.header_timeout = self._header_timeout  # type: ignore[attr-defined]
+        server.fast_lane = self.app.get(FAST_LANE)  # type: ignore[attr-defined]
         return server
 
 

@@ -1,0 +1,132 @@
+"""The fast lane: the hottest bank route answered in the connection handler, past aiohttp's web layer.
+
+A route on the lane has a synchronous answer function `(app, request, body, content_type) ->
+web.Response`, which its ordinary aiohttp handler calls too, so both paths give the same answer
+(status, headers, body; only the order of the fixed headers may differ). `FastLane.answer` is
+offered each request first (by `GuardedRequestHandler` in web/server.py) and takes it only when
+nothing about it needs aiohttp's machinery:
+
+- a POST to a path on the lane, spelled exactly (no query, no percent-encoding);
+- HTTP/1.1 with keep-alive, no `Expect`, no `Content-Encoding`, no `Transfer-Encoding`;
+- a `Content-Length` body of at most `MAX_BODY_BYTES` (and the app's limit), already received in full;
+- a `Content-Type` the route reads, without parameters.
+
+Anything else goes the usual way (router, middleware, handler), which answers the same. What the
+lane skips: route resolution, the middleware frame, `request.read()`'s loop and
+`StreamResponse.prepare` / `write_eof` (the answer's head is written here in one pass). What it
+keeps: the request log and the journal (`journal.record_answer`), and errors in the bank's format
+(`errors.error_answer`). The answer function runs without awaiting, so a request on the lane is
+never in flight across a loop turn (a prompt shutdown has nothing to wait for).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+from aiohttp import web
+from aiohttp.http import SERVER_SOFTWARE, HttpVersion11
+
+from mock_epay.web.errors import error_answer, internal_error
+from mock_epay.web.journal import AccessLog, record_answer
+
+FastAnswer = Callable[[web.Application, web.BaseRequest, bytes, str], web.Response]
+
+MAX_BODY_BYTES = 64 * 1024  # a token or payment request is well under 1 KB
+_SERVER_LINE = f"Server: {SERVER_SOFTWARE}\r\n"
+_STATUS_LINES: dict[tuple[int, str], str] = {}
+
+
+class _HttpDate:
+    """The `Date` header line, formatted once a second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._line = ""
+
+    def line(self) -> str:
+        second = int(time.time())
+        if second != self._second:
+            self._second = second
+            self._line = time.strftime("Date: %a, %d %b %Y %H:%M:%S GMT\r\n", time.gmtime(second))
+        return self._line
+
+
+class Answered(web.StreamResponse):
+    """What the connection handler reports for a request the lane answered: keep the connection."""
+
+    @property
+    def keep_alive(self) -> bool:
+        return True
+
+
+ANSWERED = Answered()
+
+
+class FastLane:
+    """The routes on the lane and the one function that answers them."""
+
+    def __init__(self, app: web.Application, access_log: AccessLog, max_body_bytes: int) -> None:
+        self._app = app
+        self._access_log = access_log
+        self._max_body = min(MAX_BODY_BYTES, max_body_bytes)  # a larger body gets the usual 413
+        self._routes: dict[str, tuple[FastAnswer, frozenset[str]]] = {}
+        self._date = _HttpDate()
+        self.answered = 0  # requests answered on the lane (tests check the lane was taken)
+
+    def add(self, paths: Iterable[str], answer: FastAnswer, content_types: Iterable[str]) -> None:
+        """Put POST `paths` on the lane, answered by `answer` for bodies of `content_types`."""
+        for path in paths:
+            self._routes[path] = (answer, frozenset(content_types))
+
+    def answer(self, request: web.BaseRequest) -> bytes | None:
+        """The whole HTTP answer to `request` (the body read and consumed), or None to go the usual way."""
+        route = self._routes.get(request.raw_path)
+        if route is None or request.method != "POST":
+            return None
+        answer, content_types = route
+        headers = request.headers
+        content_type = headers.get("Content-Type")
+        if (content_type not in content_types or request.version != HttpVersion11 or not request.keep_alive
+                or "Expect" in headers or "Content-Encoding" in headers or "Transfer-Encoding" in headers):
+            return None
+        length = request.content_length
+        payload = request.content
+        if length is None or length > self._max_body or not payload.is_eof():
+            return None
+        started = time.perf_counter()
+        body = payload.read_nowait(-1)
+        response = self._respond(request, answer, body, content_type)
+        record_answer(self._app, request, response, body, started, self._access_log)
+        self.answered += 1
+        return self._http_bytes(response)
+
+    def _respond(self, request: web.BaseRequest, answer: FastAnswer, body: bytes,
+                 content_type: str) -> web.Response:
+        try:
+            return answer(self._app, request, body, content_type)
+        except Exception as exc:  # as the middleware: the bank's error format, never a traceback
+            rendered = error_answer(request, exc)  # type: ignore[arg-type]  # uses method and path only
+            return rendered if rendered is not None else internal_error()
+
+    def _http_bytes(self, response: web.Response) -> bytes:
+        """The status line, headers and body, as aiohttp would write them for this response."""
+        body = response.body if isinstance(response.body, bytes) else b""
+        lines = [_status_line(response.status, response.reason)]
+        for name, value in response.headers.items():
+            if name != "Content-Length":
+                lines.append(f"{name}: {value}\r\n")
+        if response.cookies:
+            lines.extend(f"Set-Cookie: {morsel.OutputString()}\r\n" for morsel in response.cookies.values())
+        lines.append(f"Content-Length: {len(body)}\r\n{self._date.line()}{_SERVER_LINE}\r\n")
+        head = "".join(lines)
+        if head.count("\n") != len(lines) + 3:  # a header value with a line break: never written
+            return self._http_bytes(internal_error())
+        return head.encode("utf-8") + body
+
+
+def _status_line(status: int, reason: str) -> str:
+    line = _STATUS_LINES.get((status, reason))
+    if line is None:
+        line = _STATUS_LINES[(status, reason)] = f"HTTP/1.1 {status} {reason}\r\n"
+    return line

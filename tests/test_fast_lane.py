@@ -1,0 +1,191 @@
+"""The fast lane (web/fast_lane.py): the token route answered in the connection handler.
+
+Each request here goes both ways, to one server as `mock-epay serve` runs it (the lane on) and to
+one on aiohttp's plain runner (router, middleware, handler), both with the same seed, so the same
+tokens are drawn: status, headers (but `Date`) and body must agree byte for byte. The lane must
+also be taken where it should (else aiohttp's internals moved and it silently went away) and left
+where a request needs aiohttp (a query, `Expect`, a charset, HTTP/1.0, `Connection: close`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from aiohttp import web
+
+from mock_epay.app import create_app
+from mock_epay.core.clock import Clock
+from mock_epay.settings import Settings
+from mock_epay.web.app_keys import FAST_LANE, STORE
+from mock_epay.web.fast_lane import FastLane
+from tests.conftest import TOKEN_PATH, served, service_form, token_form
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def _settings() -> Settings:
+    return Settings(seed=99, log_requests=True, max_body_bytes=32768)
+
+
+@pytest.fixture
+async def pair(aiohttp_client: Any) -> tuple[Any, Any]:
+    """(lane, plain): the same app twice, served with and without the fast lane."""
+    lane = await aiohttp_client(served(create_app(_settings(), Clock())))
+    plain = await aiohttp_client(create_app(_settings(), Clock()))
+    return lane, plain
+
+
+def _lane(client: Any) -> FastLane:
+    return client.server.app[FAST_LANE]
+
+
+async def _both(pair: tuple[Any, Any], path: str, body: bytes | str, content_type: str | None = FORM,
+                **headers: str) -> tuple[int, dict[str, str], bytes]:
+    answers = []
+    for client in pair:
+        sent = {"Content-Type": content_type} if content_type else {}
+        sent.update(headers)
+        response = await client.post(path, data=body, headers=sent)
+        answers.append((response.status, _comparable(response.headers), await response.read()))
+    assert answers[0] == answers[1]
+    return answers[0]
+
+
+def _comparable(headers: Any) -> dict[str, str]:
+    return {name: value for name, value in headers.items() if name != "Date"}
+
+
+def _urlencoded(form: dict[str, Any]) -> str:
+    return urlencode(form)
+
+
+CASES = [
+    ("payment token", _urlencoded(token_form()), FORM),
+    ("service token", _urlencoded(service_form()), FORM),
+    ("token as JSON", json.dumps(token_form()), "application/json"),
+    ("wrong secret", _urlencoded(token_form(client_secret="nope")), FORM),
+    ("no grant_type", _urlencoded(token_form(grant_type=None)), FORM),
+    ("unknown terminal", _urlencoded(token_form(terminal="nope")), FORM),
+    ("letters in invoiceID", _urlencoded(token_form(invoiceID="12ab56")), FORM),
+    ("negative amount", _urlencoded(token_form(amount="-1")), FORM),
+    ("fractional amount", _urlencoded(token_form(amount="10.005")), FORM),
+    ("huge amount", _urlencoded(token_form(amount="9" * 400)), FORM),
+    ("lone surrogate", _urlencoded(token_form()) + "&scope=%ED%A0%80", FORM),
+    ("bytes that are not UTF-8", b"grant_type=client_credentials&scope=\xff\xfe", FORM),
+    ("spaces and spellings",
+     _urlencoded(token_form(invoiceID=None, InvoiceID=" 000000123 ", scope=" a  b ")), FORM),
+    ("postLink", _urlencoded(token_form(postLink="http://127.0.0.1:9/cb")), FORM),
+    ("password grant", "grant_type=password&username=nobody&password=x&scope=webapi", FORM),
+    ("too many fields", "&".join(f"f{i}=1" for i in range(1200)), FORM),
+    ("empty body", "", FORM),
+    ("malformed JSON", '{"grant_type": ', "application/json"),
+    ("JSON that is not an object", "[1, 2]", "application/json"),
+    ("deep JSON", "[" * 5000 + "]" * 5000, "application/json"),
+]
+
+
+@pytest.mark.parametrize(("name", "body", "content_type"), CASES, ids=[case[0] for case in CASES])
+async def test_the_lane_answers_as_the_handler_does(pair: tuple[Any, Any], name: str, body: str | bytes,
+                                                    content_type: str) -> None:
+    lane, _ = pair
+    before = _lane(lane).answered
+    status, _, answer = await _both(pair, TOKEN_PATH, body, content_type)
+    assert _lane(lane).answered == before + 1, "the request went past the lane"
+    assert status < 500, answer
+    assert json.loads(answer)  # the bank's JSON, never a traceback
+
+
+@pytest.mark.parametrize("path", ["/oauth2/token", "/oauth2/token/",
+                                  "/epay2/oauth2/token", "/epay2/oauth2/token/"])
+async def test_every_spelling_of_the_token_path_is_on_the_lane(pair: tuple[Any, Any], path: str) -> None:
+    lane, _ = pair
+    before = _lane(lane).answered
+    status, headers, _ = await _both(pair, path, _urlencoded(token_form()))
+    assert (status, headers["Access-Control-Allow-Origin"]) == (200, "*")
+    assert _lane(lane).answered == before + 1
+
+
+@pytest.mark.parametrize(("path", "content_type", "headers"), [
+    (TOKEN_PATH + "?x=1", FORM, {}),
+    (TOKEN_PATH, FORM + "; charset=utf-8", {}),
+    (TOKEN_PATH, "multipart/form-data; boundary=x", {}),
+    (TOKEN_PATH, None, {}),
+    (TOKEN_PATH, FORM, {"Expect": "100-continue"}),
+    (TOKEN_PATH, FORM, {"Connection": "close"}),
+], ids=["query", "charset", "multipart", "no content type", "expect", "connection close"])
+async def test_requests_that_need_aiohttp_go_the_usual_way_and_answer_the_same(
+        pair: tuple[Any, Any], path: str, content_type: str | None, headers: dict[str, str]) -> None:
+    lane, _ = pair
+    before = _lane(lane).answered
+    body = _urlencoded(token_form()) if "multipart" not in (content_type or "") else "--x--\r\n"
+    await _both(pair, path, body, content_type, **headers)
+    assert _lane(lane).answered == before
+
+
+async def test_a_body_over_the_limit_is_the_usual_413(pair: tuple[Any, Any]) -> None:
+    status, _, answer = await _both(pair, TOKEN_PATH, _urlencoded(token_form()) + "&pad=" + "x" * 40000)
+    assert status == 413, answer
+
+
+async def test_the_lane_keeps_the_journal_and_the_request_log(pair: tuple[Any, Any],
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    lane, _ = pair
+    response = await lane.post(TOKEN_PATH, data=token_form(invoiceID="000777001"))
+    assert response.status == 200
+    entries = lane.server.app[STORE].journal(1)
+    journal = await (await lane.get("/_mock/requests?limit=1")).json()
+    entry = journal["requests"][0]
+    assert (entry["method"], entry["path"], entry["status"]) == ("POST", TOKEN_PATH, 200)
+    assert "invoiceID=000777001" in entry["body"] and "access_token" in entry["responseBody"]
+    assert entries[0][7] == "test"  # the merchant the entry belongs to (admin answers filter by it)
+    lane.server.app[FAST_LANE]._access_log.flush()
+    assert f"POST {TOKEN_PATH} 200" in capsys.readouterr().err
+
+
+async def test_pipelined_requests_are_answered_in_order_on_one_connection(pair: tuple[Any, Any]) -> None:
+    lane, _ = pair
+    reader, writer = await asyncio.open_connection("127.0.0.1", lane.server.port)
+    bodies = [_urlencoded(token_form(invoiceID=f"00088800{i}")) for i in range(3)]
+    bodies.insert(1, "grant_type=client_credentials")  # an error between two tokens
+    raw = "".join(f"POST {TOKEN_PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: {FORM}\r\n"
+                  f"Content-Length: {len(body)}\r\n\r\n{body}" for body in bodies)
+    writer.write(raw.encode())
+    await writer.drain()
+    statuses = []
+    for _ in bodies:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+        statuses.append(int(head.split(b" ")[1]))
+        await reader.readexactly(length)
+    writer.close()
+    assert statuses == [200, 400, 200, 200]
+
+
+async def test_a_http_1_0_request_goes_the_usual_way() -> None:
+    app = create_app(_settings(), Clock())
+    server = served(app)
+    await server.start_server()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        body = _urlencoded(token_form())
+        writer.write(f"POST {TOKEN_PATH} HTTP/1.0\r\nContent-Type: {FORM}\r\n"
+                     f"Content-Length: {len(body)}\r\n\r\n{body}".encode())
+        answer = await asyncio.wait_for(reader.read(), 5)  # HTTP/1.0: the server closes after one answer
+        writer.close()
+    finally:
+        await server.close()
+    assert answer.startswith(b"HTTP/1.0 200") or answer.startswith(b"HTTP/1.1 200")
+    assert app[FAST_LANE].answered == 0
+
+
+def test_a_header_value_with_a_line_break_is_never_written() -> None:
+    lane = create_app(_settings(), Clock())[FAST_LANE]
+    response = web.Response(body=b"{}", content_type="application/json")
+    response.headers["X-Bad"] = "a\r\nSet-Cookie: evil=1"
+    written = lane._http_bytes(response)
+    assert written.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
+    assert b"evil" not in written
