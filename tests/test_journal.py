@@ -43,3 +43,23 @@ async def test_journal_cuts_long_answers_to_two_kilobytes(client):
     [entry] = (await (await client.get("/_mock/requests?limit=1")).json())["requests"]
     assert entry["path"].startswith("/payform/?params=")
     assert entry["responseBody"] == page[:2048].decode("utf-8", "replace")
+
+
+async def test_a_path_logged_again_is_masked_and_escaped_again_and_the_memo_is_bounded() -> None:
+    import io
+
+    from mock_epay.web.journal import _PATHS_KEPT, AccessLog
+
+    stream = io.StringIO()
+    log = AccessLog(stream)
+    forged = "/cards/4405639704015096\r\nFAKE 200"
+    for _ in range(2):
+        log.write("GET", forged, 404, 0.1)
+    for number in range(_PATHS_KEPT + 50):
+        log.write("GET", f"/check-status/payment/transaction/{number}", 200, 0.1)
+    log.flush()
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == lines[1] and lines[0].endswith("GET /cards/440563...5096\\r\\nFAKE 200 404 0.1ms")
+    assert "4405639704015096" not in stream.getvalue()
+    assert lines[-1].endswith(f"/transaction/{_PATHS_KEPT + 49} 200 0.1ms")
+    assert len(log._paths) == _PATHS_KEPT

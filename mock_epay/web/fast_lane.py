@@ -81,7 +81,8 @@ class FastLane:
 
     def answer(self, request: web.BaseRequest) -> bytes | None:
         """The whole HTTP answer to `request` (the body read and consumed), or None to go the usual way."""
-        route = self._routes.get(request.raw_path)
+        path = request.raw_path
+        route = self._routes.get(path)
         if route is None or request.method != "POST":
             return None
         answer, content_types = route
@@ -97,7 +98,7 @@ class FastLane:
         started = time.perf_counter()
         body = payload.read_nowait(-1)
         response = self._respond(request, answer, body, content_type)
-        record_answer(self._app, request, response, body, started, self._access_log)
+        record_answer(self._app, request, response, body, started, self._access_log, path)
         self.answered += 1
         return self._http_bytes(response)
 

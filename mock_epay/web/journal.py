@@ -26,6 +26,7 @@ __all__ = ["AccessLog", "journal_entry_json", "mask_card_numbers", "note_client"
 
 _JOURNAL_BODY_LIMIT = 2048
 _FLUSH_DELAY = 0.05
+_PATHS_KEPT = 512  # logged forms of paths remembered (a path with an id in it is formatted anew past this)
 CLIENT_ID = "mock_epay.client_id"  # request key: the merchant a bank request was made for
 
 
@@ -38,13 +39,19 @@ class AccessLog:
         self._flush_pending = False
         self._second = -1  # the second `_stamp` was formatted for
         self._stamp = ""
+        self._paths: dict[str, str] = {}  # path -> as logged (masked, escaped): most paths repeat
 
     def write(self, method: str, path: str, status: int, elapsed_ms: float) -> None:
         second = int(time.time())
         if second != self._second:  # formatted once a second, not once a request
             self._second = second
             self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
-        path = escape_control(mask_card_numbers(path))
+        shown = self._paths.get(path)
+        if shown is None:
+            shown = escape_control(mask_card_numbers(path))
+            if len(self._paths) < _PATHS_KEPT:
+                self._paths[path] = shown
+        path = shown
         self._lines.append(f"{self._stamp} mock_epay.requests {escape_control(method)} {path} {status} "
                            f"{elapsed_ms:.1f}ms\n")
         if not self._flush_pending:
@@ -117,16 +124,17 @@ async def record(request: web.Request, response: web.StreamResponse, started: fl
 
 
 def record_answer(app: web.Application, request: web.BaseRequest, response: web.StreamResponse,
-                  body: bytes, started: float, access_log: AccessLog) -> None:
-    """`record` for a request whose body (`body`, as read) is at hand: what the fast lane calls."""
+                  body: bytes, started: float, access_log: AccessLog, plain_path: str | None = None) -> None:
+    """`record` for a request whose body (`body`, as read) is at hand: what the fast lane calls.
+    `plain_path`: the request's path when it has no query and nothing percent-encoded."""
     elapsed_ms = (time.perf_counter() - started) * 1000
-    path = request.path
+    path = plain_path or request.path
     if app[SETTINGS].log_requests:
         access_log.write(request.method, path, response.status, elapsed_ms)
     if not path.startswith("/_mock/"):
         store = app[STORE]
         store.journal_request(
-            (time.time() + app[CLOCK].offset, request.method, request.path_qs,
+            (time.time() + app[CLOCK].offset, request.method, plain_path or request.path_qs,
              response.status, elapsed_ms, body[:_JOURNAL_BODY_LIMIT], _answer_bytes(response),
              _client_of(request, store))
         )
