@@ -313,9 +313,11 @@ class MockEpayServer:
 
         from mock_epay.app import create_app
         from mock_epay.web.app_keys import DISPATCHER
+        from mock_epay.web.server import GuardedAppRunner
 
         app = create_app(settings)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+        # The connection handler `mock-epay serve` uses: header deadline, connection cap, fast lane.
+        self._runner = GuardedAppRunner(app, settings.header_timeout, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
         app[DISPATCHER].set_listen_addresses([(settings.host, settings.port)])
