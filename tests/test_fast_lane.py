@@ -16,13 +16,17 @@ from urllib.parse import urlencode
 
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mock_epay.app import create_app
 from mock_epay.core.clock import Clock
-from mock_epay.settings import Settings
+from mock_epay.settings import TEST_TERMINAL_ID, Settings
 from mock_epay.web.app_keys import FAST_LANE, STORE
 from mock_epay.web.fast_lane import FastLane
 from tests.conftest import TOKEN_PATH, served, service_form, token_form
+from tests.fuzz_mutations import HOSTILE_TEXT
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -189,3 +193,80 @@ def test_a_header_value_with_a_line_break_is_never_written() -> None:
     written = lane._http_bytes(response)
     assert written.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
     assert b"evil" not in written
+
+
+TOKEN_FIELDS = ("grant_type", "scope", "client_id", "client_secret", "invoiceID", "InvoiceID", "invoiceId",
+                "amount", "currency", "curency", "terminal", "terminalId", "postLink", "failurePostLink",
+                "secret_hash", "username", "password", "refresh_token", "extra")
+_values = st.one_of(st.sampled_from(HOSTILE_TEXT), st.text(max_size=12),
+                    st.sampled_from(["client_credentials", "password", "refresh_token", "100", "KZT",
+                                     "000000001", TEST_TERMINAL_ID, "test", "http://127.0.0.1:9/cb"]))
+
+
+def _hostile_body(form: dict[str, Any], as_json: bool, tail: str) -> bytes:
+    if as_json:
+        return (json.dumps(form) + tail).encode("utf-8", "surrogatepass")
+    return (urlencode(form, errors="surrogatepass") + tail).encode("ascii", "surrogateescape")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(changes=st.dictionaries(st.sampled_from(TOKEN_FIELDS), st.one_of(st.none(), _values), max_size=5),
+       as_json=st.booleans(), tail=st.sampled_from(["", "&", "&&x", "%", "=%E2%82", "&a=%ff", "]"]))
+def test_hostile_token_requests_answer_the_same_on_the_lane_and_off_it(
+        changes: dict[str, Any], as_json: bool, tail: str) -> None:
+    """Property: whatever the form or JSON body, the lane and aiohttp's handler answer alike."""
+    form = {**token_form(), **{k: v for k, v in changes.items() if v is not None}}
+    for name in (k for k, v in changes.items() if v is None):
+        form.pop(name, None)
+    body = _hostile_body(form, as_json, tail)
+    content_type = "application/json" if as_json else FORM
+    answers = _PAIR.answer(body, content_type)
+    assert answers[0] == answers[1]
+    assert answers[0][0] < 500, answers[0]
+
+
+class _BothWays:
+    """The two servers of the property test on a loop of their own (hypothesis runs sync tests)."""
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.clients: list[Any] = []
+
+    def answer(self, body: bytes, content_type: str) -> list[tuple[int, dict[str, str], bytes]]:
+        if self.loop is None:
+            self.loop = asyncio.new_event_loop()
+            self.clients = self.loop.run_until_complete(self._start())
+        lane = self.clients[0].server.app[FAST_LANE]
+        before = lane.answered
+        answers = [self.loop.run_until_complete(self._post(client, body, content_type))
+                   for client in self.clients]
+        assert lane.answered == before + 1, "the request went past the lane"
+        return answers
+
+    async def _start(self) -> list[Any]:
+        clients = [TestClient(served(create_app(_settings(), Clock()))),
+                   TestClient(TestServer(create_app(_settings(), Clock())))]
+        for client in clients:
+            await client.start_server()
+        return clients
+
+    @staticmethod
+    async def _post(client: Any, body: bytes, content_type: str) -> tuple[int, dict[str, str], bytes]:
+        response = await client.post(TOKEN_PATH, data=body, headers={"Content-Type": content_type})
+        return response.status, _comparable(response.headers), await response.read()
+
+    def close(self) -> None:
+        if self.loop is not None:
+            for client in self.clients:
+                self.loop.run_until_complete(client.close())
+            self.loop.close()
+            self.loop = None
+
+
+_PAIR = _BothWays()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _close_the_pair() -> Any:
+    yield
+    _PAIR.close()

@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from yarl import URL
@@ -42,6 +42,7 @@ from mock_epay.settings import (
     Settings,
 )
 from mock_epay.web.admin import callbacks as admin_callbacks
+from tests.conftest import served
 
 MAX_EXAMPLES = 500
 WATCHED_LOGGERS = ("aiohttp.server", "aiohttp.web", "aiohttp.access", "mock_epay")
@@ -229,7 +230,7 @@ def routes_of(app: web.Application) -> list[tuple[str, str]]:
 
 
 async def _started_client() -> TestClient:
-    client = TestClient(TestServer(create_app(fuzz_settings())))
+    client = TestClient(served(create_app(fuzz_settings())))  # as `mock-epay serve` runs it (fast lane)
     await client.start_server()
     return client
 
