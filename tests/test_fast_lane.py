@@ -146,7 +146,7 @@ async def test_the_lane_keeps_the_journal_and_the_request_log(pair: tuple[Any, A
     assert (entry["method"], entry["path"], entry["status"]) == ("POST", TOKEN_PATH, 200)
     assert "invoiceID=000777001" in entry["body"] and "access_token" in entry["responseBody"]
     assert entries[0][7] == "test"  # the merchant the entry belongs to (admin answers filter by it)
-    lane.server.app[FAST_LANE]._access_log.flush()
+    lane.server.app[FAST_LANE]._journal.access_log.flush()
     assert f"POST {TOKEN_PATH} 200" in capsys.readouterr().err
 
 
@@ -198,7 +198,7 @@ def test_a_header_value_with_a_line_break_is_never_written() -> None:
 TOKEN_FIELDS = ("grant_type", "scope", "client_id", "client_secret", "invoiceID", "InvoiceID", "invoiceId",
                 "amount", "currency", "curency", "terminal", "terminalId", "postLink", "failurePostLink",
                 "secret_hash", "username", "password", "refresh_token", "extra")
-_values = st.one_of(st.sampled_from(HOSTILE_TEXT), st.text(max_size=12),
+TOKEN_VALUES = st.one_of(st.sampled_from(HOSTILE_TEXT), st.text(max_size=12),
                     st.sampled_from(["client_credentials", "password", "refresh_token", "100", "KZT",
                                      "000000001", TEST_TERMINAL_ID, "test", "http://127.0.0.1:9/cb"]))
 
@@ -210,7 +210,7 @@ def _hostile_body(form: dict[str, Any], as_json: bool, tail: str) -> bytes:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(changes=st.dictionaries(st.sampled_from(TOKEN_FIELDS), st.one_of(st.none(), _values), max_size=5),
+@given(changes=st.dictionaries(st.sampled_from(TOKEN_FIELDS), st.one_of(st.none(), TOKEN_VALUES), max_size=5),
        as_json=st.booleans(), tail=st.sampled_from(["", "&", "&&x", "%", "=%E2%82", "&a=%ff", "]"]))
 def test_hostile_token_requests_answer_the_same_on_the_lane_and_off_it(
         changes: dict[str, Any], as_json: bool, tail: str) -> None:
@@ -270,3 +270,4 @@ _PAIR = _BothWays()
 def _close_the_pair() -> Any:
     yield
     _PAIR.close()
+

@@ -28,7 +28,7 @@ from aiohttp import web
 from aiohttp.http import SERVER_SOFTWARE, HttpVersion11
 
 from mock_epay.web.errors import error_answer, internal_error
-from mock_epay.web.journal import AccessLog, record_answer
+from mock_epay.web.journal import AccessLog, JournalTarget, record_answer
 
 FastAnswer = Callable[[web.Application, web.BaseRequest, bytes, str], web.Response]
 
@@ -68,7 +68,7 @@ class FastLane:
 
     def __init__(self, app: web.Application, access_log: AccessLog, max_body_bytes: int) -> None:
         self._app = app
-        self._access_log = access_log
+        self._journal = JournalTarget.of(app, access_log)  # the app's settings, store and clock are set
         self._max_body = min(MAX_BODY_BYTES, max_body_bytes)  # a larger body gets the usual 413
         self._routes: dict[str, tuple[FastAnswer, frozenset[str]]] = {}
         self._date = _HttpDate()
@@ -98,7 +98,7 @@ class FastLane:
         started = time.perf_counter()
         body = payload.read_nowait(-1)
         response = self._respond(request, answer, body, content_type)
-        record_answer(self._app, request, response, body, started, self._access_log, path)
+        record_answer(self._journal, request, response, body, started, path)
         self.answered += 1
         return self._http_bytes(response)
 

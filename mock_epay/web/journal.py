@@ -13,7 +13,7 @@ import asyncio
 import sys
 import time
 from datetime import datetime
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from aiohttp import web
 
@@ -120,21 +120,35 @@ def _client_of(request: web.BaseRequest, store: Any) -> str | None:
 async def record(request: web.Request, response: web.StreamResponse, started: float,
                  access_log: AccessLog) -> None:
     """Log one answered request (when the request log is on) and, for a bank path, journal it."""
-    record_answer(request.app, request, response, await _body_bytes(request), started, access_log)
+    record_answer(JournalTarget.of(request.app, access_log), request, response, await _body_bytes(request),
+                  started)
 
 
-def record_answer(app: web.Application, request: web.BaseRequest, response: web.StreamResponse,
-                  body: bytes, started: float, access_log: AccessLog, plain_path: str | None = None) -> None:
+class JournalTarget(NamedTuple):
+    """Where `record_answer` writes: the request log (when on) and the store's journal."""
+
+    log_requests: bool
+    store: Any
+    clock: Any
+    access_log: AccessLog
+
+    @classmethod
+    def of(cls, app: web.Application, access_log: AccessLog) -> JournalTarget:
+        return cls(app[SETTINGS].log_requests, app[STORE], app[CLOCK], access_log)
+
+
+def record_answer(target: JournalTarget, request: web.BaseRequest, response: web.StreamResponse,
+                  body: bytes, started: float, plain_path: str | None = None) -> None:
     """`record` for a request whose body (`body`, as read) is at hand: what the fast lane calls.
     `plain_path`: the request's path when it has no query and nothing percent-encoded."""
     elapsed_ms = (time.perf_counter() - started) * 1000
     path = plain_path or request.path
-    if app[SETTINGS].log_requests:
-        access_log.write(request.method, path, response.status, elapsed_ms)
+    if target.log_requests:
+        target.access_log.write(request.method, path, response.status, elapsed_ms)
     if not path.startswith("/_mock/"):
-        store = app[STORE]
+        store = target.store
         store.journal_request(
-            (time.time() + app[CLOCK].offset, request.method, plain_path or request.path_qs,
+            (time.time() + target.clock.offset, request.method, plain_path or request.path_qs,
              response.status, elapsed_ms, body[:_JOURNAL_BODY_LIMIT], _answer_bytes(response),
              _client_of(request, store))
         )

@@ -92,7 +92,8 @@ class GuardedRequestHandler(RequestHandler):
         requests_before = self._request_count
         super().data_received(data)
         if self._request_count != requests_before:  # a request's headers are complete
-            self._cancel_header_timer()
+            if self._header_timer is not None:
+                self._cancel_header_timer()
         elif self._header_timer is None and data and not getattr(self, "_request_in_progress", False):
             timeout = getattr(self._manager, "header_timeout", 0)
             if timeout > 0:

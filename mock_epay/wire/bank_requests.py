@@ -173,6 +173,12 @@ def normalise_token_request(form: dict[str, Any]) -> Normalised:
     return folded
 
 
+def in_declared_token_spellings(form: dict[str, Any]) -> bool:
+    """True when the token form needs no folding: no other spelling, `grant_type` as it must be."""
+    return (form.get("grant_type") == "client_credentials"
+            and _other_spellings(TOKEN_SPELLINGS).isdisjoint(form))
+
+
 def given(value: Any) -> Any:
     """A decoded field's value, None when the client left it out."""
     return None if value is UNSET else value

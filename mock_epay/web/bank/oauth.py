@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from mock_epay.gateway.errors import EpayError, bad_request, unauthorized
@@ -32,7 +33,12 @@ from mock_epay.web.readers import (
     require,
 )
 from mock_epay.wire.bank_answers import TokenResponse
-from mock_epay.wire.bank_requests import TOKEN_TYPE_MESSAGES, given, normalise_token_request
+from mock_epay.wire.bank_requests import (
+    TOKEN_TYPE_MESSAGES,
+    given,
+    in_declared_token_spellings,
+    normalise_token_request,
+)
 from mock_epay.wire.bank_requests import TokenRequest as TokenRequestShape
 from mock_epay.wire.decode import decode
 from mock_epay.wire.render import json_response
@@ -49,12 +55,26 @@ CORS_HEADERS = {
 
 
 def parse_token_request(raw: dict[str, Any], strict_invoice_id: bool) -> TokenRequest:
-    """The form folded (wire/bank_requests.py), decoded into its declaration, then each value checked."""
+    """The usual form checked in one pass (`_plain_token_request` on the body as it came, when it
+    needs no folding); any other, or one that pass does not take, folded (wire/bank_requests.py),
+    decoded into its declaration, then each value checked (`parse_folded_token_request`)."""
+    if in_declared_token_spellings(raw):
+        plain = _plain_token_request(raw, strict_invoice_id)
+        if plain is not None:
+            return plain
+    return parse_folded_token_request(raw, strict_invoice_id)
+
+
+def parse_folded_token_request(raw: dict[str, Any], strict_invoice_id: bool,
+                               one_pass: bool = True) -> TokenRequest:
+    """`parse_token_request` the long way: the checks that name what is wrong with a field (after
+    the one-pass check on the folded form unless `one_pass` is False: the tests compare both)."""
     form = normalise_token_request(raw)
     decoded = decode(TokenRequestShape, form, TOKEN_TYPE_MESSAGES, form.spelled)
-    plain = _plain_token_request(decoded, strict_invoice_id)
-    if plain is not None:
-        return plain
+    if one_pass:
+        plain = _plain_token_request(msgspec.structs.asdict(decoded), strict_invoice_id)
+        if plain is not None:
+            return plain
     scope = parse_str(require(decoded.scope, "scope"), "scope", max_length=512)
     client_id = parse_str(require(decoded.client_id, "client_id"), "client_id")
     client_secret = parse_str(require(decoded.client_secret, "client_secret"), "client_secret")
@@ -86,31 +106,39 @@ def _plain(value: Any, max_length: int = 1024) -> bool:
     return is_plain_text(value, max_length) and value != ""
 
 
-def _plain_token_request(decoded: TokenRequestShape, strict_invoice_id: bool) -> TokenRequest | None:
+def _plain_token_request(fields: dict[str, Any], strict_invoice_id: bool) -> TokenRequest | None:
     """The usual token form in one pass: the same `TokenRequest` the field-by-field checks of
-    `parse_token_request` give, or None when any field needs them (they then name the problem).
+    `parse_folded_token_request` give, or None when any field needs them (they then name the problem).
 
-    Taken only when every present field is plain ASCII text needing no trimming, with no links and
-    no secret_hash, the invoiceID (if any) of digits, a plain amount and a 3-letter upper-case currency.
+    `fields`: a body in its declared spellings (absent or UNSET: not given). Taken only with
+    `grant_type=client_credentials`, every present field plain ASCII text needing no trimming, no links
+    and no secret_hash, the invoiceID (if any) of digits, a plain amount and a 3-letter upper-case currency.
     """
-    scope: Any = decoded.scope  # str once `_plain` passes
-    client_id: Any = decoded.client_id
-    client_secret: Any = decoded.client_secret
-    terminal = given(decoded.terminal)
-    if not (_plain(scope, 512) and _plain(client_id) and _plain(client_secret)
-            and (terminal is None or terminal == "" or _plain(terminal))):
+    scope: Any = fields.get("scope")  # str once `_plain` passes
+    client_id: Any = fields.get("client_id")
+    client_secret: Any = fields.get("client_secret")
+    terminal = _given(fields, "terminal")
+    if not (fields.get("grant_type") == "client_credentials" and _plain(scope, 512) and _plain(client_id)
+            and _plain(client_secret) and (terminal is None or terminal == "" or _plain(terminal))):
         return None
-    if not (decoded.postLink is UNSET and decoded.failurePostLink is UNSET and decoded.secret_hash is UNSET):
+    if not (_given(fields, "postLink") is None and _given(fields, "failurePostLink") is None
+            and _given(fields, "secret_hash") is None):
         return None
-    invoice_value = given(decoded.invoiceID)
+    invoice_value = _given(fields, "invoiceID")
     if invoice_value in (None, ""):
         return TokenRequest(client_id, client_secret, " ".join(scope.split()), terminal or None)
-    currency, amount = given(decoded.currency), given(decoded.amount)
+    currency, amount = _given(fields, "currency"), _given(fields, "amount")
     if not (terminal and _plain_invoice_id(invoice_value, strict_invoice_id)
             and _plain(currency, 8) and CURRENCY_RE.match(currency) and is_plain_amount(amount)):
         return None
     return TokenRequest(client_id, client_secret, " ".join(scope.split()), terminal, invoice_value,
                         parse_amount(amount, "amount", allow_zero=True), currency)
+
+
+def _given(fields: dict[str, Any], name: str) -> Any:
+    """A field's value, None when absent (a form), UNSET (a decoded declaration) or JSON null."""
+    value = fields.get(name)
+    return None if value is UNSET else value
 
 
 def _plain_invoice_id(value: Any, strict: bool) -> bool:
