@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from aiohttp import web
 from aiohttp.http import SERVER_SOFTWARE, HttpVersion11
@@ -114,16 +115,24 @@ class FastLane:
         """The status line, headers and body, as aiohttp would write them for this response."""
         body = response.body if isinstance(response.body, bytes) else b""
         lines = [_status_line(response.status, response.reason)]
-        for name, value in response.headers.items():
-            if name != "Content-Length":
-                lines.append(f"{name}: {value}\r\n")
-        if response.cookies:
-            lines.extend(f"Set-Cookie: {morsel.OutputString()}\r\n" for morsel in response.cookies.values())
+        lines += [f"{name}: {value}\r\n" for name, value in response.headers.items()
+                  if name != "Content-Length"]
+        cookies = _cookies_of(response)
+        if cookies:
+            lines += [f"Set-Cookie: {morsel.OutputString()}\r\n" for morsel in cookies.values()]
         lines.append(f"Content-Length: {len(body)}\r\n{self._date.line()}{_SERVER_LINE}\r\n")
         head = "".join(lines)
         if head.count("\n") != len(lines) + 3:  # a header value with a line break: never written
             return self._http_bytes(internal_error())
         return head.encode("utf-8") + body
+
+
+def _cookies_of(response: web.Response) -> Any:
+    """The response's cookies, without making an empty jar for each answer (`cookies` would)."""
+    try:
+        return response._cookies  # None until a cookie is set (aiohttp 3.x)
+    except AttributeError:
+        return response.cookies
 
 
 def _status_line(status: int, reason: str) -> str:
