@@ -108,7 +108,9 @@ class FastLane:
         try:
             return answer(self._app, request, body, content_type)
         except Exception as exc:  # as the middleware: the bank's error format, never a traceback
-            rendered = error_answer(request, exc)  # type: ignore[arg-type]  # uses method and path only
+            # error_answer reads method and path only, but for aiohttp's HTTP exceptions (which need
+            # `request.app`, not set here: they render as the fixed 500); no lane route raises one
+            rendered = error_answer(request, exc)  # type: ignore[arg-type]
             return rendered if rendered is not None else internal_error()
 
     def _http_bytes(self, response: web.Response) -> bytes:

@@ -175,12 +175,13 @@ def token_answer(app: web.Application, request: web.BaseRequest, form: dict[str,
     try:
         response = _issue_token(app, request, form)
     except EpayError as exc:
-        return token_answer_to_error(exc)
+        return token_error(exc)
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
 
 def _issue_token(app: web.Application, request: web.BaseRequest, form: dict[str, Any]) -> web.Response:
+    """A token for the read form (any grant), or the EpayError that refuses it."""
     if form.get("grant_type") in ("password", "refresh_token"):
         grant: dict[str, Any] = password_grant(app[TOKENS], form)
         return json_response(TokenResponse(**grant))
@@ -204,12 +205,13 @@ async def issue_token_cors(request: web.Request) -> web.Response:
     try:
         form = await read_form_or_json(request)
     except EpayError as exc:
-        return token_answer_to_error(exc)
+        return token_error(exc)
     return token_answer(request.app, request, form)
 
 
-def token_answer_to_error(exc: EpayError) -> web.Response:
-    """A body that could not be read, answered in the bank's format with CORS."""
+def token_error(exc: EpayError) -> web.Response:
+    """An error of the token endpoint in the bank's format, with CORS (a body that could not be read,
+    a field that fails its check, an unknown client)."""
     response = render_error(exc)
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
@@ -224,7 +226,7 @@ def fast_token_answer(app: web.Application, request: web.BaseRequest, body: byte
         else:
             form = json_body(body)
     except EpayError as exc:
-        return token_answer_to_error(exc)
+        return token_error(exc)
     return token_answer(app, request, form)
 
 
