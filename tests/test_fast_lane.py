@@ -27,6 +27,7 @@ from mock_epay.web.app_keys import FAST_LANE, STORE
 from mock_epay.web.fast_lane import FastLane
 from tests.conftest import TOKEN_PATH, served, service_form, token_form
 from tests.fuzz_mutations import HOSTILE_TEXT
+from tests.test_cards_auth import payment_body
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -271,3 +272,60 @@ def _close_the_pair() -> Any:
     yield
     _PAIR.close()
 
+
+
+def _lane_counts(client: Any) -> tuple[int, int]:
+    lane = _lane(client)
+    return lane.answered, lane.written_ahead
+
+
+async def test_a_payment_is_read_ahead_and_its_answer_written_in_one_pass(pair: tuple[Any, Any]) -> None:
+    lane, plain = pair
+    answers = []
+    for client in pair:
+        token = (await (await client.post(TOKEN_PATH, data=token_form(invoiceID="000555001"))).json())
+        before = _lane_counts(client) if client is lane else (0, 0)
+        response = await client.post("/payments/cards/auth", json=payment_body(invoiceId="000555001"),
+                                     headers={"Authorization": f"Bearer {token['access_token']}"})
+        answers.append((response.status, sorted(_comparable(response.headers)),
+                        sorted(await response.json())))
+        if client is lane:
+            assert _lane_counts(client)[1] == before[1] + 1
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 200
+
+
+READ_AHEAD_CASES = [
+    ("GET", "/_mock/openapi.json", None, None),
+    ("GET", "/no/such/path", None, None),
+    ("DELETE", "/oauth2/token", None, None),
+    ("POST", "/payments/cards/auth", b'{"amount": 100}', "application/json"),
+    ("POST", "/payments/cards/auth", b"{", "application/json"),
+    ("POST", "/operation/abc/refund", b'{"amount": 1' + b"0" * 5000 + b"}", "application/json"),
+    ("POST", "/operation/abc/refund", b"", "application/json"),
+    ("GET", "/check-status/payment/transaction/000000001", None, None),
+    ("POST", "/_mock/clock/advance", b'{"seconds": "x"}', "application/json"),
+    ("GET", "/_mock/merchants", None, None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "content_type"), READ_AHEAD_CASES,
+                         ids=[f"{c[0]} {c[1]}" for c in READ_AHEAD_CASES])
+async def test_answers_written_for_requests_read_ahead_are_aiohttps_byte_for_byte(
+        pair: tuple[Any, Any], method: str, path: str, body: bytes | None, content_type: str | None) -> None:
+    answers = []
+    for client in pair:
+        headers = {"Content-Type": content_type} if content_type else {}
+        response = await client.request(method, path, data=body, headers=headers)
+        answers.append((response.status, _comparable(response.headers), await response.read()))
+    assert answers[0] == answers[1]
+    assert _lane(pair[0]).written_ahead >= 1
+
+
+async def test_head_requests_and_answers_without_a_body_are_left_to_aiohttp(pair: tuple[Any, Any]) -> None:
+    lane, _ = pair
+    for method, path in (("HEAD", "/_mock/openapi.json"), ("OPTIONS", "/oauth2/token")):  # the 2nd: 204
+        before = _lane_counts(lane)
+        statuses = [(await client.request(method, path)).status for client in pair]
+        assert statuses[0] == statuses[1]
+        assert _lane_counts(lane) == before

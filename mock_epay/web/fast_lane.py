@@ -1,22 +1,31 @@
-"""The fast lane: the hottest bank route answered in the connection handler, past aiohttp's web layer.
+"""The fast lane: the token route answered in the connection handler, and every other plain answer
+written in one pass, past aiohttp's web layer.
 
-A route on the lane has a synchronous answer function `(app, request, body, content_type) ->
-web.Response`, which its ordinary aiohttp handler calls too, so both paths give the same answer
-(status, headers, body; only the order of the fixed headers may differ). `FastLane.answer` is
-offered each request first (by `GuardedRequestHandler` in web/server.py) and takes it only when
+**The token route.** A route on the lane has a synchronous answer function `(app, request, body,
+content_type) -> web.Response`, which its ordinary aiohttp handler calls too, so both paths give the
+same answer (status, headers, body; only the order of the fixed headers may differ). `FastLane.answer`
+is offered each request first (by `GuardedRequestHandler` in web/server.py) and takes it only when
 nothing about it needs aiohttp's machinery:
 
 - a POST to a path on the lane, spelled exactly (no query, no percent-encoding);
-- HTTP/1.1 with keep-alive, no `Expect`, no `Content-Encoding`, no `Transfer-Encoding`;
+- HTTP/1.1 with keep-alive, no `Expect`, `Content-Encoding`, `Transfer-Encoding` or `Upgrade`;
 - a `Content-Length` body of at most `MAX_BODY_BYTES` (and the app's limit), already received in full;
 - a `Content-Type` the route reads, without parameters.
 
-Anything else goes the usual way (router, middleware, handler), which answers the same. What the
-lane skips: route resolution, the middleware frame, `request.read()`'s loop and
-`StreamResponse.prepare` / `write_eof` (the answer's head is written here in one pass). What it
-keeps: the request log and the journal (`journal.record_answer`), and errors in the bank's format
-(`errors.error_answer`). The answer function runs without awaiting, so a request on the lane is
-never in flight across a loop turn (a prompt shutdown has nothing to wait for).
+It skips route resolution, the middleware frame, `request.read()`'s loop and `StreamResponse.prepare`
+/ `write_eof` (the answer's head is written here in one pass), and keeps the request log and the
+journal (`journal.record_answer`) and errors in the bank's format (`errors.error_answer`). The answer
+function runs without awaiting, so a request on the lane is never in flight across a loop turn.
+
+**Every other request** goes through aiohttp's router, the middleware and its handler as usual, with
+two shortcuts when it is plain in the same sense (any method but HEAD, any path, no multipart body):
+`read_ahead` takes its body, already received, into aiohttp's cache of the read body, so
+`request.read()` returns at once; and `written` gives the whole answer as bytes when the handler
+returned a plain `web.Response` (a bytes body, not prepared, a status with a body, keep-alive left
+alone), which the connection handler writes instead of `prepare` / `write_eof`. Anything else
+(a streamed or prepared response, 204, HEAD, `force_close`) is written by aiohttp. A body read ahead
+is no longer "readable" (`request.can_read_body` is False): code asking whether a request has a body
+asks `request.body_exists`.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ FastAnswer = Callable[[web.Application, web.BaseRequest, bytes, str], web.Respon
 MAX_BODY_BYTES = 64 * 1024  # a token or payment request is well under 1 KB
 _SERVER_LINE = f"Server: {SERVER_SOFTWARE}\r\n"
 _STATUS_LINES: dict[tuple[int, str], str] = {}
+READ_AHEAD = "mock_epay.read_ahead"  # request key: its body was read ahead, its answer may be written here
 
 
 class _HttpDate:
@@ -74,6 +84,7 @@ class FastLane:
         self._routes: dict[str, tuple[FastAnswer, frozenset[str]]] = {}
         self._date = _HttpDate()
         self.answered = 0  # requests answered on the lane (tests check the lane was taken)
+        self.written_ahead = 0  # answers written by `written` for requests read ahead
 
     def add(self, paths: Iterable[str], answer: FastAnswer, content_types: Iterable[str]) -> None:
         """Put POST `paths` on the lane, answered by `answer` for bodies of `content_types`."""
@@ -87,10 +98,8 @@ class FastLane:
         if route is None or request.method != "POST":
             return None
         answer, content_types = route
-        headers = request.headers
-        content_type = headers.get("Content-Type")
-        if (content_type not in content_types or request.version != HttpVersion11 or not request.keep_alive
-                or "Expect" in headers or "Content-Encoding" in headers or "Transfer-Encoding" in headers):
+        content_type = request.headers.get("Content-Type")
+        if content_type not in content_types or not _plain_http(request):
             return None
         length = request.content_length
         payload = request.content
@@ -101,6 +110,32 @@ class FastLane:
         response = self._respond(request, answer, body, content_type)
         record_answer(self._journal, request, response, body, started, path)
         self.answered += 1
+        return self._http_bytes(response)
+
+    def read_ahead(self, request: web.BaseRequest) -> bool:
+        """For a plain request the lane does not answer: read its body now, when it has all arrived
+        (so `request.read()` returns at once), and let `written` write its answer. False when aiohttp
+        must read it (a body still arriving, a multipart form, over the limit) or answer it (HEAD)."""
+        if request.method == "HEAD" or not _plain_http(request):
+            return False
+        length = request.content_length
+        payload = request.content
+        if (length is not None and length > self._max_body) or not payload.is_eof() \
+                or request.headers.get("Content-Type", "").startswith("multipart/"):
+            return False
+        request._read_bytes = payload.read_nowait(-1)  # aiohttp's cache of the body `read()` returns
+        request[READ_AHEAD] = True
+        return True
+
+    def written(self, request: web.BaseRequest, response: web.StreamResponse) -> bytes | None:
+        """The whole HTTP answer for `response` to a request `read_ahead` took, when it is a plain
+        `web.Response` (bytes body, not prepared, a status with a body, keep-alive left as it is), or
+        None: aiohttp's `prepare` / `write_eof` then write it as usual."""
+        if (type(response) is not web.Response or not request.get(READ_AHEAD) or response.prepared
+                or response.keep_alive is not None or response.chunked or not isinstance(response.body, bytes)
+                or response.status < 200 or response.status in (204, 304)):
+            return None
+        self.written_ahead += 1
         return self._http_bytes(response)
 
     def _respond(self, request: web.BaseRequest, answer: FastAnswer, body: bytes,
@@ -127,6 +162,14 @@ class FastLane:
         if head.count("\n") != len(lines) + 3:  # a header value with a line break: never written
             return self._http_bytes(internal_error())
         return head.encode("utf-8") + body
+
+
+def _plain_http(request: web.BaseRequest) -> bool:
+    """HTTP/1.1 with keep-alive, and nothing that needs aiohttp's own handling of the exchange."""
+    headers = request.headers
+    return (request.version == HttpVersion11 and request.keep_alive and "Expect" not in headers
+            and "Content-Encoding" not in headers and "Transfer-Encoding" not in headers
+            and "Upgrade" not in headers)
 
 
 def _cookies_of(response: web.Response) -> Any:

@@ -16,7 +16,7 @@ _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 async def read_optional_body(request: web.Request) -> dict[str, Any]:
     """The body as a dict: empty when there is none (the bank requires no body)."""
-    if not request.can_read_body:
+    if not request.body_exists:  # not `can_read_body`: a body read ahead (web/fast_lane.py) is read already
         return {}
     if request.content_type == "multipart/form-data":
         return await read_form_or_json(request)  # reads the stream itself
