@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import random
-import uuid
 from typing import Any
 
 _BRANDS = (
@@ -23,6 +22,11 @@ _BRANDS = (
     ("37", "AMEX"),
     ("62", "UnionPay"),
 )
+
+
+# uuid.UUID(version=4): the variant bits set to RFC 4122 (10xx), the version nibble to 4
+_UUID_KEEP = ~(0xC000 << 48) & ~(0xF000 << 64) & ((1 << 128) - 1)
+_UUID_V4_BITS = (0x8000 << 48) | (4 << 76)
 
 
 def card_type(pan: str) -> str:
@@ -44,7 +48,10 @@ class FakeData:
         return f"{self._rng.randrange(10**count):0{count}d}"
 
     def uuid(self) -> str:
-        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        """A version-4 UUID as text: what `str(uuid.UUID(int=bits, version=4))` gives, without the object."""
+        value = (self._rng.getrandbits(128) & _UUID_KEEP) | _UUID_V4_BITS
+        text = f"{value:032x}"
+        return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
     def access_token(self) -> str:
         """22 characters of A-Z, 0-9, '-' and '_', like the bank's DCEB8O_ZM5U7SO_T_U5EJQ."""
