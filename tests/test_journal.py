@@ -62,4 +62,4 @@ async def test_a_path_logged_again_is_masked_and_escaped_again_and_the_memo_is_b
     assert lines[0] == lines[1] and lines[0].endswith("GET /cards/440563...5096\\r\\nFAKE 200 404 0.1ms")
     assert "4405639704015096" not in stream.getvalue()
     assert lines[-1].endswith(f"/transaction/{_PATHS_KEPT + 49} 200 0.1ms")
-    assert len(log._paths) == _PATHS_KEPT
+    assert len(log._middles) == _PATHS_KEPT

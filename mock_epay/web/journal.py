@@ -26,7 +26,7 @@ __all__ = ["AccessLog", "journal_entry_json", "mask_card_numbers", "note_client"
 
 _JOURNAL_BODY_LIMIT = 2048
 _FLUSH_DELAY = 0.05
-_PATHS_KEPT = 512  # logged forms of paths remembered (a path with an id in it is formatted anew past this)
+_PATHS_KEPT = 512  # (method, path) pairs whose logged form is kept (past this each is formatted anew)
 CLIENT_ID = "mock_epay.client_id"  # request key: the merchant a bank request was made for
 
 
@@ -35,37 +35,39 @@ class AccessLog:
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream
-        self._lines: list[str] = []
+        self._entries: list[tuple[str, str, int, float]] = []  # (stamp, " method path ", status, ms)
         self._flush_pending = False
         self._second = -1  # the second `_stamp` was formatted for
         self._stamp = ""
-        self._paths: dict[str, str] = {}  # path -> as logged (masked, escaped): most paths repeat
+        self._middles: dict[tuple[str, str], str] = {}  # (method, path) -> as logged: most repeat
 
     def write(self, method: str, path: str, status: int, elapsed_ms: float) -> None:
+        """Note one answered request; its line is formatted when the batch is written (`flush`)."""
         second = int(time.time())
         if second != self._second:  # formatted once a second, not once a request
             self._second = second
             self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
-        shown = self._paths.get(path)
-        if shown is None:
+        key = (method, path)
+        middle = self._middles.get(key)
+        if middle is None:
             shown = escape_control(mask_card_numbers(path))
-            if len(self._paths) < _PATHS_KEPT:
-                self._paths[path] = shown
-        path = shown
-        self._lines.append(f"{self._stamp} mock_epay.requests {escape_control(method)} {path} {status} "
-                           f"{elapsed_ms:.1f}ms\n")
+            middle = f" mock_epay.requests {escape_control(method)} {shown} "
+            if len(self._middles) < _PATHS_KEPT:
+                self._middles[key] = middle
+        self._entries.append((self._stamp, middle, status, elapsed_ms))
         if not self._flush_pending:
             self._flush_pending = True
             asyncio.get_running_loop().call_later(_FLUSH_DELAY, self.flush)
 
     def flush(self) -> None:
         self._flush_pending = False
-        if not self._lines:
+        if not self._entries:
             return
         stream = self._stream or sys.stderr
-        stream.write("".join(self._lines))
+        stream.write("".join([f"{stamp}{middle}{status} {ms:.1f}ms\n"
+                              for stamp, middle, status, ms in self._entries]))
         stream.flush()
-        self._lines.clear()
+        self._entries.clear()
 
 
 def journal_entry_json(entry: tuple[Any, ...]) -> dict[str, Any]:
