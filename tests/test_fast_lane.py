@@ -329,3 +329,17 @@ async def test_head_requests_and_answers_without_a_body_are_left_to_aiohttp(pair
         statuses = [(await client.request(method, path)).status for client in pair]
         assert statuses[0] == statuses[1]
         assert _lane_counts(lane) == before
+
+
+def test_a_header_value_with_a_lone_carriage_return_is_never_written() -> None:
+    lane = create_app(_settings(), Clock())[FAST_LANE]
+    response = web.Response(body=b"{}", content_type="application/json")
+    response.headers["X-Bad"] = "a\rSet-Cookie: evil=1"
+    assert lane._http_bytes(response).startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
+
+
+def test_a_remembered_head_still_carries_this_answers_length() -> None:
+    lane = create_app(_settings(), Clock())[FAST_LANE]
+    for body in (b"{}", b'{"a": 1}'):
+        written = lane._http_bytes(web.Response(body=body, content_type="application/json"))
+        assert f"\r\nContent-Length: {len(body)}\r\n".encode() in written and written.endswith(body)

@@ -44,7 +44,7 @@ FastAnswer = Callable[[web.Application, web.BaseRequest, bytes, str], web.Respon
 
 MAX_BODY_BYTES = 64 * 1024  # a token or payment request is well under 1 KB
 _SERVER_LINE = f"Server: {SERVER_SOFTWARE}\r\n"
-_STATUS_LINES: dict[tuple[int, str], str] = {}
+_HEADS_KEPT = 256  # answer heads (status and headers) remembered; most answers repeat a few
 READ_AHEAD = "mock_epay.read_ahead"  # request key: its body was read ahead, its answer may be written here
 
 
@@ -83,6 +83,7 @@ class FastLane:
         self._max_body = min(MAX_BODY_BYTES, max_body_bytes)  # a larger body gets the usual 413
         self._routes: dict[str, tuple[FastAnswer, frozenset[str]]] = {}
         self._date = _HttpDate()
+        self._heads: dict[tuple[Any, ...], str] = {}  # (status, reason, *headers) -> the head's text
         self.answered = 0  # requests answered on the lane (tests check the lane was taken)
         self.written_ahead = 0  # answers written by `written` for requests read ahead
 
@@ -151,17 +152,27 @@ class FastLane:
     def _http_bytes(self, response: web.Response) -> bytes:
         """The status line, headers and body, as aiohttp would write them for this response."""
         body = response.body if isinstance(response.body, bytes) else b""
-        lines = [_status_line(response.status, response.reason)]
-        lines += [f"{name}: {value}\r\n" for name, value in response.headers.items()
-                  if name != "Content-Length"]
         cookies = _cookies_of(response)
-        if cookies:
-            lines += [f"Set-Cookie: {morsel.OutputString()}\r\n" for morsel in cookies.values()]
-        lines.append(f"Content-Length: {len(body)}\r\n{self._date.line()}{_SERVER_LINE}\r\n")
-        head = "".join(lines)
-        if head.count("\n") != len(lines) + 3:  # a header value with a line break: never written
-            return self._http_bytes(internal_error())
-        return head.encode("utf-8") + body
+        key = (response.status, response.reason, *response.headers.items())
+        head = None if cookies else self._heads.get(key)
+        if head is None:
+            head = _head(response, cookies)
+            if head is None:  # a header value with a line break: never written
+                return self._http_bytes(internal_error())
+            if not cookies and len(self._heads) < _HEADS_KEPT:
+                self._heads[key] = head
+        return f"{head}Content-Length: {len(body)}\r\n{self._date.line()}{_SERVER_LINE}\r\n".encode() + body
+
+
+def _head(response: web.Response, cookies: Any) -> str | None:
+    """The status line and the response's own headers (and cookies), or None when a value holds a
+    line break (it would start a header of its own)."""
+    lines = [f"HTTP/1.1 {response.status} {response.reason}\r\n"]
+    lines += [f"{name}: {value}\r\n" for name, value in response.headers.items() if name != "Content-Length"]
+    if cookies:
+        lines += [f"Set-Cookie: {morsel.OutputString()}\r\n" for morsel in cookies.values()]
+    head = "".join(lines)
+    return head if head.count("\n") == len(lines) == head.count("\r") else None
 
 
 def _plain_http(request: web.BaseRequest) -> bool:
@@ -178,10 +189,3 @@ def _cookies_of(response: web.Response) -> Any:
         return response._cookies  # None until a cookie is set (aiohttp 3.x)
     except AttributeError:
         return response.cookies
-
-
-def _status_line(status: int, reason: str) -> str:
-    line = _STATUS_LINES.get((status, reason))
-    if line is None:
-        line = _STATUS_LINES[(status, reason)] = f"HTTP/1.1 {status} {reason}\r\n"
-    return line
