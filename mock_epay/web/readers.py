@@ -208,7 +208,7 @@ async def _read_urlencoded(request: web.Request) -> dict[str, Any]:
 
 
 def max_form_fields(request: web.BaseRequest) -> int:
-    """aiohttp's cap on a form's fields (`client_max_fields`, 3.12 and later; 1000 before)."""
+    """aiohttp's cap on a form's fields (`client_max_fields`; 1000, its default, where it has none)."""
     return int(getattr(request, "client_max_fields", 1000))
 
 

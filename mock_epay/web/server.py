@@ -57,8 +57,9 @@ class GuardedRequestHandler(RequestHandler):
     aiohttp has no header-read timeout, so this reads two of RequestHandler's internals
     (`_request_count`, `_request_in_progress`) and the runner hook `_make_server`;
     checked against aiohttp 3.14 (tests/test_shutdown.py fails if they change). It also offers
-    each request to the app's fast lane first, through the internal `_handle_request`
-    (tests/test_fast_lane.py fails if the lane is no longer taken).
+    each request to the app's fast lane (web/fast_lane.py) first and lets the lane write plain
+    answers, through the internal `_handle_request` and `finish_response` and the request's
+    `_read_bytes` (tests/test_fast_lane.py counts the lane's answers, so it fails if they change).
     """
 
     __slots__ = ("_header_timer", "_fast_lane")
