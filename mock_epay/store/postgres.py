@@ -209,7 +209,7 @@ class PostgresBackend(PostgresConnections, PostgresTokens, PostgresJournal):
                     tx.id, tx.client_id, tx.invoice_id, dump(tx), self._owner(reservation),
                     self._max_transactions, self._trims.low("transactions"),
                     *((invoice_suffix(tx.invoice_id),) if marked else ())))
-                self._trims.trimmed("transactions", int(rows[0][0] or 0), self._max_transactions)
+                self._trims.trimmed("transactions", rows[0][0], self._max_transactions)
             except psycopg.errors.UniqueViolation:
                 raise ValueError(f"transaction {tx.id} is recorded already") from None
             self._open_reservations.discard(reservation.number)

@@ -18,6 +18,7 @@ import psycopg
 
 from mock_epay.store.base import JournalEntry
 from mock_epay.store.postgres_schema import dump_entry, load_entry
+from mock_epay.store.postgres_trim import TrimWindows
 from mock_epay.store.sqlite_journal import JOURNAL_BATCH, JOURNAL_DELAY
 
 
@@ -27,7 +28,7 @@ class PostgresJournal:
     # provided by the backend (store/postgres.py) this is mixed into
     _conn: Any
     _local: Any
-    _trims: Any  # where the table's next bounded trim starts (postgres_trim)
+    _trims: TrimWindows  # where the table's next bounded trim starts
 
     def __init__(self, journal_size: int) -> None:
         self._journal_size = journal_size
@@ -59,7 +60,7 @@ class PostgresJournal:
                            "SELECT max(seq) FROM added",
                            ([e for e, _ in batch], [c for _, c in batch], self._trims.low("journal"),
                             self._journal_size)).fetchone()
-        self._trims.trimmed("journal", int(row[0] or 0) if row else 0, self._journal_size)
+        self._trims.trimmed("journal", row[0] if row else None, self._journal_size)
 
     def forget_waiting_journal(self, client_id: str | None) -> None:
         """Drop the entries still waiting for one merchant (None: everyone's), as its rows are deleted."""

@@ -155,7 +155,7 @@ class PostgresState(SharedValues):
         """Insert or update one delivery (its claim is released); final ones past the cap go."""
         rows = FAST.run(self._conn(), SAVE_DELIVERY,
                         (*_row(delivery), self._delivery_log_size, self._trims.low("deliveries")))
-        self._trims.trimmed("deliveries", int(rows[0][0] or 0), self._delivery_log_size)
+        self._trims.trimmed("deliveries", rows[0][0], self._delivery_log_size)
 
     def save_deliveries(self, deliveries: list[StoredDelivery]) -> None:
         """Save several deliveries (the last save of an id wins) in one statement, so one round trip."""
@@ -167,7 +167,7 @@ class PostgresState(SharedValues):
         columns = [list(column) for column in zip(*map(_row, latest), strict=True)]
         row = self._conn().execute(
             SAVE_DELIVERIES, (*columns, self._trims.low("deliveries"), self._delivery_log_size)).fetchone()
-        self._trims.trimmed("deliveries", int(row[0] or 0) if row else 0, self._delivery_log_size)
+        self._trims.trimmed("deliveries", row[0] if row else None, self._delivery_log_size)
 
     def queue_delivery(self, delivery: StoredDelivery, owner: str, now: float, lease: float) -> bool:
         """Insert a just-queued delivery already claimed for `owner` when it is pending and due: one
@@ -178,7 +178,7 @@ class PostgresState(SharedValues):
             return self.claim_delivery(delivery.id, owner, now, lease) is not None
         rows = FAST.run(self._conn(), QUEUE_DELIVERY, (
             *_row(delivery), self._delivery_log_size, self._trims.low("deliveries"), owner, now + lease))
-        self._trims.trimmed("deliveries", int(rows[0][0] or 0), self._delivery_log_size)
+        self._trims.trimmed("deliveries", rows[0][0], self._delivery_log_size)
         if rows[0][1] == b"t":
             return True
         return self.claim_delivery(delivery.id, owner, now, lease) is not None

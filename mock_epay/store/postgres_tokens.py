@@ -16,6 +16,7 @@ from mock_epay.gateway.models import Token
 from mock_epay.store.memory import SWEEP_BATCH
 from mock_epay.store.postgres_fast import FAST, text
 from mock_epay.store.postgres_schema import dump, load
+from mock_epay.store.postgres_trim import TrimWindows
 from mock_epay.store.short_cache import ShortCache
 
 SWEEP_INTERVAL = 1.0  # seconds on the mock's clock between sweeps of expired tokens
@@ -38,7 +39,7 @@ class PostgresTokens:
     _conn: Any
     clock: Any
     _max_tokens: int
-    _trims: Any
+    _trims: TrimWindows
     poll_notifications: Any
 
     def __init__(self) -> None:
@@ -50,7 +51,7 @@ class PostgresTokens:
         rows = FAST.run(self._conn(), ADD_TOKEN, (
             now, self._sweep_size(now.timestamp()), token.access_token, token.client_id, token.expires_at,
             dump(token), self._max_tokens, self._trims.low("tokens")))
-        self._trims.trimmed("tokens", int(rows[0][0] or 0), self._max_tokens)
+        self._trims.trimmed("tokens", rows[0][0], self._max_tokens)
         self._tokens.put(token.access_token, token)
 
     def _sweep_size(self, now: float) -> int:

@@ -34,8 +34,9 @@ class TrimWindows:
         self._writes[table] = writes + 1
         return 0 if writes % FULL_PASS_EVERY == 0 else self._low.get(table, 0)
 
-    def trimmed(self, table: str, newest_seq: int, cap: int) -> None:
-        """A write of `table` that got `newest_seq` trimmed everything up to `newest_seq - cap`."""
-        bound = newest_seq - cap
+    def trimmed(self, table: str, newest_seq: bytes | int | None, cap: int) -> None:
+        """A write of `table` that got `newest_seq` trimmed everything up to `newest_seq - cap`;
+        `newest_seq` as the statement returned it (libpq's text, psycopg's int, None for no row)."""
+        bound = int(newest_seq or 0) - cap
         if bound > self._low.get(table, 0):
             self._low[table] = bound
