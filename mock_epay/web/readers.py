@@ -28,6 +28,7 @@ _MAX_AMOUNT = 999_999_999_999
 _PLAIN_AMOUNT_RE = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,2})?$")
 LANGUAGES = {"RUS": "RUS", "RU": "RU", "ENG": "ENG", "EN": "EN", "KAZ": "KAZ", "KZ": "KZ"}
 _JSON_TYPES = ("application/json", "text/plain", "application/octet-stream", "")
+FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 def unsupported_media(message: str) -> EpayError:
@@ -187,7 +188,7 @@ def check_text(text: str, field: str) -> str:
 async def read_form_or_json(request: web.Request) -> dict[str, Any]:
     """A urlencoded, multipart or JSON body as a flat dict of field -> value."""
     content_type = request.content_type if request.headers.get("Content-Type") else ""
-    if content_type == "application/x-www-form-urlencoded":
+    if content_type == FORM_TYPE:
         return await _read_urlencoded(request)
     if content_type == "multipart/form-data":
         return await _read_posted_form(request)

@@ -18,6 +18,7 @@ from mock_epay.web.errors import render_error
 from mock_epay.web.journal import note_client
 from mock_epay.web.readers import (
     CURRENCY_RE,
+    FORM_TYPE,
     INVOICE_ID_RE,
     form_fields,
     is_plain_amount,
@@ -234,14 +235,10 @@ async def token_preflight(request: web.Request) -> web.Response:
     return web.Response(status=204, headers=CORS_HEADERS)
 
 
-FORM_TYPE = "application/x-www-form-urlencoded"
-
-
 def setup(app: web.Application, add_route: Any) -> None:
     for prefix in ("", "/epay2"):
         path = prefix + "/oauth2/token"
         app[FAST_LANE].add((path, path + "/"), fast_token_answer, (FORM_TYPE, "application/json"))
-        add_route("POST", prefix + "/oauth2/token", issue_token_cors,
-                  doc=lazy_doc(BANK_DOCS, "issue_token", prefix))
-        add_route("OPTIONS", prefix + "/oauth2/token", token_preflight,
+        add_route("POST", path, issue_token_cors, doc=lazy_doc(BANK_DOCS, "issue_token", prefix))
+        add_route("OPTIONS", path, token_preflight,
                   doc=lazy_doc(BANK_DOCS, "token_preflight", prefix))
