@@ -183,3 +183,94 @@ def test_iri_to_uri_encodes_as_browsers_do(iri, uri):
 def test_a_host_that_cannot_be_idna_encoded_is_a_value_error():
     with pytest.raises(ValueError, match="IDNA"):
         iri_to_uri("http://" + "я" * 70 + ".test/cb")
+
+
+@pytest.mark.parametrize(("reply", "status", "headers", "body"), [
+    (b"HTTP/1.1 204 No Content\r\n\r\n", 204, {}, b""),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 200, {"content-length": "2"}, b"ok"),
+    (b"HTTP/1.1 201 Created\r\nX-A:  one \r\nNoColon\r\ncontent-length: 0\r\n\r\n", 201,
+     {"x-a": "one", "nocolon": "", "content-length": "0"}, b""),
+    (b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 202 Accepted\r\nContent-Length: 1\r\n\r\nx",
+     202, {"content-length": "1"}, b"x"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-Trailer: t\r\n\r\n", 200,
+     {"transfer-encoding": "chunked"}, b"ok"),
+])
+async def test_each_head_is_read_in_one_go_whatever_its_headers(reply, status, headers, body):
+    """The status line and headers are read up to their blank line at once: no headers, one, a line
+    without a colon, a 1xx head before the final one, and a chunked body's trailers after it."""
+
+    async def answer(reader, writer):
+        await read_request(reader)
+        writer.write(reply)
+        await writer.drain()
+        await reader.read()  # keep the connection open: the framing alone must end the answer
+
+    server, port = await raw_server(answer)
+    async with server:
+        client = PlainHttpClient()
+        got = await asyncio.wait_for(client.post(f"http://127.0.0.1:{port}/", b"{}", HEADERS), 5)
+        await client.close()
+    assert (got.status, dict(got.headers), got.head) == (status, headers, body)
+
+
+@pytest.mark.parametrize(("reply", "message"), [
+    (b"SSH-2.0-OpenSSH\r\n", "not an HTTP answer"),
+    (b"HTTP/1.1 200 OK", "inside the status line"),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n", "headers are cut"),
+])
+async def test_an_answer_cut_before_its_blank_line_says_where(reply, message):
+    async def answer(reader, writer):
+        await read_request(reader)
+        writer.write(reply)
+        await writer.drain()
+
+    server, port = await raw_server(answer)
+    async with server:
+        with pytest.raises(HttpProtocolError, match=message):
+            await PlainHttpClient().post(f"http://127.0.0.1:{port}/", b"{}", HEADERS)
+
+
+async def test_the_per_host_limit_holds_and_forgets_idle_hosts():
+    from mock_epay.callbacks.targets import HostLimiter
+
+    limiter = HostLimiter(2)
+    origin = ("127.0.0.1", 9)
+    inside = 0
+    most = 0
+    release = asyncio.Event()
+
+    async def use() -> None:
+        nonlocal inside, most
+        async with limiter.slot(origin):
+            inside += 1
+            most = max(most, inside)
+            await release.wait()
+            inside -= 1
+
+    tasks = [asyncio.create_task(use()) for _ in range(5)]
+    await asyncio.sleep(0.01)
+    assert (inside, limiter.in_use(origin)) == (2, 5)
+    tasks[4].cancel()  # one still waiting for a place gives up: it no longer counts
+    await asyncio.sleep(0.01)
+    assert limiter.in_use(origin) == 4
+    release.set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert most == 2 and limiter.in_use(origin) == 0 and not limiter._slots
+
+
+async def test_a_204_answer_without_a_length_is_taken_at_once(aiohttp_server):
+    """aiohttp (as many frameworks) sends 204 without Content-Length on a kept-alive connection: the
+    answer has no body by definition, so it must not be read until the connection closes."""
+
+    async def hook(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    server = await aiohttp_server(app)
+    client = PlainHttpClient()
+    answers = [await asyncio.wait_for(client.post(f"http://127.0.0.1:{server.port}/hook", b"{}", HEADERS), 2)
+               for _ in range(2)]
+    await client.close()
+    assert [a.status for a in answers] == [204, 204]

@@ -155,7 +155,7 @@ class PlainHttpClient:
         connection.writer.write(request)
         await connection.writer.drain()
         status, response_headers, version = await _read_head(connection.reader)
-        body, reusable = await _read_body(connection.reader, response_headers, keep)
+        body, reusable = await _read_body(connection.reader, status, response_headers, keep)
         connection_header = response_headers.get("connection", "").lower()
         if reusable and connection_header != "close" and (version == "HTTP/1.1" or
                                                           connection_header == "keep-alive"):
@@ -213,46 +213,71 @@ class _StaleConnection(Exception):
 
 
 async def _read_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], str]:
+    """The final answer's status, headers (names lower-cased) and HTTP version: each head (status
+    line and headers) is read in one go, up to its blank line; 1xx heads before it are skipped."""
     while True:
         try:
-            line = await reader.readuntil(b"\r\n")
+            head = await reader.readuntil(b"\r\n\r\n")
         except asyncio.IncompleteReadError as exc:
             if not exc.partial:
                 raise _StaleConnection from exc
-            raise HttpProtocolError("the answer ended inside the status line") from exc
+            _status_of(exc.partial.partition(b"\r\n")[0])  # a line that is no status line says so
+            if b"\r\n" not in exc.partial:
+                raise HttpProtocolError("the answer ended inside the status line") from exc
+            raise HttpProtocolError("the answer's headers are cut") from exc
         except asyncio.LimitOverrunError as exc:
-            raise HttpProtocolError("the status line is too long") from exc
-        version, _, rest = line.decode("latin-1").strip().partition(" ")
-        code = rest[:3]
-        if not version.startswith("HTTP/1.") or not code.isdigit():
-            raise HttpProtocolError(f"not an HTTP answer: {line[:80]!r}")
-        headers = await _read_headers(reader)
-        if int(code) >= 200 or int(code) == 101:
-            return int(code), headers, version
+            raise HttpProtocolError("the answer's status line and headers are too long") from exc
+        status_line, _, header_block = head.partition(b"\r\n")
+        code, version = _status_of(status_line)
+        if code >= 200 or code == 101:
+            return code, _headers_of(header_block), version
         # 1xx (100 Continue, 103 Early Hints): a final answer follows
 
 
-async def _read_headers(reader: asyncio.StreamReader) -> dict[str, str]:
+def _status_of(line: bytes) -> tuple[int, str]:
+    """(status code, HTTP version) of a status line; HttpProtocolError when it is none."""
+    version, _, rest = line.decode("latin-1").strip().partition(" ")
+    code = rest[:3]
+    if not version.startswith("HTTP/1.") or not code.isdigit():
+        raise HttpProtocolError(f"not an HTTP answer: {line[:80]!r}")
+    return int(code), version
+
+
+def _headers_of(block: bytes) -> dict[str, str]:
+    """Header lines (each ending in CRLF, the blank line last) as a dict, names lower-cased."""
     headers: dict[str, str] = {}
+    for line in block.decode("latin-1").split("\r\n"):
+        if line:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+    return headers
+
+
+async def _read_headers(reader: asyncio.StreamReader) -> dict[str, str]:
+    """A chunked body's trailers, line by line up to the blank line that ends them (rare: not worth
+    one read, which could not tell an empty block from a last line)."""
+    lines: list[bytes] = []
     size = 0
     while True:
         try:
             line = await reader.readuntil(b"\r\n")
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
-            raise HttpProtocolError("the answer's headers are cut or too long") from exc
+            raise HttpProtocolError("the answer's trailers are cut or too long") from exc
         size += len(line)
         if size > MAX_HEADER_BYTES:
-            raise HttpProtocolError("the answer's headers are too long")
+            raise HttpProtocolError("the answer's trailers are too long")
         if line == b"\r\n":
-            return headers
-        name, _, value = line.decode("latin-1").partition(":")
-        headers[name.strip().lower()] = value.strip()
+            return _headers_of(b"".join(lines))
+        lines.append(line)
 
 
 async def _read_body(
-    reader: asyncio.StreamReader, headers: Mapping[str, str], keep: int
+    reader: asyncio.StreamReader, status: int, headers: Mapping[str, str], keep: int
 ) -> tuple[bytes, bool]:
-    """The first `keep` bytes of the body, and whether the connection can be reused."""
+    """The first `keep` bytes of the body, and whether the connection can be reused. A 204 or 304
+    answer has no body whatever its headers say (RFC 9112 6.3), so nothing is waited for."""
+    if status in (204, 304):
+        return b"", True
     if "chunked" in headers.get("transfer-encoding", "").lower():
         return await _read_chunked(reader, keep)
     length_text = headers.get("content-length")

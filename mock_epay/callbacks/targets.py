@@ -22,8 +22,6 @@ import asyncio
 import functools
 import ipaddress
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from urllib.parse import unquote, urlsplit
 
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -218,20 +216,21 @@ class HostLimiter:
         self._per_host = per_host
         self._slots: dict[tuple[str, int], tuple[asyncio.Semaphore, list[int]]] = {}
 
-    @asynccontextmanager
-    async def slot(self, origin: tuple[str, int]) -> AsyncIterator[None]:
+    def slot(self, origin: tuple[str, int]) -> _Slot:
+        """`async with limiter.slot(origin):` holds one of the origin's places while its body runs."""
+        return _Slot(self, origin)
+
+    def _enter(self, origin: tuple[str, int]) -> tuple[asyncio.Semaphore, list[int]]:
         entry = self._slots.get(origin)
         if entry is None:
             entry = self._slots[origin] = (asyncio.Semaphore(self._per_host), [0])
-        semaphore, users = entry
-        users[0] += 1
-        try:
-            async with semaphore:
-                yield
-        finally:
-            users[0] -= 1
-            if users[0] == 0:
-                self._slots.pop(origin, None)
+        entry[1][0] += 1
+        return entry
+
+    def _leave(self, origin: tuple[str, int], users: list[int]) -> None:
+        users[0] -= 1
+        if users[0] == 0:
+            self._slots.pop(origin, None)
 
     def in_use(self, origin: tuple[str, int]) -> int:
         """Requests in flight or waiting for `origin` (for tests and the dashboard)."""
@@ -239,6 +238,31 @@ class HostLimiter:
         return entry[1][0] if entry else 0
 
 
+class _Slot:
+    """One use of an origin's places (a class, not a generator: it runs once per callback attempt)."""
+
+    __slots__ = ("_limiter", "_origin", "_entry")
+
+    def __init__(self, limiter: HostLimiter, origin: tuple[str, int]) -> None:
+        self._limiter, self._origin = limiter, origin
+        self._entry: tuple[asyncio.Semaphore, list[int]] | None = None
+
+    async def __aenter__(self) -> None:
+        self._entry = entry = self._limiter._enter(self._origin)
+        try:
+            await entry[0].acquire()
+        except BaseException:
+            self._limiter._leave(self._origin, entry[1])
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        entry = self._entry
+        if entry is not None:
+            entry[0].release()
+            self._limiter._leave(self._origin, entry[1])
+
+
+@functools.lru_cache(maxsize=1024)
 def origin_of(url: str) -> tuple[str, int]:
     """(host, port) a URL's requests go to: the key of the per-host limit."""
     parts = urlsplit(url)
