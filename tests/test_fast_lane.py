@@ -343,3 +343,103 @@ def test_a_remembered_head_still_carries_this_answers_length() -> None:
     for body in (b"{}", b'{"a": 1}'):
         written = lane._http_bytes(web.Response(body=body, content_type="application/json"))
         assert f"\r\nContent-Length: {len(body)}\r\n".encode() in written and written.endswith(body)
+
+
+def _routed(client: Any) -> int:
+    return _lane(client).routed
+
+
+KNOWN_ROUTE_CASES = [
+    ("POST", "/payments/cards/auth", b'{"amount": 100}', {"Content-Type": "application/json"}),
+    ("GET", "/_mock/openapi.json", None, {}),
+    ("POST", "/_mock/clock/advance", b'{"seconds": 1}',
+     {"Content-Type": "application/json", "Origin": "https://evil.example"}),  # the admin guard refuses
+    ("POST", "/_mock/clock/advance", b'{"seconds": "x"}', {"Content-Type": "application/json"}),
+    ("GET", "/payments/cards/auth", None, {}),  # a method the path does not take: 405, each time
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "headers"), KNOWN_ROUTE_CASES,
+                         ids=[f"{c[0]} {c[1]}" for c in KNOWN_ROUTE_CASES])
+async def test_a_route_met_before_skips_the_router_and_answers_the_same(
+        pair: tuple[Any, Any], method: str, path: str, body: bytes | None, headers: dict[str, str]) -> None:
+    """The second request to a method and plain path takes the route the router gave the first (its
+    middleware included: journal, errors, admin guard), and answers as aiohttp's way does, each time."""
+    lane, _ = pair
+    answers: list[list[tuple[int, dict[str, str], bytes]]] = [[], []]
+    for _ in range(3):
+        for side, client in enumerate(pair):
+            response = await client.request(method, path, data=body, headers=headers,
+                                            skip_auto_headers=("Content-Type",) if body is None else ())
+            answers[side].append((response.status, _comparable(response.headers), await response.read()))
+    assert answers[0] == answers[1]
+    if answers[0][0][0] != 405:  # a method the path does not take is never remembered
+        assert _routed(lane) == 2
+
+
+@pytest.mark.parametrize(("method", "path"), [("DELETE", "/oauth2/token"),  # 405
+                                              ("GET", "/no/such/path"),  # 404
+                                              ("GET", "/check-status/payment/transaction/000000001")])
+async def test_unknown_paths_wrong_methods_and_routes_with_values_are_never_remembered(
+        pair: tuple[Any, Any], method: str, path: str) -> None:
+    lane, _ = pair
+    statuses = [(await lane.request(method, path)).status for _ in range(3)]
+    assert len(set(statuses)) == 1
+    assert _routed(lane) == 0
+
+
+async def test_an_expect_header_goes_through_the_router_even_on_a_known_route(pair: tuple[Any, Any]) -> None:
+    lane, _ = pair
+    for _ in range(2):
+        assert (await lane.get("/_mock/openapi.json")).status == 200
+    before = _routed(lane)
+    response = await lane.post("/_mock/clock/advance", json={"seconds": 0},
+                               headers={"Expect": "100-continue"})
+    assert response.status == 200
+    assert _routed(lane) == before
+
+
+async def test_a_token_between_two_other_requests_on_one_connection_keeps_the_order(
+        pair: tuple[Any, Any]) -> None:
+    """Pipelined: a request the lane does not answer, then a token request, then another: the token
+    is answered inline only once the request loop is idle again, so the answers keep their order."""
+    lane, _ = pair
+    reader, writer = await asyncio.open_connection("127.0.0.1", lane.server.port)
+    body = _urlencoded(token_form(invoiceID="000777001"))
+    token = (f"POST {TOKEN_PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: {FORM}\r\n"
+             f"Content-Length: {len(body)}\r\n\r\n{body}")
+    other = "GET /_mock/health HTTP/1.1\r\nHost: x\r\n\r\n"
+    writer.write((other + token + other + token).encode())
+    await writer.drain()
+    kinds = []
+    for _ in range(4):
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+        answer = await reader.readexactly(length)
+        kinds.append("token" if b"access_token" in answer or b"invoice" in answer.lower() else "health")
+    writer.close()
+    assert kinds == ["health", "token", "health", "token"]
+
+
+async def test_an_idle_connection_after_an_answer_on_the_lane_is_closed_at_the_keepalive_timeout() -> None:
+    from mock_epay.web.server import GuardedAppRunner
+
+    app = create_app(_settings(), Clock())
+    runner = GuardedAppRunner(app, 0.0, keepalive_timeout=0.3)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        body = _urlencoded(token_form())
+        writer.write(f"POST {TOKEN_PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: {FORM}\r\n"
+                     f"Content-Length: {len(body)}\r\n\r\n{body}".encode())
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+        await reader.readexactly(length)
+        assert app[FAST_LANE].answered == 1
+        assert await asyncio.wait_for(reader.read(), 3) == b""  # closed by the server, idle
+        writer.close()
+    finally:
+        await runner.cleanup()

@@ -31,20 +31,24 @@ asks `request.body_exists`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
 from typing import Any
 
 from aiohttp import web
-from aiohttp.http import SERVER_SOFTWARE, HttpVersion11
+from aiohttp.http import SERVER_SOFTWARE, HttpVersion11, RawRequestMessage
+from aiohttp.web_urldispatcher import UrlMappingMatchInfo
 
 from mock_epay.web.errors import error_answer, internal_error
 from mock_epay.web.journal import AccessLog, JournalTarget, record_answer
 
 FastAnswer = Callable[[web.Application, web.BaseRequest, bytes, str], web.Response]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 MAX_BODY_BYTES = 64 * 1024  # a token or payment request is well under 1 KB
 _SERVER_LINE = f"Server: {SERVER_SOFTWARE}\r\n"
 _HEADS_KEPT = 256  # answer heads (status and headers) remembered; most answers repeat a few
+_ROUTES_KEPT = 256  # (method, path) pairs whose route is remembered; the app has about 150 plain ones
 READ_AHEAD = "mock_epay.read_ahead"  # request key: its body was read ahead, its answer may be written here
 
 
@@ -84,13 +88,20 @@ class FastLane:
         self._routes: dict[str, tuple[FastAnswer, frozenset[str]]] = {}
         self._date = _HttpDate()
         self._heads: dict[tuple[Any, ...], str] = {}  # (status, reason, *headers) -> the head's text
+        self._known: dict[tuple[str, str], tuple[Handler, UrlMappingMatchInfo]] = {}
         self.answered = 0  # requests answered on the lane (tests check the lane was taken)
+        self.routed = 0  # requests whose route was known, so aiohttp's router did not resolve it
         self.written_ahead = 0  # answers written by `written` for requests read ahead
 
     def add(self, paths: Iterable[str], answer: FastAnswer, content_types: Iterable[str]) -> None:
         """Put POST `paths` on the lane, answered by `answer` for bodies of `content_types`."""
         for path in paths:
             self._routes[path] = (answer, frozenset(content_types))
+
+    def may_answer(self, message: RawRequestMessage) -> bool:
+        """Whether a parsed request (aiohttp's raw message, before any request object) is a POST to a
+        path on the lane: the first, cheap check of `answer`."""
+        return message.method == "POST" and message.path in self._routes
 
     def answer(self, request: web.BaseRequest) -> bytes | None:
         """The whole HTTP answer to `request` (the body read and consumed), or None to go the usual way."""
@@ -112,6 +123,32 @@ class FastLane:
         record_answer(self._journal, request, response, body, started, path)
         self.answered += 1
         return self._http_bytes(response)
+
+    def known_route(self, request: web.BaseRequest) -> Handler | None:
+        """The handler (inside the app's middleware) of a request to a path and method whose route
+        `remember_route` noted, with the request's match info set as aiohttp's router would set it;
+        None to let the router resolve it."""
+        known = self._known.get((request.method, request.raw_path))
+        if known is None or "Expect" in request.headers:
+            return None
+        handler, match_info = known
+        request._match_info = match_info  # type: ignore[attr-defined]  # as Application._handle sets it
+        self.routed += 1
+        return handler
+
+    def remember_route(self, request: web.BaseRequest) -> None:
+        """After the router resolved `request`: remember its route when it is a plain one (a fixed
+        path of this app, no match values), so the next request to the same method and path skips
+        the router. Keyed by the path as sent, so any spelling resolves as the router resolved it."""
+        match_info = getattr(request, "_match_info", None)
+        key = (request.method, request.raw_path)
+        if (type(match_info) is not UrlMappingMatchInfo or match_info or key in self._known
+                or len(self._known) >= _ROUTES_KEPT or match_info.apps != (self._app,)
+                or match_info.route.method != request.method):
+            return
+        handler = _inside_middleware(self._app, match_info.handler)
+        if handler is not None:
+            self._known[key] = (handler, match_info)
 
     def read_ahead(self, request: web.BaseRequest) -> bool:
         """For a plain request the lane does not answer: read its body now, when it has all arrived
@@ -162,6 +199,16 @@ class FastLane:
             if not cookies and len(self._heads) < _HEADS_KEPT:
                 self._heads[key] = head
         return f"{head}Content-Length: {len(body)}\r\n{self._date.line()}{_SERVER_LINE}\r\n".encode() + body
+
+
+def _inside_middleware(app: web.Application, handler: Handler) -> Handler | None:
+    """`handler` wrapped in the app's middlewares as aiohttp wraps it (the first listed outermost),
+    or None when one is an old-style middleware (aiohttp builds those per request)."""
+    for middleware in reversed(app.middlewares):
+        if getattr(middleware, "__middleware_version__", None) != 1:
+            return None
+        handler = partial(middleware, handler=handler)
+    return handler
 
 
 def _head(response: web.Response, cookies: Any) -> str | None:
