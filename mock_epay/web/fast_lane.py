@@ -17,15 +17,23 @@ It skips route resolution, the middleware frame, `request.read()`'s loop and `St
 journal (`journal.record_answer`) and errors in the bank's format (`errors.error_answer`). The answer
 function runs without awaiting, so a request on the lane is never in flight across a loop turn.
 
-**Every other request** goes through aiohttp's router, the middleware and its handler as usual, with
-two shortcuts when it is plain in the same sense (any method but HEAD, any path, no multipart body):
-`read_ahead` takes its body, already received, into aiohttp's cache of the read body, so
-`request.read()` returns at once; and `written` gives the whole answer as bytes when the handler
-returned a plain `web.Response` (a bytes body, not prepared, a status with a body, keep-alive left
-alone), which the connection handler writes instead of `prepare` / `write_eof`. Anything else
-(a streamed or prepared response, 204, HEAD, `force_close`) is written by aiohttp. A body read ahead
-is no longer "readable" (`request.can_read_body` is False): code asking whether a request has a body
-asks `request.body_exists`.
+A token request that arrives while its connection is idle is answered right in the connection's
+`data_received` (web/server.py), before aiohttp's request loop would wake and make a task for it;
+one arriving behind another request waits its turn and is answered from `_handle_request`.
+
+**Every other request** goes through the middleware and its handler as usual, with three shortcuts.
+A route the router resolved for a method and a path as sent (a fixed path, no match values) is
+remembered (`remember_route`), so the next request to it is given the same match info and the same
+middleware chain without the router or `Application._handle` (`known_route`; a request with `Expect`
+still takes the router, which answers `100 Continue`). When a request is plain in the same sense
+(any method but HEAD, any path, no multipart body), `read_ahead` takes its body, already received,
+into aiohttp's cache of the read body, so `request.read()` returns at once; and `written` gives
+the whole answer as bytes when the handler returned a plain `web.Response` (a bytes body, not
+prepared, a status with a body, keep-alive left alone), which the connection handler writes
+instead of `prepare` / `write_eof`. Anything else (a streamed or prepared response, 204, HEAD,
+`force_close`) is written by aiohttp. A body read ahead is no longer "readable"
+(`request.can_read_body` is False): code asking whether a request has a body asks
+`request.body_exists`.
 """
 
 from __future__ import annotations

@@ -61,7 +61,11 @@ class GuardedRequestHandler(RequestHandler):
     checked against aiohttp 3.14 (tests/test_shutdown.py fails if they change). It also offers
     each request to the app's fast lane (web/fast_lane.py) first and lets the lane write plain
     answers, through the internal `_handle_request` and `finish_response` and the request's
-    `_read_bytes` (tests/test_fast_lane.py counts the lane's answers, so it fails if they change).
+    `_read_bytes` and `_match_info`; and it answers lane requests arriving on an idle connection in
+    `data_received`, doing what the request loop (`start`) does per request, through `_waiter`,
+    `_messages`, `_request_factory`, `_task_handler`, the parser's `message_consumed` and the
+    keep-alive fields. tests/test_fast_lane.py counts the lane's answers and checks the order of
+    pipelined answers and the keep-alive timeout, so it fails if any of these change.
     """
 
     __slots__ = ("_header_timer", "_fast_lane")
