@@ -144,6 +144,7 @@ class DeliveryLog:
         self._by_id: OrderedDict[str, Delivery] = OrderedDict()
         self._by_invoice: dict[str, list[Delivery]] = {}
         self._changed = asyncio.Event()
+        self._watched = False  # whether `_changed` was handed out since the last change
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -182,12 +183,16 @@ class DeliveryLog:
         self.touch()
 
     def touch(self) -> None:
-        """Wake everyone waiting for a change."""
-        event, self._changed = self._changed, asyncio.Event()
-        event.set()
+        """Wake everyone waiting for a change (nothing to do while no one took the event: a delivery
+        touches the log three times, and most are never waited for)."""
+        if self._watched:
+            self._watched = False
+            event, self._changed = self._changed, asyncio.Event()
+            event.set()
 
     def changed(self) -> asyncio.Event:
         """An event set at the next change (take it before checking, then wait on it)."""
+        self._watched = True
         return self._changed
 
 
