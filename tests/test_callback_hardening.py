@@ -429,3 +429,15 @@ def test_container_detection(tmp_path: Path, files: dict[str, str], inside: bool
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
     assert running_in_container(tmp_path) is inside
+
+
+def test_a_url_refused_as_the_mocks_own_follows_addresses_learnt_later() -> None:
+    """The refusal is kept per URL, and forgotten when the mock learns another address of its own."""
+    from mock_epay.callbacks.targets import SelfAddresses
+
+    own = SelfAddresses()
+    url = "http://127.0.0.1:18555/_mock/callbacks/forge"
+    assert own.refusal(url) is None
+    own.add("127.0.0.1", 18555)
+    assert "own admin API" in (own.refusal(url) or "")
+    assert own.refusal("http://127.0.0.1:18555/shop/hook") is None

@@ -155,6 +155,9 @@ class GuardedResolver(AbstractResolver):
         await self._inner.close()
 
 
+_ANSWERS_KEPT = 1024
+
+
 class SelfAddresses:
     """The addresses the mock itself listens on; `refusal(url)` refuses its own admin API.
 
@@ -166,12 +169,26 @@ class SelfAddresses:
 
     def __init__(self) -> None:
         self._bound: set[tuple[str, int]] = set()
+        self._answers: dict[str, str | None] = {}  # url -> its refusal, until an address is added
 
     def add(self, host: str, port: int) -> None:
-        if port:
-            self._bound.add((host.lower().strip("[]"), port))
+        address = (host.lower().strip("[]"), port)
+        if port and address not in self._bound:
+            self._bound.add(address)
+            self._answers.clear()
 
     def refusal(self, url: str) -> str | None:
+        """Why `url` is the mock's own admin API, or None (kept per URL: shops use a handful)."""
+        try:
+            return self._answers[url]
+        except KeyError:
+            pass
+        answer = self._refusal(url)
+        if len(self._answers) < _ANSWERS_KEPT:
+            self._answers[url] = answer
+        return answer
+
+    def _refusal(self, url: str) -> str | None:
         parts = urlsplit(url)
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
