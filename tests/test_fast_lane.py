@@ -401,8 +401,8 @@ async def test_an_expect_header_goes_through_the_router_even_on_a_known_route(pa
 
 async def test_a_token_between_two_other_requests_on_one_connection_keeps_the_order(
         pair: tuple[Any, Any]) -> None:
-    """Pipelined: a request the lane does not answer, then a token request, then another: the token
-    is answered inline only once the request loop is idle again, so the answers keep their order."""
+    """Pipelined: a request the lane does not answer, then a token request, then another: the
+    answers keep their order."""
     lane, _ = pair
     reader, writer = await asyncio.open_connection("127.0.0.1", lane.server.port)
     body = _urlencoded(token_form(invoiceID="000777001"))

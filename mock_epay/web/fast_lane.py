@@ -17,10 +17,6 @@ It skips route resolution, the middleware frame, `request.read()`'s loop and `St
 journal (`journal.record_answer`) and errors in the bank's format (`errors.error_answer`). The answer
 function runs without awaiting, so a request on the lane is never in flight across a loop turn.
 
-A token request that arrives while its connection is idle is answered right in the connection's
-`data_received` (web/server.py), before aiohttp's request loop would wake and make a task for it;
-one arriving behind another request waits its turn and is answered from `_handle_request`.
-
 **Every other request** goes through the middleware and its handler as usual, with three shortcuts.
 A route the router resolved for a method and a path as sent (a fixed path, no match values) is
 remembered (`remember_route`), so the next request to it is given the same match info and the same
@@ -44,7 +40,7 @@ from functools import partial
 from typing import Any
 
 from aiohttp import web
-from aiohttp.http import SERVER_SOFTWARE, HttpVersion11, RawRequestMessage
+from aiohttp.http import SERVER_SOFTWARE, HttpVersion11
 from aiohttp.web_urldispatcher import UrlMappingMatchInfo
 
 from mock_epay.web.errors import error_answer, internal_error
@@ -105,11 +101,6 @@ class FastLane:
         """Put POST `paths` on the lane, answered by `answer` for bodies of `content_types`."""
         for path in paths:
             self._routes[path] = (answer, frozenset(content_types))
-
-    def may_answer(self, message: RawRequestMessage) -> bool:
-        """Whether a parsed request (aiohttp's raw message, before any request object) is a POST to a
-        path on the lane: the first, cheap check of `answer`."""
-        return message.method == "POST" and message.path in self._routes
 
     def answer(self, request: web.BaseRequest) -> bytes | None:
         """The whole HTTP answer to `request` (the body read and consumed), or None to go the usual way."""

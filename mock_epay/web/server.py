@@ -30,8 +30,6 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
-from aiohttp.http import RawRequestMessage
-from aiohttp.http_writer import StreamWriter
 from aiohttp.web_protocol import RequestHandler
 
 from mock_epay.gateway.codes import GENERIC
@@ -61,11 +59,8 @@ class GuardedRequestHandler(RequestHandler):
     checked against aiohttp 3.14 (tests/test_shutdown.py fails if they change). It also offers
     each request to the app's fast lane (web/fast_lane.py) first and lets the lane write plain
     answers, through the internal `_handle_request` and `finish_response` and the request's
-    `_read_bytes` and `_match_info`; and it answers lane requests arriving on an idle connection in
-    `data_received`, doing what the request loop (`start`) does per request, through `_waiter`,
-    `_messages`, `_request_factory`, `_task_handler`, the parser's `message_consumed` and the
-    keep-alive fields. tests/test_fast_lane.py counts the lane's answers and checks the order of
-    pipelined answers and the keep-alive timeout, so it fails if any of these change.
+    `_read_bytes` and `_match_info` (tests/test_fast_lane.py counts the lane's answers and the
+    remembered routes taken, so it fails if they change).
     """
 
     __slots__ = ("_header_timer", "_fast_lane")
@@ -119,18 +114,7 @@ class GuardedRequestHandler(RequestHandler):
 
     def data_received(self, data: bytes) -> None:
         requests_before = self._request_count
-        waiter = self._waiter
-        if self._fast_lane is None or waiter is None or waiter.done() or self._messages:
-            super().data_received(data)
-        else:  # idle between requests: the lane may answer what arrived before the request loop wakes
-            self._waiter = None  # aiohttp wakes it when a request is queued; here, only if one is left
-            try:
-                super().data_received(data)
-            finally:
-                self._waiter = waiter
-            self._answer_on_lane(self._fast_lane)
-            if self._messages and not waiter.done():
-                waiter.set_result(None)
+        super().data_received(data)
         if self._request_count != requests_before:  # a request's headers are complete
             if self._header_timer is not None:
                 self._cancel_header_timer()
@@ -138,43 +122,6 @@ class GuardedRequestHandler(RequestHandler):
             timeout = getattr(self._manager, "header_timeout", 0)
             if timeout > 0:
                 self._header_timer = self._loop.call_later(timeout, self._headers_too_slow, timeout)
-
-    def _answer_on_lane(self, lane: FastLane) -> None:
-        """Answer queued requests the lane takes, first to last, until one it does not (which the
-        request loop then handles, and all after it, in order). Each skips the request loop's task."""
-        messages, factory, task = self._messages, self._request_factory, self._task_handler
-        while messages and factory is not None and task is not None and self.transport is not None \
-                and not self.transport.is_closing():
-            message, payload = messages[0]
-            if not isinstance(message, RawRequestMessage) or not lane.may_answer(message):
-                return
-            request = factory(message, payload, self, StreamWriter(self, self._loop), task)
-            try:
-                answer = lane.answer(request)
-            except Exception:  # the lane renders errors itself: this would be a bug of its own
-                log.exception("the fast lane failed on %s %s", message.method, message.path)
-                answer = _raw_error(500, "Internal Server Error", "internal error")
-                self.force_close()
-            if answer is None:
-                return
-            messages.popleft()
-            self._consumed_on_lane()
-            self.transport.write(answer)
-
-    def _consumed_on_lane(self) -> None:
-        """What the request loop does after each request it handled: the parser's slot, the
-        request count and the keep-alive deadline."""
-        if self._parser is not None:
-            self._parser.message_consumed()
-        if self._buffer_paused and len(self._messages) <= self._msg_queue_resume_size:
-            self._resume_reading_if_drained()
-        if self._manager is not None:
-            self._manager.requests_count += 1
-        self._keepalive = True
-        self._next_keepalive_close_time = self._loop.time() + self._keepalive_timeout
-        if self._keepalive_handle is None:
-            self._keepalive_handle = self._loop.call_at(self._next_keepalive_close_time,
-                                                        self._process_keepalive)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._cancel_header_timer()
