@@ -443,3 +443,18 @@ async def test_an_idle_connection_after_an_answer_on_the_lane_is_closed_at_the_k
         writer.close()
     finally:
         await runner.cleanup()
+
+
+async def test_a_remembered_route_is_one_entry_whatever_the_query(pair: tuple[Any, Any]) -> None:
+    """The router never reads the query, so requests to one path with different queries share the
+    remembered route (and do not fill the memo), and each still sees its own query."""
+    lane, _ = pair
+    statuses = []
+    for query in ("status=bogus", "limit=1", "kind=nope", "invoiceId=000123001", "status=delivered"):
+        answers = [await client.get(f"/_mock/deliveries?{query}") for client in pair]
+        bodies = [await answer.read() for answer in answers]
+        assert bodies[0] == bodies[1]
+        statuses.append(answers[0].status)
+    assert statuses == [400, 200, 400, 200, 200]  # each request read its own query
+    assert _routed(lane) == 4
+    assert len(_lane(lane)._known) == 1

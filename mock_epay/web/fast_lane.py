@@ -127,7 +127,7 @@ class FastLane:
         """The handler (inside the app's middleware) of a request to a path and method whose route
         `remember_route` noted, with the request's match info set as aiohttp's router would set it;
         None to let the router resolve it."""
-        known = self._known.get((request.method, request.raw_path))
+        known = self._known.get((request.method, request.raw_path.partition("?")[0]))
         if known is None or "Expect" in request.headers:
             return None
         handler, match_info = known
@@ -138,10 +138,12 @@ class FastLane:
     def remember_route(self, request: web.BaseRequest) -> None:
         """After the router resolved `request`: remember its route when it is a plain one (a fixed
         path of this app, no match values), so the next request to the same method and path skips
-        the router. Keyed by the path as sent, so any spelling resolves as the router resolved it."""
+        the router. Keyed by the path as sent without its query (the router never reads the query),
+        so any spelling of a path resolves as the router resolved it."""
         match_info = getattr(request, "_match_info", None)
-        key = (request.method, request.raw_path)
-        if (type(match_info) is not UrlMappingMatchInfo or match_info or key in self._known
+        path = request.raw_path.partition("?")[0]
+        key = (request.method, path)
+        if (type(match_info) is not UrlMappingMatchInfo or match_info or key in self._known or "#" in path
                 or len(self._known) >= _ROUTES_KEPT or match_info.apps != (self._app,)
                 or match_info.route.method != request.method):
             return
