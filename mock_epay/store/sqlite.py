@@ -1,12 +1,14 @@
 """The SQLite store: the contract of `mock_epay.store.base` kept in one file, durable across restarts.
 
 `sqlite:///path/sandbox.db` (or `sqlite:///:memory:` for tests). One connection per process,
-guarded by a lock; every contract call is ONE transaction (`BEGIN IMMEDIATE` for writes), and
-`atomic()` makes several calls one (a payment with its callback's outbox row), so each invariant
-holds across processes sharing the file too: the database's write lock, not an in-process lock,
-makes a check-and-set atomic. Records are JSON (`mock_epay.store.sqlite_records`) beside indexed
-columns for what is queried. Retention caps keep the file bounded. Merchants and recent tokens are
-cached in process, and dropped whenever `PRAGMA data_version` says another connection wrote.
+guarded by a lock; every contract call is ONE transaction (`BEGIN IMMEDIATE` for writes; on the
+event loop of a process alone with the file, a savepoint of the loop turn's one transaction, see
+`mock_epay.store.sqlite_group_commit`), and `atomic()` makes several calls one (a payment with its
+callback's outbox row), so each invariant holds across processes sharing the file too: the
+database's write lock, not an in-process lock, makes a check-and-set atomic. Records are JSON
+(`mock_epay.store.sqlite_records`) beside indexed columns for what is queried. Retention caps keep
+the file bounded. Merchants and recent tokens are cached in process, and dropped whenever
+`PRAGMA data_version` says another connection wrote.
 
 Reservations carry the process id that made them: one left behind by a process that died
 mid-payment is cleared when the file is opened again. The schema lives in
@@ -41,8 +43,10 @@ from mock_epay.store.base import (
 )
 from mock_epay.store.compose import ComposedCalls
 from mock_epay.store.sqlite_checkpoint import FALLBACK_AUTOCHECKPOINT_PAGES, Checkpointer
+from mock_epay.store.sqlite_group_commit import SqliteGroupCommit
 from mock_epay.store.sqlite_invoices import SqliteInvoices, hold_owner
 from mock_epay.store.sqlite_journal import SqliteJournal
+from mock_epay.store.sqlite_presence import Presence
 from mock_epay.store.sqlite_products import SqliteProducts
 from mock_epay.store.sqlite_records import (
     decode_card,
@@ -59,7 +63,7 @@ MAX_TOKENS = 20_000
 TOKEN_CACHE = 256  # tokens kept in process (one connection per process: checked by PRAGMA data_version)
 
 
-class SqliteBackend(SqliteInvoices, SqliteJournal, SqliteState):
+class SqliteBackend(SqliteInvoices, SqliteJournal, SqliteState, SqliteGroupCommit):
     """The contract in one SQLite file. Keeps no domain rules: it stores what it is given."""
 
     def __init__(self, path: str, clock: Clock, max_transactions: int = 20_000, journal_size: int = 500,
@@ -77,6 +81,7 @@ class SqliteBackend(SqliteInvoices, SqliteJournal, SqliteState):
         self._version_in_write: int | None = None  # data_version read since this BEGIN
         self._next_token_expiry = 0.0  # epoch seconds: sweep expired tokens at the next issue after it
         self._tokens: dict[str, Token] = {}  # recently issued or read, dropped when another process writes
+        SqliteGroupCommit.__init__(self, Presence(path) if path != ":memory:" else None)
         SqliteInvoices.__init__(self)
         SqliteJournal.__init__(self, journal_size)
         SqliteState.__init__(self, delivery_log_size)
@@ -90,13 +95,17 @@ class SqliteBackend(SqliteInvoices, SqliteJournal, SqliteState):
             self._checkpointer.stop()
         with self._lock:
             self.flush_journal()
+            self._commit_batch()
             self._db.close()
+        self._close_presence()
 
     # -- transactions of the database ----------------------------------------------
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (`BEGIN IMMEDIATE`); nested uses join the outer one."""
+        """One write transaction (`BEGIN IMMEDIATE`); nested uses join the outer one. With group
+        commit on (`group_commit`), a call on the event loop's thread is a savepoint of the batch's
+        transaction instead, committed once at the loop's next turn."""
         with self._lock:
             if self._depth:
                 self._depth += 1
@@ -105,9 +114,13 @@ class SqliteBackend(SqliteInvoices, SqliteJournal, SqliteState):
                 finally:
                     self._depth -= 1
                 return
-            self._db.execute("BEGIN IMMEDIATE")
+            grouped = self._join_batch()
+            if grouped:
+                self._db.execute("SAVEPOINT call")
+            else:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._version_in_write = None
             self._depth = 1
-            self._version_in_write = None
             batch = self._journal_batch
             try:
                 if batch and self._journal_due():
@@ -119,11 +132,15 @@ class SqliteBackend(SqliteInvoices, SqliteJournal, SqliteState):
             except BaseException:
                 self._depth = 0
                 self._waiting_rows.clear()
-                self._db.execute("ROLLBACK")
+                if grouped:
+                    self._db.execute("ROLLBACK TO call")
+                    self._db.execute("RELEASE call")
+                else:
+                    self._db.execute("ROLLBACK")
                 self._journal_batch[:0] = batch  # the requests still happened: journal them next time
                 raise
             self._depth = 0
-            self._db.execute("COMMIT")
+            self._db.execute("RELEASE call" if grouped else "COMMIT")
 
     def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         with self._lock:
@@ -228,10 +245,10 @@ class SqliteBackend(SqliteInvoices, SqliteJournal, SqliteState):
         """`PRAGMA data_version`, read once per write transaction: while this connection holds
         the write lock (`BEGIN IMMEDIATE` to `COMMIT`) no other connection can commit."""
         with self._lock:
-            if self._depth and self._version_in_write is not None:
+            if (self._depth or self._batch is not None) and self._version_in_write is not None:
                 return self._version_in_write
             version: int = self._db.execute("PRAGMA data_version").fetchone()[0]
-            if self._depth:
+            if self._depth or self._batch is not None:
                 self._version_in_write = version
             return version
 
@@ -240,9 +257,12 @@ class SqliteBackend(SqliteInvoices, SqliteJournal, SqliteState):
         version = self.data_version()
         if version != self._data_version:
             self._data_version = version
-            self._merchant_cache = {}
-            self._merchants_loaded = False
-            self._tokens.clear()
+            self._forget_cached()
+
+    def _forget_cached(self) -> None:
+        self._merchant_cache = {}
+        self._merchants_loaded = False
+        self._tokens.clear()
 
     # -- transactions --------------------------------------------------------------
 

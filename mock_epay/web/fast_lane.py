@@ -43,6 +43,7 @@ from aiohttp import web
 from aiohttp.http import SERVER_SOFTWARE, HttpVersion11
 from aiohttp.web_urldispatcher import UrlMappingMatchInfo
 
+from mock_epay.web.app_keys import STORE
 from mock_epay.web.errors import error_answer, internal_error
 from mock_epay.web.journal import AccessLog, JournalTarget, record_answer
 
@@ -93,6 +94,7 @@ class FastLane:
         self._date = _HttpDate()
         self._heads: dict[tuple[Any, ...], str] = {}  # (status, reason, *headers) -> the head's text
         self._known: dict[tuple[str, str], tuple[Handler, UrlMappingMatchInfo]] = {}
+        self._durable: Callable[[], Awaitable[None] | None] = getattr(app[STORE], "durable", _committed)
         self.answered = 0  # requests answered on the lane (tests check the lane was taken)
         self.routed = 0  # requests whose route was known, so aiohttp's router did not resolve it
         self.written_ahead = 0  # answers written by `written` for requests read ahead
@@ -122,6 +124,11 @@ class FastLane:
         record_answer(self._journal, request, response, body, started, path)
         self.answered += 1
         return self._http_bytes(response)
+
+    def durable(self) -> Awaitable[None] | None:
+        """What to await before an answer leaves: the store's commit of the writes made so far
+        (a SQLite store commits one turn of the loop together), or None when all are committed."""
+        return self._durable()
 
     def known_route(self, request: web.BaseRequest) -> Handler | None:
         """The handler (inside the app's middleware) of a request to a path and method whose route
@@ -200,6 +207,10 @@ class FastLane:
             if not cookies and len(self._heads) < _HEADS_KEPT:
                 self._heads[key] = head
         return f"{head}Content-Length: {len(body)}\r\n{self._date.line()}{_SERVER_LINE}\r\n".encode() + body
+
+
+def _committed() -> None:
+    return None
 
 
 def _inside_middleware(app: web.Application, handler: Handler) -> Handler | None:

@@ -34,6 +34,7 @@ from aiohttp.web_protocol import RequestHandler
 
 from mock_epay.gateway.codes import GENERIC
 from mock_epay.web.app_keys import DISPATCHER, FAST_LANE, IN_FLIGHT, SETTINGS
+from mock_epay.web.errors import internal_error
 from mock_epay.web.fast_lane import ANSWERED, FastLane
 
 log = logging.getLogger("mock_epay")
@@ -78,6 +79,9 @@ class GuardedRequestHandler(RequestHandler):
         if lane is not None:
             answer = lane.answer(request)
             if answer is not None:
+                pending = lane.durable()
+                if pending is not None:
+                    answer = await _after_commit(pending, answer)
                 if self.transport is None or self.transport.is_closing():
                     return ANSWERED, True  # the client is gone: as aiohttp, end the connection quietly
                 self.transport.write(answer)
@@ -96,6 +100,12 @@ class GuardedRequestHandler(RequestHandler):
         """A plain answer to a request the lane read ahead is written in one pass (web/fast_lane.py);
         any other the way aiohttp writes it."""
         lane = self._fast_lane
+        if lane is not None and (pending := lane.durable()) is not None:
+            try:
+                await pending  # the answer leaves once what it reports is committed
+            except Exception:
+                log.exception("the store could not commit; answering 500")
+                resp = internal_error()
         transport = self.transport
         if lane is not None and transport is not None and not transport.is_closing():
             answer = lane.written(request, resp)
@@ -143,6 +153,16 @@ class GuardedRequestHandler(RequestHandler):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(_raw_error(status, reason, message))
         self.force_close()
+
+
+async def _after_commit(pending: Any, answer: bytes) -> bytes:
+    """`answer` once the store committed what it reports, or a 500 when the commit failed."""
+    try:
+        await pending
+    except Exception:
+        log.exception("the store could not commit; answering 500")
+        return _raw_error(500, "Internal Server Error", "internal error: the store could not commit")
+    return answer
 
 
 class GuardedServer(web.Server):
