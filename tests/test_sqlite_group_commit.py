@@ -131,3 +131,11 @@ async def test_no_batch_while_another_process_has_the_file_open(tmp_path: Path) 
     await store.durable()  # type: ignore[misc]
     store.group_commit(None)
     store.close()
+
+
+def test_a_side_file_that_cannot_be_opened_means_never_alone(tmp_path: Path) -> None:
+    from mock_epay.store.sqlite_presence import Presence
+
+    presence = Presence(str(tmp_path / "no-such-dir" / "s.db"))
+    assert presence.alone() is False
+    presence.close()

@@ -10,7 +10,8 @@ for `RECHECK_SECONDS`: a process that opens the file meanwhile may wait up to th
 others to stop grouping (within SQLite's busy timeout), and a process left alone groups again that
 long after the others closed the file.
 
-Without `fcntl` (not a POSIX system) every process counts as not alone: it commits each call.
+Without `fcntl` (not a POSIX system), or when the side file cannot be opened, a process counts as
+not alone: it commits each call.
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ class Presence:
         self._checked_at = -RECHECK_SECONDS
         if fcntl is None:
             return
-        fd = os.open(f"{path}-servers", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(f"{path}-servers", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:  # e.g. a directory this process may not write to: never alone, never grouping
+            return
         try:
             fcntl.lockf(fd, fcntl.LOCK_SH, 1, 0)  # waits out another process's short upgrade
         except OSError:
