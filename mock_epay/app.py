@@ -98,16 +98,6 @@ async def _start_dispatcher(app: web.Application) -> None:
     await app[DISPATCHER].start()
 
 
-async def _group_commits(app: web.Application) -> Any:
-    """A SQLite store commits the writes of one turn of the loop together (cleanup context)."""
-    store = app[STORE]
-    if hasattr(store, "group_commit"):
-        store.group_commit(asyncio.get_running_loop())
-    yield
-    if hasattr(store, "group_commit"):
-        store.group_commit(None)
-
-
 async def _stop_dispatcher(app: web.Application) -> None:
     await app[DISPATCHER].stop()
 
@@ -154,7 +144,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.on_startup.append(_start_dispatcher)
     app.on_cleanup.append(_stop_dispatcher)
     app.cleanup_ctx.append(_follow_store)
-    app.cleanup_ctx.append(_group_commits)
     app.on_shutdown.append(lambda _app: _flush(access_log))
     setup_watcher(app)
     add_route = _route_adder(app)

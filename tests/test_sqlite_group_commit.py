@@ -102,6 +102,10 @@ async def test_an_answer_leaves_only_after_its_commit(tmp_path: Path, aiohttp_cl
         assert _rows(path, "tokens") == number + 1
     merchants = await client.get("/_mock/merchants")  # an answer aiohttp writes waits too
     assert merchants.status == 200
+    store = client.server.app[STORE]
+    store.add_token(token(store, "T7", ttl=600))
+    assert store.durable() is not None  # served by the mock's runner: commits are grouped
+    await store.durable()
 
 
 async def test_no_batch_while_another_process_has_the_file_open(tmp_path: Path) -> None:
@@ -139,3 +143,14 @@ def test_a_side_file_that_cannot_be_opened_means_never_alone(tmp_path: Path) -> 
     presence = Presence(str(tmp_path / "no-such-dir" / "s.db"))
     assert presence.alone() is False
     presence.close()
+
+
+async def test_only_the_mocks_own_runner_groups_commits(tmp_path: Path, aiohttp_client: Any) -> None:
+    """An app served by another runner (aiohttp's own, as when embedded) cannot hold its answers for
+    a commit, so its store commits each call, and each token is in the file before it is answered."""
+    path = tmp_path / "s.db"
+    client = await aiohttp_client(create_app(Settings(store=f"sqlite:///{path}")))
+    answer = await client.post(TOKEN_PATH, data=token_form(invoiceID="000715001"))
+    assert answer.status == 200
+    assert client.server.app[STORE].durable() is None
+    assert _rows(path, "tokens") == 1

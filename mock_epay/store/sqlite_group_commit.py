@@ -2,7 +2,9 @@
 
 Mixed into `mock_epay.store.sqlite.SqliteBackend` (it uses its `_lock`, `_db`, `_write` and caches).
 A commit in WAL mode writes the changed pages and the WAL index: most of the cost of a small write
-call. With `group_commit(loop)` on, the first write call on that loop's thread opens one
+call. With `group_commit(loop)` on (the mock's own runner turns it on, web/server.py, because its
+connections wait for the commit; an app served by any other runner commits per call), the first
+write call on that loop's thread opens one
 `BEGIN IMMEDIATE` and schedules its `COMMIT` for the loop's next turn; every write call until then is
 a savepoint inside it (`_write`), so each call is still all-or-nothing. `durable()` is what the
 server awaits before an answer leaves (web/server.py), so nothing answered can be lost to a SIGKILL:

@@ -33,7 +33,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from mock_epay.gateway.codes import GENERIC
-from mock_epay.web.app_keys import DISPATCHER, FAST_LANE, IN_FLIGHT, SETTINGS
+from mock_epay.web.app_keys import DISPATCHER, FAST_LANE, IN_FLIGHT, SETTINGS, STORE
 from mock_epay.web.errors import internal_error
 from mock_epay.web.fast_lane import ANSWERED, FastLane
 
@@ -183,11 +183,26 @@ class GuardedAppRunner(web.AppRunner):
         self._header_timeout = header_timeout
 
     async def _make_server(self) -> web.Server:
+        self._group_commits(asyncio.get_running_loop())  # its connections await each commit (durable())
         server = await super()._make_server()
         server.__class__ = GuardedServer  # same state; only the connection factory differs
         server.header_timeout = self._header_timeout  # type: ignore[attr-defined]
         server.fast_lane = self.app.get(FAST_LANE)  # type: ignore[attr-defined]
         return server
+
+    async def cleanup(self) -> None:
+        try:
+            await super().cleanup()
+        finally:
+            self._group_commits(None)
+
+    def _group_commits(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """A SQLite store commits one loop turn's writes together while served here: this runner's
+        connections hold each answer until the commit of what it reports (web/fast_lane.py,
+        `durable`). Any other runner gets a commit per call."""
+        group_commit = getattr(self.app.get(STORE), "group_commit", None)
+        if group_commit is not None:
+            group_commit(loop)
 
 
 async def _stop_requests(tasks: set[asyncio.Task[Any]], grace: float) -> None:
