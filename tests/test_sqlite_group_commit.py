@@ -21,6 +21,18 @@ from tests.test_sqlite_store import open_file, pay
 from tests.test_store_contract import token
 
 
+class RefusingCommit:
+    """A connection whose COMMIT fails as a full or broken disk makes it fail."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql == "COMMIT":
+            raise sqlite3.OperationalError("disk I/O error")
+        return self._db.execute(sql, *args)
+
+
 def _rows(path: Path, table: str) -> int:
     """What another connection sees: only committed rows."""
     with sqlite3.connect(path) as db:
@@ -73,14 +85,7 @@ async def test_a_failed_commit_fails_what_waits_for_it_and_forgets_the_cache(tmp
     store.add_token(token(store, "T4", ttl=600))
     pending = store.durable()
     real = store._db
-
-    class RefusingCommit:
-        def execute(self, sql: str, *args: Any) -> Any:
-            if sql == "COMMIT":
-                raise sqlite3.OperationalError("disk I/O error")
-            return real.execute(sql, *args)
-
-    store._db = RefusingCommit()  # type: ignore[assignment]
+    store._db = RefusingCommit(real)  # type: ignore[assignment]
     try:
         with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
             await pending  # type: ignore[misc]
@@ -154,3 +159,26 @@ async def test_only_the_mocks_own_runner_groups_commits(tmp_path: Path, aiohttp_
     assert answer.status == 200
     assert client.server.app[STORE].durable() is None
     assert _rows(path, "tokens") == 1
+
+
+async def test_a_failed_commit_answers_the_banks_500_on_the_lane_and_off_it(
+        tmp_path: Path, aiohttp_client: Any) -> None:
+    """What a request wrote could not be committed: its answer (a token on the fast lane, a payment
+    through aiohttp's handler) is the bank's 500, never the success it would have reported."""
+    from tests.test_cards_auth import payment_body
+
+    client = await aiohttp_client(served(create_app(Settings(store=f"sqlite:///{tmp_path / 's.db'}"))))
+    store = client.server.app[STORE]
+    issued = await (await client.post(TOKEN_PATH, data=token_form(invoiceID="000716001"))).json()
+    real = store._db
+    store._db = RefusingCommit(real)
+    try:
+        token_answer = await client.post(TOKEN_PATH, data=token_form(invoiceID="000716002"))
+        paid = await client.post("/payments/cards/auth", json=payment_body(invoiceId="000716001"),
+                                 headers={"Authorization": f"Bearer {issued['access_token']}"})
+        answers = [(token_answer.status, await token_answer.json()), (paid.status, await paid.json())]
+    finally:
+        store._db = real
+    for status, body in answers:
+        assert status == 500
+        assert set(body) == {"code", "message"}

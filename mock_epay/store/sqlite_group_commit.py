@@ -4,12 +4,11 @@ Mixed into `mock_epay.store.sqlite.SqliteBackend` (it uses its `_lock`, `_db`, `
 A commit in WAL mode writes the changed pages and the WAL index: most of the cost of a small write
 call. With `group_commit(loop)` on (the mock's own runner turns it on, web/server.py, because its
 connections wait for the commit; an app served by any other runner commits per call), the first
-write call on that loop's thread opens one
-`BEGIN IMMEDIATE` and schedules its `COMMIT` for the loop's next turn; every write call until then is
-a savepoint inside it (`_write`), so each call is still all-or-nothing. `durable()` is what the
-server awaits before an answer leaves (web/server.py), so nothing answered can be lost to a SIGKILL:
-the answer follows the commit. A callback is sent by a task scheduled after the writes it follows,
-so after their commit too.
+write call on that loop's thread opens one `BEGIN IMMEDIATE` and schedules its `COMMIT` for the
+loop's next turn; every write call until then is a savepoint inside it (`_write`), so each call is
+still all-or-nothing. `durable()` is what the server awaits before an answer leaves, so nothing
+answered can be lost to a SIGKILL: the answer follows the commit. A callback is sent by a task
+scheduled after the writes it follows, so after their commit too.
 
 The batch holds the file's write lock for that turn, which would starve another process waiting for
 it; so a batch opens only while this process is alone with the file (`sqlite_presence`), and every
@@ -21,12 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from mock_epay.store.sqlite_presence import Presence
+
+log = logging.getLogger("mock_epay.store")
 
 
 class SqliteGroupCommit:
@@ -82,8 +84,10 @@ class SqliteGroupCommit:
                 with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled it back already
                     self._db.execute("ROLLBACK")
                 self._forget_cached()
+                log.error("SQLite could not commit one loop turn's writes (%s); they are rolled back", exc)
                 if not batch.done():
                     batch.set_exception(exc)
+                    batch.exception()  # logged here: a batch no answer waited for is no stray warning
                 return
             if not batch.done():
                 batch.set_result(None)

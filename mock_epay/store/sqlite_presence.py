@@ -1,14 +1,14 @@
 """Whether this process is the only one with a SQLite sandbox file open.
 
-Group commit (store/sqlite.py) keeps the file's write lock for a whole turn of the event loop, which
-is only fair when no other process waits for that lock: two servers on one file (`--workers 2`, or
-two `mock-epay serve` started by hand) would starve each other. So every process that opens the file
-holds a shared POSIX lock on one byte of a side file, `<file>-servers`, for as long as it has the file
-open; a process is alone when it can turn its own lock exclusive (a POSIX lock never conflicts with
-the same process's locks, and a refused upgrade leaves the shared lock in place). The answer is kept
-for `RECHECK_SECONDS`: a process that opens the file meanwhile may wait up to that long for the
-others to stop grouping (within SQLite's busy timeout), and a process left alone groups again that
-long after the others closed the file.
+Group commit (store/sqlite_group_commit.py) keeps the file's write lock for a whole turn of the
+event loop, which is only fair when no other process waits for that lock: two servers on one file
+(`--workers 2`, or two `mock-epay serve` started by hand) would starve each other. So every process
+that opens the file holds a shared POSIX lock on one byte of a side file, `<file>-servers`, for as
+long as it has the file open; a process is alone when it can turn its own lock exclusive (a POSIX
+lock never conflicts with the same process's locks, and a refused upgrade leaves the shared lock in
+place). The answer is kept for `RECHECK_SECONDS`: a process that opens the file meanwhile may wait up
+to that long for the others to stop grouping (within SQLite's busy timeout), and a process left alone
+groups again that long after the others closed the file.
 
 Without `fcntl` (not a POSIX system), or when the side file cannot be opened, a process counts as
 not alone: it commits each call.

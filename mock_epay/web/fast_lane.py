@@ -130,6 +130,10 @@ class FastLane:
         (a SQLite store commits one turn of the loop together), or None when all are committed."""
         return self._durable()
 
+    def internal_error_answer(self) -> bytes:
+        """The bank's 500 as a whole HTTP answer, as the middleware renders an unexpected error."""
+        return self._http_bytes(internal_error())
+
     def known_route(self, request: web.BaseRequest) -> Handler | None:
         """The handler (inside the app's middleware) of a request to a path and method whose route
         `remember_route` noted, with the request's match info set as aiohttp's router would set it;

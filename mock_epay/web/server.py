@@ -80,8 +80,8 @@ class GuardedRequestHandler(RequestHandler):
             answer = lane.answer(request)
             if answer is not None:
                 pending = lane.durable()
-                if pending is not None:
-                    answer = await _after_commit(pending, answer)
+                if pending is not None and not await _committed(pending):
+                    answer = lane.internal_error_answer()
                 if self.transport is None or self.transport.is_closing():
                     return ANSWERED, True  # the client is gone: as aiohttp, end the connection quietly
                 self.transport.write(answer)
@@ -100,12 +100,8 @@ class GuardedRequestHandler(RequestHandler):
         """A plain answer to a request the lane read ahead is written in one pass (web/fast_lane.py);
         any other the way aiohttp writes it."""
         lane = self._fast_lane
-        if lane is not None and (pending := lane.durable()) is not None:
-            try:
-                await pending  # the answer leaves once what it reports is committed
-            except Exception:
-                log.exception("the store could not commit; answering 500")
-                resp = internal_error()
+        if lane is not None and (pending := lane.durable()) is not None and not await _committed(pending):
+            resp = internal_error()
         transport = self.transport
         if lane is not None and transport is not None and not transport.is_closing():
             answer = lane.written(request, resp)
@@ -155,14 +151,15 @@ class GuardedRequestHandler(RequestHandler):
         self.force_close()
 
 
-async def _after_commit(pending: Any, answer: bytes) -> bytes:
-    """`answer` once the store committed what it reports, or a 500 when the commit failed."""
+async def _committed(pending: Any) -> bool:
+    """Wait for the store's commit of what an answer reports (the answer leaves only after it);
+    False, logged, when it failed: the answer is then the bank's 500."""
     try:
         await pending
-    except Exception:
-        log.exception("the store could not commit; answering 500")
-        return _raw_error(500, "Internal Server Error", "internal error: the store could not commit")
-    return answer
+    except Exception:  # the store logged why
+        log.warning("answering 500: the store could not commit what the answer reports")
+        return False
+    return True
 
 
 class GuardedServer(web.Server):
