@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -113,6 +114,52 @@ def test_version_4_drops_the_indexes_no_query_reads(tmp_path):
     names = {row[0] for row in store._all("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert schema_version(store._db) == SCHEMA_VERSION
     assert not names & {"transactions_status", "deliveries_invoice"}
+
+
+def test_version_5_indexes_succeeded_by_transaction(tmp_path):
+    path = tmp_path / "s.db"
+    open_file(path).close()
+    with sqlite3.connect(path) as db:  # a version 4 file has no such index
+        db.execute("DROP INDEX succeeded_transaction")
+        db.execute("UPDATE schema_version SET version = 4")
+    store = open_file(path)
+    names = {row[0] for row in store._all("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert schema_version(store._db) == SCHEMA_VERSION
+    assert "succeeded_transaction" in names
+
+
+def test_a_payment_at_the_caps_scans_no_table(tmp_path):
+    """Once the caps are reached each payment also drops the oldest rows: every statement it runs
+    searches an index or a rowid range (a whole-table scan made each payment cost more the larger
+    the cap, 1,000 instead of 3,000 req/s at the default one)."""
+    store = SqliteStore([SHOP_A, SHOP_B], Clock(), FakeData(), max_transactions=100, max_tokens=100,
+                        path=str(tmp_path / "s.db"))
+    for n in range(120):
+        store.add_token(token(store, f"T{n}"))
+        pay(store, f"{n:09d}")
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    store.add_token(token(store, "T999"))
+    pay(store, "000000999")
+    store._db.set_trace_callback(None)
+    writes = [sql for sql in statements if sql.split()[0].upper() in {"DELETE", "UPDATE", "INSERT"}]
+    assert any(sql.startswith("DELETE FROM succeeded") for sql in writes)
+    for sql in writes:
+        plan = " | ".join(row[-1] for row in store._all(f"EXPLAIN QUERY PLAN {sql}"))
+        assert not re.search(r"\bSCAN (?!CONSTANT ROW)", plan), (sql, plan)
+
+
+def test_a_capped_store_drops_the_oldest_success_with_its_transaction(tmp_path):
+    store = SqliteStore([SHOP_A, SHOP_B], Clock(), FakeData(), max_transactions=100,
+                        path=str(tmp_path / "s.db"))
+    invoices = [f"{n:09d}" for n in range(1000, 1130)]
+    for invoice_id in invoices:
+        pay(store, invoice_id)
+    kept = {row[0] for row in store._all("SELECT suffix FROM succeeded")}
+    assert kept == {invoice_id[-6:] for invoice_id in invoices[30:]}
+    assert store._one("SELECT COUNT(*) FROM transactions")[0] == 100
+    assert not store.invoice_succeeded("a", invoices[0])  # forgotten with its transaction, as in memory
+    assert store.invoice_succeeded("a", invoices[-1])
 
 
 def test_a_claim_returns_the_claimed_row_in_one_statement(tmp_path):

@@ -171,8 +171,16 @@ def _migrate_to_4(db: sqlite3.Connection) -> None:
     db.execute("DROP INDEX IF EXISTS deliveries_invoice")
 
 
+def _migrate_to_5(db: sqlite3.Connection) -> None:
+    """Index `succeeded` by transaction: once the transactions' cap is reached, every payment drops
+    the oldest transaction and its `succeeded` row, and without this index that DELETE read the
+    whole table (20,000 rows at the default cap): the token+cards/auth load fell from about 3,000
+    to 1,000 req/s once a sandbox had been used that long."""
+    db.execute("CREATE INDEX IF NOT EXISTS succeeded_transaction ON succeeded (transaction_id)")
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
-    1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3, 4: _migrate_to_4}
+    1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3, 4: _migrate_to_4, 5: _migrate_to_5}
 SCHEMA_VERSION = max(MIGRATIONS)
 WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024  # the -wal file is cut back to this after a checkpoint
 
