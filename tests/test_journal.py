@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from tests.conftest import get_token
+import json
+
+import aiohttp
+import pytest
+
+from mock_epay.core.pan import mask_card_numbers
+from mock_epay.settings import DEFAULT_MERCHANT
+from tests.conftest import TOKEN_PATH, get_token, token_form
 from tests.test_cards_auth import pay, payment_body
 from tests.test_widget import open_page, payment_object, token_response
 
@@ -63,3 +70,35 @@ async def test_a_path_logged_again_is_masked_and_escaped_again_and_the_memo_is_b
     assert "4405639704015096" not in stream.getvalue()
     assert lines[-1].endswith(f"/transaction/{_PATHS_KEPT + 49} 200 0.1ms")
     assert len(log._middles) == _PATHS_KEPT
+
+
+async def test_the_journal_never_shows_a_client_secret_however_it_was_sent(client):
+    """The merchant's secret is a credential: its value is masked in a form, JSON, multipart and a query."""
+    secret = DEFAULT_MERCHANT.client_secret
+    form = token_form()
+    multipart = aiohttp.FormData()
+    for name, value in form.items():
+        multipart.add_field(name, value, content_type="text/plain")  # a content type: multipart/form-data
+    for sent in ({"data": form}, {"json": form}, {"data": multipart},
+                 {"params": {"client_secret": secret}, "data": form}):
+        assert (await client.post(TOKEN_PATH, **sent)).status == 200
+
+    journal = await (await client.get("/_mock/requests?limit=10")).text()
+    entries = json.loads(journal)["requests"]
+    assert len(entries) == 4
+    assert secret not in journal
+    query, multipart_entry, as_json, as_form = entries
+    assert "client_secret=***" in query["path"] and "client_secret=***" in query["body"]
+    assert secret not in multipart_entry["body"]
+    assert '"client_secret": "***"' in as_json["body"]
+    assert "client_secret=***" in as_form["body"]
+
+
+@pytest.mark.parametrize(("text", "masked"), [
+    ("client_id=a&client_secret=s%2Fx&scope=webapi", "client_id=a&client_secret=***&scope=webapi"),
+    ('{"client_secret": "a\\"b", "n": 1}', '{"client_secret": "***", "n": 1}'),
+    ('name="client_secret"\r\n\r\nsekrit\r\n--b', 'name="client_secret"\r\n\r\n***\r\n--b'),
+    ("x_client_secret=kept&my_client_secret_hint=kept", "x_client_secret=kept&my_client_secret_hint=kept"),
+])
+def test_a_client_secret_value_is_masked(text, masked):
+    assert mask_card_numbers(text) == masked

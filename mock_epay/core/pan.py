@@ -5,7 +5,9 @@ the Luhn check, written in one piece or in groups separated by a space, `+`, `-`
 their percent-encodings (`%20`, `%2B`, `%2D`); digits may be percent-encoded too
 (`%34` is `4`). It is masked as the first six and last four digits: `440563...5096`.
 Other digit runs stay as they are: a 12-digit RRN, a UUID (its 8- and 12-digit groups
-are not card groups), invoice ids, amounts, phone numbers, dates.
+are not card groups), invoice ids, amounts, phone numbers, dates. `mask_card_numbers` also hides
+what travels with a card or stands for one: a CVC next to its name, a cryptogram's value, and the
+merchant's `client_secret` (a credential the journal has no reason to show).
 """
 
 from __future__ import annotations
@@ -89,13 +91,31 @@ _CVC_RE = re.compile(
 _CRYPTOGRAM_RE = re.compile(r'(?P<name>"[cс]ryptogram"\s*:\s*")(?P<value>(?:[^"\\]|\\.)*)"', re.IGNORECASE)
 
 
+# The merchant's `client_secret` (a token request's form or JSON body, or a query): a credential
+# the journal has no reason to show, in JSON, a form or query (to the next `&`) or a multipart part.
+_SECRET_RE = re.compile(
+    r'(?P<json>"client_secret"\s*:\s*")(?:[^"\\]|\\.)*"'
+    r'|(?P<form>(?<![\w%])client_secret=)[^&\s"]*'
+    r'|(?P<part>name="?client_secret"?[^\r\n]*\r\n(?:[^\r\n]+\r\n)*\r\n)[^\r\n]*',  # a multipart part
+    re.IGNORECASE,
+)
+
+
+def _masked_secret(match: re.Match[str]) -> str:
+    if match.group("json"):
+        return f'{match.group("json")}***"'
+    return f'{match.group("form") or match.group("part")}***'
+
+
 def _masked_cryptogram(match: re.Match[str]) -> str:
     return f'{match.group("name")}***({len(match.group("value"))} chars)"'
 
 
 def mask_card_numbers(text: str) -> str:
     """`text` with every card number replaced by its `123456...1234` mask, every CVC by `***` and
-    every cryptogram's value by `***(N chars)`."""
+    every cryptogram's value by `***(N chars)`; a `client_secret`'s value is `***` too."""
+    if "ecret" in text or "ECRET" in text:
+        text = _SECRET_RE.sub(_masked_secret, text)
     if "ryptogram" in text:
         text = _CRYPTOGRAM_RE.sub(_masked_cryptogram, text)
     if "cv" in text or "CV" in text or "Cv" in text:
