@@ -74,8 +74,8 @@ def test_one_attempt_is_claimed_by_exactly_one_of_two_stores_racing(open_twice):
     assert len(won) == 1
     # nobody else while the lease runs; another owner once it ran out
     assert second.claim_delivery("d1", "late", 120.0, 30.0) is None
-    assert second.claimable_deliveries(120.0) == []
-    assert [d.id for d in second.claimable_deliveries(131.0)] == ["d1"]
+    assert second.claimable_delivery_ids(120.0) == []
+    assert second.claimable_delivery_ids(131.0) == ["d1"]
     assert second.claim_delivery("d1", "late", 131.0, 30.0) is not None
 
 

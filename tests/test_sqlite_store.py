@@ -162,6 +162,45 @@ def test_a_capped_store_drops_the_oldest_success_with_its_transaction(tmp_path):
     assert store.invoice_succeeded("a", invoices[-1])
 
 
+def test_the_delivery_logs_cap_reads_only_final_rows_however_many_are_pending(tmp_path):
+    """A postLink that is down keeps every callback pending for its retry window: the cap's DELETE
+    goes through the index of final rows, so the pending ones are neither dropped nor walked."""
+    from mock_epay.store.base import StoredDelivery
+    store = SqliteStore([SHOP_A, SHOP_B], Clock(), FakeData(), delivery_log_size=10,
+                        path=str(tmp_path / "s.db"))
+
+    def delivery(n: int, status: str) -> StoredDelivery:
+        return StoredDelivery(id=f"d{n}", client_id="a", invoice_id=f"{n}", transaction_id=f"t{n}",
+                              status=status, due_at=100.0, record=b"{}")
+
+    for n in range(50):
+        store.save_delivery(delivery(n, "pending"))
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    for n in range(50, 80):
+        store.save_delivery(delivery(n, "delivered"))
+    store._db.set_trace_callback(None)
+    trims = [sql for sql in statements if sql.startswith("DELETE FROM deliveries")]
+    assert trims
+    for sql in trims:
+        plan = " | ".join(row[-1] for row in store._all(f"EXPLAIN QUERY PLAN {sql}"))
+        assert "USING INDEX deliveries_final" in plan, plan
+    kept = store.deliveries()
+    assert [d.id for d in kept if d.status == "pending"] == [f"d{n}" for n in range(50)]
+    assert len([d for d in kept if d.status == "delivered"]) <= 10
+
+
+def test_version_6_indexes_final_deliveries(tmp_path):
+    path = tmp_path / "s.db"
+    open_file(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("DROP INDEX deliveries_final")
+        db.execute("UPDATE schema_version SET version = 5")
+    store = open_file(path)
+    names = {row[0] for row in store._all("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert schema_version(store._db) == SCHEMA_VERSION and "deliveries_final" in names
+
+
 def test_a_claim_returns_the_claimed_row_in_one_statement(tmp_path):
     from mock_epay.store.base import StoredDelivery
     store = open_file(tmp_path / "s.db")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from mock_epay.callbacks.delivery_log import Delivery, DeliveryKind
+from mock_epay.callbacks.delivery_log import Delivery, DeliveryKind, to_stored
 from mock_epay.callbacks.outbox import Outbox
 from mock_epay.core.clock import Clock
 from mock_epay.core.fakedata import FakeData
@@ -107,7 +107,26 @@ def test_a_callback_queued_with_its_payment_is_claimed_by_this_process(tmp_path)
     now = store.clock.now().timestamp()
     assert store.claim_delivery(delivery.id, "another process", now, 20) is None
     assert mine.claim(delivery)  # its first attempt uses the claim made as it was queued
-    assert store.claimable_deliveries(now + 21) != []  # the claim has a lease: a dead process's runs out
+    # the claim has a lease: a dead process's runs out
+    assert store.claimable_delivery_ids(now + 21) == [delivery.id]
+
+
+def test_a_poll_adopts_only_unknown_deliveries_due_before_the_next_one(durable):
+    """A process adopts the orphans (pending, unclaimed) due soon; one due later waits for a later
+    poll, and one this process knows is never read in full."""
+    store = durable
+    now = store.clock.now().timestamp()
+    ids = {}
+    for name, due_in in (("now", 0.0), ("soon", 5.0), ("later", 3600.0)):
+        delivery = queued(store, record(store, f"00000072{len(ids)}"))
+        stored = to_stored(delivery, now + due_in)
+        store.save_delivery(stored)  # saved with no claim: as a dead process's waiting delivery
+        ids[name] = delivery.id
+    outbox = Outbox(store, store.clock, callback_timeout=10)
+    assert {d.id for d in outbox.orphans(set(), due_within=10)} == {ids["now"], ids["soon"]}
+    assert [d.id for d in outbox.orphans({ids["now"]}, due_within=10)] == [ids["soon"]]
+    assert {d.id for d in outbox.orphans(set())} == set(ids.values())
+    assert store.claimable_delivery_ids(now, due_by=now + 1) == [ids["now"]]
 
 
 # -- PostgreSQL: the scope's BEGIN rides with its first statements ----------------------------------

@@ -126,7 +126,7 @@ class CallbackDispatcher:
         if self.outbox is not None:
             self._resume(self.outbox.load())
             self._poller = asyncio.get_running_loop().create_task(
-                self.outbox.adopt_orphans(self._resume, lambda: set(self._pending)))
+                self.outbox.adopt_orphans(self._resume, lambda: self._pending))
         for key in list(self._chains):
             if key not in self._workers:  # resumed chains have theirs already
                 self._spawn(key)

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Container
 
 from mock_epay.callbacks.delivery_log import Delivery, DeliveryStatus, from_stored, to_stored, use_durable_ids
 from mock_epay.core.clock import Clock
@@ -114,11 +115,14 @@ class Outbox:
         self.flush()
         return [self._loaded(stored) for stored in self._store.deliveries()]
 
-    def orphans(self, known: set[str]) -> list[Delivery]:
-        """Pending deliveries no process holds a live claim on and this one does not know."""
+    def orphans(self, known: Container[str], due_within: float = math.inf) -> list[Delivery]:
+        """Pending deliveries no process holds a live claim on and this one does not know, due
+        within `due_within` seconds: only their ids are read until one is unknown here."""
         self.flush()
         now = self._clock.now().timestamp()
-        return [self._loaded(s) for s in self._store.claimable_deliveries(now) if s.id not in known]
+        ids = self._store.claimable_delivery_ids(now, now + due_within)
+        stored = (self._store.stored_delivery(i) for i in ids if i not in known)
+        return [self._loaded(s) for s in stored if s is not None and s.status == DeliveryStatus.PENDING.value]
 
     def _loaded(self, stored: object) -> Delivery:
         delivery = from_stored(stored)  # type: ignore[arg-type]
@@ -139,13 +143,16 @@ class Outbox:
         return True
 
     async def adopt_orphans(self, adopt: Callable[[list[Delivery]], None],
-                            known: Callable[[], set[str]]) -> None:
+                            known: Callable[[], Container[str]]) -> None:
         """Every OUTBOX_POLL_SECONDS, hand `adopt` the pending deliveries nobody holds (a process
-        on the same file died with them); runs until cancelled."""
+        on the same file died with them) that fall due before the next poll; runs until cancelled.
+
+        One due later is left for a later poll: with a postLink down for minutes, the store holds
+        every callback of those minutes pending, and each poll reads only the few due soon."""
         while True:
             await asyncio.sleep(OUTBOX_POLL_SECONDS)
             try:
-                adopt(self.orphans(known()))
+                adopt(self.orphans(known(), due_within=2 * OUTBOX_POLL_SECONDS))
             except Exception:  # the store is briefly unavailable: try again next round
                 log.exception("callback outbox: polling failed")
 

@@ -27,6 +27,7 @@ domain rules: statuses, auto-cancel, card records and ids come from
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -269,8 +270,8 @@ class DeliveryStore(Protocol):
     def deliveries(self) -> list[StoredDelivery]:
         """Every kept delivery, oldest first."""
     def stored_delivery(self, delivery_id: str) -> StoredDelivery | None: ...
-    def claimable_deliveries(self, now: float) -> list[StoredDelivery]:
-        """Pending deliveries with no live claim."""
+    def claimable_delivery_ids(self, now: float, due_by: float = math.inf) -> list[str]:
+        """The ids of pending deliveries with no live claim that are due by `due_by`, oldest first."""
     def claim_delivery(self, delivery_id: str, owner: str, now: float, lease: float) -> StoredDelivery | None:
         """Claim the next attempt of a pending delivery that is due, for `owner` until `now + lease`;
         None when it is final, not due, or another owner's lease still runs."""

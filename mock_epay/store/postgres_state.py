@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -192,12 +193,13 @@ class PostgresState(SharedValues):
         row = self._one(f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = %s", (delivery_id,))  # noqa: S608
         return delivery_from_row(row) if row else None
 
-    def claimable_deliveries(self, now: float) -> list[StoredDelivery]:
-        """Pending deliveries nobody holds a live claim on (due or not), oldest first."""
+    def claimable_delivery_ids(self, now: float, due_by: float = math.inf) -> list[str]:
+        """Ids of pending deliveries nobody holds a live claim on, due by `due_by`, oldest first
+        (through the index of pending rows by due time: not the ones due later)."""
         rows = self._conn().execute(
-            f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE status = 'pending' "  # noqa: S608
-            "AND (claimed_by IS NULL OR lease_until < %s) ORDER BY seq", (now,)).fetchall()
-        return [delivery_from_row(row) for row in rows]
+            "SELECT id FROM deliveries WHERE status = 'pending' AND due_at <= %s "
+            "AND (claimed_by IS NULL OR lease_until < %s) ORDER BY seq", (due_by, now)).fetchall()
+        return [row[0] for row in rows]
 
     def claim_delivery(self, delivery_id: str, owner: str, now: float, lease: float) -> StoredDelivery | None:
         """Claim the next attempt of a pending, due delivery for `owner` until `now + lease`.

@@ -179,8 +179,17 @@ def _migrate_to_5(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS succeeded_transaction ON succeeded (transaction_id)")
 
 
+def _migrate_to_6(db: sqlite3.Connection) -> None:
+    """Index the final deliveries by `seq`: the delivery log's cap drops final ones only, and its
+    DELETE walked every pending row below the cut. With a merchant's postLink down every callback
+    stays pending for its retry window (10 minutes by default), and on the token+cards/auth load
+    that walk took 70% of the time: 1,835 req/s fell to 279 within 30 s."""
+    db.execute("CREATE INDEX IF NOT EXISTS deliveries_final ON deliveries (seq) WHERE status != 'pending'")
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
-    1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3, 4: _migrate_to_4, 5: _migrate_to_5}
+    1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3, 4: _migrate_to_4, 5: _migrate_to_5,
+    6: _migrate_to_6}
 SCHEMA_VERSION = max(MIGRATIONS)
 WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024  # the -wal file is cut back to this after a checkpoint
 

@@ -17,6 +17,7 @@ Mixed into `mock_epay.store.sqlite.SqliteBackend` (it uses its `_write`, `_one`,
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -103,11 +104,12 @@ class SqliteState(SharedValues):
         row = self._one(f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?", (delivery_id,))  # noqa: S608
         return delivery_from_row(row) if row else None
 
-    def claimable_deliveries(self, now: float) -> list[StoredDelivery]:
-        """Pending deliveries nobody holds a live claim on (due or not), oldest first."""
-        rows = self._all(f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE status = 'pending' "  # noqa: S608
-                         "AND (claimed_by IS NULL OR lease_until < ?) ORDER BY seq", (now,))
-        return [delivery_from_row(row) for row in rows]
+    def claimable_delivery_ids(self, now: float, due_by: float = math.inf) -> list[str]:
+        """Ids of pending deliveries nobody holds a live claim on, due by `due_by`, oldest first
+        (through the index of pending rows by due time: not the ones due later)."""
+        rows = self._all("SELECT id FROM deliveries WHERE status = 'pending' AND due_at <= ? "
+                         "AND (claimed_by IS NULL OR lease_until < ?) ORDER BY seq", (due_by, now))
+        return [row[0] for row in rows]
 
     def claim_delivery(self, delivery_id: str, owner: str, now: float, lease: float) -> StoredDelivery | None:
         """Claim the next attempt of a pending, due delivery for `owner` until `now + lease`.
