@@ -7,6 +7,11 @@ the same load, then measures it as `run.py` does, and prints each store as a rat
 store measured in the same run.
 
     python bench/steady.py [--stores memory,sqlite,postgresql] [--duration 5] [--connections 50]
+    python bench/steady.py --postlink-down     # the merchant's postLink refuses every callback
+
+With `--postlink-down` the payments' postLink is a loopback port nothing listens on, so every
+callback fails and stays pending for its retry window: the outbox and the delivery log fill with
+pending rows, as on a sandbox whose merchant's server is down.
 
 `postgresql` starts a throwaway local cluster (see bench/pg.py), or give `--postgres URL`.
 """
@@ -28,11 +33,11 @@ CAP = 20_000  # the default max_transactions
 FILL_LIMIT_S = 120.0  # the fill stops here even when the cap is not reached (reported)
 
 
-def fill(port: int, opts: Options, receiver: Receiver) -> tuple[int, float]:
+def fill(port: int, opts: Options, receiver: Receiver, postlink: str) -> tuple[int, float]:
     """Payments made before the measured run (past `CAP` unless `FILL_LIMIT_S` ran out) and seconds."""
     started, paid, offset = time.monotonic(), 0, WARMUP_OFFSET
     while paid <= CAP * 1.1 and time.monotonic() - started < FILL_LIMIT_S:
-        load = run_wrk(port, "pay.lua", 5, opts, wrk_args(offset, opts.threads, receiver.url))
+        load = run_wrk(port, "pay.lua", 5, opts, wrk_args(offset, opts.threads, postlink))
         paid += load.auth_ok
         offset += load.token_ok + 2 * opts.connections  # the invoices it used (one per token), a margin
     receiver.settle(timeout=60, quiet_for=1.0)
@@ -40,12 +45,13 @@ def fill(port: int, opts: Options, receiver: Receiver) -> tuple[int, float]:
     return paid, time.monotonic() - started
 
 
-def measure_at_caps(opts: Options, store_args: list[str], name: str, receiver: Receiver) -> tuple[Load, int]:
+def measure_at_caps(opts: Options, store_args: list[str], name: str, receiver: Receiver,
+                    postlink: str) -> tuple[Load, int]:
     port = free_port()
     with mock_server(port, opts.log_dir / f"steady-{name}.log", store_args) as server:
-        paid, seconds = fill(port, opts, receiver)
+        paid, seconds = fill(port, opts, receiver, postlink)
         print(f"  {name}: filled with {paid:,} payments in {seconds:.0f} s", flush=True)
-        load = measured(server, "pay.lua", opts, wrk_args(0, opts.threads, receiver.url))
+        load = measured(server, "pay.lua", opts, wrk_args(0, opts.threads, postlink))
         receiver.settle(timeout=60, quiet_for=2.0)
         receiver.reset()
     return load, paid
@@ -60,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--postgres", default="postgresql",
                         help="a postgresql:// URL instead of a throwaway cluster")
+    parser.add_argument("--postlink-down", action="store_true",
+                        help="send every callback to a loopback port nothing listens on")
     args = parser.parse_args(argv)
     stores = [s.strip() for s in args.stores.split(",") if s.strip()]
     if stores[:1] != ["memory"]:
@@ -69,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         opts = Options(duration=args.duration, connections=args.connections, threads=args.threads,
                        server_args=[], quiet_runs=False, soak=0, log_dir=log_dir)
         receiver = stack.enter_context(Receiver(log_dir))
+        postlink = f"http://127.0.0.1:{free_port()}/down" if args.postlink_down else receiver.url
         postgres = stack.enter_context(postgres_for(args.postgres)) if "postgresql" in stores else None
         rows: list[tuple[str, Load, int]] = []
         for name in stores:
@@ -81,10 +90,11 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print(f"unknown store {name!r} (memory, sqlite, postgresql)", file=sys.stderr)
                 return 2
-            load, paid = measure_at_caps(opts, store_args, name, receiver)
+            load, paid = measure_at_caps(opts, store_args, name, receiver, postlink)
             rows.append((name, load, paid))
     memory_rps = rows[0][1].rps
-    print(f"\ntoken+cards/auth at the retention caps (filled past {CAP:,} payments), wrk "
+    down = ", the postLink down" if args.postlink_down else ""
+    print(f"\ntoken+cards/auth at the retention caps (filled past {CAP:,} payments{down}), wrk "
           f"{args.connections} connections, {args.duration} s")
     print(f"{'store':<12}{'filled':>10}{'req/s':>10}{'p99 ms':>9}{'errors':>8}{'× memory':>10}")
     for name, load, paid in rows:

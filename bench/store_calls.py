@@ -32,6 +32,7 @@ from mock_epay.gateway.models import (  # noqa: E402
     Terminal,
     Transaction,
 )
+from mock_epay.store.base import InvoiceReservation  # noqa: E402
 from mock_epay.store.memory import Store  # noqa: E402
 
 SHOP = Merchant("bench", "secret", "Bench shop", (Terminal("t1", "90000001"),))
@@ -55,14 +56,16 @@ def timed(call: Callable[[int], object], count: int) -> float:
 def one_round(count: int) -> dict[str, float]:
     store = Store([SHOP], Clock(), FakeData(1), max_transactions=count + 10)
     attempts = [attempt(f"{i:012d}") for i in range(count)]
-    reservations: list[object] = [None] * count
+    reservations: list[InvoiceReservation | None] = [None] * count
     ids: list[str] = [""] * count
 
     def reserve(i: int) -> None:
         reservations[i] = store.reserve_invoice("bench", attempts[i].invoice_id)
 
     def record(i: int) -> None:
-        ids[i] = store.record_payment(reservations[i], attempts[i], APPROVED, None).id
+        reservation = reservations[i]
+        assert reservation is not None
+        ids[i] = store.record_payment(reservation, attempts[i], APPROVED, None).id
 
     def read(i: int) -> None:
         store.transaction("bench", ids[i])
