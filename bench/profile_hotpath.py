@@ -65,9 +65,15 @@ async def profile(kind: str, duration: float, server_args: list[str], post_link:
     settings = build_settings({**_cli_overrides(args), "port": port}, os.environ)
     from aiohttp import web
 
-    runner = web.AppRunner(create_app(settings), access_log=None)
-    await runner.setup()
+    from mock_epay.web.app_keys import DISPATCHER
+    from mock_epay.web.server import KEEPALIVE_SECONDS, GuardedAppRunner
+
+    app = create_app(settings)
+    runner = GuardedAppRunner(app, settings.header_timeout, handle_signals=False, access_log=None,
+                              handler_cancellation=True, keepalive_timeout=KEEPALIVE_SECONDS)
+    await runner.setup()  # as `mock_epay serve` does (web/server.py serve_app): the fast lane, group commit
     await web.TCPSite(runner, HOST, port).start()
+    app[DISPATCHER].set_listen_addresses([(HOST, port)])
     script = SCRIPTS[kind]
     try:
         await wrk(port, script, 1, WARMUP_OFFSET, post_link)
