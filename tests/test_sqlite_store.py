@@ -190,6 +190,30 @@ def test_the_delivery_logs_cap_reads_only_final_rows_however_many_are_pending(tm
     assert len([d for d in kept if d.status == "delivered"]) <= 10
 
 
+def test_a_callback_due_at_once_is_queued_claimed_by_one_insert_within_the_logs_cap(tmp_path):
+    """The outbox row of a payment's callback is inserted already claimed (no UPDATE, no row read
+    back), and queuing still trims the delivery log's final rows past its cap."""
+    from mock_epay.store.base import StoredDelivery
+    store = SqliteStore([SHOP_A, SHOP_B], Clock(), FakeData(), delivery_log_size=5,
+                        path=str(tmp_path / "s.db"))
+
+    def delivery(n: int, status: str = "pending") -> StoredDelivery:
+        return StoredDelivery(id=f"d{n}", client_id="a", invoice_id=f"{n}", transaction_id=f"t{n}",
+                              status=status, due_at=100.0, record=b"{}")
+
+    for n in range(10):
+        store.save_delivery(delivery(n, "delivered"))
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    assert store.queue_delivery(delivery(10), "me", 100.0, 30.0) is True
+    store._db.set_trace_callback(None)
+    writes = [sql.split()[0] for sql in statements if sql.split()[0] in {"INSERT", "UPDATE", "DELETE"}]
+    assert writes == ["INSERT", "DELETE"]
+    assert store.claim_delivery("d10", "other", 100.0, 30.0) is None  # claimed for "me" until 130
+    assert store.claim_delivery("d10", "other", 131.0, 30.0) is not None
+    assert len([d for d in store.deliveries() if d.status == "delivered"]) <= 5
+
+
 def test_version_6_indexes_final_deliveries(tmp_path):
     path = tmp_path / "s.db"
     open_file(path).close()

@@ -33,6 +33,8 @@ from mock_epay.store.shared_state import (
 )
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from mock_epay.core.clock import Clock
 
 class SqliteState(SharedValues):
@@ -91,9 +93,13 @@ class SqliteState(SharedValues):
                 "record = excluded.record, claimed_by = NULL, lease_until = NULL",
                 (delivery.id, delivery.client_id, delivery.invoice_id, delivery.transaction_id,
                  delivery.status, delivery.due_at, delivery.record)).lastrowid
-            if seq and seq > self._delivery_log_size:
-                db.execute("DELETE FROM deliveries WHERE seq <= ? AND status != 'pending'",
-                           (seq - self._delivery_log_size,))
+            self._trim_deliveries(db, seq)
+
+    def _trim_deliveries(self, db: sqlite3.Connection, seq: int | None) -> None:
+        """Final deliveries past the delivery log's cap go (through the index of final rows)."""
+        if seq and seq > self._delivery_log_size:
+            db.execute("DELETE FROM deliveries WHERE seq <= ? AND status != 'pending'",
+                       (seq - self._delivery_log_size,))
 
     def deliveries(self) -> list[StoredDelivery]:
         """Every kept delivery, oldest first."""
@@ -131,8 +137,19 @@ class SqliteState(SharedValues):
                 self.save_delivery(delivery)
 
     def queue_delivery(self, delivery: StoredDelivery, owner: str, now: float, lease: float) -> bool:
-        """Save a just-queued delivery and claim its first attempt, in one write transaction."""
-        with self._write():
+        """Save a just-queued delivery and claim its first attempt, in one write transaction: one
+        due at once is inserted already claimed for `owner` (one statement, no row read back); one
+        whose id is in the table already is saved as `save_delivery` does, then claimed as usual."""
+        with self._write() as db:
+            if delivery.status == "pending" and delivery.due_at <= now + DUE_TOLERANCE:
+                cursor = db.execute(
+                    f"INSERT INTO deliveries ({DELIVERY_COLUMNS}, claimed_by, lease_until) "  # noqa: S608
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                    (delivery.id, delivery.client_id, delivery.invoice_id, delivery.transaction_id,
+                     delivery.status, delivery.due_at, delivery.record, owner, now + lease))
+                if cursor.rowcount == 1:
+                    self._trim_deliveries(db, cursor.lastrowid)
+                    return True
             self.save_delivery(delivery)
             return self.claim_delivery(delivery.id, owner, now, lease) is not None
 
