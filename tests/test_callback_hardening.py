@@ -21,9 +21,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from mock_epay.app import create_app
-from mock_epay.callbacks.dispatcher import CALLBACK_MARKER, CallbackDispatcher
+from mock_epay.callbacks.dispatcher import CallbackDispatcher
 from mock_epay.callbacks.hints import loggable, running_in_container
 from mock_epay.callbacks.http_client import HttpAnswer, PlainHttpClient
+from mock_epay.callbacks.sender import CALLBACK_MARKER
 from mock_epay.callbacks.targets import TargetPolicy, TargetRefused
 from mock_epay.settings import Settings
 from mock_epay.web.app_keys import DISPATCHER, GATEWAY, STORE

@@ -1,6 +1,7 @@
 """The callback dispatcher: the delivery queue, retry policy and delivery log.
 
-It is the only code that talks to merchants' servers. Handlers hand it a finished
+With its sender (`mock_epay.callbacks.sender`, one attempt on the wire) it is the only code
+that talks to merchants' servers. Handlers hand it a finished
 transaction and the outcome's callback plan (`payment_finished` is synchronous and
 O(1)); the HTTP answer never waits for delivery.
 
@@ -17,7 +18,10 @@ O(1)); the HTTP answer never waits for delivery.
   refused before sending, and every callback carries `X-Mock-Epay-Callback: 1`, which the
   forge / replay endpoints refuse: a callback can never make the mock send more callbacks.
 * Delays and retries are timed on the mock `Clock`, so `clock.advance()` makes them
-  due at once; real waiting uses asyncio timers that also wake on a clock jump.
+  due at once; real waiting uses asyncio timers that also wake on a clock jump. A chain
+  whose next attempt is more than a second away has no task meanwhile: it is parked
+  (`mock_epay.callbacks.parking`) and restarted when due, so a merchant that is down
+  under load costs memory for its callbacks' records only.
 * Every attempt is recorded in the `DeliveryLog`; on shutdown, whatever is still
   pending is marked failed, never silently dropped. With a durable store the log is
   written through to its outbox (`mock_epay.callbacks.outbox`): pending deliveries stay
@@ -29,17 +33,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
 from collections import deque
 from collections.abc import Hashable
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiohttp
-
-from mock_epay import __version__
 from mock_epay.callbacks.delivery_log import (
-    RESPONSE_BODY_LIMIT,
     Delivery,
     DeliveryAttempt,
     DeliveryKind,
@@ -48,18 +47,15 @@ from mock_epay.callbacks.delivery_log import (
     select_deliveries,
     wait_until_final,
 )
-from mock_epay.callbacks.hints import docker_hint, loggable, running_in_container
-from mock_epay.callbacks.http_client import HttpProtocolError, PlainHttpClient, iri_to_uri
+from mock_epay.callbacks.hints import loggable
+from mock_epay.callbacks.http_client import PlainHttpClient, iri_to_uri
 from mock_epay.callbacks.outbox import Outbox
-from mock_epay.callbacks.sending import backoff_delay, describe_error, encode_body, read_head
+from mock_epay.callbacks.parking import PARK_AFTER_SECONDS, ParkedChains
+from mock_epay.callbacks.sender import CallbackSender
+from mock_epay.callbacks.sending import backoff_delay, describe_error
 from mock_epay.callbacks.targets import (
-    GuardedResolver,
-    HostLimiter,
     SelfAddresses,
     TargetPolicy,
-    TargetRefused,
-    is_loopback_host,
-    origin_of,
 )
 from mock_epay.core.clock import Clock
 from mock_epay.gateway.models import CallbackMode, CallbackPlan, Transaction
@@ -71,10 +67,6 @@ log = logging.getLogger("mock_epay.callbacks")
 
 SHUTDOWN_ERROR = "mock-epay shut down before delivery"
 MERCHANT_REMOVED = "its merchant was removed (DELETE /_mock/merchants/...) before delivery"
-CALLBACK_MARKER = "X-Mock-Epay-Callback"  # on every callback the mock sends
-REFUSED_MARKER = "X-Mock-Epay-Refused"  # on a mock's answer refusing a callback as a loop
-HEADERS = {"Content-Type": "application/json", "User-Agent": f"mock-epay/{__version__} (callback)",
-           CALLBACK_MARKER: "1"}
 
 
 class CallbackDispatcher:
@@ -89,18 +81,14 @@ class CallbackDispatcher:
         self.policy = TargetPolicy(settings.callback_allowed_hosts)
         self.own = SelfAddresses()  # where the mock itself listens (see set_listen_addresses)
         self.own.add(settings.host, settings.port)
-        self.in_container: bool | None = None  # None: detected at start()
-        self._hinted: set[tuple[str, int]] = set()
-        self._limiter = HostLimiter(settings.callback_per_host_concurrency)
         self._random = random.Random(settings.seed)
         self._chains: dict[Hashable, deque[Delivery]] = {}
         self._workers: dict[Hashable, asyncio.Task[None]] = {}
+        self._parked = ParkedChains(self._clock)
+        self._unparker: asyncio.Task[None] | None = None
         self._pending: dict[str, Delivery] = {}
         self._wake = asyncio.Event()
-        self._session: aiohttp.ClientSession | None = None
-        self._plain = http or PlainHttpClient(address_filter=self.policy.safe_addresses,
-                                              idle_per_origin=settings.callback_per_host_concurrency)
-        self._semaphore: asyncio.Semaphore | None = None
+        self._sender = CallbackSender(settings, self.policy, http)
         self._running = False
         self._closing = False
         self._dropped_at_shutdown = 0
@@ -109,20 +97,20 @@ class CallbackDispatcher:
 
     # -- lifecycle ---------------------------------------------------------------
 
+    @property
+    def in_container(self) -> bool | None:
+        """Whether the mock runs in a container (a refused loopback callback then logs a hint)."""
+        return self._sender.in_container
+
+    @in_container.setter
+    def in_container(self, value: bool | None) -> None:
+        self._sender.in_container = value
+
     async def start(self) -> None:
-        settings = self._settings
-        connector = aiohttp.TCPConnector(
-            limit=settings.callback_concurrency, limit_per_host=settings.callback_per_host_concurrency,
-            resolver=GuardedResolver(self.policy),
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector, timeout=aiohttp.ClientTimeout(total=settings.callback_timeout)
-        )
-        self._semaphore = asyncio.Semaphore(settings.callback_concurrency)
-        if self.in_container is None:
-            self.in_container = running_in_container()
+        await self._sender.start()
         self._clock.add_listener(self._on_clock_jump)
         self._running = True
+        self._unparker = asyncio.get_running_loop().create_task(self._parked.run(self._unpark))
         if self.outbox is not None:
             self._resume(self.outbox.load())
             self._poller = asyncio.get_running_loop().create_task(
@@ -147,7 +135,7 @@ class CallbackDispatcher:
                 own_chain = delivery.kind in (DeliveryKind.FORGED, DeliveryKind.REPLAY)
                 key = ("delivery", delivery.id) if own_chain else (delivery.client_id, delivery.invoice_id)
                 self._chains.setdefault(key, deque()).append(delivery)
-                if self._running and key not in self._workers:
+                if self._running and key not in self._workers and key not in self._parked:
                     self._spawn(key)
 
     async def stop(self) -> None:
@@ -158,6 +146,10 @@ class CallbackDispatcher:
         self._on_clock_jump()  # wake waiting chains so they give up at once
         if self._poller is not None:
             self._poller.cancel()
+        if self._unparker is not None:
+            self._unparker.cancel()  # parked chains wait longer than any grace: they give up below
+            await asyncio.gather(self._unparker, return_exceptions=True)
+            self._unparker = None
         workers = list(self._workers.values())
         if workers:
             _, unfinished = await asyncio.wait(workers, timeout=self._settings.callback_shutdown_grace)
@@ -177,9 +169,7 @@ class CallbackDispatcher:
                         self._dropped_at_shutdown)
         self._clock.remove_listener(self._on_clock_jump)
         self._running = False
-        await self._plain.close()
-        if self._session:
-            await self._session.close()
+        await self._sender.close()
 
     def set_listen_addresses(self, addresses: list[tuple[str, int]]) -> None:
         """Tell the dispatcher where the mock listens (e.g. the runner's bound sockets), so
@@ -289,6 +279,8 @@ class CallbackDispatcher:
         for delivery in [d for d in self._pending.values() if d.client_id == client_id]:
             self._finish(delivery, DeliveryStatus.SKIPPED, MERCHANT_REMOVED)
         self._on_clock_jump()  # waiting chains wake, see their delivery finished and move on
+        for key in self._parked.release([k for k in self._parked.parked_keys() if self._head_is_final(k)]):
+            self._spawn(key)  # a parked chain of the merchant moves on too
         self.log.forget(client_id)
 
     # -- queueing -------------------------------------------------------------------
@@ -320,11 +312,20 @@ class CallbackDispatcher:
             return
         self._pending[delivery.id] = delivery
         self._chains.setdefault(key, deque()).append(delivery)
-        if self._running and key not in self._workers:
-            self._spawn(key)
+        if self._running and key not in self._workers and key not in self._parked:
+            self._spawn(key)  # a parked chain takes the new delivery in turn, when restarted
 
     def _spawn(self, key: Hashable) -> None:
         self._workers[key] = asyncio.get_running_loop().create_task(self._run_chain(key))
+
+    def _unpark(self, key: Hashable) -> None:
+        """A parked chain is due: its worker starts again where it stopped."""
+        if key in self._chains and key not in self._workers:
+            self._spawn(key)
+
+    def _head_is_final(self, key: Hashable) -> bool:
+        queue = self._chains.get(key)
+        return not queue or queue[0].status.is_final
 
     async def _run_chain(self, key: Hashable) -> None:
         queue = self._chains[key]
@@ -332,7 +333,9 @@ class CallbackDispatcher:
             while queue:
                 delivery = queue[0]
                 try:
-                    await self._deliver(delivery)
+                    if await self._deliver(delivery):  # parked: its next attempt is a while away
+                        self._parked.park(key, delivery.due_at)
+                        return
                 except Exception as exc:  # a bug must not wedge the chain: fail this one, go on
                     log.exception("callback %s: unexpected error", delivery.id)
                     self._finish(delivery, DeliveryStatus.FAILED, f"internal error: {describe_error(exc)}")
@@ -344,34 +347,38 @@ class CallbackDispatcher:
 
     # -- delivering -------------------------------------------------------------------
 
-    async def _deliver(self, delivery: Delivery) -> None:
+    async def _deliver(self, delivery: Delivery) -> bool:
+        """Attempt `delivery` until it is final; True when it was left pending to be parked (its
+        next attempt is more than PARK_AFTER_SECONDS away), to be called again once it is due."""
         refusal, wire_url = self._check_target(delivery.url)
         if refusal or wire_url is None:
             self._finish(delivery, DeliveryStatus.FAILED, f"target refused: {refusal}")
-            return
+            return False
         limit = self._settings.callback_max_attempts
         for number in range(len(delivery.attempts) + 1, limit + 1):
+            if self._worth_parking(delivery):
+                return True
             if not await self._wait_until_due(delivery):
                 self._finish(delivery, DeliveryStatus.FAILED, SHUTDOWN_ERROR)
-                return
+                return False
             if delivery.status.is_final:  # its merchant was removed meanwhile
-                return
+                return False
             if self.outbox is not None and not self.outbox.claim(delivery):
                 self._pending.pop(delivery.id, None)  # another process sends it (or did already)
-                return
+                return False
             number = len(delivery.attempts) + 1
             attempt, refused = await self._attempt(delivery, wire_url, number)
             status = attempt.response_status
             if status is not None and 200 <= status < 300:
                 self._finish(delivery, DeliveryStatus.DELIVERED)
-                return
+                return False
             problem = attempt.error or f"HTTP {status}"
             if refused:
                 self._finish(delivery, DeliveryStatus.FAILED, f"target refused: {refused}")
-                return
+                return False
             if number >= limit:
                 self._finish(delivery, DeliveryStatus.FAILED, f"gave up after {number} attempt(s): {problem}")
-                return
+                return False
             delay = self._backoff(number)
             delivery.due_at = self._clock.monotonic() + delay
             delivery.waiting = True
@@ -380,6 +387,13 @@ class CallbackDispatcher:
                         number, limit, loggable(problem), delay)
             self.log.touch()
             self._save(delivery)
+        return False
+
+    def _worth_parking(self, delivery: Delivery) -> bool:
+        """Whether the chain should give up its task until `delivery` is due: a wait longer than
+        PARK_AFTER_SECONDS while running (a stopping dispatcher gives waiting ones up instead)."""
+        return (self._running and not self._closing and not delivery.status.is_final
+                and delivery.due_at - self._clock.monotonic() > PARK_AFTER_SECONDS)
 
     def _check_target(self, url: str | None) -> tuple[str | None, str | None]:
         """(why the URL is refused or None, the IRI-encoded URL to send to)."""
@@ -412,70 +426,11 @@ class CallbackDispatcher:
                 pass
 
     async def _attempt(self, delivery: Delivery, url: str, number: int) -> tuple[DeliveryAttempt, str | None]:
-        """POST once to the IRI-encoded `url`; returns the recorded attempt and, when the
-        target refused it for good, why. Any exception is a failed attempt, never an escape."""
-        assert self._session is not None and self._semaphore is not None
-        attempt = DeliveryAttempt(number=number, started_at=self._clock.now())
-        delivery.attempts.append(attempt)
-        refused: str | None = None
-        started = time.perf_counter()
+        """One attempt by the sender (it records itself on the delivery); the log learns of it."""
         try:
-            data = encode_body(delivery.body)
-            async with self._limiter.slot(origin_of(url)), self._semaphore:
-                refused = await self._post(url, data, attempt)
-        except TimeoutError:
-            attempt.error = f"timed out after {self._settings.callback_timeout:g} s"
-        except aiohttp.ClientConnectorError as exc:
-            if isinstance(exc.os_error, TargetRefused):
-                refused = attempt.error = str(exc.os_error)
-            else:
-                attempt.error = self._connect_error(delivery, url, exc.os_error)
-        except aiohttp.ClientError as exc:
-            attempt.error = describe_error(exc)
-        except TargetRefused as exc:
-            refused = attempt.error = str(exc)
-        except OSError as exc:
-            attempt.error = self._connect_error(delivery, url, exc)
-        except HttpProtocolError as exc:
-            attempt.error = f"invalid HTTP answer: {exc}"
-        except asyncio.CancelledError:
-            attempt.error = "cancelled: mock-epay shut down during the attempt"
-            raise
-        except Exception as exc:  # e.g. a transport bug: still just a failed attempt
-            attempt.error = f"unexpected error: {describe_error(exc)}"
+            return await self._sender.attempt(delivery, url, number, self._clock.now())
         finally:
-            attempt.duration_ms = (time.perf_counter() - started) * 1000
             self.log.touch()
-        return attempt, refused
-
-    async def _post(self, url: str, data: bytes, attempt: DeliveryAttempt) -> str | None:
-        """Send once (plain client for http://, aiohttp for https://); the refusal of a mock, if any."""
-        assert self._session is not None
-        if url.startswith("http://"):
-            async with asyncio.timeout(self._settings.callback_timeout):
-                answer = await self._plain.post(url, data, HEADERS, keep=RESPONSE_BODY_LIMIT)
-            attempt.response_status = answer.status
-            attempt.response_body = answer.head.decode("utf-8", "replace")
-            headers: Any = answer.headers
-        else:
-            async with self._session.post(url, data=data, headers=HEADERS, allow_redirects=False) as response:
-                attempt.response_status = response.status
-                attempt.response_body = await read_head(response)
-                headers = response.headers
-        if headers.get(REFUSED_MARKER.lower()):  # plain headers are lower-cased, aiohttp's case-blind
-            return (f"the target is a mock-epay admin endpoint that refuses callbacks "
-                    f"(HTTP {attempt.response_status})")
-        return None
-
-    def _connect_error(self, delivery: Delivery, url: str, error: OSError) -> str:
-        if not isinstance(error, ConnectionRefusedError):
-            return f"cannot connect ({type(error).__name__}): {error}"
-        host, port = origin_of(url)
-        if self.in_container and is_loopback_host(host) and (host, port) not in self._hinted:
-            self._hinted.add((host, port))
-            log.warning("callback %s to %s: connection refused; %s", delivery.id, loggable(delivery.url),
-                        docker_hint(host))
-        return f"cannot connect (connection refused): {error}"
 
     def _finish(self, delivery: Delivery, status: DeliveryStatus, error: str | None = None) -> None:
         if error == SHUTDOWN_ERROR and self.outbox is not None:
@@ -497,3 +452,4 @@ class CallbackDispatcher:
     def _on_clock_jump(self) -> None:
         event, self._wake = self._wake, asyncio.Event()
         event.set()
+        self._parked.wake()

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from mock_epay.callbacks.dispatcher import CALLBACK_MARKER, REFUSED_MARKER
+from mock_epay.callbacks.sender import CALLBACK_MARKER, REFUSED_MARKER
 from mock_epay.gateway.codes import GENERIC
 from mock_epay.settings import Settings
 from mock_epay.web.app_keys import DISPATCHER, SETTINGS
