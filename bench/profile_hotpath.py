@@ -7,6 +7,7 @@ for the CPU on a busy machine does not count. A first, unprofiled run gives the 
 cost per request; the profiled run (slower, by cProfile's overhead) gives the breakdown.
 
     python bench/profile_hotpath.py [token|pay] [--duration 8] [--server-args "--quiet"] [--top 30]
+    python bench/profile_hotpath.py pay --postlink-down   # every callback refused: the retry path
 """
 
 from __future__ import annotations
@@ -127,6 +128,8 @@ def main() -> int:
     parser.add_argument("--server-args", default="")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--save", help="also dump the raw pstats to this file")
+    parser.add_argument("--postlink-down", action="store_true",
+                        help="send the callbacks to a loopback port nothing listens on")
     args = parser.parse_args()
 
     log_file = Path(tempfile.mkdtemp(prefix="mock-epay-profile-")) / "server.log"
@@ -134,8 +137,9 @@ def main() -> int:
     sys.stderr = log_stream  # like `serve 2>server.log`: the access log writes to stderr
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=log_stream)
     with Receiver(log_file.parent) as receiver:
+        post_link = f"http://{HOST}:{free_port()}/down" if args.postlink_down else receiver.url
         requests, cpu_us, stats = asyncio.run(
-            profile(args.kind, args.duration, shlex.split(args.server_args), receiver.url))
+            profile(args.kind, args.duration, shlex.split(args.server_args), post_link))
     print(f"# {args.kind}: server CPU {cpu_us:.0f} us per HTTP request (unprofiled run); "
           f"request log in {log_file}")
     print(report(stats, requests, args.top))

@@ -120,11 +120,7 @@ class PlainHttpClient:
         raise last_error or OSError(f"cannot resolve {host!r}")
 
     async def _addresses(self, host: str, port: int) -> list[str]:
-        try:
-            ipaddress.ip_address(host)
-            addresses = [host]
-        except ValueError:
-            addresses = await self._resolve(host, port)
+        addresses = [host] if _is_ip_literal(host) else await self._resolve(host, port)
         if self._address_filter is not None:
             addresses = self._address_filter(host, addresses)
         return addresses
@@ -163,6 +159,15 @@ class PlainHttpClient:
         else:
             connection.close()
         return HttpAnswer(status, body, response_headers)
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 @functools.lru_cache(maxsize=1024)

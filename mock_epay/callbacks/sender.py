@@ -133,7 +133,7 @@ class CallbackSender:
         if not isinstance(error, ConnectionRefusedError):
             return f"cannot connect ({type(error).__name__}): {error}"
         host, port = origin_of(url)
-        if self.in_container and is_loopback_host(host) and (host, port) not in self._hinted:
+        if self.in_container and (host, port) not in self._hinted and is_loopback_host(host):
             self._hinted.add((host, port))
             log.warning("callback %s to %s: connection refused; %s", delivery.id, loggable(delivery.url),
                         docker_hint(host))

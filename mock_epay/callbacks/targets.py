@@ -39,7 +39,11 @@ class TargetRefused(OSError):
     """A callback target the policy refuses (raised from DNS resolution)."""
 
 
+@functools.lru_cache(maxsize=4096)
 def _as_ip(host: str) -> IPAddress | None:
+    """The IP address `host` writes (brackets and zone dropped), or None for a name. Kept per host:
+    every callback attempt asks for its target's, and parsing one costs more than the rest of the
+    address checks."""
     try:
         return ipaddress.ip_address(host.strip("[]").split("%")[0])
     except ValueError:
@@ -62,6 +66,7 @@ def is_metadata(ip: IPAddress) -> bool:
     return ip.is_link_local or ip in METADATA_ADDRESSES
 
 
+@functools.lru_cache(maxsize=4096)
 def is_loopback_host(host: str) -> bool:
     """`localhost` (and its sub-domains), a loopback IP, or the unspecified address."""
     host = host.lower().strip("[]").rstrip(".")

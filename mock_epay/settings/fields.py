@@ -87,9 +87,10 @@ class Settings:
     callback_allowed_hosts: tuple[str, ...] = setting((), "hosts callbacks may go to (`*.x` "
                                                           "wildcards); empty: any host except "
                                                           "link-local / metadata")
-    callback_concurrency: int = setting(64, "deliveries in flight at once, across all merchants")
-    callback_per_host_concurrency: int = setting(32, "of those, at most this many to one merchant host:port, "
-                                                     "so one hung merchant cannot starve the others")
+    callback_concurrency: int = setting(256, "deliveries in flight at once, across all merchants")
+    callback_per_host_concurrency: int = setting(128, "of those, at most this many to one merchant "
+                                                      "host:port, so one hung merchant cannot starve "
+                                                      "the others")
     callback_log_size: int = setting(5000, "deliveries kept in the delivery log")
     callback_shutdown_grace: float = setting(5.0, "seconds a graceful stop waits for due deliveries")
     merchants: tuple[Merchant, ...] = setting((DEFAULT_MERCHANT,), "merchants, terminals and saved "
