@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from mock_epay.core.clock import Clock
 from mock_epay.core.fakedata import FakeData
 from mock_epay.gateway.models import APPROVED
 from mock_epay.settings import ConfigError
+from mock_epay.store.base import StoredDelivery
 from mock_epay.store.sqlite import SqliteStore
 from mock_epay.store.sqlite_schema import SCHEMA_VERSION, open_database, schema_version
 from tests.test_store_contract import SEED_A, SHOP_A, SHOP_B, attempt, token
@@ -162,24 +164,31 @@ def test_a_capped_store_drops_the_oldest_success_with_its_transaction(tmp_path):
     assert store.invoice_succeeded("a", invoices[-1])
 
 
+def traced(store: SqliteStore, action: Callable[[], object]) -> list[str]:
+    """The SQL statements `action` runs on the store's connection."""
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    try:
+        action()
+    finally:
+        store._db.set_trace_callback(None)
+    return statements
+
+
+def delivery(n: int, status: str = "pending") -> StoredDelivery:
+    """An outbox row for invoice `n`, due at 100."""
+    return StoredDelivery(id=f"d{n}", client_id="a", invoice_id=f"{n}", transaction_id=f"t{n}",
+                          status=status, due_at=100.0, record=b"{}")
+
+
 def test_the_delivery_logs_cap_reads_only_final_rows_however_many_are_pending(tmp_path):
     """A postLink that is down keeps every callback pending for its retry window: the cap's DELETE
     goes through the index of final rows, so the pending ones are neither dropped nor walked."""
-    from mock_epay.store.base import StoredDelivery
     store = SqliteStore([SHOP_A, SHOP_B], Clock(), FakeData(), delivery_log_size=10,
                         path=str(tmp_path / "s.db"))
-
-    def delivery(n: int, status: str) -> StoredDelivery:
-        return StoredDelivery(id=f"d{n}", client_id="a", invoice_id=f"{n}", transaction_id=f"t{n}",
-                              status=status, due_at=100.0, record=b"{}")
-
     for n in range(50):
         store.save_delivery(delivery(n, "pending"))
-    statements: list[str] = []
-    store._db.set_trace_callback(statements.append)
-    for n in range(50, 80):
-        store.save_delivery(delivery(n, "delivered"))
-    store._db.set_trace_callback(None)
+    statements = traced(store, lambda: [store.save_delivery(delivery(n, "delivered")) for n in range(50, 80)])
     trims = [sql for sql in statements if sql.startswith("DELETE FROM deliveries")]
     assert trims
     for sql in trims:
@@ -193,20 +202,13 @@ def test_the_delivery_logs_cap_reads_only_final_rows_however_many_are_pending(tm
 def test_a_callback_due_at_once_is_queued_claimed_by_one_insert_within_the_logs_cap(tmp_path):
     """The outbox row of a payment's callback is inserted already claimed (no UPDATE, no row read
     back), and queuing still trims the delivery log's final rows past its cap."""
-    from mock_epay.store.base import StoredDelivery
     store = SqliteStore([SHOP_A, SHOP_B], Clock(), FakeData(), delivery_log_size=5,
                         path=str(tmp_path / "s.db"))
-
-    def delivery(n: int, status: str = "pending") -> StoredDelivery:
-        return StoredDelivery(id=f"d{n}", client_id="a", invoice_id=f"{n}", transaction_id=f"t{n}",
-                              status=status, due_at=100.0, record=b"{}")
-
     for n in range(10):
         store.save_delivery(delivery(n, "delivered"))
-    statements: list[str] = []
-    store._db.set_trace_callback(statements.append)
-    assert store.queue_delivery(delivery(10), "me", 100.0, 30.0) is True
-    store._db.set_trace_callback(None)
+    queued: list[bool] = []
+    statements = traced(store, lambda: queued.append(store.queue_delivery(delivery(10), "me", 100.0, 30.0)))
+    assert queued == [True]
     writes = [sql.split()[0] for sql in statements if sql.split()[0] in {"INSERT", "UPDATE", "DELETE"}]
     assert writes == ["INSERT", "DELETE"]
     assert store.claim_delivery("d10", "other", 100.0, 30.0) is None  # claimed for "me" until 130
@@ -226,11 +228,8 @@ def test_version_6_indexes_final_deliveries(tmp_path):
 
 
 def test_a_claim_returns_the_claimed_row_in_one_statement(tmp_path):
-    from mock_epay.store.base import StoredDelivery
     store = open_file(tmp_path / "s.db")
-    delivery = StoredDelivery(id="d1", client_id="a", invoice_id="1001", transaction_id="t1",
-                              status="pending", due_at=100.0, record=b"{}")
-    store.save_delivery(delivery)
+    store.save_delivery(delivery(1))
     claimed = store.claim_delivery("d1", "me", 100.0, 30.0)
     assert claimed is not None and claimed.id == "d1" and claimed.status == "pending"
     assert store.claim_delivery("d1", "other", 101.0, 30.0) is None  # my lease still runs
