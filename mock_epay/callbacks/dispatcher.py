@@ -135,8 +135,7 @@ class CallbackDispatcher:
                 own_chain = delivery.kind in (DeliveryKind.FORGED, DeliveryKind.REPLAY)
                 key = ("delivery", delivery.id) if own_chain else (delivery.client_id, delivery.invoice_id)
                 self._chains.setdefault(key, deque()).append(delivery)
-                if self._running and key not in self._workers and key not in self._parked:
-                    self._spawn(key)
+                self._start_chain(key)
 
     async def stop(self) -> None:
         """Finish what is due within `callback_shutdown_grace`; mark the rest failed."""
@@ -312,8 +311,13 @@ class CallbackDispatcher:
             return
         self._pending[delivery.id] = delivery
         self._chains.setdefault(key, deque()).append(delivery)
+        self._start_chain(key)
+
+    def _start_chain(self, key: Hashable) -> None:
+        """Give `key`'s chain a worker unless it has one or is parked (a parked chain takes its new
+        deliveries in turn, when restarted)."""
         if self._running and key not in self._workers and key not in self._parked:
-            self._spawn(key)  # a parked chain takes the new delivery in turn, when restarted
+            self._spawn(key)
 
     def _spawn(self, key: Hashable) -> None:
         self._workers[key] = asyncio.get_running_loop().create_task(self._run_chain(key))

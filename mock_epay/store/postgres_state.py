@@ -43,18 +43,13 @@ from mock_epay.store.shared_state import (
     SCENARIO_STEPS_LIMIT,
     SharedValues,
     delivery_from_row,
+    delivery_row,
 )
 
 if TYPE_CHECKING:
     import psycopg
 
     from mock_epay.core.clock import Clock
-
-def _row(delivery: StoredDelivery) -> tuple[Any, ...]:
-    """A delivery's values in DELIVERY_COLUMNS order."""
-    return (delivery.id, delivery.client_id, delivery.invoice_id, delivery.transaction_id,
-            delivery.status, delivery.due_at, bytes(delivery.record))
-
 
 def _saved(rows: str, returning: str, low: str, cap: str, newest: str, answer: str) -> str:
     """An upsert of outbox rows (a saved row's claim is released) with the delivery log's bounded
@@ -155,7 +150,7 @@ class PostgresState(SharedValues):
     def save_delivery(self, delivery: StoredDelivery) -> None:
         """Insert or update one delivery (its claim is released); final ones past the cap go."""
         rows = FAST.run(self._conn(), SAVE_DELIVERY,
-                        (*_row(delivery), self._delivery_log_size, self._trims.low("deliveries")))
+                        (*delivery_row(delivery), self._delivery_log_size, self._trims.low("deliveries")))
         self._trims.trimmed("deliveries", rows[0][0], self._delivery_log_size)
 
     def save_deliveries(self, deliveries: list[StoredDelivery]) -> None:
@@ -165,7 +160,7 @@ class PostgresState(SharedValues):
             for delivery in latest:
                 self.save_delivery(delivery)
             return
-        columns = [list(column) for column in zip(*map(_row, latest), strict=True)]
+        columns = [list(column) for column in zip(*map(delivery_row, latest), strict=True)]
         row = self._conn().execute(
             SAVE_DELIVERIES, (*columns, self._trims.low("deliveries"), self._delivery_log_size)).fetchone()
         self._trims.trimmed("deliveries", row[0] if row else None, self._delivery_log_size)
@@ -177,8 +172,8 @@ class PostgresState(SharedValues):
         if delivery.status != "pending" or delivery.due_at > now + DUE_TOLERANCE:
             self.save_delivery(delivery)
             return self.claim_delivery(delivery.id, owner, now, lease) is not None
-        rows = FAST.run(self._conn(), QUEUE_DELIVERY, (
-            *_row(delivery), self._delivery_log_size, self._trims.low("deliveries"), owner, now + lease))
+        rows = FAST.run(self._conn(), QUEUE_DELIVERY, (*delivery_row(delivery), self._delivery_log_size,
+                                                       self._trims.low("deliveries"), owner, now + lease))
         self._trims.trimmed("deliveries", rows[0][0], self._delivery_log_size)
         if rows[0][1] == b"t":
             return True

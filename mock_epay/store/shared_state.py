@@ -39,6 +39,12 @@ FOLLOW_SECONDS = 1.0
 DELIVERY_COLUMNS = "id, client_id, invoice_id, transaction_id, status, due_at, record"  # the outbox's rows
 
 
+def delivery_row(delivery: StoredDelivery) -> tuple[Any, ...]:
+    """A delivery's values in DELIVERY_COLUMNS order: what an outbox INSERT binds."""
+    return (delivery.id, delivery.client_id, delivery.invoice_id, delivery.transaction_id,
+            delivery.status, delivery.due_at, bytes(delivery.record))
+
+
 def delivery_from_row(row: Any) -> StoredDelivery:
     """One outbox row (DELIVERY_COLUMNS, in order) as the contract's record."""
     return StoredDelivery(row[0], row[1], row[2], row[3], row[4], row[5], bytes(row[6]))

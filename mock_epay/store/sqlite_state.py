@@ -30,6 +30,7 @@ from mock_epay.store.shared_state import (
     SCENARIO_STEPS_LIMIT,
     SharedValues,
     delivery_from_row,
+    delivery_row,
 )
 
 if TYPE_CHECKING:
@@ -91,8 +92,7 @@ class SqliteState(SharedValues):
                 f"INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
                 "ON CONFLICT (id) DO UPDATE SET status = excluded.status, due_at = excluded.due_at, "
                 "record = excluded.record, claimed_by = NULL, lease_until = NULL",
-                (delivery.id, delivery.client_id, delivery.invoice_id, delivery.transaction_id,
-                 delivery.status, delivery.due_at, delivery.record)).lastrowid
+                delivery_row(delivery)).lastrowid
             self._trim_deliveries(db, seq)
 
     def _trim_deliveries(self, db: sqlite3.Connection, seq: int | None) -> None:
@@ -145,8 +145,7 @@ class SqliteState(SharedValues):
                 cursor = db.execute(
                     f"INSERT INTO deliveries ({DELIVERY_COLUMNS}, claimed_by, lease_until) "  # noqa: S608
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-                    (delivery.id, delivery.client_id, delivery.invoice_id, delivery.transaction_id,
-                     delivery.status, delivery.due_at, delivery.record, owner, now + lease))
+                    (*delivery_row(delivery), owner, now + lease))
                 if cursor.rowcount == 1:
                     self._trim_deliveries(db, cursor.lastrowid)
                     return True
