@@ -246,6 +246,8 @@ def serve(settings: Settings, workers: int = 1) -> int:
         return 2
     generated = settings.admin_token == AUTO_TOKEN
     settings = resolve_admin_token(settings)
+    if settings.callback_sender == "auto":  # a served mock sends its callbacks from a helper process
+        settings = settings.with_overrides(callback_sender="process")
     problem = exposure_problem(settings) or _workers_problem(settings, workers)
     if problem:
         print(f"mock-epay: {problem}", file=sys.stderr)

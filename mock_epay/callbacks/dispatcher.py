@@ -51,7 +51,7 @@ from mock_epay.callbacks.hints import loggable
 from mock_epay.callbacks.http_client import PlainHttpClient, iri_to_uri
 from mock_epay.callbacks.outbox import Outbox
 from mock_epay.callbacks.parking import PARK_AFTER_SECONDS, ParkedChains
-from mock_epay.callbacks.sender import CallbackSender
+from mock_epay.callbacks.sender import AttemptSender, CallbackSender
 from mock_epay.callbacks.sending import backoff_delay, describe_error
 from mock_epay.callbacks.targets import (
     SelfAddresses,
@@ -88,7 +88,7 @@ class CallbackDispatcher:
         self._unparker: asyncio.Task[None] | None = None
         self._pending: dict[str, Delivery] = {}
         self._wake = asyncio.Event()
-        self._sender = CallbackSender(settings, self.policy, http)
+        self._sender = _sender_for(settings, self.policy, http)
         self._running = False
         self._closing = False
         self._dropped_at_shutdown = 0
@@ -105,6 +105,12 @@ class CallbackDispatcher:
     @in_container.setter
     def in_container(self, value: bool | None) -> None:
         self._sender.in_container = value
+
+    @property
+    def sender_pid(self) -> int | None:
+        """The pid of the helper process callbacks are sent from, while one runs (`callback_sender`)."""
+        pid: int | None = getattr(self._sender, "worker_pid", None)
+        return pid
 
     async def start(self) -> None:
         await self._sender.start()
@@ -457,3 +463,13 @@ class CallbackDispatcher:
         event, self._wake = self._wake, asyncio.Event()
         event.set()
         self._parked.wake()
+
+
+def _sender_for(settings: Settings, policy: TargetPolicy, http: PlainHttpClient | None) -> AttemptSender:
+    """The helper-process sender when `callback_sender` is `process` (and no test client is given),
+    else sending in this event loop."""
+    if settings.callback_sender == "process" and http is None:
+        from mock_epay.callbacks.sender_process import ProcessSender
+
+        return ProcessSender(settings, policy)
+    return CallbackSender(settings, policy, http)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -38,6 +39,56 @@ CALLBACK_MARKER = "X-Mock-Epay-Callback"  # on every callback the mock sends
 REFUSED_MARKER = "X-Mock-Epay-Refused"  # on a mock's answer refusing a callback as a loop
 HEADERS = {"Content-Type": "application/json", "User-Agent": f"mock-epay/{__version__} (callback)",
            CALLBACK_MARKER: "1"}
+
+
+@dataclass(slots=True)
+class Exchange:
+    """What one POST to a merchant came to (the fields a `DeliveryAttempt` records)."""
+
+    response_status: int | None = None
+    response_body: str | None = None  # the answer's first RESPONSE_BODY_LIMIT bytes, as text
+    error: str | None = None
+    refused: str | None = None  # why the target refused the callback for good
+    duration_ms: float = 0.0
+
+
+class AttemptSender(Protocol):
+    """What the dispatcher sends through: this module's `CallbackSender`, or
+    `mock_epay.callbacks.sender_process.ProcessSender` (the same exchange in a helper process)."""
+
+    in_container: bool | None
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def send(self, url: str, data: bytes, delivery_id: str, shown_url: str | None) -> Exchange: ...
+
+    async def attempt(self, delivery: Delivery, url: str, number: int,
+                      started_at: datetime) -> tuple[DeliveryAttempt, str | None]: ...
+
+
+async def record_attempt(sender: AttemptSender, delivery: Delivery, url: str, number: int,
+                         started_at: datetime) -> tuple[DeliveryAttempt, str | None]:
+    """One attempt of `delivery` by `sender`, recorded on the delivery as it starts and filled in
+    when the exchange ends; returns it and, when the target refused it for good, why."""
+    attempt = DeliveryAttempt(number=number, started_at=started_at)
+    delivery.attempts.append(attempt)
+    started = time.perf_counter()
+    try:
+        data = encode_body(delivery.body)
+    except Exception as exc:  # a forged body that is no JSON: a failed attempt, never an escape
+        attempt.error = f"unexpected error: {describe_error(exc)}"
+        return attempt, None
+    try:
+        exchange = await sender.send(url, data, delivery.id, delivery.url)
+    except asyncio.CancelledError:
+        attempt.error = "cancelled: mock-epay shut down during the attempt"
+        attempt.duration_ms = (time.perf_counter() - started) * 1000
+        raise
+    attempt.response_status, attempt.response_body = exchange.response_status, exchange.response_body
+    attempt.error, attempt.duration_ms = exchange.error, exchange.duration_ms
+    return attempt, exchange.refused
 
 
 class CallbackSender:
@@ -77,40 +128,41 @@ class CallbackSender:
         """POST `delivery`'s body once to the IRI-encoded `url`, the attempt recorded on the delivery
         as it starts; returns it and, when the target refused it for good, why. Any exception is a
         failed attempt, never an escape."""
+        return await record_attempt(self, delivery, url, number, started_at)
+
+    async def send(self, url: str, data: bytes, delivery_id: str, shown_url: str | None) -> Exchange:
+        """One POST of `data` to the IRI-encoded `url`: what came back, or why nothing did. Never
+        raises but CancelledError (then the exchange is abandoned)."""
         assert self._session is not None and self._semaphore is not None
-        attempt = DeliveryAttempt(number=number, started_at=started_at)
-        delivery.attempts.append(attempt)
-        refused: str | None = None
+        exchange = Exchange()
         started = time.perf_counter()
         try:
-            data = encode_body(delivery.body)
             async with self._limiter.slot(origin_of(url)), self._semaphore:
-                refused = await self._post(url, data, attempt)
+                exchange.refused = await self._post(url, data, exchange)
         except TimeoutError:
-            attempt.error = f"timed out after {self._settings.callback_timeout:g} s"
+            exchange.error = f"timed out after {self._settings.callback_timeout:g} s"
         except aiohttp.ClientConnectorError as exc:
             if isinstance(exc.os_error, TargetRefused):
-                refused = attempt.error = str(exc.os_error)
+                exchange.refused = exchange.error = str(exc.os_error)
             else:
-                attempt.error = self._connect_error(delivery, url, exc.os_error)
+                exchange.error = self._connect_error(delivery_id, shown_url, url, exc.os_error)
         except aiohttp.ClientError as exc:
-            attempt.error = describe_error(exc)
+            exchange.error = describe_error(exc)
         except TargetRefused as exc:
-            refused = attempt.error = str(exc)
+            exchange.refused = exchange.error = str(exc)
         except OSError as exc:
-            attempt.error = self._connect_error(delivery, url, exc)
+            exchange.error = self._connect_error(delivery_id, shown_url, url, exc)
         except HttpProtocolError as exc:
-            attempt.error = f"invalid HTTP answer: {exc}"
+            exchange.error = f"invalid HTTP answer: {exc}"
         except asyncio.CancelledError:
-            attempt.error = "cancelled: mock-epay shut down during the attempt"
             raise
         except Exception as exc:  # e.g. a transport bug: still just a failed attempt
-            attempt.error = f"unexpected error: {describe_error(exc)}"
+            exchange.error = f"unexpected error: {describe_error(exc)}"
         finally:
-            attempt.duration_ms = (time.perf_counter() - started) * 1000
-        return attempt, refused
+            exchange.duration_ms = (time.perf_counter() - started) * 1000
+        return exchange
 
-    async def _post(self, url: str, data: bytes, attempt: DeliveryAttempt) -> str | None:
+    async def _post(self, url: str, data: bytes, attempt: Exchange) -> str | None:
         """Send once (plain client for http://, aiohttp for https://); the refusal of a mock, if any."""
         assert self._session is not None
         if url.startswith("http://"):
@@ -129,12 +181,12 @@ class CallbackSender:
                     f"(HTTP {attempt.response_status})")
         return None
 
-    def _connect_error(self, delivery: Delivery, url: str, error: OSError) -> str:
+    def _connect_error(self, delivery_id: str, shown_url: str | None, url: str, error: OSError) -> str:
         if not isinstance(error, ConnectionRefusedError):
             return f"cannot connect ({type(error).__name__}): {error}"
         host, port = origin_of(url)
         if self.in_container and (host, port) not in self._hinted and is_loopback_host(host):
             self._hinted.add((host, port))
-            log.warning("callback %s to %s: connection refused; %s", delivery.id, loggable(delivery.url),
+            log.warning("callback %s to %s: connection refused; %s", delivery_id, loggable(shown_url),
                         docker_hint(host))
         return f"cannot connect (connection refused): {error}"

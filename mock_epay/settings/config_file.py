@@ -61,6 +61,7 @@ _SETTING_TYPES = {
     },
     "callback_concurrency": {"type": "integer", "minimum": 1},
     "callback_per_host_concurrency": {"type": "integer", "minimum": 1},
+    "callback_sender": {"enum": ["auto", "process", "inline"]},
     "callback_log_size": {"type": "integer", "minimum": 10},
     "callback_shutdown_grace": {"type": "number", "minimum": 0},
     "merchants": {"type": "array", "items": MERCHANT_SCHEMA},

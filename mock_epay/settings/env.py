@@ -61,7 +61,15 @@ _ENV_CONVERTERS.update({
     "STATUS_UNKNOWN_TRANSACTION_NULL": ("status_unknown_transaction_null", _env_flag),
     "EMPTY_CARDS_HTTP": ("empty_cards_http", _env_http_status),
     "RSA_KEY_FILE": ("rsa_key_file", Path),
+    "CALLBACK_SENDER": ("callback_sender", lambda v: _env_choice(v, ("auto", "process", "inline"))),
 })
+
+
+def _env_choice(value: str, choices: tuple[str, ...]) -> str:
+    text = value.strip().lower()
+    if text not in choices:
+        raise ValueError(f"expected one of {', '.join(choices)}")
+    return text
 
 
 def env_var_of(name: str) -> str | None:

@@ -91,6 +91,11 @@ class Settings:
     callback_per_host_concurrency: int = setting(128, "of those, at most this many to one merchant "
                                                       "host:port, so one hung merchant cannot starve "
                                                       "the others")
+    callback_sender: str = setting("auto", "where callbacks go out on the wire: `process` (a helper "
+                                           "process started on the first callback, so delivery runs on "
+                                           "another core), `inline` (in the server's event loop), "
+                                           "`auto` (`process` under `mock-epay serve`, `inline` for an app "
+                                           "made in-process: the pytest plugin, `create_app`)")
     callback_log_size: int = setting(5000, "deliveries kept in the delivery log")
     callback_shutdown_grace: float = setting(5.0, "seconds a graceful stop waits for due deliveries")
     merchants: tuple[Merchant, ...] = setting((DEFAULT_MERCHANT,), "merchants, terminals and saved "
