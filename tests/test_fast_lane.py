@@ -279,28 +279,89 @@ def _lane_counts(client: Any) -> tuple[int, int]:
     return lane.answered, lane.written_ahead
 
 
-async def test_a_payment_is_read_ahead_and_its_answer_written_in_one_pass(pair: tuple[Any, Any]) -> None:
-    lane, plain = pair
+async def _pay_both(pair: tuple[Any, Any], invoice: str, content_type: str = "application/json",
+                    **fields: Any) -> list[tuple[int, list[tuple[str, str]], bytes]]:
+    """A token, then cards/auth with it, on both servers: each one's (status, headers, body)."""
     answers = []
     for client in pair:
-        token = (await (await client.post(TOKEN_PATH, data=token_form(invoiceID="000555001"))).json())
-        before = _lane_counts(client) if client is lane else (0, 0)
-        response = await client.post("/payments/cards/auth", json=payment_body(invoiceId="000555001"),
-                                     headers={"Authorization": f"Bearer {token['access_token']}"})
-        answers.append((response.status, sorted(_comparable(response.headers)),
-                        sorted(await response.json())))
-        if client is lane:
-            assert _lane_counts(client)[1] == before[1] + 1
+        form = token_form(invoiceID=invoice, amount=str(fields.get("amount", 100)))
+        token = (await (await client.post(TOKEN_PATH, data=form)).json())
+        body = json.dumps(payment_body(invoiceId=invoice, **fields)).encode()
+        response = await client.post("/payments/cards/auth", data=body, headers={
+            "Authorization": f"Bearer {token['access_token']}", "Content-Type": content_type})
+        answers.append((response.status, sorted(_comparable(response.headers)), await response.read()))
+    return answers
+
+
+async def test_a_payment_is_answered_on_the_lane_as_its_route_answers_it(pair: tuple[Any, Any]) -> None:
+    lane = pair[0]
+    before = _lane_counts(lane)
+    answers = await _pay_both(pair, "000555001")
     assert answers[0] == answers[1]
     assert answers[0][0] == 200
+    assert json.loads(answers[0][2])["invoiceID"] == "000555001"
+    assert _lane_counts(lane)[0] == before[0] + 2  # the token and the payment
+
+
+async def test_a_payment_with_a_charset_is_read_ahead_and_written_in_one_pass(pair: tuple[Any, Any]) -> None:
+    lane = pair[0]
+    before = _lane_counts(lane)
+    answers = await _pay_both(pair, "000555002", content_type="application/json; charset=utf-8")
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 200
+    assert _lane_counts(lane) == (before[0] + 1, before[1] + 1)  # token on the lane, payment read ahead
+
+
+@pytest.mark.parametrize(("invoice", "fields", "status"), [
+    ("000555003", {"amount": 7003}, 200),  # slow-3s: the answer waits (scaled to 3 ms)
+    ("000555004", {"amount": 7777}, 504),  # hang: held for scenario_hang_seconds, then a gateway timeout
+    ("000555005", {"amount": 7500}, 500),  # server-error-500 after its decision
+    ("000555006", {"cardId": {"id": "no-such-card"}}, 400),
+    ("000555007", {"terminalId": "other"}, 400),
+])
+async def test_a_payment_answer_that_waits_or_fails_is_the_same_on_the_lane(
+        aiohttp_client: Any, invoice: str, fields: dict[str, Any], status: int) -> None:
+    from tests.test_scenario_library import library_settings
+
+    def settings() -> Settings:
+        return library_settings(seed=5, scenario_hang_seconds=0.05)
+
+    pair = (await aiohttp_client(served(create_app(settings(), Clock()))),
+            await aiohttp_client(create_app(settings(), Clock())))
+    answers = await _pay_both(pair, invoice, **fields)
+    if fields.get("amount") == 7500:
+        assert json.loads(answers[0][2])["code"] == json.loads(answers[1][2])["code"]
+    else:
+        assert answers[0] == answers[1]
+    assert answers[0][0] == status
+    assert _lane(pair[0]).answered == 2
+
+
+async def test_a_payment_held_on_the_lane_counts_among_the_requests_in_flight(aiohttp_client: Any) -> None:
+    from mock_epay.web.app_keys import IN_FLIGHT
+    from tests.test_scenario_library import library_settings
+
+    client = await aiohttp_client(served(create_app(library_settings(scenario_hang_seconds=0.5), Clock())))
+    form = token_form(invoiceID="000555008", amount="7777")
+    token = (await (await client.post(TOKEN_PATH, data=form)).json())
+    paying = asyncio.ensure_future(client.post("/payments/cards/auth", json=payment_body(
+        invoiceId="000555008", amount=7777), headers={"Authorization": f"Bearer {token['access_token']}"}))
+    in_flight = client.server.app[IN_FLIGHT]
+    for _ in range(100):
+        if in_flight:
+            break
+        await asyncio.sleep(0.01)
+    assert len(in_flight) == 1
+    assert (await paying).status == 504
+    assert not in_flight
 
 
 READ_AHEAD_CASES = [
     ("GET", "/_mock/openapi.json", None, None),
     ("GET", "/no/such/path", None, None),
     ("DELETE", "/oauth2/token", None, None),
-    ("POST", "/payments/cards/auth", b'{"amount": 100}', "application/json"),
-    ("POST", "/payments/cards/auth", b"{", "application/json"),
+    ("POST", "/payments/cards/auth", b'{"amount": 100}', "application/json; charset=utf-8"),
+    ("POST", "/payments/cards/auth", b"{", "application/json; charset=utf-8"),
     ("POST", "/operation/abc/refund", b'{"amount": 1' + b"0" * 5000 + b"}", "application/json"),
     ("POST", "/operation/abc/refund", b"", "application/json"),
     ("GET", "/check-status/payment/transaction/000000001", None, None),
@@ -350,7 +411,7 @@ def _routed(client: Any) -> int:
 
 
 KNOWN_ROUTE_CASES = [
-    ("POST", "/payments/cards/auth", b'{"amount": 100}', {"Content-Type": "application/json"}),
+    ("POST", "/payments/cards/auth", b'{"amount": 100}', {"Content-Type": "application/json; charset=utf-8"}),
     ("GET", "/_mock/openapi.json", None, {}),
     ("POST", "/_mock/clock/advance", b'{"seconds": 1}',
      {"Content-Type": "application/json", "Origin": "https://evil.example"}),  # the admin guard refuses

@@ -1,7 +1,8 @@
 """One payment attempt, end to end: reserve the invoice, ask the engine, record, queue the callback.
 
 Both the server-to-server payment (`cards/auth`) and the hosted payment page build their
-attempt with `payment_attempt` and call `run_payment`; the handlers only turn the returned
+attempt with `payment_attempt` and call `run_payment` (or, where the answer is made without
+awaiting, `begin_payment`: the fast lane's `cards/auth`); the handlers only turn the returned
 `PaymentResult` into HTTP. Which outcomes record a transaction is the outcome table's call
 (gateway/outcomes.py). A hang waits on `client_gone`, a plain callable the handler passes in.
 """
@@ -148,37 +149,76 @@ async def run_payment(
 ) -> PaymentResult:
     """Decide and record one attempt; raises the duplicate error when the invoice is taken.
 
+    `begin_payment`, and when the outcome waits (a delay, a hang) its `WaitingPayment.finish`.
+    """
+    begun = begin_payment(gateway, attempt, card, card_id, secure3d_context)
+    if isinstance(begun, WaitingPayment):
+        return await begun.finish(client_gone)
+    return begun
+
+
+def begin_payment(
+    gateway: Gateway,
+    attempt: PaymentAttempt,
+    card: Card | None,
+    card_id: str | None = None,
+    secure3d_context: dict[str, Any] | None = None,
+) -> PaymentResult | WaitingPayment:
+    """Decide one attempt and, unless its outcome waits, record it (synchronous: no loop turn between
+    the reservation, the record and its callback); raises the duplicate error when the invoice is taken.
+
     A successful attempt with `card_save` saves the card first (under its `account_id`, an
     empty one when none was sent), so the callback carries `cardId`. A 3-D Secure outcome
     leaves the transaction NEW with its invoice reserved (remembering `secure3d_context`)
-    until `finish_secure3d`. `client_gone` lets a `hang` outcome notice when the client
-    gives up; without it a hang lasts the full `scenario_hang_seconds`.
+    until `finish_secure3d`. An outcome that waits keeps the invoice reserved and is recorded by
+    the returned `WaitingPayment.finish`, which the caller must await.
     """
     store = gateway.store
     with store.atomic():  # nothing to wait for: the reservation, the record and its callback commit once
         reservation = store.reserve_invoice(attempt.client_id, attempt.invoice_id)
         try:
             outcome = gateway.engine.decide(attempt)
-            result = None if _waits(outcome) else _settle(gateway, reservation, attempt, outcome, card,
-                                                           card_id, secure3d_context)
+            if _waits(outcome):
+                return WaitingPayment(gateway, reservation, attempt, outcome, card, card_id, secure3d_context)
+            result = _settle(gateway, reservation, attempt, outcome, card, card_id, secure3d_context)
         except BaseException:
             store.release_invoice(reservation)
             raise
-        if result is not None:
-            if not _held(result):
-                store.release_invoice(reservation)
-            return result
-    try:
-        if outcome.delay_ms:
-            await asyncio.sleep(outcome.delay_ms / 1000)  # already scaled by the engine
-        with store.atomic():
-            result = _settle(gateway, reservation, attempt, outcome, card, card_id, secure3d_context)
-        if outcome.kind is OutcomeKind.HANG:
-            await hold_until_gone(client_gone, gateway.settings.scenario_hang_seconds)
-        return result
-    finally:
         if not _held(result):
             store.release_invoice(reservation)
+        return result
+
+
+@dataclass(slots=True)
+class WaitingPayment:
+    """A decided attempt whose outcome waits (a delay, a hang) before it is recorded; its invoice
+    stays reserved until `finish` ends."""
+
+    gateway: Gateway
+    reservation: InvoiceReservation
+    attempt: PaymentAttempt
+    outcome: Outcome
+    card: Card | None
+    card_id: str | None
+    secure3d_context: dict[str, Any] | None
+
+    async def finish(self, client_gone: ClientGone | None = None) -> PaymentResult:
+        """Wait as the outcome says, then record it. `client_gone` lets a `hang` outcome notice when
+        the client gives up; without it a hang lasts the full `scenario_hang_seconds`."""
+        gateway, outcome, store = self.gateway, self.outcome, self.gateway.store
+        result = None
+        try:
+            if outcome.delay_ms:
+                await asyncio.sleep(outcome.delay_ms / 1000)  # already scaled by the engine
+            with store.atomic():
+                result = _settle(gateway, self.reservation, self.attempt, outcome, self.card, self.card_id,
+                                 self.secure3d_context)
+            if outcome.kind is OutcomeKind.HANG:
+                await hold_until_gone(client_gone, gateway.settings.scenario_hang_seconds)
+            return result
+        finally:
+            if not _held(result):
+                store.release_invoice(self.reservation)
 
 
 def _waits(outcome: Outcome) -> bool:

@@ -1,9 +1,11 @@
-"""The fast lane: the token route answered in the connection handler, and every other plain answer
-written in one pass, past aiohttp's web layer.
+"""The fast lane: the token and `cards/auth` routes answered in the connection handler, and every
+other plain answer written in one pass, past aiohttp's web layer.
 
-**The token route.** A route on the lane has a synchronous answer function `(app, request, body,
+**The lane's routes.** A route on the lane has an answer function `(app, request, body,
 content_type) -> web.Response`, which its ordinary aiohttp handler calls too, so both paths give the
-same answer (status, headers, body; only the order of the fixed headers may differ). `FastLane.answer`
+same answer (status, headers, body; only the order of the fixed headers may differ). The function
+runs without awaiting; only when the answer must wait (a payment outcome's delay or hang) does it
+return an awaitable of the response instead, awaited among the requests in flight. `FastLane.answer`
 is offered each request first (by `GuardedRequestHandler` in web/server.py) and takes it only when
 nothing about it needs aiohttp's machinery:
 
@@ -14,8 +16,7 @@ nothing about it needs aiohttp's machinery:
 
 It skips route resolution, the middleware frame, `request.read()`'s loop and `StreamResponse.prepare`
 / `write_eof` (the answer's head is written here in one pass), and keeps the request log and the
-journal (`journal.record_answer`) and errors in the bank's format (`errors.error_answer`). The answer
-function runs without awaiting, so a request on the lane is never in flight across a loop turn.
+journal (`journal.record_answer`) and errors in the bank's format (`errors.error_answer`).
 
 **Every other request** goes through the middleware and its handler as usual, with three shortcuts.
 A route the router resolved for a method and a path as sent (a fixed path, no match values) is
@@ -34,6 +35,7 @@ instead of `prepare` / `write_eof`. Anything else (a streamed or prepared respon
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
@@ -43,11 +45,12 @@ from aiohttp import web
 from aiohttp.http import SERVER_SOFTWARE, HttpVersion11
 from aiohttp.web_urldispatcher import UrlMappingMatchInfo
 
-from mock_epay.web.app_keys import STORE
+from mock_epay.web.app_keys import IN_FLIGHT, STORE
 from mock_epay.web.errors import error_answer, internal_error
 from mock_epay.web.journal import AccessLog, JournalTarget, record_answer
 
-FastAnswer = Callable[[web.Application, web.BaseRequest, bytes, str], web.Response]
+FastAnswer = Callable[[web.Application, web.BaseRequest, bytes, str],
+                      web.StreamResponse | Awaitable[web.StreamResponse]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 MAX_BODY_BYTES = 64 * 1024  # a token or payment request is well under 1 KB
@@ -95,6 +98,7 @@ class FastLane:
         self._heads: dict[tuple[Any, ...], str] = {}  # (status, reason, *headers) -> the head's text
         self._known: dict[tuple[str, str], tuple[Handler, UrlMappingMatchInfo]] = {}
         self._durable: Callable[[], Awaitable[None] | None] = getattr(app[STORE], "durable", _committed)
+        self._in_flight = app[IN_FLIGHT]  # requests answered across loop turns (web/middleware.py)
         self.answered = 0  # requests answered on the lane (tests check the lane was taken)
         self.routed = 0  # requests whose route was known, so aiohttp's router did not resolve it
         self.written_ahead = 0  # answers written by `written` for requests read ahead
@@ -104,8 +108,9 @@ class FastLane:
         for path in paths:
             self._routes[path] = (answer, frozenset(content_types))
 
-    def answer(self, request: web.BaseRequest) -> bytes | None:
-        """The whole HTTP answer to `request` (the body read and consumed), or None to go the usual way."""
+    def answer(self, request: web.BaseRequest) -> bytes | Awaitable[bytes] | None:
+        """The whole HTTP answer to `request` (the body read and consumed), or None to go the usual way;
+        an awaitable of it when the route's answer waits (a payment outcome's delay or hang)."""
         path = request.raw_path
         route = self._routes.get(path)
         if route is None or request.method != "POST":
@@ -121,9 +126,33 @@ class FastLane:
         started = time.perf_counter()
         body = payload.read_nowait(-1)
         response = self._respond(request, answer, body, content_type)
+        if not isinstance(response, web.StreamResponse):
+            return self._answer_later(request, response, body, started, path)
+        return self._answered(request, response, body, started, path)
+
+    def _answered(self, request: web.BaseRequest, response: web.StreamResponse, body: bytes,
+                  started: float, path: str) -> bytes:
+        if type(response) is not web.Response:  # no lane route streams: a bug, answered as one
+            response = internal_error()
         record_answer(self._journal, request, response, body, started, path)
         self.answered += 1
         return self._http_bytes(response)
+
+    async def _answer_later(self, request: web.BaseRequest, pending: Awaitable[web.StreamResponse],
+                            body: bytes, started: float, path: str) -> bytes:
+        """The answer of a route that waits, counted among the requests in flight meanwhile (a
+        shutdown gives them its grace, then cancels them, as it does routed ones)."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
+        try:
+            response = await pending
+        except Exception as exc:  # as `_respond`: the bank's error format, never a traceback
+            response = _error_response(request, exc)
+        finally:
+            if task is not None:
+                self._in_flight.discard(task)
+        return self._answered(request, response, body, started, path)
 
     def durable(self) -> Awaitable[None] | None:
         """What to await before an answer leaves: the store's commit of the writes made so far
@@ -189,14 +218,11 @@ class FastLane:
         return self._http_bytes(response)
 
     def _respond(self, request: web.BaseRequest, answer: FastAnswer, body: bytes,
-                 content_type: str) -> web.Response:
+                 content_type: str) -> web.StreamResponse | Awaitable[web.StreamResponse]:
         try:
             return answer(self._app, request, body, content_type)
         except Exception as exc:  # as the middleware: the bank's error format, never a traceback
-            # error_answer reads method and path only, but for aiohttp's HTTP exceptions (which need
-            # `request.app`, not set here: they render as the fixed 500); no lane route raises one
-            rendered = error_answer(request, exc)  # type: ignore[arg-type]
-            return rendered if rendered is not None else internal_error()
+            return _error_response(request, exc)
 
     def _http_bytes(self, response: web.Response) -> bytes:
         """The status line, headers and body, as aiohttp would write them for this response."""
@@ -215,6 +241,14 @@ class FastLane:
 
 def _committed() -> None:
     return None
+
+
+def _error_response(request: web.BaseRequest, exc: Exception) -> web.Response:
+    """An exception of a lane route as the middleware renders it. error_answer reads method and path
+    only, but for aiohttp's HTTP exceptions (which need `request.app`, not set here: they render as
+    the fixed 500); no lane route raises one."""
+    rendered = error_answer(request, exc)  # type: ignore[arg-type]
+    return rendered if rendered is not None else internal_error()
 
 
 def _inside_middleware(app: web.Application, handler: Handler) -> Handler | None:

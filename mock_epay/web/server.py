@@ -79,6 +79,8 @@ class GuardedRequestHandler(RequestHandler):
         if lane is not None:
             answer = lane.answer(request)
             if answer is not None:
+                if not isinstance(answer, bytes):  # the route's answer waits (a delay, a hang)
+                    answer = await answer
                 pending = lane.durable()
                 if pending is not None and not await _committed(pending):
                     answer = lane.internal_error_answer()

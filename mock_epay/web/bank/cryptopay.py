@@ -130,7 +130,7 @@ async def pay_by_cryptogram(request: web.Request) -> web.StreamResponse:
              "failure_back_link": parse_back_link(body.get("failureBackLink"), "failureBackLink")}
     result = await run_payment(app[GATEWAY], attempt, card, None, secure3d_context=links,
                                client_gone=client_gone(request))
-    return card_payment_response(result, request, token)
+    return card_payment_response(result, request, token, app[SETTINGS])
 
 
 DOCS = "mock_epay.wire.cryptopay_docs"  # imported only when /_mock/openapi.json is first built

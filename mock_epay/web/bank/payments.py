@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,12 +10,15 @@ from aiohttp import web
 
 from mock_epay.gateway.errors import bad_request
 from mock_epay.gateway.models import Token, TokenKind
-from mock_epay.gateway.payments import payment_attempt, readable_transaction, run_payment
+from mock_epay.gateway.payments import WaitingPayment, begin_payment, payment_attempt, readable_transaction
 from mock_epay.gateway.tokens import token_mismatches
-from mock_epay.web.app_keys import GATEWAY, SETTINGS, STORE
+from mock_epay.settings import Settings
+from mock_epay.web.app_keys import FAST_LANE, GATEWAY, SETTINGS, STORE
 from mock_epay.web.bank.order_body import OrderBody, order_extras
-from mock_epay.web.client import bearer, client_gone, scenario_of
+from mock_epay.web.client import bearer, bearer_for, client_gone, scenario_of
 from mock_epay.web.readers import (
+    FAST_JSON_TYPES,
+    json_body,
     parse_amount,
     parse_back_link,
     parse_bool,
@@ -80,13 +84,26 @@ def check_matches_token(payment: CardPayment, token: Token) -> None:
 
 
 async def pay_with_saved_card(request: web.Request) -> web.StreamResponse:
-    app = request.app
-    token = bearer(request, TokenKind.PAYMENT)
-    body = await read_json_object(request)
-    payment = parse_card_payment(body, app[SETTINGS].strict_invoice_id)
+    answer = card_payment_answer(request.app, request, await read_json_object(request))
+    return answer if isinstance(answer, web.StreamResponse) else await answer
+
+
+def fast_card_payment(app: web.Application, request: web.BaseRequest, body: bytes,
+                      content_type: str) -> web.StreamResponse | Awaitable[web.StreamResponse]:
+    """`cards/auth` on the fast lane (web/fast_lane.py): the body read as the routed handler reads it,
+    then `card_payment_answer` (an awaitable only when the outcome waits: a delay, a hang)."""
+    return card_payment_answer(app, request, json_body(body))
+
+
+def card_payment_answer(app: web.Application, request: web.BaseRequest,
+                        body: dict[str, Any]) -> web.StreamResponse | Awaitable[web.StreamResponse]:
+    """The answer to a read `cards/auth` body, made without awaiting unless the outcome waits; raises
+    the EpayError that refuses it (the caller renders it in the bank's format)."""
+    settings = app[SETTINGS]
+    token = bearer_for(app, request, TokenKind.PAYMENT)
+    payment = parse_card_payment(body, settings.strict_invoice_id)
     check_matches_token(payment, token)
-    store = app[STORE]
-    saved = store.card(token.client_id, payment.card_id)
+    saved = app[STORE].card(token.client_id, payment.card_id)
     if saved is None:
         raise bad_request(f"card {payment.card_id[:64]!r} not found")
     if not saved.active:
@@ -100,9 +117,16 @@ async def pay_with_saved_card(request: web.Request) -> web.StreamResponse:
                               scenario=scenario_of(request), ip=request.remote or "")
     links = {"back_link": parse_back_link(body.get("backLink"), "backLink"),
              "failure_back_link": parse_back_link(body.get("failureBackLink"), "failureBackLink")}
-    result = await run_payment(app[GATEWAY], attempt, saved.card, saved.id, secure3d_context=links,
-                               client_gone=client_gone(request))
-    return card_payment_response(result, request, token)
+    begun = begin_payment(app[GATEWAY], attempt, saved.card, saved.id, secure3d_context=links)
+    if isinstance(begun, WaitingPayment):
+        return _answer_when_recorded(begun, request, token, settings)
+    return card_payment_response(begun, request, token, settings)
+
+
+async def _answer_when_recorded(waiting: WaitingPayment, request: web.BaseRequest, token: Token,
+                                settings: Settings) -> web.StreamResponse:
+    result = await waiting.finish(client_gone(request))
+    return card_payment_response(result, request, token, settings)
 
 
 async def transaction_status(request: web.Request) -> web.Response:
@@ -118,6 +142,7 @@ async def transaction_status(request: web.Request) -> web.Response:
 
 def setup(app: web.Application, add_route: Any) -> None:
     for prefix in ("", "/api"):
+        app[FAST_LANE].add((prefix + "/payments/cards/auth",), fast_card_payment, FAST_JSON_TYPES)
         add_route("POST", prefix + "/payments/cards/auth", pay_with_saved_card,
                   doc=lazy_doc(BANK_DOCS, "pay_with_saved_card", prefix))
         add_route("GET", prefix + "/check-status/payment/transaction/{invoice_id}", transaction_status,
