@@ -35,7 +35,7 @@ from loads import LUA, WARMUP_OFFSET, WRK  # noqa: E402
 from procs import HOST, Receiver, free_port  # noqa: E402
 
 from mock_epay.app import create_app  # noqa: E402
-from mock_epay.cli import _cli_overrides, build_parser  # noqa: E402
+from mock_epay.cli import _cli_overrides, build_parser, served_settings  # noqa: E402
 from mock_epay.settings import build_settings  # noqa: E402
 
 SCRIPTS = {"token": "token.lua", "pay": "pay.lua"}
@@ -63,7 +63,7 @@ async def profile(kind: str, duration: float, server_args: list[str], post_link:
                                                                                               pstats.Stats]:
     args = build_parser().parse_args(["serve", *server_args])
     port = free_port()
-    settings = build_settings({**_cli_overrides(args), "port": port}, os.environ)
+    settings = served_settings(build_settings({**_cli_overrides(args), "port": port}, os.environ))
     from aiohttp import web
 
     from mock_epay.web.app_keys import DISPATCHER

@@ -233,6 +233,13 @@ def check_scenarios(files: Sequence[Path]) -> int:
     return 0
 
 
+def served_settings(settings: Settings) -> Settings:
+    """What `serve` runs with: `callback_sender: auto` means a helper process for a served mock."""
+    if settings.callback_sender == "auto":
+        return settings.with_overrides(callback_sender="process")
+    return settings
+
+
 def serve(settings: Settings, workers: int = 1) -> int:
     """`mock-epay serve`: 0 after SIGTERM / SIGINT, 2 when it cannot start (one line says why).
 
@@ -246,8 +253,7 @@ def serve(settings: Settings, workers: int = 1) -> int:
         return 2
     generated = settings.admin_token == AUTO_TOKEN
     settings = resolve_admin_token(settings)
-    if settings.callback_sender == "auto":  # a served mock sends its callbacks from a helper process
-        settings = settings.with_overrides(callback_sender="process")
+    settings = served_settings(settings)
     problem = exposure_problem(settings) or _workers_problem(settings, workers)
     if problem:
         print(f"mock-epay: {problem}", file=sys.stderr)
