@@ -270,3 +270,32 @@ def test_a_frame_longer_than_the_limit_is_refused():
     reader = FrameReader(lambda frame: None)
     with pytest.raises(ValueError):
         reader.feed((2**31).to_bytes(4, "little") + b"x")
+
+
+async def test_a_url_as_the_merchant_wrote_it_reaches_the_worker_whatever_it_holds(merchant):
+    """The worker gets the wire URL (ASCII) and, for its log lines, the URL as written: Cyrillic as
+    it is, a lone surrogate (which MessagePack cannot carry) as U+FFFD."""
+    from mock_epay.callbacks.sender_process import ProcessSender
+    from mock_epay.callbacks.targets import TargetPolicy
+    from mock_epay.settings import Settings
+
+    sender = ProcessSender(Settings(), TargetPolicy(()))
+    await sender.start()
+    try:
+        for shown in (merchant.url("/путь"), merchant.url("/\ud800x"), None):
+            exchange = await sender.send(merchant.url("/%D0%BF"), b"{}", "dlv-x", shown)
+            assert exchange.response_status == 200, exchange
+    finally:
+        await sender.close()
+    assert [r.path for r in merchant.requests] == ["/п"] * 3
+
+
+async def test_a_cyrillic_post_link_is_delivered_percent_encoded_from_the_worker(gateway, merchant):
+    client = await gateway(**PROCESS)
+    await pay_invoice(client, "600000008", postLink=merchant.url("/оплата"), failurePostLink=None)
+    delivery = await wait_callback(client, "600000008")
+
+    assert delivery["status"] == "delivered"
+    assert delivery["url"] == merchant.url("/оплата")
+    (received,) = await merchant.wait_for_requests(1)
+    assert received.path == "/оплата"  # aiohttp decodes the percent-encoded path it was sent

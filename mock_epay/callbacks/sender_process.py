@@ -21,6 +21,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -38,6 +39,7 @@ from mock_epay.settings import Settings
 log = logging.getLogger("mock_epay.callbacks")
 
 WORKER_MODULE = "mock_epay.callbacks.sender_worker"
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 EARLY_EXIT_S = 5.0  # a worker that ends this soon after starting counts as failing to start
 MAX_EARLY_EXITS = 3  # after this many in a row, callbacks are sent inline
 STOP_GRACE_S = 2.0  # how long close() waits for the worker to exit before killing it
@@ -130,7 +132,7 @@ class ProcessSender:
         future: asyncio.Future[Exchange] = asyncio.get_running_loop().create_future()
         self._waiting[number] = future
         try:
-            worker.requests.write([number, url, data, delivery_id, shown_url])
+            worker.requests.write([number, url, data, delivery_id, _sendable(shown_url)])
             return await future
         finally:
             del self._waiting[number]
@@ -222,6 +224,13 @@ async def _stop(worker: _Worker) -> None:
         await asyncio.sleep(0)
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=1)
+
+
+def _sendable(text: str | None) -> str | None:
+    """`text` as MessagePack can carry it: a lone surrogate (no UTF-8 for it) becomes U+FFFD."""
+    if text is None or text.isascii():
+        return text
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def _worker_env() -> dict[str, str]:

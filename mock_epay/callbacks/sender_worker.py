@@ -134,8 +134,11 @@ async def serve(config: dict[str, Any], requests_fd: int, answers_fd: int) -> No
 
     async def exchange(number: int, url: str, body: bytes, delivery_id: str, shown_url: str | None) -> None:
         result = await sender.send(url, body, delivery_id, shown_url)
-        answers.write([number, result.response_status, result.response_body, result.error,
-                       result.refused, result.duration_ms])
+        try:
+            answers.write([number, result.response_status, result.response_body, result.error,
+                           result.refused, result.duration_ms])
+        except Exception as exc:  # text MessagePack cannot carry: still an answer, so none waits for ever
+            answers.write([number, None, None, f"unexpected error: {exc!r}"[:500], None, result.duration_ms])
 
     def start(frame: Any) -> None:
         task = loop.create_task(exchange(*frame))
