@@ -27,6 +27,7 @@ VARIANTS: list[dict[str, Any]] = [
     {"client_id": 7}, {"client_id": "é"}, {"client_secret": "s\n"}, {"postLink": "http://x/cb"},
     {"postLink": ""}, {"secret_hash": "h"}, {"failurePostLink": "ftp://x"}, {"InvoiceID": "7654321"},
     {"terminalId": "t2"}, {"curency": "USD"},
+    {"invoiceID": None, "currency": 0.0}, {"invoiceID": "", "amount": "x"},  # no invoice: still checked
 ]
 
 

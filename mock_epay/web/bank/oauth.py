@@ -126,9 +126,11 @@ def _plain_token_request(fields: dict[str, Any], strict_invoice_id: bool) -> Tok
             and _given(fields, "secret_hash") is None):
         return None
     invoice_value = _given(fields, "invoiceID")
-    if invoice_value in (None, ""):
-        return TokenRequest(client_id, client_secret, " ".join(scope.split()), terminal or None)
     currency, amount = _given(fields, "currency"), _given(fields, "amount")
+    if invoice_value in (None, ""):
+        if currency is not None or amount is not None:  # checked field by field even without an invoice
+            return None
+        return TokenRequest(client_id, client_secret, " ".join(scope.split()), terminal or None)
     if not (terminal and _plain_invoice_id(invoice_value, strict_invoice_id)
             and _plain(currency, 8) and CURRENCY_RE.match(currency) and is_plain_amount(amount)):
         return None
