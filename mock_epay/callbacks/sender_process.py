@@ -100,7 +100,7 @@ class ProcessSender:
 
     @property
     def worker_pid(self) -> int | None:
-        """The helper process's pid while one runs (for tests and the health answer)."""
+        """The helper process's pid while one runs (`CallbackDispatcher.sender_pid`, for tests)."""
         worker = self._worker
         return worker.process.pid if worker is not None and worker.alive else None
 
