@@ -51,7 +51,7 @@ from mock_epay.callbacks.hints import loggable
 from mock_epay.callbacks.http_client import PlainHttpClient, iri_to_uri
 from mock_epay.callbacks.outbox import Outbox
 from mock_epay.callbacks.parking import PARK_AFTER_SECONDS, ParkedChains
-from mock_epay.callbacks.sender import AttemptSender, CallbackSender
+from mock_epay.callbacks.sender import AttemptSender, CallbackSender, record_attempt
 from mock_epay.callbacks.sending import backoff_delay, describe_error
 from mock_epay.callbacks.targets import (
     SelfAddresses,
@@ -436,9 +436,9 @@ class CallbackDispatcher:
                 pass
 
     async def _attempt(self, delivery: Delivery, url: str, number: int) -> tuple[DeliveryAttempt, str | None]:
-        """One attempt by the sender (it records itself on the delivery); the log learns of it."""
+        """One attempt by the sender, recorded on the delivery (`record_attempt`); the log learns of it."""
         try:
-            return await self._sender.attempt(delivery, url, number, self._clock.now())
+            return await record_attempt(self._sender, delivery, url, number, self._clock.now())
         finally:
             self.log.touch()
 

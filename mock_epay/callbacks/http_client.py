@@ -170,6 +170,11 @@ def _is_ip_literal(host: str) -> bool:
     return True
 
 
+def replace_lone_surrogates(text: str) -> str:
+    """`text` with each lone UTF-16 surrogate (which UTF-8 cannot carry) replaced by U+FFFD."""
+    return text if text.isascii() else _LONE_SURROGATE.sub("\ufffd", text)
+
+
 @functools.lru_cache(maxsize=1024)
 def iri_to_uri(url: str) -> str:
     """The ASCII URL to send for `url`: IDNA host, UTF-8 percent-encoded path and query.
@@ -180,7 +185,7 @@ def iri_to_uri(url: str) -> str:
     becomes U+FFFD, and the fragment is dropped (it is never sent). ValueError when the
     host cannot be IDNA-encoded or the port is malformed.
     """
-    url = _LONE_SURROGATE.sub("\ufffd", url)
+    url = replace_lone_surrogates(url)
     parts = urlsplit(url)
     parts.port  # noqa: B018 - raises ValueError for a malformed port
     userinfo, at, hostport = parts.netloc.rpartition("@")

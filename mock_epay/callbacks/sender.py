@@ -64,14 +64,12 @@ class AttemptSender(Protocol):
 
     async def send(self, url: str, data: bytes, delivery_id: str, shown_url: str | None) -> Exchange: ...
 
-    async def attempt(self, delivery: Delivery, url: str, number: int,
-                      started_at: datetime) -> tuple[DeliveryAttempt, str | None]: ...
-
 
 async def record_attempt(sender: AttemptSender, delivery: Delivery, url: str, number: int,
                          started_at: datetime) -> tuple[DeliveryAttempt, str | None]:
-    """One attempt of `delivery` by `sender`, recorded on the delivery as it starts and filled in
-    when the exchange ends; returns it and, when the target refused it for good, why."""
+    """POST `delivery`'s body once to the IRI-encoded `url` through `sender`, the attempt recorded on
+    the delivery as it starts and filled in when the exchange ends; returns it and, when the target
+    refused it for good, why. Any exception is a failed attempt, never an escape."""
     attempt = DeliveryAttempt(number=number, started_at=started_at)
     delivery.attempts.append(attempt)
     started = time.perf_counter()
@@ -122,13 +120,6 @@ class CallbackSender:
         await self._plain.close()
         if self._session:
             await self._session.close()
-
-    async def attempt(self, delivery: Delivery, url: str, number: int,
-                      started_at: datetime) -> tuple[DeliveryAttempt, str | None]:
-        """POST `delivery`'s body once to the IRI-encoded `url`, the attempt recorded on the delivery
-        as it starts; returns it and, when the target refused it for good, why. Any exception is a
-        failed attempt, never an escape."""
-        return await record_attempt(self, delivery, url, number, started_at)
 
     async def send(self, url: str, data: bytes, delivery_id: str, shown_url: str | None) -> Exchange:
         """One POST of `data` to the IRI-encoded `url`: what came back, or why nothing did. Never

@@ -21,17 +21,15 @@ import itertools
 import json
 import logging
 import os
-import re
 import subprocess
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import mock_epay
-from mock_epay.callbacks.delivery_log import Delivery, DeliveryAttempt
-from mock_epay.callbacks.sender import CallbackSender, Exchange, record_attempt
+from mock_epay.callbacks.http_client import replace_lone_surrogates
+from mock_epay.callbacks.sender import CallbackSender, Exchange
 from mock_epay.callbacks.sender_worker import FrameReader, FrameWriter
 from mock_epay.callbacks.targets import TargetPolicy
 from mock_epay.settings import Settings
@@ -39,7 +37,6 @@ from mock_epay.settings import Settings
 log = logging.getLogger("mock_epay.callbacks")
 
 WORKER_MODULE = "mock_epay.callbacks.sender_worker"
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 EARLY_EXIT_S = 5.0  # a worker that ends this soon after starting counts as failing to start
 MAX_EARLY_EXITS = 3  # after this many in a row, callbacks are sent inline
 STOP_GRACE_S = 2.0  # how long close() waits for the worker to exit before killing it
@@ -112,15 +109,8 @@ class ProcessSender:
         worker, self._worker = self._worker, None
         if worker is not None:
             await _stop(worker)
-        for future in self._waiting.values():
-            if not future.done():
-                future.set_result(Exchange(error="mock-epay shut down during the attempt"))
+        self._fail_waiting("mock-epay shut down during the attempt")
         await self._inline.close()
-
-    async def attempt(self, delivery: Delivery, url: str, number: int,
-                      started_at: datetime) -> tuple[DeliveryAttempt, str | None]:
-        """As `CallbackSender.attempt`, the exchange made by the helper process."""
-        return await record_attempt(self, delivery, url, number, started_at)
 
     async def send(self, url: str, data: bytes, delivery_id: str, shown_url: str | None) -> Exchange:
         worker = self._worker
@@ -131,8 +121,9 @@ class ProcessSender:
         number = next(self._numbers)
         future: asyncio.Future[Exchange] = asyncio.get_running_loop().create_future()
         self._waiting[number] = future
+        shown = None if shown_url is None else replace_lone_surrogates(shown_url)  # MessagePack is UTF-8
         try:
-            worker.requests.write([number, url, data, delivery_id, _sendable(shown_url)])
+            worker.requests.write([number, url, data, delivery_id, shown])
             return await future
         finally:
             del self._waiting[number]
@@ -187,6 +178,12 @@ class ProcessSender:
         if future is not None and not future.done():
             future.set_result(Exchange(status, head, error, refused, duration_ms))
 
+    def _fail_waiting(self, error: str) -> None:
+        """End every exchange still waiting for the worker's answer as a failed attempt."""
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_result(Exchange(error=error))
+
     def _worker_ended(self, worker: _Worker) -> None:
         """The worker's stdout closed: its exchanges in flight failed; the next callback starts another."""
         worker.alive = False
@@ -203,9 +200,7 @@ class ProcessSender:
                 log.warning("callbacks are sent from the server itself: the sender process ended %d "
                             "times in a row just after starting", self._early_exits)
                 self._inline_only = True
-        for future in self._waiting.values():
-            if not future.done():
-                future.set_result(Exchange(error="the callback sender process ended during the attempt"))
+        self._fail_waiting("the callback sender process ended during the attempt")
         if code is None:
             asyncio.get_running_loop().create_task(_stop(worker))
 
@@ -224,13 +219,6 @@ async def _stop(worker: _Worker) -> None:
         await asyncio.sleep(0)
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=1)
-
-
-def _sendable(text: str | None) -> str | None:
-    """`text` as MessagePack can carry it: a lone surrogate (no UTF-8 for it) becomes U+FFFD."""
-    if text is None or text.isascii():
-        return text
-    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def _worker_env() -> dict[str, str]:
