@@ -8,6 +8,11 @@ cost per request; the profiled run (slower, by cProfile's overhead) gives the br
 
     python bench/profile_hotpath.py [token|pay] [--duration 8] [--server-args "--quiet"] [--top 30]
     python bench/profile_hotpath.py pay --postlink-down   # every callback refused: the retry path
+    python bench/profile_hotpath.py pay --server-args "--store sqlite:///tmp/p.db" --sql
+                                   # ... and the SQLite store's statements: calls and time per request
+
+`--sql` times every statement the SQLite store runs on its connection during the unprofiled run
+(wall time, so a busy machine inflates it; the ranking is what it is for).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -39,6 +45,47 @@ from mock_epay.cli import _cli_overrides, build_parser, served_settings  # noqa:
 from mock_epay.settings import build_settings  # noqa: E402
 
 SCRIPTS = {"token": "token.lua", "pay": "pay.lua"}
+
+
+class StatementTimer:
+    """Stands in for a SQLite store's connection: each `execute` / `executemany` timed by its SQL."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+        self.on = False
+        self.requests = 0  # HTTP requests of the timed run
+        self.times: dict[str, list[float]] = {}  # SQL (first 100 characters) -> [calls, seconds]
+
+    def _timed(self, kind: str, sql: str, args: tuple[Any, ...]) -> Any:
+        if not self.on:
+            return getattr(self._connection, kind)(sql, *args)
+        started = time.perf_counter()
+        try:
+            return getattr(self._connection, kind)(sql, *args)
+        finally:
+            key = ("many: " if kind == "executemany" else "") + " ".join(sql.split())[:100]
+            entry = self.times.setdefault(key, [0, 0.0])
+            entry[0] += 1
+            entry[1] += time.perf_counter() - started
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        return self._timed("execute", sql, args)
+
+    def executemany(self, sql: str, *args: Any) -> Any:
+        return self._timed("executemany", sql, args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._connection, name)
+
+    def report(self, requests: int, top: int) -> str:
+        total = sum(seconds for _, seconds in self.times.values()) or 1e-9
+        per_request = total * 1e6 / requests
+        lines = [f"SQLite statements, unprofiled run: {per_request:.0f} us per HTTP request in all",
+                 "   us/call  calls/req  us/req   share  statement"]
+        for sql, (calls, seconds) in sorted(self.times.items(), key=lambda kv: -kv[1][1])[:top]:
+            lines.append(f"  {seconds * 1e6 / calls:8.1f}  {calls / requests:9.2f}  "
+                         f"{seconds * 1e6 / requests:6.1f}  {100 * seconds / total:5.1f}%  {sql}")
+        return "\n".join(lines) + "\n"
 
 
 async def wrk(port: int, script: str, seconds: float, offset: int, post_link: str) -> str:
@@ -59,8 +106,11 @@ def requests_of(wrk_output: str) -> int:
     return data["requests"]
 
 
-async def profile(kind: str, duration: float, server_args: list[str], post_link: str) -> tuple[int, float,
-                                                                                              pstats.Stats]:
+async def profile(kind: str, duration: float, server_args: list[str], post_link: str,
+                  timer: list[StatementTimer] | None = None) -> tuple[int, float, pstats.Stats]:
+    """(requests of the profiled run, CPU us per request of the unprofiled run, the profile); with
+    `timer` (a list), the SQLite store's statements are timed in the unprofiled run and it gets the
+    `StatementTimer`."""
     args = build_parser().parse_args(["serve", *server_args])
     port = free_port()
     settings = served_settings(build_settings({**_cli_overrides(args), "port": port}, os.environ))
@@ -70,6 +120,14 @@ async def profile(kind: str, duration: float, server_args: list[str], post_link:
     from mock_epay.web.server import KEEPALIVE_SECONDS, GuardedAppRunner
 
     app = create_app(settings)
+    if timer is not None:
+        from mock_epay.web.app_keys import STORE
+
+        store = app[STORE]
+        if not hasattr(store, "_db"):
+            raise SystemExit("--sql needs a SQLite store: --server-args \"--store sqlite:///path.db\"")
+        timer.append(StatementTimer(store._db))
+        store._db = timer[0]
     runner = GuardedAppRunner(app, settings.header_timeout, handle_signals=False, access_log=None,
                               handler_cancellation=True, keepalive_timeout=KEEPALIVE_SECONDS)
     await runner.setup()  # as `mock_epay serve` does (web/server.py serve_app): the fast lane, group commit
@@ -79,8 +137,13 @@ async def profile(kind: str, duration: float, server_args: list[str], post_link:
     try:
         await wrk(port, script, 1, WARMUP_OFFSET, post_link)
         cpu = time.process_time()
+        if timer:
+            timer[0].on = True
         plain = requests_of(await wrk(port, script, duration, 0, post_link))
         cpu_us = (time.process_time() - cpu) * 1e6 / plain
+        if timer:
+            timer[0].on = False
+            timer[0].requests = plain
         profiler = cProfile.Profile(time.process_time)
         profiler.enable()
         profiled = requests_of(await wrk(port, script, duration, 450_000, post_link))
@@ -128,6 +191,8 @@ def main() -> int:
     parser.add_argument("--server-args", default="")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--save", help="also dump the raw pstats to this file")
+    parser.add_argument("--sql", action="store_true",
+                        help="with a SQLite store: time each SQL statement (calls and us per HTTP request)")
     parser.add_argument("--postlink-down", action="store_true",
                         help="send the callbacks to a loopback port nothing listens on")
     args = parser.parse_args()
@@ -138,11 +203,14 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=log_stream)
     with Receiver(log_file.parent) as receiver:
         post_link = f"http://{HOST}:{free_port()}/down" if args.postlink_down else receiver.url
+        timer: list[StatementTimer] | None = [] if args.sql else None
         requests, cpu_us, stats = asyncio.run(
-            profile(args.kind, args.duration, shlex.split(args.server_args), post_link))
+            profile(args.kind, args.duration, shlex.split(args.server_args), post_link, timer))
     print(f"# {args.kind}: server CPU {cpu_us:.0f} us per HTTP request (unprofiled run); "
           f"request log in {log_file}")
     print(report(stats, requests, args.top))
+    if timer:
+        print(timer[0].report(timer[0].requests, args.top))
     if args.save:
         stats.dump_stats(args.save)
     return 0
