@@ -17,6 +17,7 @@ from mock_epay.settings import ConfigError
 from mock_epay.store.base import StoredDelivery
 from mock_epay.store.sqlite import SqliteStore
 from mock_epay.store.sqlite_schema import SCHEMA_VERSION, open_database, schema_version
+from mock_epay.store.sqlite_state import trim_step
 from tests.test_store_contract import SEED_A, SHOP_A, SHOP_B, attempt, token
 
 
@@ -214,6 +215,24 @@ def test_a_callback_due_at_once_is_queued_claimed_by_one_insert_within_the_logs_
     assert store.claim_delivery("d10", "other", 100.0, 30.0) is None  # claimed for "me" until 130
     assert store.claim_delivery("d10", "other", 131.0, 30.0) is not None
     assert len([d for d in store.deliveries() if d.status == "delivered"]) <= 5
+
+
+def test_a_large_delivery_log_is_trimmed_in_steps_never_past_a_sixteenth_of_its_cap(tmp_path):
+    """Cap 320: the final rows are trimmed once every 20 outbox rows, so the table holds at most
+    320 + 19 final rows at any time and exactly the cap's newest after a trim; pending rows stay."""
+    store = SqliteStore([SHOP_A, SHOP_B], Clock(), FakeData(), delivery_log_size=320,
+                        path=str(tmp_path / "s.db"))
+    assert trim_step(320) == 20 and trim_step(10) == 1 and trim_step(5000) == 64
+    store.save_delivery(delivery(0, "pending"))
+    most = 0
+    for n in range(1, 1000):
+        statements = traced(store, lambda n=n: store.save_delivery(delivery(n, "delivered")))
+        final = [d for d in store.deliveries() if d.status == "delivered"]
+        most = max(most, len(final))
+        if any(sql.startswith("DELETE FROM deliveries") for sql in statements):
+            assert len(final) <= 320
+    assert 320 < most <= 320 + 19
+    assert [d.id for d in store.deliveries() if d.status == "pending"] == ["d0"]
 
 
 def test_version_6_indexes_final_deliveries(tmp_path):
