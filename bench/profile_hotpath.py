@@ -48,13 +48,20 @@ SCRIPTS = {"token": "token.lua", "pay": "pay.lua"}
 
 
 class StatementTimer:
-    """Stands in for a SQLite store's connection: each `execute` / `executemany` timed by its SQL."""
+    """Stands in for a SQLite store's connection (`attach`): each `execute` / `executemany` timed by
+    its SQL while `on`."""
 
-    def __init__(self, connection: Any) -> None:
-        self._connection = connection
+    def __init__(self) -> None:
+        self._connection: Any = None
         self.on = False
         self.requests = 0  # HTTP requests of the timed run
         self.times: dict[str, list[float]] = {}  # SQL (first 100 characters) -> [calls, seconds]
+
+    def attach(self, store: Any) -> None:
+        """Put this timer between `store` and its SQLite connection."""
+        if not hasattr(store, "_db"):
+            raise SystemExit("--sql needs a SQLite store: --server-args \"--store sqlite:///path.db\"")
+        self._connection, store._db = store._db, self
 
     def _timed(self, kind: str, sql: str, args: tuple[Any, ...]) -> Any:
         if not self.on:
@@ -77,7 +84,8 @@ class StatementTimer:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._connection, name)
 
-    def report(self, requests: int, top: int) -> str:
+    def report(self, top: int) -> str:
+        requests = self.requests or 1
         total = sum(seconds for _, seconds in self.times.values()) or 1e-9
         per_request = total * 1e6 / requests
         lines = [f"SQLite statements, unprofiled run: {per_request:.0f} us per HTTP request in all",
@@ -107,10 +115,9 @@ def requests_of(wrk_output: str) -> int:
 
 
 async def profile(kind: str, duration: float, server_args: list[str], post_link: str,
-                  timer: list[StatementTimer] | None = None) -> tuple[int, float, pstats.Stats]:
+                  timer: StatementTimer | None = None) -> tuple[int, float, pstats.Stats]:
     """(requests of the profiled run, CPU us per request of the unprofiled run, the profile); with
-    `timer` (a list), the SQLite store's statements are timed in the unprofiled run and it gets the
-    `StatementTimer`."""
+    `timer`, the SQLite store's statements are timed in the unprofiled run."""
     args = build_parser().parse_args(["serve", *server_args])
     port = free_port()
     settings = served_settings(build_settings({**_cli_overrides(args), "port": port}, os.environ))
@@ -123,11 +130,7 @@ async def profile(kind: str, duration: float, server_args: list[str], post_link:
     if timer is not None:
         from mock_epay.web.app_keys import STORE
 
-        store = app[STORE]
-        if not hasattr(store, "_db"):
-            raise SystemExit("--sql needs a SQLite store: --server-args \"--store sqlite:///path.db\"")
-        timer.append(StatementTimer(store._db))
-        store._db = timer[0]
+        timer.attach(app[STORE])
     runner = GuardedAppRunner(app, settings.header_timeout, handle_signals=False, access_log=None,
                               handler_cancellation=True, keepalive_timeout=KEEPALIVE_SECONDS)
     await runner.setup()  # as `mock_epay serve` does (web/server.py serve_app): the fast lane, group commit
@@ -137,13 +140,13 @@ async def profile(kind: str, duration: float, server_args: list[str], post_link:
     try:
         await wrk(port, script, 1, WARMUP_OFFSET, post_link)
         cpu = time.process_time()
-        if timer:
-            timer[0].on = True
+        if timer is not None:
+            timer.on = True
         plain = requests_of(await wrk(port, script, duration, 0, post_link))
         cpu_us = (time.process_time() - cpu) * 1e6 / plain
-        if timer:
-            timer[0].on = False
-            timer[0].requests = plain
+        if timer is not None:
+            timer.on = False
+            timer.requests = plain
         profiler = cProfile.Profile(time.process_time)
         profiler.enable()
         profiled = requests_of(await wrk(port, script, duration, 450_000, post_link))
@@ -203,14 +206,18 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=log_stream)
     with Receiver(log_file.parent) as receiver:
         post_link = f"http://{HOST}:{free_port()}/down" if args.postlink_down else receiver.url
-        timer: list[StatementTimer] | None = [] if args.sql else None
-        requests, cpu_us, stats = asyncio.run(
-            profile(args.kind, args.duration, shlex.split(args.server_args), post_link, timer))
+        timer = StatementTimer() if args.sql else None
+        try:
+            requests, cpu_us, stats = asyncio.run(
+                profile(args.kind, args.duration, shlex.split(args.server_args), post_link, timer))
+        except SystemExit as refused:  # stderr is the server's log by now: say why on the terminal
+            print(f"profile_hotpath: {refused}", file=sys.__stderr__)
+            return 2
     print(f"# {args.kind}: server CPU {cpu_us:.0f} us per HTTP request (unprofiled run); "
           f"request log in {log_file}")
     print(report(stats, requests, args.top))
-    if timer:
-        print(timer[0].report(timer[0].requests, args.top))
+    if timer is not None:
+        print(timer.report(args.top))
     if args.save:
         stats.dump_stats(args.save)
     return 0
