@@ -219,7 +219,7 @@ def test_a_callback_due_at_once_is_queued_claimed_by_one_insert_within_the_logs_
 
 def test_a_large_delivery_log_is_trimmed_in_steps_never_past_a_sixteenth_of_its_cap(tmp_path):
     """Cap 320: the final rows are trimmed once every 20 outbox rows, so the table holds at most
-    320 + 19 final rows at any time and exactly the cap's newest after a trim; pending rows stay."""
+    320 + 19 final rows at any time and exactly the cap after a trim; pending rows stay."""
     store = SqliteStore([SHOP_A, SHOP_B], Clock(), FakeData(), delivery_log_size=320,
                         path=str(tmp_path / "s.db"))
     assert trim_step(320) == 20 and trim_step(10) == 1 and trim_step(5000) == 64
@@ -230,7 +230,7 @@ def test_a_large_delivery_log_is_trimmed_in_steps_never_past_a_sixteenth_of_its_
         final = [d for d in store.deliveries() if d.status == "delivered"]
         most = max(most, len(final))
         if any(sql.startswith("DELETE FROM deliveries") for sql in statements):
-            assert len(final) <= 320
+            assert len(final) == 320 and final[-1].id == f"d{n}"
     assert 320 < most <= 320 + 19
     assert [d.id for d in store.deliveries() if d.status == "pending"] == ["d0"]
 
