@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from mock_epay.app import create_app
 from mock_epay.callbacks.dispatcher import SHUTDOWN_ERROR
 from mock_epay.core.clock import Clock
-from mock_epay.gateway.models import CallbackMode, CallbackPlan, Merchant, Outcome, PaymentAttempt
+from mock_epay.gateway.models import CallbackMode, CallbackPlan, Outcome, PaymentAttempt, evolve
 from mock_epay.scenarios.engine import ScenarioEngine
 from mock_epay.settings import DEFAULT_MERCHANT, Settings
 from mock_epay.web.app_keys import DISPATCHER, ENGINE, GATEWAY, STORE
@@ -111,7 +111,7 @@ class PlanEngine:
         self._plan = plan
 
     def decide(self, attempt: PaymentAttempt) -> Outcome:
-        return replace(self._real.decide(attempt), callback=self._plan)
+        return evolve(self._real.decide(attempt), callback=self._plan)
 
 
 GatewayFactory = Callable[..., Awaitable[TestClient]]
@@ -238,7 +238,7 @@ async def test_the_payment_requests_urls_win_over_the_tokens(gateway, merchant):
 
 
 async def test_a_merchant_set_to_the_legacy_format_gets_the_seed_body(gateway, merchant):
-    legacy = Merchant(**{**DEFAULT_MERCHANT.__dict__, "callback_format": "legacy"})
+    legacy = evolve(DEFAULT_MERCHANT, callback_format="legacy")
     client = await gateway(merchants=(legacy,))
     await pay_invoice(client, "100000006", postLink=merchant.url("/ok"), failurePostLink=None)
     await pay_invoice(client, "100000007", card=LOCKED_CARD, postLink=merchant.url("/ok"),
@@ -509,7 +509,7 @@ async def test_shutdown_fails_a_hanging_callback_after_the_grace_period(gateway,
 
 
 async def test_operation_callbacks_follow_the_payment_callback_for_opted_in_merchants(gateway, merchant):
-    opted_in = Merchant(**{**DEFAULT_MERCHANT.__dict__, "callbacks_after_operations": True})
+    opted_in = evolve(DEFAULT_MERCHANT, callbacks_after_operations=True)
     client = await gateway(merchants=(opted_in,))
     answer = await pay_invoice(client, "100000050", postLink=merchant.url(), failurePostLink=None)
     tx = client.app[STORE].transaction("test", answer["id"])

@@ -6,19 +6,18 @@ import json
 import shlex
 import socket
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from mock_epay.cli import build_parser, main
 from mock_epay.contract.targets import build_gateway, refuse_production
-from mock_epay.gateway.models import Terminal
+from mock_epay.gateway.models import Terminal, evolve
 from mock_epay.settings import DEFAULT_MERCHANT, TEST_SAVED_CARDS, Settings
 from mock_epay.testing import MockEpay, MockEpayServer
 
 TWO_STAGE_TERMINAL = "5a0e4a5e-7c0f-4f8e-9d55-0c7c3a1d2b01"
-MERCHANT = replace(DEFAULT_MERCHANT, terminals=(
+MERCHANT = evolve(DEFAULT_MERCHANT, terminals=(
     *DEFAULT_MERCHANT.terminals, Terminal(id=TWO_STAGE_TERMINAL, number="98120009", two_stage=True),
 ))
 # Every setting the drift tests flip is set explicitly on both sides, so other defaults may change.
@@ -39,7 +38,7 @@ def twin() -> Iterator[MockEpay]:
 
 @pytest.fixture(scope="module")
 def numeric_expires_in() -> Iterator[MockEpay]:
-    with MockEpayServer(replace(BASE, payment_expires_in_as_string=False)) as handle:
+    with MockEpayServer(evolve(BASE, payment_expires_in_as_string=False)) as handle:
         yield handle
 
 
@@ -102,8 +101,8 @@ def test_a_numeric_payment_expires_in_is_drift_named_by_flow_and_field(
 
 
 def test_a_different_http_status_for_an_unknown_invoice_is_drift(capsys, tmp_path, reference):
-    with MockEpayServer(replace(BASE, status_unknown_http=200)) as other, \
-            MockEpayServer(replace(BASE, status_unknown_http=400)) as left:
+    with MockEpayServer(evolve(BASE, status_unknown_http=200)) as other, \
+            MockEpayServer(evolve(BASE, status_unknown_http=400)) as left:
         code, out, report = run(capsys, tmp_path, left.api_url, other.api_url)
 
     assert code == 1

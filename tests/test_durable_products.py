@@ -6,7 +6,6 @@ them, and an older schema is migrated at start."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from mock_epay.core.clock import Clock
 from mock_epay.core.fakedata import FakeData
 from mock_epay.gateway import recurring
 from mock_epay.gateway.errors import EpayError
-from mock_epay.gateway.models import APPROVED, LinkStatus, OutboxMessage, PaymentAttempt, QrStatus
+from mock_epay.gateway.models import APPROVED, LinkStatus, OutboxMessage, PaymentAttempt, QrStatus, evolve
 from mock_epay.gateway.service import Gateway
 from mock_epay.gateway.tokens import TokenService
 from mock_epay.scenarios.engine import ScenarioEngine
@@ -113,7 +112,7 @@ def test_every_product_record_outlives_the_sqlite_store_that_wrote_it(tmp_path):
     # and the invariants still know about them
     assert refused_as_duplicate(lambda: reopened.insert_link(a_link(reopened, "l2"), reopened.clock.now()))
     assert refused_as_duplicate(lambda: transfer(reopened, "000000201"))
-    scanned = reopened.replace_bill(dataclasses.replace(written["bill"], status=QrStatus.SCANNED), 0)
+    scanned = reopened.replace_bill(evolve(written["bill"], status=QrStatus.SCANNED), 0)
     assert scanned.version == 1
     reopened.close()
 
@@ -122,10 +121,10 @@ def test_two_postgresql_stores_see_each_others_product_records(pg_store_url):  #
     first, second = (postgres_opener(pg_store_url)(seed) for seed in (1, 2))
     written = write_one_of_each(first)
     assert_sees(second, written)
-    scanned = second.replace_bill(dataclasses.replace(written["bill"], status=QrStatus.SCANNED), 0)
+    scanned = second.replace_bill(evolve(written["bill"], status=QrStatus.SCANNED), 0)
     assert first.find_bill("100000000001") == scanned
     with pytest.raises(RecordConflict):  # the first store's read is stale now
-        first.replace_bill(dataclasses.replace(written["bill"], status=QrStatus.REJECTED), 0)
+        first.replace_bill(evolve(written["bill"], status=QrStatus.REJECTED), 0)
     second.reset("a")
     assert first.links() == [] and first.transfers() == [] and first.subscriptions() == []
     assert first.get_secret("rsa_private_key") == "PEM"  # secrets survive a reset
@@ -166,9 +165,9 @@ async def test_a_link_changed_by_one_store_cannot_be_overwritten_from_a_stale_re
     first, second = open_store(1), open_store(2)
     link = first.insert_link(a_link(first, "l1"), first.clock.now())
     stale = second.find_link("l1")
-    first.replace_link(dataclasses.replace(link, status=LinkStatus.CHARGED), 0)
+    first.replace_link(evolve(link, status=LinkStatus.CHARGED), 0)
     with pytest.raises(RecordConflict):
-        second.replace_link(dataclasses.replace(stale, status=LinkStatus.EXPIRED), stale.version)
+        second.replace_link(evolve(stale, status=LinkStatus.EXPIRED), stale.version)
     assert second.find_link("l1").status is LinkStatus.CHARGED
 
 
@@ -286,7 +285,7 @@ async def test_links_bills_outbox_transfers_and_subscriptions_outlive_the_app_on
     key = await (await first.get("/public.rsa")).text()
     await first.close()
 
-    second = await make_client(dataclasses.replace(settings, seed=4321))
+    second = await make_client(evolve(settings, seed=4321))
     after = {path: await (await second.get(path)).json() for path in ADMIN_LISTS}
     for listed in (before, after):  # the bill's qrcode URL names the server's own port
         listed["/_mock/qr"]["bills"][0].pop("qrcode")

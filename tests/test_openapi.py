@@ -17,14 +17,13 @@ import json
 import re
 import subprocess
 import sys
-from dataclasses import replace
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
 
 from mock_epay.app import create_app
-from mock_epay.gateway.models import Terminal
+from mock_epay.gateway.models import Terminal, evolve
 from mock_epay.settings import (
     DEFAULT_MERCHANT,
     TEST_CABINET_LOGIN,
@@ -63,7 +62,7 @@ EXPECTED_STATUS = {
     "subscribeRecurrent": 400,  # the example's transaction is not one of this app's (code 102)
     "cancelSubscription": 404,  # likewise, no such subscription
 }
-TWO_STAGE = replace(DEFAULT_MERCHANT, terminals=(Terminal(TEST_TERMINAL_ID, "98120001", two_stage=True),))
+TWO_STAGE = evolve(DEFAULT_MERCHANT, terminals=(Terminal(TEST_TERMINAL_ID, "98120001", two_stage=True),))
 SETTINGS = Settings(merchants=(TWO_STAGE,), seed=7, log_requests=False, callback_max_attempts=1,
                     callback_allowed_hosts=("127.0.0.1",))
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
-from mock_epay.gateway.models import Merchant, SeedCard, Terminal
+from mock_epay.gateway.models import Merchant, SeedCard, Terminal, evolve
 from mock_epay.settings import DEFAULT_MERCHANT, Settings
 from tests.conftest import get_service_token, get_token
 from tests.test_cards_auth import pay, payment_body
@@ -27,7 +26,7 @@ NO_CALLBACKS: dict[str, Any] = {"postLink": None, "failurePostLink": None}
 
 
 def two_stage_settings(**merchant_overrides: Any) -> Settings:
-    shop = replace(SHOP, **merchant_overrides)
+    shop = evolve(SHOP, **merchant_overrides)
     return Settings(seed=7, log_requests=False, merchants=(DEFAULT_MERCHANT, shop))
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
 from aiohttp import web
 
 from mock_epay.app import create_app
-from mock_epay.gateway.models import OperationAttempt, Outcome, OutcomeKind
+from mock_epay.gateway.models import OperationAttempt, Outcome, OutcomeKind, evolve
 from mock_epay.scenarios.engine import ScenarioEngine
 from mock_epay.settings import DEFAULT_MERCHANT, Settings
 from mock_epay.web.app_keys import DISPATCHER, ENGINE, GATEWAY
@@ -129,7 +128,7 @@ async def test_callbacks_after_operations_are_a_merchant_setting(aiohttp_client,
     merchant_server = await aiohttp_client(receiver)
     url = str(merchant_server.make_url("/hook"))
 
-    merchant = replace(DEFAULT_MERCHANT, callbacks_after_operations=opted_in)
+    merchant = evolve(DEFAULT_MERCHANT, callbacks_after_operations=opted_in)
     client = await make_client(Settings(seed=5, log_requests=False, merchants=(merchant,)))
     response = await pay(client, await get_token(client), payment_body(postLink=url, failurePostLink=None))
     tx_id = (await response.json())["id"]

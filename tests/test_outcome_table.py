@@ -3,12 +3,10 @@ the cards/auth answer, the scenario schema and the payment service follow what t
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from mock_epay.gateway import outcomes
-from mock_epay.gateway.models import OutcomeKind
+from mock_epay.gateway.models import OutcomeKind, evolve
 from mock_epay.gateway.outcomes import OUTCOMES, ApiAnswer, ApiShape, PageShape
 from mock_epay.web.app_keys import STORE
 from tests.conftest import get_token
@@ -60,7 +58,7 @@ async def test_changing_an_entry_changes_the_answer_through_the_api(client, monk
         return ApiAnswer(ApiShape.ERROR, 409, -1, f"conflict: {outcome.message}")
 
     table = dict(OUTCOMES)
-    table[OutcomeKind.DUPLICATE] = replace(OUTCOMES[OutcomeKind.DUPLICATE], api=conflict)
+    table[OutcomeKind.DUPLICATE] = evolve(OUTCOMES[OutcomeKind.DUPLICATE], api=conflict)
     monkeypatch.setattr(outcomes, "OUTCOMES", table)
     assert (await add_rule(client, {"result": "duplicate"})).status == 201
     token = await get_token(client, invoiceID="000000777")
@@ -71,7 +69,7 @@ async def test_changing_an_entry_changes_the_answer_through_the_api(client, monk
 
 async def test_an_entry_that_does_not_record_leaves_no_transaction(client, monkeypatch):
     table = dict(OUTCOMES)
-    table[OutcomeKind.DECLINE] = replace(OUTCOMES[OutcomeKind.DECLINE], records=False)
+    table[OutcomeKind.DECLINE] = evolve(OUTCOMES[OutcomeKind.DECLINE], records=False)
     monkeypatch.setattr(outcomes, "OUTCOMES", table)
     assert (await add_rule(client, {"result": "decline", "reasonCode": 484})).status == 201
     token = await get_token(client, invoiceID="000000777")

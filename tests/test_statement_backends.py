@@ -9,7 +9,6 @@ the backend lists, and a few queries also state their expected records outright.
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, timedelta
@@ -56,7 +55,7 @@ def ledger(store: Any) -> None:
     for n in range(12):
         name, email = PEOPLE[n % len(PEOPLE)]
         terminal = "ta-two-stage" if n % 3 == 2 else "ta"  # authorised only: AUTH, no payout
-        paying = dataclasses.replace(
+        paying = evolve(
             attempt(f"0000005{n:02d}", terminal=terminal), amount=100.0 + 25 * (n % 5), name=name,
             email=email, phone=f"7701000{n:04d}", account_id=f"acc-{n % 3}",
             post_link="https://shop.example/cb" if n % 2 else None)
@@ -71,7 +70,7 @@ def ledger(store: Any) -> None:
         pay(store, f"0000005{n:02d}", client_id="b", terminal="tb")
         store.clock.advance(7 * 3600 + 0.000123)  # three days, dates with microseconds
     for n, kind in enumerate((TransferKind.P2P, TransferKind.AFT, TransferKind.OCT, TransferKind.P2P)):
-        paying = dataclasses.replace(attempt(f"0000006{n:02d}"), source=kind.value, amount=10.0 * (n + 1))
+        paying = evolve(attempt(f"0000006{n:02d}"), source=kind.value, amount=10.0 * (n + 1))
         sender = TransferParty(TransferType.PAN, store.make_card(VISA))
         receiver = TransferParty(TransferType.PAN, store.make_card(MASTERCARD if n % 2 else VISA))
         tx = lifecycle.new_transaction(paying, APPROVED, store.terminal_of("a", "ta"), sender.card, None,

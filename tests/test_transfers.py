@@ -3,12 +3,11 @@ declines by test card and scenario, callbacks to a real merchant server, and iso
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from mock_epay.gateway.models import Merchant, Terminal
+from mock_epay.gateway.models import Merchant, Terminal, evolve
 from mock_epay.settings import DEFAULT_MERCHANT, TEST_P2P_TERMINAL_ID, TEST_TERMINAL_ID, Settings
 from tests.conftest import get_service_token, get_token
 from tests.test_callbacks import FakeMerchant
@@ -333,7 +332,7 @@ async def test_the_documented_test_terminals_issue_transfer_tokens(client):
             client, scope="transfer", terminal=terminal, invoiceID="000004000", amount="200"
         )
         assert token
-    assert replace(DEFAULT_MERCHANT).terminal("3ad0f5bd-88a8-464c-a9a4-cdb16d1dd31") is not None
+    assert evolve(DEFAULT_MERCHANT).terminal("3ad0f5bd-88a8-464c-a9a4-cdb16d1dd31") is not None
 
 
 @pytest.mark.parametrize(("change", "message"), [

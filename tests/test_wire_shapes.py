@@ -10,7 +10,6 @@ against the document's schema for it, where every object schema says
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from aiohttp import web
 from jsonschema import Draft202012Validator
 
 from mock_epay.app import create_app
-from mock_epay.gateway.models import SeedCard, Terminal
+from mock_epay.gateway.models import SeedCard, Terminal, evolve
 from mock_epay.settings import DEFAULT_MERCHANT, TEST_TERMINAL_ID, Settings
 from tests.conftest import get_service_token, get_token
 from tests.test_cards_auth import LOCKED_CARD, VISA_CARD, pay, payment_body
@@ -77,7 +76,7 @@ async def shop(aiohttp_server: Any) -> tuple[Shop, str]:
 
 
 def merchant(**changes: Any) -> Any:
-    return replace(DEFAULT_MERCHANT, saved_cards=(*DEFAULT_MERCHANT.saved_cards,
+    return evolve(DEFAULT_MERCHANT, saved_cards=(*DEFAULT_MERCHANT.saved_cards,
                                                   SeedCard("testuser1", "4000000000003220", SECURE3D_CARD)),
                    **changes)
 

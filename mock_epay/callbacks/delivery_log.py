@@ -17,7 +17,6 @@ import itertools
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -61,8 +60,7 @@ class DeliveryKind(StrEnum):
     REPLAY = "replay"
 
 
-@dataclass(slots=True)
-class DeliveryAttempt:
+class DeliveryAttempt(msgspec.Struct):
     number: int
     started_at: datetime
     duration_ms: float = 0.0
@@ -81,8 +79,7 @@ class DeliveryAttempt:
         }
 
 
-@dataclass(slots=True)
-class Delivery:
+class Delivery(msgspec.Struct):
     """One callback to send (and, for a retried one, every attempt at sending it)."""
 
     kind: DeliveryKind
@@ -92,9 +89,9 @@ class Delivery:
     url: str | None
     body: Any
     created_at: datetime
-    id: str = field(default_factory=new_delivery_id)
+    id: str = msgspec.field(default_factory=new_delivery_id)
     status: DeliveryStatus = DeliveryStatus.PENDING
-    attempts: list[DeliveryAttempt] = field(default_factory=list)
+    attempts: list[DeliveryAttempt] = msgspec.field(default_factory=list)
     due_at: float = 0.0  # clock-monotonic time of the next attempt (delay or retry)
     waiting: bool = False  # True while waiting for `due_at` (delayed or between retries)
     error: str | None = None  # why it failed or was skipped

@@ -20,8 +20,9 @@ import re
 import socket
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit, urlunsplit
+
+import msgspec
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_DRAIN_BYTES = 1024 * 1024  # a longer answer is cut and its connection closed
@@ -37,15 +38,13 @@ class HttpProtocolError(Exception):
     """The peer answered something that is not HTTP/1.x."""
 
 
-@dataclass(frozen=True, slots=True)
-class HttpAnswer:
+class HttpAnswer(msgspec.Struct, frozen=True):
     status: int
     head: bytes  # the first `keep` bytes of the body
-    headers: Mapping[str, str] = field(default_factory=dict)  # names lower-cased
+    headers: Mapping[str, str] = msgspec.field(default_factory=dict)  # names lower-cased
 
 
-@dataclass(slots=True)
-class _Connection:
+class _Connection(msgspec.Struct):
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
 

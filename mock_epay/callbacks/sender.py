@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 import aiohttp
+import msgspec
 
 from mock_epay import __version__
 from mock_epay.callbacks.delivery_log import RESPONSE_BODY_LIMIT, Delivery, DeliveryAttempt
@@ -41,8 +41,7 @@ HEADERS = {"Content-Type": "application/json", "User-Agent": f"mock-epay/{__vers
            CALLBACK_MARKER: "1"}
 
 
-@dataclass(slots=True)
-class Exchange:
+class Exchange(msgspec.Struct):
     """What one POST to a merchant came to (the fields a `DeliveryAttempt` records)."""
 
     response_status: int | None = None

@@ -15,9 +15,10 @@ import base64
 import binascii
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import msgspec
 
 from mock_epay.core.pan import luhn_valid
 from mock_epay.gateway import sandbox_cards
@@ -30,8 +31,7 @@ CVC_LENGTHS = {"AMEX": (4,), "": (3,)}
 Decrypt = Callable[[bytes], "bytes | None"]  # the key's PKCS#1 v1.5 decryption (None: it cannot)
 
 
-@dataclass(frozen=True, slots=True)
-class CardData:
+class CardData(msgspec.Struct, frozen=True):
     """What a cryptogram carries. `repr` never shows the number or the CVC."""
 
     hpan: str

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+import msgspec
 
 from mock_epay.gateway import outbox
 from mock_epay.gateway.errors import bad_request
@@ -37,8 +38,7 @@ TEXT_FIELDS = ("account_id", "invoice_alt", "language", "description", "recipien
 SOURCE = "invoice-link"
 
 
-@dataclass(frozen=True, slots=True)
-class LinkRequest:
+class LinkRequest(msgspec.Struct, frozen=True):
     """A parsed `POST /invoice` body (web/bank/invoice_links.py parses it)."""
 
     shop_id: str
@@ -211,8 +211,7 @@ def _number(value: float) -> float | int:
 METHODS = ("=", "in", "like", "between", "<", ">", "<=", ">=")
 
 
-@dataclass(frozen=True, slots=True)
-class Filter:
+class Filter(msgspec.Struct, frozen=True):
     name: str
     method: str
     values: tuple[str, ...]

@@ -21,10 +21,11 @@ Rules (spec section 7, plus the mock's own guesses marked in docs/operations.md)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
+
+import msgspec
 
 from mock_epay.core.fakedata import card_type
 from mock_epay.core.pan import mask_pan
@@ -40,7 +41,6 @@ from mock_epay.gateway.models import (
     Terminal,
     Transaction,
     evolve,
-    record,
 )
 
 MIN_REFUND = 10.0
@@ -65,9 +65,7 @@ ALLOWED_FROM = {
 }
 
 
-@record
-@dataclass(frozen=True, slots=True)
-class Balances:
+class Balances(msgspec.Struct, frozen=True):
     """The amount-related state of one transaction."""
 
     status: Status
@@ -85,9 +83,7 @@ class Balances:
         return cls(tx.status, tx.org_amount, tx.amount, tx.charged_amount, tx.refunded_amount)
 
 
-@record
-@dataclass(frozen=True, slots=True)
-class Transition:
+class Transition(msgspec.Struct, frozen=True):
     """What an allowed operation does: the new balances and the amount it moved."""
 
     balances: Balances

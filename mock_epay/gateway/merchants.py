@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from mock_epay.core.pan import luhn_valid
 from mock_epay.gateway.codes import GENERIC, NOT_FOUND
@@ -39,8 +40,7 @@ CALLBACK_FORMATS = ("current", "legacy")
 DEFAULT_EXPIRY = "01/27"
 
 
-@dataclass(frozen=True)
-class NewCard:
+class NewCard(msgspec.Struct, frozen=True):
     """A saved card asked for: the account it belongs to and its full number (never answered back)."""
 
     account_id: str
@@ -50,8 +50,7 @@ class NewCard:
     expiry: str = DEFAULT_EXPIRY
 
 
-@dataclass(frozen=True)
-class NewMerchant:
+class NewMerchant(msgspec.Struct, frozen=True):
     """What `POST /_mock/merchants` asks for; every field may be left out."""
 
     client_id: str | None = None
@@ -64,8 +63,7 @@ class NewMerchant:
     cards: tuple[NewCard, ...] = ()
 
 
-@dataclass(frozen=True)
-class CreatedMerchant:
+class CreatedMerchant(msgspec.Struct, frozen=True):
     """A recorded merchant and its saved cards (in the order asked for)."""
 
     merchant: Merchant

@@ -9,7 +9,8 @@ overdraw and charge/cancel race cleanly), and the callback sink hears about it.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+
+import msgspec
 
 from mock_epay.gateway.lifecycle import Balances, Operation, full_amount, not_found_error
 from mock_epay.gateway.models import OperationAttempt, Transaction
@@ -17,8 +18,7 @@ from mock_epay.gateway.outcomes import ApiAnswer, entry_for
 from mock_epay.gateway.service import Gateway
 
 
-@dataclass(frozen=True, slots=True)
-class OperationRequest:
+class OperationRequest(msgspec.Struct, frozen=True):
     """A validated charge / cancel / refund request."""
 
     operation: Operation
@@ -27,8 +27,7 @@ class OperationRequest:
     external_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class OperationResult:
+class OperationResult(msgspec.Struct, frozen=True):
     """A forced answer (the operation did not happen), or the transaction after it and the amount moved."""
 
     forced: ApiAnswer | None

@@ -16,8 +16,9 @@ way of answering no kind uses yet) is the only thing that also needs the web lay
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from enum import StrEnum
+
+import msgspec
 
 from mock_epay.gateway.codes import DUPLICATE_MESSAGE, GENERIC
 from mock_epay.gateway.models import Outcome, OutcomeKind
@@ -45,8 +46,7 @@ class PageShape(StrEnum):
     DROPPED = "dropped"  # the connection is closed (the error page is never seen)
 
 
-@dataclass(frozen=True, slots=True)
-class ApiAnswer:
+class ApiAnswer(msgspec.Struct, frozen=True):
     """One API answer: its shape and, for errors, HTTP status, code, message and raw body."""
 
     shape: ApiShape
@@ -107,8 +107,7 @@ def _gateway_timeout(outcome: Outcome) -> int:
     return HANG_STATUS
 
 
-@dataclass(frozen=True, slots=True)
-class OutcomeEntry:
+class OutcomeEntry(msgspec.Struct, frozen=True):
     """Everything the mock does differently for one outcome kind."""
 
     kind: OutcomeKind

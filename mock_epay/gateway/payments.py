@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import hmac
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+
+import msgspec
 
 from mock_epay.gateway.codes import GENERIC, SECURE3D_FAILED
 from mock_epay.gateway.errors import EpayError
@@ -29,8 +30,7 @@ ClientGone = Callable[[], bool]  # True once the client has closed its connectio
 _POLL_SECONDS = 0.05
 
 
-@dataclass(frozen=True, slots=True)
-class PaymentResult:
+class PaymentResult(msgspec.Struct, frozen=True):
     outcome: Outcome
     transaction: Transaction | None
 
@@ -189,8 +189,7 @@ def begin_payment(
         return result
 
 
-@dataclass(slots=True)
-class WaitingPayment:
+class WaitingPayment(msgspec.Struct):
     """A decided attempt whose outcome waits (a delay, a hang) before it is recorded; its invoice
     stays reserved until `finish` ends."""
 

@@ -13,9 +13,10 @@ REJECTED by then becomes REJECTED (its failure callback is sent when that is not
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+
+import msgspec
 
 from mock_epay.gateway.errors import EpayError, bad_request
 from mock_epay.gateway.models import (
@@ -42,8 +43,7 @@ EXPIRED = 499  # not finished within qr_bill_ttl (as an abandoned 3-D Secure ste
 NOT_FOUND = 102
 
 
-@dataclass(frozen=True, slots=True)
-class QrRequest:
+class QrRequest(msgspec.Struct, frozen=True):
     """A parsed `POST /payment/qr/generate` body (the amount and invoice come from the token)."""
 
     post_link: str | None = None

@@ -16,8 +16,9 @@ Cards paid by saved-card id (`cards/auth`) have no typed expiry/CVC: only "lock"
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
+
+import msgspec
 
 from mock_epay.gateway.codes import (
     CARD_BLOCKED,
@@ -33,8 +34,7 @@ from mock_epay.gateway.models import Outcome, OutcomeKind, PaymentAttempt
 SECURE3D_OTP = "123456"
 
 
-@dataclass(frozen=True)
-class TestCard:
+class TestCard(msgspec.Struct, frozen=True):
     pan: str
     brand: str
     expiry: str  # MM/YY as published (newest doc revision)

@@ -13,10 +13,11 @@ query (`mock_epay.store.sql_statements`). The comparison rules `evaluate` applie
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+import msgspec
 
 from mock_epay.core.clock import ALMATY
 from mock_epay.gateway.codes import OPERATION_ERROR
@@ -64,8 +65,7 @@ Record = Transaction | Transfer
 TRANSACTION_TYPES: dict[str, int] = {"payment": 1, "p2p": 2, "aft": 3, "oct": 4}
 
 
-@dataclass(frozen=True, slots=True)
-class Field:
+class Field(msgspec.Struct, frozen=True):
     """A filter name: how its values are typed and how a payment record yields it."""
 
     name: str
@@ -73,8 +73,7 @@ class Field:
     read: Callable[[Transaction], Value]
 
 
-@dataclass(frozen=True, slots=True)
-class Condition:
+class Condition(msgspec.Struct, frozen=True):
     """One validated `searchParameters` entry; `values` are typed per the field's kind."""
 
     name: str
@@ -82,14 +81,12 @@ class Condition:
     values: tuple[Value, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Ordering:
+class Ordering(msgspec.Struct, frozen=True):
     name: str
     descending: bool
 
 
-@dataclass(frozen=True, slots=True)
-class StatementQuery:
+class StatementQuery(msgspec.Struct, frozen=True):
     """A statement's plan: conditions ANDed, then ordered (ties: newest record first), then
     `offset`/`size` applied; `total` counts the matches before paging."""
 
@@ -100,8 +97,7 @@ class StatementQuery:
     size: int
 
 
-@dataclass(frozen=True, slots=True)
-class StatementPage:
+class StatementPage(msgspec.Struct, frozen=True):
     total: int  # matches before paging
     records: list[Record]
 

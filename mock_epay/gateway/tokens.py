@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
+
+import msgspec
 
 from mock_epay.gateway.codes import GENERIC
 from mock_epay.gateway.errors import EpayError, unauthorized
 from mock_epay.gateway.lifecycle import expires_at
-from mock_epay.gateway.models import Merchant, Token, TokenKind, record
+from mock_epay.gateway.models import Merchant, Token, TokenKind
 
 if TYPE_CHECKING:
     from mock_epay.core.clock import Clock
@@ -34,9 +35,7 @@ class AccessTokenSource(Protocol):
     def access_token(self) -> str: ...
 
 
-@record
-@dataclass(frozen=True, slots=True)
-class TokenRequest:
+class TokenRequest(msgspec.Struct, frozen=True):
     """A validated token request (see routes/oauth.py for parsing)."""
 
     client_id: str
@@ -55,8 +54,7 @@ class TokenRequest:
         return self.invoice_id is not None
 
 
-@dataclass(frozen=True, slots=True)
-class Mismatch:
+class Mismatch(msgspec.Struct, frozen=True):
     """One way a payment differs from its payment token."""
 
     name: str  # as the payment page names it: invoiceId, amount, currency, terminal

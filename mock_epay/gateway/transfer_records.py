@@ -8,8 +8,9 @@ from payments, so a payment status or a payment statement never shows a transfer
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+
+import msgspec
 
 from mock_epay.gateway.models import Card, Transaction
 
@@ -42,8 +43,7 @@ class TransferType(StrEnum):
     PHONE = "TYPEPHONE"  # a phone number and IIN (OCT receiver only)
 
 
-@dataclass(frozen=True, slots=True)
-class TransferParty:
+class TransferParty(msgspec.Struct, frozen=True):
     """The sender or the receiver as the mock keeps it: the card (never shown in full), or a phone."""
 
     transfer_type: TransferType
@@ -62,8 +62,7 @@ class TransferParty:
         return self.card.card_type if self.card else ""
 
 
-@dataclass(frozen=True, slots=True)
-class Transfer:
+class Transfer(msgspec.Struct, frozen=True):
     """One recorded transfer attempt (approved or declined)."""
 
     kind: TransferKind

@@ -11,7 +11,8 @@ Transfers have no 3-D Secure step (the SDK has none): a 3-D Secure outcome appro
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, replace
+
+import msgspec
 
 from mock_epay.gateway import lifecycle, sandbox_cards
 from mock_epay.gateway.errors import bad_request
@@ -26,8 +27,7 @@ from mock_epay.store.base import duplicate_error
 TRANSFER_SCOPE = "transfer"
 
 
-@dataclass(frozen=True, slots=True)
-class PartyRequest:
+class PartyRequest(msgspec.Struct, frozen=True):
     """A validated `card.sender` / `card.receiver` (the handler checked shapes, Luhn and lengths)."""
 
     transfer_type: TransferType
@@ -40,8 +40,7 @@ class PartyRequest:
     iin: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class TransferOrder:
+class TransferOrder(msgspec.Struct, frozen=True):
     """A validated `order` object."""
 
     order_id: str
@@ -54,16 +53,14 @@ class TransferOrder:
     failure_post_link: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class TransferRequest:
+class TransferRequest(msgspec.Struct, frozen=True):
     kind: TransferKind
     order: TransferOrder
     sender: PartyRequest | None
     receiver: PartyRequest | None
 
 
-@dataclass(frozen=True, slots=True)
-class TransferResult:
+class TransferResult(msgspec.Struct, frozen=True):
     outcome: Outcome
     transfer: Transfer | None
 
@@ -153,10 +150,10 @@ def _decide(
         and receiver is not None
         and receiver.card is not None
     ):
-        to_receiver = replace(attempt, card_pan=receiver.card.pan, card_expiry="", card_cvc="")
+        to_receiver = evolve(attempt, card_pan=receiver.card.pan, card_expiry="", card_cvc="")
         declined = sandbox_cards.decide(to_receiver)
         if declined is not None and declined.kind is OutcomeKind.DECLINE:
-            return replace(declined, rule=declined.rule + " (receiver)")
+            return evolve(declined, rule=declined.rule + " (receiver)")
     return outcome
 
 
@@ -232,7 +229,7 @@ def _saved(
     if party is None or part is None or not part.save or party.card is None or party.card_id:
         return party
     saved = gateway.store.save_card(client_id, "", party.card)
-    return replace(party, card_id=saved.id)
+    return evolve(party, card_id=saved.id)
 
 
 def readable_transfer(gateway: Gateway, token: Token, order_id: str) -> Transfer | None:

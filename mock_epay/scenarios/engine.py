@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from mock_epay.core.resources import data_dir
 from mock_epay.gateway import sandbox_cards
 from mock_epay.gateway.codes import GENERIC
 from mock_epay.gateway.errors import EpayError
-from mock_epay.gateway.models import APPROVED, OperationAttempt, Outcome, OutcomeKind, PaymentAttempt
+from mock_epay.gateway.models import APPROVED, OperationAttempt, Outcome, OutcomeKind, PaymentAttempt, evolve
 from mock_epay.scenarios.rules import (
     Attempt,
     Rule,
@@ -296,7 +295,7 @@ class ScenarioEngine:
             step = self._sequences.take(sequence_key(rule, attempt))
             outcome = rule.outcomes[min(step, len(rule.outcomes) - 1)]
         if outcome.delay_ms and self.time_scale != 1.0:
-            outcome = replace(outcome, delay_ms=round(outcome.delay_ms * self.time_scale))
+            outcome = evolve(outcome, delay_ms=round(outcome.delay_ms * self.time_scale))
         return outcome
 
     def _unknown_scenario(self, name: str) -> EpayError:

@@ -7,11 +7,10 @@ saved cards are merged by id); any other is declared from scratch.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from mock_epay.gateway.models import Merchant, SeedCard, Terminal
+from mock_epay.gateway.models import Merchant, SeedCard, Terminal, evolve
 from mock_epay.settings.fields import ConfigError
 from mock_epay.settings.sandbox import DEFAULT_MERCHANT, TEST_CLIENT_ID
 
@@ -161,7 +160,7 @@ def _extend_test_merchant(raw: Mapping[str, Any], index: int) -> Merchant:
         for t_index, t in enumerate(raw.get("terminals", []))
     ]
     cards = [_card_from_config(c) for c in raw.get("saved_cards", [])]
-    return replace(
+    return evolve(
         base,
         client_secret=raw.get("client_secret", base.client_secret),
         name=raw.get("name", base.name),

@@ -17,7 +17,7 @@ or unique constraint in SQL):
 * `put_secret`: the first value written under a name wins (two processes making a key pair
   at once end up with one); `put_subscription` writes a subscription only if it is unchanged.
 
-Records crossing the contract are frozen dataclasses (see `mock_epay.gateway.models`)
+Records crossing the contract are frozen `msgspec.Struct`s (see `mock_epay.gateway.models`)
 or fresh lists: nothing a caller holds can change the store's state. Backends keep no
 domain rules: statuses, auto-cancel, card records and ids come from
 `mock_epay.gateway.lifecycle`, and the calls built from them live in
@@ -33,6 +33,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
+
+import msgspec
 
 from mock_epay.gateway.codes import DUPLICATE_MESSAGE, GENERIC, OPERATION_ERROR
 from mock_epay.gateway.errors import EpayError
@@ -101,7 +103,8 @@ class InvoiceReservation:
     """Proof that a payment for this invoice is in flight; released when it finishes.
 
     `number` tells reservations of one invoice apart, so releasing a stale one never frees
-    the invoice for a newer holder.
+    the invoice for a newer holder. A dataclass, not a `msgspec.Struct` like the records: only a
+    dataclass can leave one field (`number`) out of equality.
     """
 
     client_id: str
@@ -109,8 +112,7 @@ class InvoiceReservation:
     number: int = field(default_factory=lambda: next(_reservation_numbers), compare=False)
 
 
-@dataclass(frozen=True, slots=True)
-class Secure3DHold:
+class Secure3DHold(msgspec.Struct, frozen=True):
     """A payment waiting for its 3-D Secure step; its invoice stays reserved meanwhile."""
 
     transaction_id: str
@@ -126,8 +128,7 @@ class Secure3DHold:
 PendingSecure3D = Secure3DHold  # the name callers used before the contract
 
 
-@dataclass(frozen=True, slots=True)
-class OperationResult:
+class OperationResult(msgspec.Struct, frozen=True):
     """A charge, cancel or refund the store applied: the transaction after it and the amount moved."""
 
     transaction: Transaction
@@ -242,8 +243,7 @@ class JournalStore(Protocol):
         """Oldest first; the last `limit` with a limit."""
 
 
-@dataclass(frozen=True, slots=True)
-class StoredDelivery:
+class StoredDelivery(msgspec.Struct, frozen=True):
     """One callback delivery as a durable store keeps it: the queried fields beside the record.
 
     `due_at` is wall-clock epoch seconds on the mock's clock (survives a restart); `record`

@@ -9,9 +9,10 @@ backend is one entry in `OPENERS` plus its module. An unknown scheme or a malfor
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+import msgspec
 
 from mock_epay.core.clock import Clock
 from mock_epay.core.fakedata import FakeData
@@ -25,8 +26,7 @@ if TYPE_CHECKING:  # imported when a sqlite:// URL is opened: memory:// never lo
 DEFAULT_STORE_URL = "memory://"
 
 
-@dataclass(frozen=True)
-class StoreArgs:
+class StoreArgs(msgspec.Struct, frozen=True):
     """What every backend is opened with, besides its URL."""
 
     merchants: Iterable[Merchant]

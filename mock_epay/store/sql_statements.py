@@ -26,7 +26,6 @@ narrows through the index. The rules are the memory backend's (`holds`, `evaluat
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -88,8 +87,7 @@ def _postgres_date(moment: datetime) -> datetime:
     return moment
 
 
-@dataclass(frozen=True, slots=True)
-class Dialect:
+class Dialect(msgspec.Struct, frozen=True):
     """What one SQL backend writes differently; everything else of the translation is shared."""
 
     mark: str  # the placeholder
@@ -115,8 +113,7 @@ POSTGRES = Dialect(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class CompiledSearch:
+class CompiledSearch(msgspec.Struct, frozen=True):
     """A statement's plan as SQL: the page with its total, and the total alone (for an empty page)."""
 
     page_sql: str

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 OperationDoc = Callable[[], dict[str, Any]]
 BANK_DOCS = "mock_epay.wire.docs_bank"
@@ -21,8 +22,7 @@ ADMIN_DOCS = "mock_epay.wire.docs_admin"
 PLAIN_PREFIXES = ("", "/payform", "/payform/")
 
 
-@dataclass(frozen=True, slots=True)
-class RouteDoc:
+class RouteDoc(msgspec.Struct, frozen=True):
     """One documented path and method, as registered (without the trailing-slash twin)."""
 
     path: str
@@ -30,8 +30,7 @@ class RouteDoc:
     build: OperationDoc
 
 
-@dataclass(frozen=True, slots=True)
-class LazyDoc:
+class LazyDoc(msgspec.Struct, frozen=True):
     """The operation `name()` of the docs module `module`, imported on first use, as served under `prefix`.
 
     Under another prefix than the plain one the operationId gets the prefix as a suffix
@@ -54,8 +53,7 @@ def lazy_doc(module: str, name: str, prefix: str = "") -> OperationDoc:
     return LazyDoc(module, name, prefix)
 
 
-@dataclass(frozen=True, slots=True)
-class DeferredDoc:
+class DeferredDoc(msgspec.Struct, frozen=True):
     """`factory(*args)` of the docs module `module`, imported on first use; a factory that answers
     a doc builder (a callable) is called once more, so both styles of docs module fit."""
 

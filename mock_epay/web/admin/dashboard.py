@@ -10,9 +10,9 @@ scripts send it as `X-Mock-Admin-Token`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from mock_epay import __version__
@@ -38,8 +38,7 @@ SOURCES = (
 )
 
 
-@dataclass(frozen=True)
-class Tab:
+class Tab(msgspec.Struct, frozen=True):
     """One product tab: its name (test ids, the script's table), title, columns and empty text."""
 
     name: str

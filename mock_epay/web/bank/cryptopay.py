@@ -8,7 +8,6 @@ test cards, duplicates, 3-D Secure (answered with `secure3D`, finished at the Te
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from typing import Any
 
 from aiohttp import web
@@ -16,7 +15,7 @@ from aiohttp import web
 from mock_epay.core.rsa_keys import KeyFileError, KeyRing
 from mock_epay.gateway import cryptogram
 from mock_epay.gateway.errors import EpayError, bad_request
-from mock_epay.gateway.models import Token, TokenKind
+from mock_epay.gateway.models import Token, TokenKind, evolve
 from mock_epay.gateway.payments import payment_attempt, run_payment
 from mock_epay.gateway.tokens import token_mismatches
 from mock_epay.web.app_keys import CLOCK, GATEWAY, KEYRING, SETTINGS, STORE
@@ -44,8 +43,7 @@ MAX_CRYPTOGRAM_CHARS = 8192
 PEM_TYPE = "application/x-pem-file"
 
 
-@dataclass(frozen=True, slots=True)
-class CryptoPayment(OrderBody):
+class CryptoPayment(OrderBody, frozen=True):
     """A validated `payment/cryptopay` body (the card still inside its cryptogram)."""
 
     cryptogram: str
@@ -122,7 +120,7 @@ async def pay_by_cryptogram(request: web.Request) -> web.StreamResponse:
     cryptogram.validate(card_data, app[CLOCK].now(), token.terminal_id, card.card_type)
     terminal_id = _terminal_for(payment, card_data, token, app)
     _check_token(payment, token, terminal_id)
-    attempt = payment_attempt(replace(payment, terminal_id=terminal_id), token, source="cryptopay",
+    attempt = payment_attempt(evolve(payment, terminal_id=terminal_id), token, source="cryptopay",
                               card_pan=card.pan, ip=request.remote or "",
                               card_expiry=card_data.expiry, card_cvc=card_data.cvc,
                               card_save=payment.card_save, scenario=scenario_of(request))

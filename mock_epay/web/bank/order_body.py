@@ -9,15 +9,15 @@ callbacks, free `data`).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from mock_epay.web.readers import optional_str, parse_invoice_id, parse_language, parse_url
 from mock_epay.wire.bank_requests import OrderExtras, given
 
 
-@dataclass(frozen=True, slots=True)
-class OrderBody:
+class OrderBody(msgspec.Struct, frozen=True):
     """A validated payment body's order and payer (gateway.payments.OrderFields)."""
 
     amount: float

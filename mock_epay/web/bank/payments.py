@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -47,8 +46,7 @@ from mock_epay.wire.render import (
 from mock_epay.wire.route_docs import BANK_DOCS, lazy_doc
 
 
-@dataclass(frozen=True, slots=True)
-class CardPayment(OrderBody):
+class CardPayment(OrderBody, frozen=True):
     """A validated `cards/auth` body."""
 
     card_id: str

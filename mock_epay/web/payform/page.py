@@ -12,9 +12,9 @@ posts `JSON.stringify({success})` to the merchant's page (widget mode, isShortFo
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from mock_epay.core.pan import mask_pan
@@ -86,8 +86,7 @@ async def static_file(request: web.Request) -> web.Response:
 # -- opening a payment ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class OpenPayment:
+class OpenPayment(msgspec.Struct, frozen=True):
     """A decoded, checked payment object with what the page shows about it."""
 
     raw_params: str

@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from urllib.parse import quote, unquote
+
+import msgspec
 
 from mock_epay.core.lzstring import (
     LZStringError,
@@ -143,8 +144,7 @@ def nested(value: Any) -> Any:
 # -- the payment object ------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class AutoPay:
+class AutoPay(msgspec.Struct, frozen=True):
     """Unattended mode: the page pays by itself with `card` after `after_ms`."""
 
     card: str
@@ -154,8 +154,7 @@ class AutoPay:
     otp: str = ""  # code for a 3-D Secure step; empty means the right one
 
 
-@dataclass(frozen=True)
-class PaymentObject:
+class PaymentObject(msgspec.Struct, frozen=True):
     invoice_id: str
     amount: float
     currency: str
@@ -350,8 +349,7 @@ def check_token(payment: PaymentObject, token: Token) -> None:
 # -- the card form -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CardForm:
+class CardForm(msgspec.Struct, frozen=True):
     pan: str
     expiry: str  # normalised MM/YY
     cvc: str

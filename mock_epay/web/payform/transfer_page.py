@@ -17,9 +17,9 @@ cards, then goes back to backLink / failureBackLink like a payment.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from mock_epay.gateway import sandbox_cards
@@ -74,8 +74,7 @@ def kind_of(query: dict[str, str]) -> TransferKind | None:
     return None
 
 
-@dataclass(frozen=True)
-class OpenTransfer:
+class OpenTransfer(msgspec.Struct, frozen=True):
     """A decoded payment object read as a transfer order, with its checked token."""
 
     raw_params: str
