@@ -5,8 +5,9 @@ because the store contract is synchronous: one connection per thread (the event 
 in a server, so one per process), each contract call one transaction, and `atomic()` one
 transaction for several calls (a payment's reservation, record and callback). The hot statements
 go straight through libpq (`mock_epay.store.postgres_fast`: prepared once, a reservation's two
-statements and its transaction's BEGIN in one round trip); commits do not wait for the server's
-WAL flush (see `postgres_connection.connect`).
+statements and its transaction's BEGIN in one round trip); while the mock's runner serves, a token's
+write is sent without waiting and its answer waits for it instead (`postgres_pipeline`); commits do
+not wait for the server's WAL flush (see `postgres_connection.connect`).
 
 Every invariant holds in the database itself, never by an in-process lock, so it holds
 across processes and replicas: an invoice is reserved by inserting its two keys (the invoice
@@ -21,6 +22,7 @@ retention caps' bounded trims in `postgres_trim`.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import threading
 import uuid
@@ -51,6 +53,7 @@ from mock_epay.store.memory import MAX_TOKENS
 from mock_epay.store.postgres_connection import PostgresConnections
 from mock_epay.store.postgres_fast import FAST, text
 from mock_epay.store.postgres_journal import PostgresJournal
+from mock_epay.store.postgres_pipeline import PipelinedWrites
 from mock_epay.store.postgres_products import PostgresProducts
 from mock_epay.store.postgres_schema import dump, frozen_mapping, load, migrate
 from mock_epay.store.postgres_state import PostgresState
@@ -86,6 +89,7 @@ class PostgresBackend(PostgresConnections, PostgresTokens, PostgresJournal):
         self._connections: list[psycopg.Connection[Any]] = []
         self._connections_lock = threading.Lock()  # guards the list only, never state
         self._merchant_cache: ShortCache[Merchant] = ShortCache()
+        self._pipeline = PipelinedWrites(self.on_notification)  # writes sent without waiting
         PostgresTokens.__init__(self)
         self._trims = TrimWindows()  # where each capped table's next trim starts
         self._open_reservations: set[int] = set()  # numbers of this process's reservations not yet freed
@@ -95,8 +99,18 @@ class PostgresBackend(PostgresConnections, PostgresTokens, PostgresJournal):
     def _one(self, query: str, params: tuple[Any, ...] = ()) -> Any:
         return self._conn().execute(query, params).fetchone()
 
+    def group_commit(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """While `loop` serves through the mock's runner (web/server.py), which holds each answer until
+        `durable()`, a token's write is sent without waiting (store/postgres_pipeline.py)."""
+        self._pipeline.serve_on(loop)
+
+    def durable(self) -> asyncio.Future[None] | None:
+        """What to await before an answer leaves: the writes still in the pipeline (None: none)."""
+        return self._pipeline.durable()
+
     def close(self) -> None:
         """Close every connection this store opened."""
+        self._pipeline.drain()
         with self._connections_lock:
             connections, self._connections = self._connections, []
         for conn in connections:
@@ -136,6 +150,10 @@ class PostgresBackend(PostgresConnections, PostgresTokens, PostgresJournal):
     def poll_notifications(self) -> None:
         """Take the notifications already on this connection's socket (one non-blocking read, no round
         trip): another process's clock advance counts before this request reads the clock."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self._pipeline.holds(conn):
+            self._pipeline.pump()  # reads the writes' results too, and hands on the notifications
+            return
         pgconn = self._conn().pgconn
         pgconn.consume_input()
         while (note := pgconn.notifies()) is not None:

@@ -18,6 +18,7 @@ import psycopg
 
 from mock_epay.settings import ConfigError
 from mock_epay.store.postgres_fast import FAST
+from mock_epay.store.postgres_pipeline import PipelinedWrites
 
 
 def connect(url: str) -> psycopg.Connection[Any]:
@@ -47,6 +48,7 @@ class PostgresConnections:
     _connections: list[psycopg.Connection[Any]]
     _connections_lock: Any
     _write_journal: Any
+    _pipeline: PipelinedWrites
 
     def _conn(self) -> psycopg.Connection[Any]:
         """This thread's connection, after the BEGIN an `atomic()` scope left pending, if any."""
@@ -57,11 +59,25 @@ class PostgresConnections:
         return conn
 
     def _thread_conn(self) -> psycopg.Connection[Any]:
+        """This thread's connection, out of pipeline mode (the writes still in it read first)."""
         conn = getattr(self._local, "conn", None)
+        if conn is not None and self._pipeline.holds(conn):
+            self._pipeline.drain()
         if conn is None or conn.closed:
             conn = self._local.conn = connect(self._url)
             with self._connections_lock:
                 self._connections.append(conn)
+        return conn
+
+    def _pipelinable_conn(self, sql: str) -> psycopg.Connection[Any] | None:
+        """This thread's connection when a write of `sql` may go into the pipeline now
+        (store/postgres_pipeline.py): the serving loop's thread, no transaction open, the
+        statement prepared on it; None when the write must be waited for in place."""
+        local = self._local
+        conn = getattr(local, "conn", None)
+        if (conn is None or conn.closed or getattr(local, "depth", 0) or not self._pipeline.can_send()
+                or not FAST.is_prepared(conn.pgconn, sql)):
+            return None
         return conn
 
     def _take_pending_begin(self) -> bool:

@@ -37,11 +37,13 @@ def _param(value: Any) -> bytes | None:
     return str(value).encode()
 
 
-def _values(params: tuple[Any, ...]) -> Any:
+def param_values(params: tuple[Any, ...]) -> Any:
+    """Parameters as libpq takes them (text, None for SQL NULL)."""
     return [_param(value) for value in params]  # None is SQL NULL (libpq's type stubs omit it)
 
 
-def _rows(result: pq.abc.PGresult) -> list[Row]:
+def rows_of(result: pq.abc.PGresult) -> list[Row]:
+    """A result's rows as tuples of bytes (None for NULL)."""
     return [tuple(result.get_value(row, column) for column in range(result.nfields))
             for row in range(result.ntuples)]
 
@@ -56,7 +58,10 @@ def bytea(value: bytes | None) -> bytes:
     return bytes.fromhex(value[2:].decode()) if value else b""
 
 
-def _raise_for(result: pq.abc.PGresult) -> None:
+def raise_for(result: pq.abc.PGresult) -> None:
+    """Raise the psycopg error of a failed result's SQLSTATE (nothing for a good result)."""
+    if result.status in _OK:
+        return
     sqlstate = (result.error_field(pq.DiagnosticField.SQLSTATE) or b"").decode()
     message = (result.error_message or b"").decode("utf-8", "replace").strip()
     try:
@@ -85,10 +90,10 @@ class FastStatements:
     def run(self, conn: psycopg.Connection[Any], sql: str, params: tuple[Any, ...] = ()) -> list[Row]:
         """Execute `sql` on `conn`; its rows (empty for a command)."""
         pgconn = conn.pgconn
-        result = pgconn.exec_prepared(self._prepared(pgconn, sql), _values(params))
+        result = pgconn.exec_prepared(self._prepared(pgconn, sql), param_values(params))
         if result.status not in _OK:
-            _raise_for(result)
-        return _rows(result)
+            raise_for(result)
+        return rows_of(result)
 
     def run_together(self, conn: psycopg.Connection[Any], statements: list[tuple[str, tuple[Any, ...]]],
                      begin: bool = False) -> list[list[Row]]:
@@ -106,7 +111,7 @@ class FastStatements:
             if begin:
                 pgconn.send_query_params(b"BEGIN", None)
             for name, (_, params) in zip(names, statements, strict=True):
-                pgconn.send_query_prepared(name, _values(params))
+                pgconn.send_query_prepared(name, param_values(params))
             pgconn.pipeline_sync()
             results = []
             while True:
@@ -121,8 +126,18 @@ class FastStatements:
             pgconn.exit_pipeline_mode()
         for result in results:
             if result.status not in _OK:
-                _raise_for(result)
-        return [_rows(result) for result in results[1 if begin else 0:]]
+                raise_for(result)
+        return [rows_of(result) for result in results[1 if begin else 0:]]
+
+    def is_prepared(self, pgconn: Any, sql: str) -> bool:
+        """Whether `sql` is prepared on this connection (`name_of` then names it)."""
+        name = self._names.get(sql)
+        prepared = self._prepared_on.get(pgconn)
+        return name is not None and prepared is not None and name in prepared
+
+    def name_of(self, sql: str) -> bytes:
+        """The name `sql` is prepared under (on the connections that have prepared it)."""
+        return self._names[sql]
 
     def _prepared(self, pgconn: Any, sql: str) -> bytes:
         """The statement's name, prepared on this connection first if it is not yet."""
@@ -135,7 +150,7 @@ class FastStatements:
         if name not in prepared:
             result = pgconn.prepare(name, sql.encode())
             if result.status not in _OK:
-                _raise_for(result)
+                raise_for(result)
             prepared.add(name)
         return name
 
@@ -144,7 +159,7 @@ class FastStatements:
         """A statement without parameters (`BEGIN`, `COMMIT`, `ROLLBACK`)."""
         result = conn.pgconn.exec_(sql)
         if result.status not in _OK:
-            _raise_for(result)
+            raise_for(result)
 
 
 FAST = FastStatements()  # one per process: the statement names must not clash on a connection

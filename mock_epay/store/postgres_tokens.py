@@ -14,7 +14,8 @@ from typing import Any
 
 from mock_epay.gateway.models import Token
 from mock_epay.store.memory import SWEEP_BATCH
-from mock_epay.store.postgres_fast import FAST, text
+from mock_epay.store.postgres_fast import FAST, Row, text
+from mock_epay.store.postgres_pipeline import PipelinedWrites
 from mock_epay.store.postgres_schema import dump, load
 from mock_epay.store.postgres_trim import TrimWindows
 from mock_epay.store.short_cache import ShortCache
@@ -41,18 +42,29 @@ class PostgresTokens:
     _max_tokens: int
     _trims: TrimWindows
     poll_notifications: Any
+    _pipeline: PipelinedWrites
+    _pipelinable_conn: Any
 
     def __init__(self) -> None:
         self._tokens: ShortCache[Token] = ShortCache()
         self._last_sweep = float("-inf")  # when add_token last swept expired tokens (mock clock)
 
     def add_token(self, token: Token) -> None:
+        """One statement; sent without waiting while the mock's runner serves (the answer waits for
+        it instead, `durable()`: store/postgres_pipeline.py)."""
         now = self.clock.now()
-        rows = FAST.run(self._conn(), ADD_TOKEN, (
-            now, self._sweep_size(now.timestamp()), token.access_token, token.client_id, token.expires_at,
-            dump(token), self._max_tokens, self._trims.low("tokens")))
-        self._trims.trimmed("tokens", rows[0][0], self._max_tokens)
+        params = (now, self._sweep_size(now.timestamp()), token.access_token, token.client_id,
+                  token.expires_at, dump(token), self._max_tokens, self._trims.low("tokens"))
+        conn = self._pipelinable_conn(ADD_TOKEN)
+        if conn is None:
+            self._token_written(FAST.run(self._conn(), ADD_TOKEN, params))
+        else:
+            self._pipeline.send(conn, ADD_TOKEN, params, self._token_written,
+                                lambda: self._tokens.discard(token.access_token))
         self._tokens.put(token.access_token, token)
+
+    def _token_written(self, rows: list[Row]) -> None:
+        self._trims.trimmed("tokens", rows[0][0], self._max_tokens)
 
     def _sweep_size(self, now: float) -> int:
         """How many expired tokens this write sweeps: SWEEP_SIZE once a SWEEP_INTERVAL, else none."""

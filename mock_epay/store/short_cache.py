@@ -36,5 +36,8 @@ class ShortCache(Generic[T]):
         if len(items) > CACHE_SIZE:
             del items[next(iter(items))]
 
+    def discard(self, key: str) -> None:
+        self._items.pop(key, None)
+
     def clear(self) -> None:
         self._items.clear()

@@ -1,0 +1,123 @@
+"""The PostgreSQL store's pipelined token writes (store/postgres_pipeline.py), through the mock's runner.
+
+Each token answer leaves only after its row is committed; a write that fails answers the bank's 500
+and keeps no token; a connection that breaks fails the waiting write and the next request opens a
+new one; a payment right after a token on the same connection sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import psycopg
+import pytest
+
+from mock_epay.app import create_app
+from mock_epay.settings import Settings
+from mock_epay.web.app_keys import STORE
+from tests.conftest import TOKEN_PATH, served, token_form
+from tests.pg_cluster import pg_store_url, postgres_url  # noqa: F401  (fixtures)
+from tests.test_cards_auth import payment_body
+from tests.test_store_contract import token
+
+pytestmark = pytest.mark.usefixtures("postgres_url")
+
+
+def _schema_conn(url: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(url, autocommit=True)
+
+
+async def _client(aiohttp_client: Any, url: str) -> Any:
+    client = await aiohttp_client(served(create_app(Settings(store=url))))
+    first = await client.post(TOKEN_PATH, data=token_form(invoiceID="000000900"))  # prepares the write
+    assert first.status == 200
+    return client
+
+
+async def test_concurrent_token_answers_each_leave_after_their_row_is_committed(
+        aiohttp_client: Any, pg_store_url: str) -> None:  # noqa: F811
+    client = await _client(aiohttp_client, pg_store_url)
+    store = client.server.app[STORE]
+    store.add_token(token(store, "T-pipelined", ttl=600))
+    assert store.durable() is not None  # served by the mock's runner: the write went into the pipeline
+    await store.durable()
+    with _schema_conn(pg_store_url) as other:
+        async def issue(number: int) -> bool:
+            answer = await client.post(TOKEN_PATH, data=token_form(invoiceID=f"00091{number:04d}"))
+            assert answer.status == 200
+            issued = (await answer.json())["access_token"]
+            found = other.execute("SELECT 1 FROM tokens WHERE access_token = %s", (issued,)).fetchone()
+            return found is not None
+
+        assert all(await asyncio.gather(*(issue(n) for n in range(40))))
+        assert other.execute("SELECT 1 FROM tokens WHERE access_token = 'T-pipelined'").fetchone()
+    assert store.durable() is None
+
+
+async def test_a_payment_right_after_its_token_on_the_same_connection_is_approved(
+        aiohttp_client: Any, pg_store_url: str) -> None:  # noqa: F811
+    client = await _client(aiohttp_client, pg_store_url)
+    for number in range(5):
+        invoice = f"00092{number:04d}"
+        issued = await client.post(TOKEN_PATH, data=token_form(invoiceID=invoice))
+        bearer = (await issued.json())["access_token"]
+        paid = await client.post("/payments/cards/auth", json=payment_body(invoiceId=invoice),
+                                 headers={"Authorization": f"Bearer {bearer}"})
+        assert paid.status == 200, await paid.text()
+
+
+async def test_a_write_that_fails_in_the_pipeline_answers_500_and_keeps_no_token(
+        aiohttp_client: Any, pg_store_url: str) -> None:  # noqa: F811
+    client = await _client(aiohttp_client, pg_store_url)
+    with _schema_conn(pg_store_url) as other:
+        other.execute("ALTER TABLE tokens ADD CONSTRAINT refuse_new CHECK (false) NOT VALID")
+        try:
+            refused = await client.post(TOKEN_PATH, data=token_form(invoiceID="000000901"))
+            assert refused.status == 500
+            assert set(await refused.json()) == {"code", "message"}
+            store = client.server.app[STORE]
+            assert store.durable() is None
+            assert other.execute("SELECT count(*) FROM tokens").fetchone()[0] == 1  # the first one only
+        finally:
+            other.execute("ALTER TABLE tokens DROP CONSTRAINT refuse_new")
+    again = await client.post(TOKEN_PATH, data=token_form(invoiceID="000000902"))
+    assert again.status == 200
+
+
+async def test_a_broken_connection_fails_the_waiting_write_and_the_next_request_reconnects(
+        aiohttp_client: Any, pg_store_url: str) -> None:  # noqa: F811
+    client = await _client(aiohttp_client, pg_store_url)
+    with _schema_conn(pg_store_url) as other:
+        other.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    await asyncio.sleep(0.1)
+    broken = await client.post(TOKEN_PATH, data=token_form(invoiceID="000000903"))
+    assert broken.status == 500
+    assert set(await broken.json()) == {"code", "message"}
+    for number in range(3):
+        answer = await client.post(TOKEN_PATH, data=token_form(invoiceID=f"00000090{4 + number}"))
+        assert answer.status == 200
+
+
+async def test_a_connection_broken_under_a_waiting_write_fails_it_and_keeps_no_token(
+        aiohttp_client: Any, pg_store_url: str) -> None:  # noqa: F811
+    client = await _client(aiohttp_client, pg_store_url)
+    store = client.server.app[STORE]
+    with _schema_conn(pg_store_url) as other:
+        with other.transaction():
+            other.execute("LOCK TABLE tokens IN ACCESS EXCLUSIVE MODE")  # the write waits on it
+            store.add_token(token(store, "T-lost", ttl=600))
+            waiting = store.durable()
+            assert waiting is not None
+            await asyncio.sleep(0.05)
+            assert not waiting.done()  # the loop goes on while the write waits
+            other.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        with pytest.raises(psycopg.OperationalError):
+            await asyncio.wait_for(waiting, 5)
+        assert store.durable() is None
+        assert store.token("T-lost") is None  # a new connection: the row was never written
+        assert other.execute("SELECT 1 FROM tokens WHERE access_token = 'T-lost'").fetchone() is None
+    answer = await client.post(TOKEN_PATH, data=token_form(invoiceID="000000910"))
+    assert answer.status == 200
