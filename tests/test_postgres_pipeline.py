@@ -30,8 +30,9 @@ def _schema_conn(url: str) -> psycopg.Connection[Any]:
 
 async def _client(aiohttp_client: Any, url: str) -> Any:
     client = await aiohttp_client(served(create_app(Settings(store=url))))
-    first = await client.post(TOKEN_PATH, data=token_form(invoiceID="000000900"))  # prepares the write
-    assert first.status == 200
+    for invoice in ("000000900", "000000899"):  # the first one sweeps; each prepares its statement
+        first = await client.post(TOKEN_PATH, data=token_form(invoiceID=invoice))
+        assert first.status == 200
     return client
 
 
@@ -78,7 +79,7 @@ async def test_a_write_that_fails_in_the_pipeline_answers_500_and_keeps_no_token
             assert set(await refused.json()) == {"code", "message"}
             store = client.server.app[STORE]
             assert store.durable() is None
-            assert other.execute("SELECT count(*) FROM tokens").fetchone()[0] == 1  # the first one only
+            assert other.execute("SELECT count(*) FROM tokens").fetchone()[0] == 2  # _client's only
         finally:
             other.execute("ALTER TABLE tokens DROP CONSTRAINT refuse_new")
     again = await client.post(TOKEN_PATH, data=token_form(invoiceID="000000902"))
@@ -102,7 +103,8 @@ async def test_a_broken_connection_fails_the_waiting_write_and_the_next_request_
 
 async def test_a_connection_broken_under_a_waiting_write_fails_it_and_keeps_no_token(
         aiohttp_client: Any, pg_store_url: str) -> None:  # noqa: F811
-    client = await _client(aiohttp_client, pg_store_url)
+    # a write that waited in place would wait on the lock below for good: 5 s, then it fails
+    client = await _client(aiohttp_client, pg_store_url + "%20-clock_timeout%3D5000")
     store = client.server.app[STORE]
     with _schema_conn(pg_store_url) as other:
         with other.transaction():

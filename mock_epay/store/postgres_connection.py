@@ -72,12 +72,16 @@ class PostgresConnections:
     def _pipelinable_conn(self, sql: str) -> psycopg.Connection[Any] | None:
         """This thread's connection when a write of `sql` may go into the pipeline now
         (store/postgres_pipeline.py): the serving loop's thread, no transaction open, the
-        statement prepared on it; None when the write must be waited for in place."""
+        statement prepared on it (prepared here, once, unless the pipeline is busy); None when
+        the write must be waited for in place."""
         local = self._local
         conn = getattr(local, "conn", None)
-        if (conn is None or conn.closed or getattr(local, "depth", 0) or not self._pipeline.can_send()
-                or not FAST.is_prepared(conn.pgconn, sql)):
+        if conn is None or conn.closed or getattr(local, "depth", 0) or not self._pipeline.can_send():
             return None
+        if not FAST.is_prepared(conn.pgconn, sql):
+            if self._pipeline.holds(conn):
+                return None  # preparing needs the connection out of pipeline mode: wait in place
+            FAST.prepare(self._conn().pgconn, sql)
         return conn
 
     def _take_pending_begin(self) -> bool:

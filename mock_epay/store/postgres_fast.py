@@ -135,6 +135,10 @@ class FastStatements:
         prepared = self._prepared_on.get(pgconn)
         return name is not None and prepared is not None and name in prepared
 
+    def prepare(self, pgconn: Any, sql: str) -> None:
+        """Prepare `sql` on this connection now, if it is not yet (one round trip, once)."""
+        self._prepared(pgconn, sql)
+
     def name_of(self, sql: str) -> bytes:
         """The name `sql` is prepared under (on the connections that have prepared it)."""
         return self._names[sql]
