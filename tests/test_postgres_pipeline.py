@@ -1,8 +1,10 @@
-"""The PostgreSQL store's pipelined token writes (store/postgres_pipeline.py), through the mock's runner.
+"""The PostgreSQL store's pipelined writes (store/postgres_pipeline.py), through the mock's runner.
 
 Each token answer leaves only after its row is committed; a write that fails answers the bank's 500
 and keeps no token; a connection that breaks fails the waiting write and the next request opens a
-new one; a payment right after a token on the same connection sees it.
+new one; a payment right after a token on the same connection sees it. A payment's tail (its row,
+its callback's row, the COMMIT) is sent with the COMMIT: its answer and its callback both come after
+the commit, and a commit that fails answers 500, leaves nothing recorded and sends no callback.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from typing import Any
 
 import psycopg
 import pytest
+from aiohttp import web
 
 from mock_epay.app import create_app
 from mock_epay.settings import Settings
+from mock_epay.store.postgres_pipeline import PipelinedWrites
 from mock_epay.web.app_keys import STORE
 from tests.conftest import TOKEN_PATH, served, token_form
 from tests.pg_cluster import pg_store_url, postgres_url  # noqa: F401  (fixtures)
@@ -123,3 +127,94 @@ async def test_a_connection_broken_under_a_waiting_write_fails_it_and_keeps_no_t
         assert other.execute("SELECT 1 FROM tokens WHERE access_token = 'T-lost'").fetchone() is None
     answer = await client.post(TOKEN_PATH, data=token_form(invoiceID="000000910"))
     assert answer.status == 200
+
+
+async def _receiver(aiohttp_server: Any, url: str) -> tuple[str, list[tuple[str, bool]]]:
+    """A merchant's postLink on loopback that notes, for each callback, whether its payment was
+    already committed when the callback arrived (read from another connection)."""
+    seen: list[tuple[str, bool]] = []
+    other = _schema_conn(url)
+
+    async def post_link(request: web.Request) -> web.Response:
+        invoice = (await request.json())["invoiceId"]
+        row = other.execute("SELECT 1 FROM transactions WHERE invoice_id = %s", (invoice,)).fetchone()
+        seen.append((invoice, row is not None))
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_post("/cb", post_link)
+    app.on_cleanup.append(lambda _app: asyncio.to_thread(other.close))
+    server = await aiohttp_server(app)
+    return f"http://127.0.0.1:{server.port}/cb", seen
+
+
+@pytest.fixture
+def tails_sent(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many transaction tails went into the pipeline (the path these tests are about)."""
+    sent: list[int] = []
+    original = PipelinedWrites.send_transaction_tail
+
+    def counted(self: PipelinedWrites, *args: Any, **kwargs: Any) -> None:
+        sent.append(1)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(PipelinedWrites, "send_transaction_tail", counted)
+    return sent
+
+
+async def _pay(client: Any, invoice: str, post_link: str) -> Any:
+    issued = await client.post(TOKEN_PATH, data=token_form(invoiceID=invoice, postLink=post_link))
+    bearer = (await issued.json())["access_token"]
+    return await client.post("/payments/cards/auth", json=payment_body(invoiceId=invoice, postLink=post_link),
+                             headers={"Authorization": f"Bearer {bearer}"})
+
+
+async def test_a_payment_and_its_callback_are_committed_before_the_answer_and_before_the_callback(
+        aiohttp_client: Any, aiohttp_server: Any, pg_store_url: str, tails_sent: list[int]) -> None:  # noqa: F811
+    client = await _client(aiohttp_client, pg_store_url)
+    post_link, seen = await _receiver(aiohttp_server, pg_store_url)
+    invoices = [f"00093{number:04d}" for number in range(20)]
+    with _schema_conn(pg_store_url) as other:
+        async def pay_and_look(invoice: str) -> tuple[bool, bool]:
+            paid = await _pay(client, invoice, post_link)
+            assert paid.status == 200, await paid.text()
+            def found(table: str) -> bool:
+                query = f"SELECT 1 FROM {table} WHERE invoice_id = %s"  # noqa: S608 (a fixed name)
+                return other.execute(query, (invoice,)).fetchone() is not None
+
+            return found("transactions"), found("deliveries")
+
+        assert await asyncio.gather(*(pay_and_look(invoice) for invoice in invoices)) == [(True, True)] * 20
+    for _ in range(100):
+        if len(seen) == 20:
+            break
+        await asyncio.sleep(0.05)
+    assert sorted(seen) == [(invoice, True) for invoice in invoices]  # each one once, after its commit
+    assert len(tails_sent) >= 20  # each payment's tail went with its COMMIT
+
+
+async def test_a_payment_whose_commit_fails_answers_500_records_nothing_and_sends_no_callback(
+        aiohttp_client: Any, aiohttp_server: Any, pg_store_url: str, tails_sent: list[int]) -> None:  # noqa: F811
+    client = await _client(aiohttp_client, pg_store_url)
+    post_link, seen = await _receiver(aiohttp_server, pg_store_url)
+    with _schema_conn(pg_store_url) as other:
+        other.execute("ALTER TABLE transactions ADD CONSTRAINT refuse_new CHECK (false) NOT VALID")
+        try:
+            refused = await _pay(client, "000000940", post_link)
+            assert tails_sent  # the insert failed with the COMMIT it was sent with
+            assert refused.status == 500
+            assert set(await refused.json()) == {"code", "message"}
+            await asyncio.sleep(0.5)
+            assert other.execute("SELECT count(*) FROM transactions").fetchone()[0] == 0
+            assert other.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 0
+            assert other.execute("SELECT count(*) FROM reservations").fetchone()[0] == 0  # rolled back
+        finally:
+            other.execute("ALTER TABLE transactions DROP CONSTRAINT refuse_new")
+    assert seen == []
+    again = await _pay(client, "000000940", post_link)  # the invoice was never marked paid
+    assert again.status == 200, await again.text()
+    for _ in range(100):
+        if seen:
+            break
+        await asyncio.sleep(0.05)
+    assert seen == [("000000940", True)]

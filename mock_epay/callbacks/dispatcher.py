@@ -373,6 +373,8 @@ class CallbackDispatcher:
                 return False
             if delivery.status.is_final:  # its merchant was removed meanwhile
                 return False
+            if self.outbox is not None:
+                await self.outbox.settled(delivery)
             if self.outbox is not None and not self.outbox.claim(delivery):
                 self._pending.pop(delivery.id, None)  # another process sends it (or did already)
                 return False

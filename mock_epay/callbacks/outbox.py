@@ -26,7 +26,7 @@ import asyncio
 import logging
 import math
 import secrets
-from collections.abc import Callable, Container
+from collections.abc import Awaitable, Callable, Container
 
 from mock_epay.callbacks.delivery_log import Delivery, DeliveryStatus, from_stored, to_stored, use_durable_ids
 from mock_epay.core.clock import Clock
@@ -42,6 +42,7 @@ class Outbox:
 
     def __init__(self, store: DeliveryStore, clock: Clock, callback_timeout: float) -> None:
         self._store = store
+        self._durable: Callable[[], Awaitable[None] | None] | None = getattr(store, "durable", None)
         self._clock = clock
         self.owner = f"{secrets.token_hex(4)}"
         low, high = LEASE_MARGIN_SECONDS
@@ -130,6 +131,22 @@ class Outbox:
         pending = delivery.status is DeliveryStatus.PENDING
         delivery.waiting = pending and delivery.due_at > self._clock.monotonic()
         return delivery
+
+    async def settled(self, delivery: Delivery) -> None:
+        """Before an attempt under the claim taken as `delivery` was queued: wait for the store to
+        have committed what was written so far (its `durable()`: PostgreSQL sends a payment's tail
+        with its COMMIT without waiting, SQLite commits a loop turn's writes together), so no
+        callback goes out before its payment is recorded. If that commit failed, the claim may not
+        exist: it is dropped, and `claim` asks the store."""
+        if delivery.id not in self._fresh or self._durable is None:
+            return
+        pending = self._durable()
+        if pending is None:
+            return
+        try:
+            await asyncio.shield(pending)
+        except Exception:
+            self._fresh.pop(delivery.id, None)
 
     def claim(self, delivery: Delivery) -> bool:
         """Claim the next attempt; merges attempts another process recorded. False: leave it."""

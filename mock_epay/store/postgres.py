@@ -51,7 +51,7 @@ from mock_epay.store.base import (
 from mock_epay.store.compose import ComposedCalls
 from mock_epay.store.memory import MAX_TOKENS
 from mock_epay.store.postgres_connection import PostgresConnections
-from mock_epay.store.postgres_fast import FAST, text
+from mock_epay.store.postgres_fast import FAST, Row, text
 from mock_epay.store.postgres_journal import PostgresJournal
 from mock_epay.store.postgres_pipeline import PipelinedWrites
 from mock_epay.store.postgres_products import PostgresProducts
@@ -220,20 +220,26 @@ class PostgresBackend(PostgresConnections, PostgresTokens, PostgresJournal):
     def insert_payment(self, reservation: InvoiceReservation, transaction: Transaction,
                        hold: Secure3DHold | None = None) -> Transaction:
         tx = evolve(transaction, version=0) if transaction.version else transaction
+        marked = tx.status.is_success
+        sql = INSERT_PAYMENT_MARKED if marked else INSERT_PAYMENT
+        params = (tx.id, tx.client_id, tx.invoice_id, dump(tx), self._owner(reservation),
+                  self._max_transactions, self._trims.low("transactions"),
+                  *((invoice_suffix(tx.invoice_id),) if marked else ()))
         with self._tx() as conn:
-            try:  # one statement, one round trip: insert, mark the success, free the invoice, cap
-                marked = tx.status.is_success
-                rows = FAST.run(conn, INSERT_PAYMENT_MARKED if marked else INSERT_PAYMENT, (
-                    tx.id, tx.client_id, tx.invoice_id, dump(tx), self._owner(reservation),
-                    self._max_transactions, self._trims.low("transactions"),
-                    *((invoice_suffix(tx.invoice_id),) if marked else ())))
-                self._trims.trimmed("transactions", rows[0][0], self._max_transactions)
-            except psycopg.errors.UniqueViolation:
-                raise ValueError(f"transaction {tx.id} is recorded already") from None
+            # one statement: insert, mark the success, free the invoice, cap; inside a payment's
+            # atomic() scope it goes with the COMMIT (`_defer_write`): nothing here reads its rows
+            if hold is not None or not self._defer_write(sql, params, self._payment_written):
+                try:
+                    self._payment_written(FAST.run(conn, sql, params))
+                except psycopg.errors.UniqueViolation:
+                    raise ValueError(f"transaction {tx.id} is recorded already") from None
             self._open_reservations.discard(reservation.number)
             if hold is not None:
                 self._insert_hold(conn, hold)
         return tx
+
+    def _payment_written(self, rows: list[Row]) -> None:
+        self._trims.trimmed("transactions", rows[0][0], self._max_transactions)
 
     @staticmethod
     def _mark_succeeded(conn: psycopg.Connection[Any], tx: Transaction) -> None:

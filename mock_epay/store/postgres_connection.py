@@ -1,23 +1,27 @@
 """The PostgreSQL store's connections and transactions: one connection per thread, `BEGIN` sent lazily.
 
 Mixed into `mock_epay.store.postgres.PostgresBackend` (it uses its `_url`, `_local`, `_connections`,
-`_connections_lock` and `_write_journal`). `connect` opens a connection in autocommit mode; `_tx`
-is one transaction on this thread's connection, nested uses joining the outer one. An `atomic()`
-scope leaves its `BEGIN` unsent until its first statement: the first call that takes the
-connection sends it, or a call that can carry it in its own round trip takes it (a payment's
-reservation pipeline), so a payment's transaction costs no round trip to open.
+`_connections_lock`, `_write_journal`, `_journal_due` and `_pipeline`). `connect` opens a connection
+in autocommit mode; `_tx` is one transaction on this thread's connection, nested uses joining the
+outer one. An `atomic()` scope leaves its `BEGIN` unsent until its first statement: the first call
+that takes the connection sends it, or a call that can carry it in its own round trip takes it (a
+payment's reservation pipeline), so a payment's transaction costs no round trip to open. A write
+whose rows nobody waits for (a payment's row, its callback's row) can be deferred to the end of
+its transaction (`_defer_write`): on the serving loop it then goes out with the COMMIT in one
+pipelined send (store/postgres_pipeline.py) and the answer waits for it; any statement made before
+the end runs the deferred ones first, so the order on the connection never changes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 
 from mock_epay.settings import ConfigError
-from mock_epay.store.postgres_fast import FAST
+from mock_epay.store.postgres_fast import FAST, Row
 from mock_epay.store.postgres_pipeline import PipelinedWrites
 
 
@@ -48,15 +52,44 @@ class PostgresConnections:
     _connections: list[psycopg.Connection[Any]]
     _connections_lock: Any
     _write_journal: Any
+    _journal_due: Any
     _pipeline: PipelinedWrites
 
     def _conn(self) -> psycopg.Connection[Any]:
-        """This thread's connection, after the BEGIN an `atomic()` scope left pending, if any."""
+        """This thread's connection, after the BEGIN an `atomic()` scope left pending, if any, and the
+        writes its transaction deferred (`_defer_write`): whatever runs next sees them."""
         conn = self._thread_conn()
-        if getattr(self._local, "begin_pending", False):
-            self._local.begin_pending = False
+        local = self._local
+        if getattr(local, "begin_pending", False):
+            local.begin_pending = False
             FAST.command(conn, b"BEGIN")
+        if getattr(local, "deferred", None):
+            self._run_deferred(conn)
         return conn
+
+    def _defer_write(self, sql: str, params: tuple[Any, ...], done: Callable[[list[Row]], None]) -> bool:
+        """Keep a write whose rows the caller does not wait for until its transaction ends, to go
+        with the COMMIT in one pipelined send (store/postgres_pipeline.py); any statement before
+        then runs it first (`_conn`). Only inside a transaction on the serving loop's thread, with
+        the statement prepared; False (the caller runs it now) otherwise."""
+        local = self._local
+        conn = getattr(local, "conn", None)
+        if not getattr(local, "depth", 0) or conn is None or conn.closed or not self._pipeline.can_send():
+            return False
+        if not FAST.is_prepared(conn.pgconn, sql):
+            if self._pipeline.holds(conn):
+                return False
+            FAST.prepare(conn.pgconn, sql)
+        deferred = getattr(local, "deferred", None)
+        if deferred is None:
+            deferred = local.deferred = []
+        deferred.append((sql, params, done))
+        return True
+
+    def _run_deferred(self, conn: psycopg.Connection[Any]) -> None:
+        deferred, self._local.deferred = self._local.deferred, []
+        for sql, params, done in deferred:
+            done(FAST.run(conn, sql, params))
 
     def _thread_conn(self) -> psycopg.Connection[Any]:
         """This thread's connection, out of pipeline mode (the writes still in it read first)."""
@@ -117,15 +150,27 @@ class PostgresConnections:
             FAST.command(conn, b"BEGIN")
         try:
             yield conn
-            if not getattr(local, "begin_pending", False):
-                self._write_journal(conn, due_only=True)
+            if not getattr(local, "begin_pending", False) and self._journal_due():
+                self._write_journal(self._conn())
         except BaseException:
             local.depth = 0
+            local.deferred = []  # never sent
             began = not self._take_pending_begin()
             if began and not conn.closed:
                 FAST.command(conn, b"ROLLBACK")
             raise
         local.depth = 0
-        if self._take_pending_begin():  # nothing ran in the scope: no transaction to end
+        deferred, local.deferred = getattr(local, "deferred", None) or [], []
+        begin = self._take_pending_begin()
+        if not deferred:
+            if not begin:  # begin still pending: nothing ran in the scope, no transaction to end
+                FAST.command(conn, b"COMMIT")
             return
+        if self._pipeline.can_send() and not conn.closed:
+            self._pipeline.send_transaction_tail(conn, deferred, begin)  # the answer waits (`durable`)
+            return
+        if begin:
+            FAST.command(conn, b"BEGIN")
+        for sql, params, done in deferred:
+            done(FAST.run(conn, sql, params))
         FAST.command(conn, b"COMMIT")

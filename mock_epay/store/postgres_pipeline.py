@@ -7,7 +7,11 @@ its connections hold each answer until `durable()` is done), such a write is sen
 pipeline mode instead, each statement with its own sync point (so its own transaction, as in
 autocommit), and the loop reads the results when the socket has them (`loop.add_reader`). The
 answer that reports the write leaves only after PostgreSQL has committed it, as before; only the
-waiting moved. Statements sent in one turn of the loop go out back to back.
+waiting moved. Statements sent in one turn of the loop go out back to back. A payment's
+transaction sends its tail the same way (`send_transaction_tail`): the writes it deferred
+(store/postgres_connection.py) and its COMMIT, then one sync point; a failure there leaves the
+session's transaction aborted, so it ends the connection as a break does (PostgreSQL rolls the
+transaction back) and fails every write still waiting.
 
 Every other use of the connection first waits for the writes still in the pipeline (`drain`), so
 the statements on one connection still run in the order they were made, and leaves pipeline mode
@@ -36,17 +40,30 @@ from mock_epay.store.postgres_fast import FAST, Row, param_values, raise_for, ro
 log = logging.getLogger("mock_epay.store")
 
 
+Statement = tuple[str, tuple[Any, ...], Callable[[list[Row]], None]]  # sql, params, done(rows)
+
+
 class _Write:
-    """One statement in the pipeline: what to do with its rows, or with its failure."""
+    """What goes out before one sync point: one statement, or a transaction's deferred tail (its
+    statements and COMMIT, the BEGIN first if it was never sent); its results as they are read."""
 
-    __slots__ = ("done", "failed", "future", "result")
+    __slots__ = ("dones", "failed", "future", "results", "transaction")
 
-    def __init__(self, done: Callable[[list[Row]], None], failed: Callable[[], None],
-                 future: asyncio.Future[None]) -> None:
-        self.done = done
+    def __init__(self, dones: list[Callable[[list[Row]], None]], failed: Callable[[], None],
+                 future: asyncio.Future[None], transaction: bool) -> None:
+        self.dones = dones  # one per statement whose rows are wanted, in order
         self.failed = failed
         self.future = future
-        self.result: pq.abc.PGresult | None = None
+        self.transaction = transaction
+        self.results: list[pq.abc.PGresult] = []
+
+
+def _nothing() -> None:
+    return None
+
+
+def _ignore(rows: list[Row]) -> None:
+    return None
 
 
 class PipelinedWrites:
@@ -78,20 +95,40 @@ class PipelinedWrites:
              done: Callable[[list[Row]], None], failed: Callable[[], None]) -> None:
         """Send `sql` (prepared on `conn` already, see `FAST.is_prepared`) and its sync point;
         `done(rows)` runs when its rows are read, `failed()` when it fails."""
+        self._send(conn, [(sql, params, done)], failed, begin=False, transaction=False)
+
+    def send_transaction_tail(self, conn: psycopg.Connection[Any], statements: list[Statement],
+                              begin: bool) -> None:
+        """Send an open transaction's deferred statements and its COMMIT (after a BEGIN when `begin`:
+        the transaction was never started), then a sync point. A failure anywhere in it rolls the
+        transaction back by ending the connection (`_broken`): every write waiting fails with it."""
+        self._send(conn, statements, _nothing, begin=begin, transaction=True)
+
+    def _send(self, conn: psycopg.Connection[Any], statements: list[Statement], failed: Callable[[], None],
+              begin: bool, transaction: bool) -> None:
         loop = self._loop
         assert loop is not None  # can_send() said yes
         pgconn = conn.pgconn
+        dones: list[Callable[[list[Row]], None]] = []
         try:
             if self._conn is None:
                 pgconn.enter_pipeline_mode()
                 self._conn, self._fd = conn, pgconn.socket
                 loop.add_reader(self._fd, self._readable)
-            pgconn.send_query_prepared(FAST.name_of(sql), param_values(params))
-            pgconn.pipeline_sync()  # sends the statement; its own transaction, as in autocommit
+            if begin:
+                pgconn.send_query_params(b"BEGIN", None)
+                dones.append(_ignore)
+            for sql, params, done in statements:
+                pgconn.send_query_prepared(FAST.name_of(sql), param_values(params))
+                dones.append(done)
+            if transaction:
+                pgconn.send_query_params(b"COMMIT", None)
+                dones.append(_ignore)
+            pgconn.pipeline_sync()  # sends them; a single statement is its own transaction
         except psycopg.Error as exc:  # the connection broke: this write fails in place, as unpipelined
             self._broken(conn, exc)
             raise
-        self._writes.append(_Write(done, failed, loop.create_future()))
+        self._writes.append(_Write(dones, failed, loop.create_future(), transaction))
 
     def durable(self) -> asyncio.Future[None] | None:
         """What to await before an answer leaves: the last write sent so far (they complete in order)."""
@@ -124,6 +161,8 @@ class PipelinedWrites:
             while self._writes:
                 pgconn.consume_input()
                 self._take_results(pgconn)
+                if self._conn is None:
+                    return  # a failed transaction ended the connection (`_broken`)
                 if not wait or not self._writes:
                     break
                 select.select([pgconn.socket], [], [])
@@ -135,25 +174,32 @@ class PipelinedWrites:
             self._leave(conn)
 
     def _take_results(self, pgconn: Any) -> None:
-        """Every result libpq has whole: a write's result, the end of its results, its sync point."""
+        """Every result libpq has whole: a write's results, the end of each, its sync point."""
         while self._writes and not pgconn.is_busy():
             result = pgconn.get_result()
             if result is None:
-                continue  # the end of one statement's results; its sync point comes next
+                continue  # the end of one statement's results; the next one's or the sync point follows
             write = self._writes[0]
             if result.status == pq.ExecStatus.PIPELINE_SYNC:
                 self._writes.popleft()
                 self._finish(write)
+                if not self._writes or self._conn is None:
+                    return
             else:
-                write.result = result
+                write.results.append(result)
 
     def _finish(self, write: _Write) -> None:
         try:
-            if write.result is None:
-                raise psycopg.OperationalError("no result for a pipelined write")
-            raise_for(write.result)
-            write.done(rows_of(write.result))
+            if len(write.results) != len(write.dones):
+                raise psycopg.OperationalError("a pipelined write lost one of its results")
+            for result in write.results:
+                raise_for(result)  # a statement after a failed one is "aborted": the first failure wins
+            for done, result in zip(write.dones, write.results, strict=True):
+                done(rows_of(result))
         except Exception as exc:
+            if write.transaction and self._conn is not None:
+                self._broken(self._conn, exc, first=write)  # the session's transaction is left aborted
+                return
             self._fail(write, exc)
             return
         if not write.future.done():
@@ -180,9 +226,9 @@ class PipelinedWrites:
         if self._loop is not None and not self._loop.is_closed():
             self._loop.remove_reader(self._fd)
 
-    def _broken(self, conn: psycopg.Connection[Any], exc: BaseException) -> None:
+    def _broken(self, conn: psycopg.Connection[Any], exc: BaseException, first: _Write | None = None) -> None:
         writes, self._writes = self._writes, deque()
         self._stop_reading()
-        for write in writes:
+        for write in ([first] if first is not None else []) + list(writes):
             self._fail(write, exc)
-        conn.close()  # the next call opens a new connection (postgres_connection)
+        conn.close()  # the next call opens a new connection (postgres_connection); an open transaction ends

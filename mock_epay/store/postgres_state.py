@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import threading
 from collections.abc import Callable
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from mock_epay.gateway.models import Merchant
 from mock_epay.store.base import StoredDelivery
-from mock_epay.store.postgres_fast import FAST, bytea, text
+from mock_epay.store.postgres_fast import FAST, Row, bytea, text
 from mock_epay.store.postgres_schema import dump
 from mock_epay.store.postgres_trim import TrimWindows
 from mock_epay.store.shared_state import (
@@ -45,6 +46,8 @@ from mock_epay.store.shared_state import (
     delivery_from_row,
     delivery_row,
 )
+
+log = logging.getLogger("mock_epay.store")
 
 if TYPE_CHECKING:
     import psycopg
@@ -78,6 +81,7 @@ class PostgresState(SharedValues):
 
     # provided by the backend (store/postgres.py) and the composed calls this is mixed with
     _tx: Any
+    _defer_write: Any
     _one: Any
     reset: Any
     merchant: Any
@@ -172,12 +176,22 @@ class PostgresState(SharedValues):
         if delivery.status != "pending" or delivery.due_at > now + DUE_TOLERANCE:
             self.save_delivery(delivery)
             return self.claim_delivery(delivery.id, owner, now, lease) is not None
-        rows = FAST.run(self._conn(), QUEUE_DELIVERY, (*delivery_row(delivery), self._delivery_log_size,
-                                                       self._trims.low("deliveries"), owner, now + lease))
-        self._trims.trimmed("deliveries", rows[0][0], self._delivery_log_size)
+        params = (*delivery_row(delivery), self._delivery_log_size, self._trims.low("deliveries"), owner,
+                  now + lease)
+        if self._defer_write(QUEUE_DELIVERY, params, self._delivery_queued):
+            # with its payment's COMMIT (store/postgres_connection.py); its id is new (this process's
+            # own prefix, callbacks/delivery_log.py), so its insert is what claims it
+            return True
+        rows = FAST.run(self._conn(), QUEUE_DELIVERY, params)
+        self._delivery_queued(rows)
         if rows[0][1] == b"t":
             return True
         return self.claim_delivery(delivery.id, owner, now, lease) is not None
+
+    def _delivery_queued(self, rows: list[Row]) -> None:
+        self._trims.trimmed("deliveries", rows[0][0], self._delivery_log_size)
+        if rows[0][1] != b"t":
+            log.warning("a callback queued with its payment reused an id already in the outbox")
 
     def deliveries(self) -> list[StoredDelivery]:
         """Every kept delivery, oldest first."""
