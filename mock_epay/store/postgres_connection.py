@@ -22,7 +22,7 @@ import psycopg
 
 from mock_epay.settings import ConfigError
 from mock_epay.store.postgres_fast import FAST, Row
-from mock_epay.store.postgres_pipeline import PipelinedWrites
+from mock_epay.store.postgres_pipeline import PipelinedWrites, Statement
 
 
 def connect(url: str) -> psycopg.Connection[Any]:
@@ -73,13 +73,8 @@ class PostgresConnections:
         then runs it first (`_conn`). Only inside a transaction on the serving loop's thread, with
         the statement prepared; False (the caller runs it now) otherwise."""
         local = self._local
-        conn = getattr(local, "conn", None)
-        if not getattr(local, "depth", 0) or conn is None or conn.closed or not self._pipeline.can_send():
+        if not getattr(local, "depth", 0) or self._pipeline_ready(sql) is None:
             return False
-        if not FAST.is_prepared(conn.pgconn, sql):
-            if self._pipeline.holds(conn):
-                return False
-            FAST.prepare(conn.pgconn, sql)
         deferred = getattr(local, "deferred", None)
         if deferred is None:
             deferred = local.deferred = []
@@ -88,8 +83,7 @@ class PostgresConnections:
 
     def _run_deferred(self, conn: psycopg.Connection[Any]) -> None:
         deferred, self._local.deferred = self._local.deferred, []
-        for sql, params, done in deferred:
-            done(FAST.run(conn, sql, params))
+        _run_now(conn, deferred)
 
     def _thread_conn(self) -> psycopg.Connection[Any]:
         """This thread's connection, out of pipeline mode (the writes still in it read first)."""
@@ -107,14 +101,17 @@ class PostgresConnections:
         (store/postgres_pipeline.py): the serving loop's thread, no transaction open, the
         statement prepared on it (prepared here, once, unless the pipeline is busy); None when
         the write must be waited for in place."""
-        local = self._local
-        conn = getattr(local, "conn", None)
-        if conn is None or conn.closed or getattr(local, "depth", 0) or not self._pipeline.can_send():
+        return None if getattr(self._local, "depth", 0) else self._pipeline_ready(sql)
+
+    def _pipeline_ready(self, sql: str) -> psycopg.Connection[Any] | None:
+        """This thread's open connection, `sql` prepared on it, when the serving loop runs here."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or not self._pipeline.can_send():
             return None
         if not FAST.is_prepared(conn.pgconn, sql):
             if self._pipeline.holds(conn):
                 return None  # preparing needs the connection out of pipeline mode: wait in place
-            FAST.prepare(self._conn().pgconn, sql)
+            FAST.prepare(conn.pgconn, sql)
         return conn
 
     def _take_pending_begin(self) -> bool:
@@ -171,6 +168,11 @@ class PostgresConnections:
             return
         if begin:
             FAST.command(conn, b"BEGIN")
-        for sql, params, done in deferred:
-            done(FAST.run(conn, sql, params))
+        _run_now(conn, deferred)
         FAST.command(conn, b"COMMIT")
+
+
+def _run_now(conn: psycopg.Connection[Any], statements: list[Statement]) -> None:
+    """Run deferred writes in place, in order, each handed its rows."""
+    for sql, params, done in statements:
+        done(FAST.run(conn, sql, params))
