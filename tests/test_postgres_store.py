@@ -202,3 +202,34 @@ def test_the_compose_file_puts_two_replicas_on_one_postgresql_behind_a_proxy(tmp
         result = subprocess.run([hadolint, "--no-color", "--ignore", "DL3013", str(dockerfile)],
                                 capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_card_read_and_cached_by_one_process_is_seen_deactivated_once_another_deactivates_it(
+        pg_store_url: str) -> None:  # noqa: F811
+    """Saved cards are cached (a payment by card id reads its card), and a change anywhere clears
+    every process's cache: the changing transaction NOTIFYs at its commit."""
+    from mock_epay.core.clock import Clock
+    from mock_epay.core.fakedata import FakeData
+    from mock_epay.store.postgres import PostgresStore
+    from tests.test_store_contract import SEED_A, SHOP_A, SHOP_B
+
+    stores = [PostgresStore(pg_store_url, [SHOP_A, SHOP_B], Clock(), FakeData(n)) for n in (1, 2)]
+    try:
+        one, other = stores
+        assert other.card("a", SEED_A).active  # read, and now cached
+        assert other.card("a", SEED_A) is other.card("a", SEED_A)  # from the cache
+        one.deactivate_card("a", SEED_A)
+        for _ in range(50):  # the notification arrives after the commit, within moments
+            if not other.card("a", SEED_A).active:
+                break
+            time.sleep(0.01)
+        assert not other.card("a", SEED_A).active
+        one.reset("a")  # seeds the config card again, active
+        for _ in range(50):
+            if other.card("a", SEED_A).active:
+                break
+            time.sleep(0.01)
+        assert other.card("a", SEED_A).active
+    finally:
+        for store in stores:
+            store.close()

@@ -56,7 +56,7 @@ from mock_epay.store.postgres_journal import PostgresJournal
 from mock_epay.store.postgres_pipeline import PipelinedWrites
 from mock_epay.store.postgres_products import PostgresProducts
 from mock_epay.store.postgres_schema import dump, frozen_mapping, load, migrate
-from mock_epay.store.postgres_state import PostgresState
+from mock_epay.store.postgres_state import CARDS_CHANGED, PostgresState
 from mock_epay.store.postgres_tokens import PostgresTokens
 from mock_epay.store.postgres_trim import TrimWindows
 from mock_epay.store.short_cache import ShortCache
@@ -89,6 +89,7 @@ class PostgresBackend(PostgresConnections, PostgresTokens, PostgresJournal):
         self._connections: list[psycopg.Connection[Any]] = []
         self._connections_lock = threading.Lock()  # guards the list only, never state
         self._merchant_cache: ShortCache[Merchant] = ShortCache()
+        self._card_cache: ShortCache[SavedCard] = ShortCache()  # cleared on every card change anywhere
         self._pipeline = PipelinedWrites(self.on_notification)  # writes sent without waiting
         PostgresTokens.__init__(self)
         self._trims = TrimWindows()  # where each capped table's next trim starts
@@ -349,6 +350,7 @@ class PostgresBackend(PostgresConnections, PostgresTokens, PostgresJournal):
                 "ON CONFLICT (id) DO UPDATE SET account_id = EXCLUDED.account_id, "
                 "active = EXCLUDED.active, record = EXCLUDED.record",
                 (saved.id, saved.client_id, saved.account_id, saved.active, dump(saved)))
+            self._cards_changed(conn)
         return saved
 
     def _link_card(self, conn: psycopg.Connection[Any], saved: SavedCard, transaction_id: str) -> None:
@@ -360,9 +362,31 @@ class PostgresBackend(PostgresConnections, PostgresTokens, PostgresJournal):
         self._replace(conn, evolve(tx, card_id=saved.id), tx.version)
 
     def card(self, client_id: str, card_id: str) -> SavedCard | None:
+        """A saved card; read at most once per CACHE_SECONDS (a payment by card id reads it), and
+        again at once after any card change, here or in another process (`CARDS_CHANGED`)."""
+        self.poll_notifications()  # another process's card change, already on the socket, counts
+        key = f"{client_id} {card_id}"
+        cached = self._card_cache.get(key)
+        if cached is not None:
+            return cached
         rows = FAST.run(self._conn(), "SELECT record FROM cards WHERE id = $1 AND client_id = $2",
                         (card_id, client_id))
-        return load(SavedCard, text(rows[0][0])) if rows else None
+        saved = load(SavedCard, text(rows[0][0])) if rows else None
+        if saved is not None:
+            self._card_cache.put(key, saved)
+        return saved
+
+    def _cards_changed(self, conn: psycopg.Connection[Any]) -> None:
+        """Inside the transaction that changes cards: forget the cached ones here, and tell every
+        other process to (at its commit: `announce`)."""
+        self._card_cache.clear()
+        self.announce(conn, CARDS_CHANGED)
+
+    def announce(self, conn: psycopg.Connection[Any], payload: str) -> None:
+        """Tell the other processes on this database about a change, at commit (`PostgresState`)."""
+
+    def forget_cached_cards(self) -> None:
+        self._card_cache.clear()
 
     def card_id_taken(self, card_id: str) -> bool:
         return self._one("SELECT 1 FROM cards WHERE id = %s", (card_id,)) is not None
@@ -383,6 +407,7 @@ class PostgresBackend(PostgresConnections, PostgresTokens, PostgresJournal):
                 raise EpayError(400, GENERIC, f"card {saved.id} is already deactivated")
             saved = evolve(saved, active=False)
             conn.execute("UPDATE cards SET active = false, record = %s WHERE id = %s", (dump(saved), card_id))
+            self._cards_changed(conn)
         return saved
 
     # -- reset -------------------------------------------------------------------
@@ -390,6 +415,7 @@ class PostgresBackend(PostgresConnections, PostgresTokens, PostgresJournal):
     def reset(self, client_id: str | None = None) -> None:
         self._tokens.clear()
         with self._tx() as conn:
+            self._cards_changed(conn)
             if client_id is None:
                 self._journal_batch.clear()
                 conn.execute("TRUNCATE tokens, transactions, succeeded, reservations, holds, cards, journal")

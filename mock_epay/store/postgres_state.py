@@ -48,6 +48,7 @@ from mock_epay.store.shared_state import (
 )
 
 log = logging.getLogger("mock_epay.store")
+CARDS_CHANGED = "cards="  # the notification a change of saved cards sends (`announce`)
 
 if TYPE_CHECKING:
     import psycopg
@@ -123,7 +124,16 @@ class PostgresState(SharedValues):
                 conn.execute("SELECT pg_notify(%s, %s)", (self._channel, f"{key}={value or ''}"[:4000]))
 
     def on_notification(self, payload: str) -> None:
+        if payload == CARDS_CHANGED:
+            self.forget_cached_cards()  # type: ignore[attr-defined]  # PostgresBackend's
+            return
         self._changed_elsewhere(payload)
+
+    def announce(self, conn: psycopg.Connection[Any], payload: str) -> None:
+        """NOTIFY every process listening on this database and schema, at commit."""
+        channel = self.__dict__.get("_channel")  # None while the backend migrates, before _init_state
+        if channel is not None:
+            conn.execute("SELECT pg_notify(%s, %s)", (channel, payload))
 
     def shared_generation(self) -> int:
         """Take the notifications already on this connection's socket (one non-blocking read, no
