@@ -444,3 +444,14 @@ def test_a_url_refused_as_the_mocks_own_follows_addresses_learnt_later() -> None
     own.add("127.0.0.1", 18555)
     assert "own admin API" in (own.refusal(url) or "")
     assert own.refusal("http://127.0.0.1:18555/shop/hook") is None
+
+
+def test_a_callback_body_is_compact_utf8_json_and_what_msgspec_cannot_write_still_goes_out():
+    from mock_epay.callbacks.sending import encode_body
+
+    body = {"invoiceId": "000000001", "amount": 100.5, "name": "Қазақ", "ok": True, "none": None}
+    expected = '{"invoiceId":"000000001","amount":100.5,"name":"Қазақ","ok":true,"none":null}'
+    assert encode_body(body) == expected.encode()
+    assert encode_body({"text": "a\ud800b"}) == b'{"text":"a\\ud800b"}'  # a lone surrogate, escaped
+    assert encode_body({"big": 2**70}) == b'{"big":1180591620717411303424}'  # past 64 bits, exact
+    assert encode_body("raw text \ud800") == b"raw text \\ud800"  # a string goes verbatim

@@ -10,6 +10,7 @@ import random
 from typing import Any
 
 import aiohttp
+import msgspec
 
 from mock_epay.callbacks.delivery_log import RESPONSE_BODY_LIMIT
 from mock_epay.settings import Settings
@@ -39,12 +40,22 @@ async def read_head(response: aiohttp.ClientResponse) -> str:
 
 
 def encode_body(body: Any) -> bytes:
-    """The bytes to POST: a string verbatim, anything else as JSON, always UTF-8.
+    """The bytes to POST: a string verbatim, anything else as compact JSON, always UTF-8.
 
-    A lone surrogate (which UTF-8 cannot carry) is written as its JSON escape `\\udXXX`.
+    JSON is written by msgspec (C, about ten times the standard library's speed for a callback
+    body). What it cannot write goes through the standard library instead: a lone surrogate, which
+    UTF-8 cannot carry, becomes its JSON escape `\\udXXX`, and an integer past 64 bits stays exact.
     """
-    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
-    return text.encode("utf-8", "backslashreplace")
+    if isinstance(body, str):
+        return body.encode("utf-8", "backslashreplace")
+    try:
+        return _compact_json(body)
+    except (TypeError, ValueError, OverflowError, msgspec.EncodeError):  # UnicodeEncodeError is a ValueError
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        return text.encode("utf-8", "backslashreplace")
+
+
+_compact_json = msgspec.json.Encoder().encode
 
 
 def describe_error(exc: BaseException) -> str:
