@@ -188,7 +188,7 @@ class PostgresState(SharedValues):
             return self.claim_delivery(delivery.id, owner, now, lease) is not None
         params = (*delivery_row(delivery), self._delivery_log_size, self._trims.low("deliveries"), owner,
                   now + lease)
-        if self._defer_write(QUEUE_DELIVERY, params, self._delivery_queued):
+        if self._defer_write(QUEUE_DELIVERY, params, self._deferred_delivery_queued):
             # with its payment's COMMIT (store/postgres_connection.py); its id is new (this process's
             # own prefix, callbacks/delivery_log.py), so its insert is what claims it
             return True
@@ -200,6 +200,11 @@ class PostgresState(SharedValues):
 
     def _delivery_queued(self, rows: list[Row]) -> None:
         self._trims.trimmed("deliveries", rows[0][0], self._delivery_log_size)
+
+    def _deferred_delivery_queued(self, rows: list[Row]) -> None:
+        """A deferred queueing was taken for its claim before its rows came back (above): say so if
+        the row was there already, so the insert did not claim it."""
+        self._delivery_queued(rows)
         if rows[0][1] != b"t":
             log.warning("a callback queued with its payment reused an id already in the outbox")
 
