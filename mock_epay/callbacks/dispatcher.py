@@ -375,9 +375,9 @@ class CallbackDispatcher:
                 return False
             if self.outbox is not None:
                 await self.outbox.settled(delivery)
-            if self.outbox is not None and not self.outbox.claim(delivery):
-                self._pending.pop(delivery.id, None)  # another process sends it (or did already)
-                return False
+                if not self.outbox.claim(delivery):
+                    self._pending.pop(delivery.id, None)  # another process sends it (or did already)
+                    return False
             number = len(delivery.attempts) + 1
             attempt, refused = await self._attempt(delivery, wire_url, number)
             status = attempt.response_status
