@@ -6,8 +6,9 @@ in a server, so one per process), each contract call one transaction, and `atomi
 transaction for several calls (a payment's reservation, record and callback). The hot statements
 go straight through libpq (`mock_epay.store.postgres_fast`: prepared once, a reservation's two
 statements and its transaction's BEGIN in one round trip); while the mock's runner serves, a token's
-write is sent without waiting and its answer waits for it instead (`postgres_pipeline`); commits do
-not wait for the server's WAL flush (see `postgres_connection.connect`).
+write, and a payment's row and callback row with its COMMIT, are sent without waiting and the
+answer waits for them instead (`postgres_pipeline`); commits do not wait for the server's WAL flush
+(see `postgres_connection.connect`). Saved cards are cached, every change announced at commit.
 
 Every invariant holds in the database itself, never by an in-process lock, so it holds
 across processes and replicas: an invoice is reserved by inserting its two keys (the invoice
