@@ -66,6 +66,7 @@ class MemoryBackend(MemoryProducts, _Contract):
         self._max_tokens = max_tokens
         self._merchants: dict[str, Merchant] = {}
         self._tokens: OrderedDict[str, Token] = OrderedDict()
+        self._sweep_due = 0.0  # on the clock's monotonic scale: when the oldest token kept expires
         self._transactions: OrderedDict[str, Transaction] = OrderedDict()
         self._latest_by_invoice: dict[tuple[str, str], str] = {}
         self._succeeded_suffixes: dict[tuple[str, str], str] = {}
@@ -124,7 +125,8 @@ class MemoryBackend(MemoryProducts, _Contract):
 
     def add_token(self, token: Token) -> None:
         with self._lock:
-            self._sweep_tokens(self.clock.now())
+            if self.clock.monotonic() >= self._sweep_due:
+                self._sweep_tokens()
             self._tokens[token.access_token] = token
             while len(self._tokens) > self._max_tokens:
                 self._tokens.popitem(last=False)
@@ -140,13 +142,21 @@ class MemoryBackend(MemoryProducts, _Contract):
     def token(self, access_token: str) -> Token | None:
         return self._tokens.get(access_token)
 
-    def _sweep_tokens(self, now: datetime) -> None:
-        """Drop expired tokens from the oldest end (tokens are kept in issue order)."""
+    def _sweep_tokens(self) -> None:
+        """Drop expired tokens from the oldest end (tokens are kept in issue order), `SWEEP_BATCH` at
+        most, and note when the oldest one left expires: `add_token` sweeps again only then."""
         tokens = self._tokens
+        now = self.clock.now()
         for _ in range(SWEEP_BATCH):
-            if not tokens or next(iter(tokens.values())).expires_at > now:
+            if not tokens:
+                self._sweep_due = 0.0
+                return
+            oldest = next(iter(tokens.values()))
+            if oldest.expires_at > now:
+                self._sweep_due = self.clock.monotonic() + (oldest.expires_at - now).total_seconds()
                 return
             tokens.popitem(last=False)
+        self._sweep_due = 0.0  # more may have expired: the next token sweeps on
 
     # -- invoices ----------------------------------------------------------------
 

@@ -14,6 +14,11 @@ nothing about it needs aiohttp's machinery:
 - a `Content-Length` body of at most `MAX_BODY_BYTES` (and the app's limit), already received in full;
 - a `Content-Type` the route reads, without parameters.
 
+On an idle keep-alive connection the connection handler offers the request to `answer` as soon as
+its bytes arrive, before aiohttp's connection task wakes (`GuardedRequestHandler._answer_now` in
+web/server.py): an answer with no wait is then written from `data_received`, counted in
+`answered_on_arrival`.
+
 It skips route resolution, the middleware frame, `request.read()`'s loop and `StreamResponse.prepare`
 / `write_eof` (the answer's head is written here in one pass), and keeps the request log and the
 journal (`journal.record_answer`) and errors in the bank's format (`errors.error_answer`).
@@ -100,6 +105,7 @@ class FastLane:
         self._durable: Callable[[], Awaitable[None] | None] = getattr(app[STORE], "durable", _committed)
         self._in_flight = app[IN_FLIGHT]  # requests answered across loop turns (web/middleware.py)
         self.answered = 0  # requests answered on the lane (tests check the lane was taken)
+        self.answered_on_arrival = 0  # of those, answered as they arrived, without a task (web/server.py)
         self.routed = 0  # requests whose route was known, so aiohttp's router did not resolve it
         self.written_ahead = 0  # answers written by `written` for requests read ahead
 
@@ -107,6 +113,10 @@ class FastLane:
         """Put POST `paths` on the lane, answered by `answer` for bodies of `content_types`."""
         for path in paths:
             self._routes[path] = (answer, frozenset(content_types))
+
+    def on_lane(self, method: str, path: str) -> bool:
+        """Whether a request's method and path (as sent) are on the lane: worth a look by `answer`."""
+        return method == "POST" and path in self._routes
 
     def answer(self, request: web.BaseRequest) -> bytes | Awaitable[bytes] | None:
         """The whole HTTP answer to `request` (the body read and consumed), or None to go the usual way;

@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 
 import msgspec
 from aiohttp import web
-from yarl import query_to_pairs
 
 from mock_epay.gateway.codes import GENERIC
 from mock_epay.gateway.errors import EpayError, bad_request
+from mock_epay.web.form_body import form_fields, max_form_fields
 
 INVOICE_ID_RE = re.compile(r"^[0-9]{6,15}$")
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
@@ -207,32 +207,6 @@ async def _read_urlencoded(request: web.Request) -> dict[str, Any]:
     if request.method not in request.POST_METHODS:
         return await _read_posted_form(request)
     return form_fields(await request.read(), request.charset or "utf-8", max_form_fields(request))
-
-
-def max_form_fields(request: web.BaseRequest) -> int:
-    """aiohttp's cap on a form's fields (`client_max_fields`; 1000, its default, where it has none)."""
-    return int(getattr(request, "client_max_fields", 1000))
-
-
-def form_fields(raw: bytes, charset: str = "utf-8", max_fields: int = 1000) -> dict[str, Any]:
-    """A urlencoded body's fields, the first of repeated keys winning.
-
-    The same decoding as aiohttp's `request.post()` (body right-stripped, decoded with the
-    request's charset, `yarl.query_to_pairs`) without its MultiDict. More than `max_fields`
-    fields (aiohttp's `client_max_fields`) answer 413. Synchronous, so the fast lane
-    (web/fast_lane.py) reads a body already received the same way.
-    """
-    try:
-        pairs = query_to_pairs(raw.rstrip().decode(charset), encoding=charset) if raw else []
-    except (ValueError, LookupError) as exc:  # LookupError: a charset Python does not know
-        raise bad_request(f"malformed form body: {exc}") from exc
-    if len(pairs) > max_fields:
-        raise EpayError(413, GENERIC, f"the form has {len(pairs)} fields; at most {max_fields} are accepted")
-    values: dict[str, Any] = {}
-    for key, value in pairs:
-        if key not in values:
-            values[key] = value
-    return values
 
 
 async def _read_posted_form(request: web.Request) -> dict[str, Any]:

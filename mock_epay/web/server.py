@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_writer import StreamWriter
 from aiohttp.web_protocol import RequestHandler
 
 from mock_epay.gateway.codes import GENERIC
@@ -62,14 +63,27 @@ class GuardedRequestHandler(RequestHandler):
     answers, through the internal `_handle_request` and `finish_response` and the request's
     `_read_bytes` and `_match_info` (tests/test_fast_lane.py counts the lane's answers and the
     remembered routes taken, so it fails if they change).
+
+    **Answered on arrival.** When the connection is idle (its task waits for the next request, none
+    is queued) and the bytes that arrive hold exactly one request for the lane, the request is parsed
+    and answered in `data_received` itself: no waiter, no wake-up of the connection's task and no task
+    per request, which aiohttp's `start()` loop costs each request. This reads more internals
+    (`_waiter`, `_messages`, `_parser` and its `message_consumed`, `_payload_parser`, `_upgraded`,
+    `_request_factory`, the keep-alive timer's `_next_keepalive_close_time` / `_keepalive_handle`);
+    tests/test_answer_on_arrival.py counts these answers and checks order, keep-alive and commits.
+    Anything else (two requests in one read, a body still arriving, a request off the lane) is queued
+    for the task exactly as aiohttp queues it; an answer that must wait (a delay, a hang, a SQLite
+    commit) is queued with the lane's answer already made (`_ahead`), so the task writes it in order.
     """
 
-    __slots__ = ("_header_timer", "_fast_lane")
+    __slots__ = ("_header_timer", "_fast_lane", "_ahead")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._header_timer: asyncio.TimerHandle | None = None
         self._fast_lane: FastLane | None = getattr(self._manager, "fast_lane", None)
+        # (message, the lane's answer to it, the commit it waits for) for the connection's task
+        self._ahead: tuple[Any, Any, Any] | None = None
 
     async def _handle_request(self, request: web.BaseRequest, start_time: float | None,
                               request_handler: Any) -> tuple[web.StreamResponse, bool]:
@@ -77,11 +91,17 @@ class GuardedRequestHandler(RequestHandler):
         to aiohttp's handler."""
         lane = self._fast_lane
         if lane is not None:
-            answer = lane.answer(request)
+            ahead = self._ahead
+            if ahead is not None and ahead[0] is request._message:  # answered on arrival, written here
+                self._ahead = None
+                answer, pending = ahead[1], ahead[2]
+            else:
+                answer, pending = lane.answer(request), None
             if answer is not None:
                 if not isinstance(answer, bytes):  # the route's answer waits (a delay, a hang)
                     answer = await answer
-                pending = lane.durable()
+                if pending is None:
+                    pending = lane.durable()
                 if pending is not None and not await _committed(pending):
                     answer = lane.internal_error_answer()
                 if self.transport is None or self.transport.is_closing():
@@ -122,7 +142,10 @@ class GuardedRequestHandler(RequestHandler):
 
     def data_received(self, data: bytes) -> None:
         requests_before = self._request_count
-        super().data_received(data)
+        if self._fast_lane is not None and self._idle():
+            self._arrived(data)
+        else:
+            super().data_received(data)
         if self._request_count != requests_before:  # a request's headers are complete
             if self._header_timer is not None:
                 self._cancel_header_timer()
@@ -131,8 +154,74 @@ class GuardedRequestHandler(RequestHandler):
             if timeout > 0:
                 self._header_timer = self._loop.call_later(timeout, self._headers_too_slow, timeout)
 
+    def _idle(self) -> bool:
+        """The connection's task waits for a request, none is queued, and the next bytes are a
+        request's head (not a body, not an upgraded stream)."""
+        waiter = self._waiter
+        return (waiter is not None and not waiter.done() and not self._messages and self._parser is not None
+                and self._payload_parser is None and not self._upgraded and not self._force_close
+                and not self._close)
+
+    def _arrived(self, data: bytes) -> None:
+        """Parse `data` and answer a lane request in it at once, when it is the only one and the
+        lane's answer needs no wait; anything else is queued for the connection's task as aiohttp
+        queues it."""
+        parser: Any = self._parser
+        try:
+            parsed: Any = parser.feed_data(data)
+        except Exception as exc:  # aiohttp's own handling of the error: replayed below
+            parsed = exc
+        if (type(parsed) is tuple and len(parsed[0]) == 1 and not parsed[1]
+                and self._answer_now(parser, *parsed[0][0])):
+            return
+        self._parser = _Parsed(parsed)  # type: ignore[assignment]  # aiohttp queues what was parsed
+        try:
+            super().data_received(data)
+        finally:
+            self._parser = parser
+
+    def _answer_now(self, parser: Any, message: Any, payload: Any) -> bool:
+        """Answer a lane request here, without a task: True when written; False to queue it (with the
+        lane's answer kept in `_ahead` when it must wait for a delay, a hang or a commit)."""
+        lane, task, transport = self._fast_lane, self._task_handler, self.transport
+        if (lane is None or task is None or transport is None or self._request_factory is None
+                or not lane.on_lane(message.method, message.path)):
+            return False
+        request = self._request_factory(message, payload, self, StreamWriter(self, self._loop), task)
+        try:
+            answer = lane.answer(request)
+            pending = lane.durable() if isinstance(answer, bytes) else None
+        except Exception as exc:  # as aiohttp's connection task: logged, the connection closed
+            self.log_exception("Unhandled exception", exc_info=exc)
+            self.force_close()
+            return True
+        if answer is None:
+            return False
+        if not isinstance(answer, bytes) or pending is not None:
+            self._ahead = (message, answer, pending)
+            return False
+        self._request_count += 1
+        if self._manager is not None:
+            self._manager.requests_count += 1
+        parser.message_consumed()
+        transport.write(answer)
+        lane.answered_on_arrival += 1
+        self._keep_alive_after_answer()
+        return True
+
+    def _keep_alive_after_answer(self) -> None:
+        """What aiohttp's connection task does after a keep-alive answer: the idle timer restarts."""
+        self._keepalive = True
+        self._next_keepalive_close_time = self._loop.time() + self._keepalive_timeout
+        if self._keepalive_handle is None and self._keepalive_timeout > 0:
+            self._keepalive_handle = self._loop.call_at(self._next_keepalive_close_time,
+                                                        self._process_keepalive)
+
     def connection_lost(self, exc: BaseException | None) -> None:
         self._cancel_header_timer()
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and asyncio.iscoroutine(ahead[1]):  # its task will not start: never awaited
+            ahead[1].close()
         super().connection_lost(exc)
 
     def _cancel_header_timer(self) -> None:
@@ -151,6 +240,20 @@ class GuardedRequestHandler(RequestHandler):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(_raw_error(status, reason, message))
         self.force_close()
+
+
+class _Parsed:
+    """A parser stand-in that gives back what the real parser already made of the bytes."""
+
+    __slots__ = ("_parsed",)
+
+    def __init__(self, parsed: Any) -> None:
+        self._parsed = parsed
+
+    def feed_data(self, data: bytes) -> Any:
+        if isinstance(self._parsed, Exception):
+            raise self._parsed
+        return self._parsed
 
 
 async def _committed(pending: Any) -> bool:
