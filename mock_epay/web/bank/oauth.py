@@ -22,6 +22,7 @@ from mock_epay.web.readers import (
     FORM_TYPE,
     INVOICE_ID_RE,
     is_plain_amount,
+    is_plain_text,
     json_body,
     parse_amount,
     parse_currency,
@@ -101,8 +102,8 @@ def parse_folded_token_request(raw: dict[str, Any], strict_invoice_id: bool,
 
 
 def _plain(value: Any, max_length: int = 1024) -> bool:
-    """A value every check of `parse_str` passes unchanged (`is_plain_text`), and not blank."""
-    return type(value) is str and 0 < len(value) <= max_length and value.isascii() and value == value.strip()
+    """A value every check of `parse_str` passes unchanged: ASCII text, trimmed, not blank, short."""
+    return is_plain_text(value, max_length) and value != ""
 
 
 def _plain_token_request(fields: dict[str, Any], strict_invoice_id: bool) -> TokenRequest | None:
@@ -113,20 +114,19 @@ def _plain_token_request(fields: dict[str, Any], strict_invoice_id: bool) -> Tok
     `grant_type=client_credentials`, every present field plain ASCII text needing no trimming, no links
     and no secret_hash, the invoiceID (if any) of digits, a plain amount and a 3-letter upper-case currency.
     """
-    get = fields.get
-    scope: Any = get("scope")  # str once `_plain` passes
-    client_id: Any = get("client_id")
-    client_secret: Any = get("client_secret")
+    scope: Any = fields.get("scope")  # str once `_plain` passes
+    client_id: Any = fields.get("client_id")
+    client_secret: Any = fields.get("client_secret")
     terminal = _given(fields, "terminal")
-    if not (get("grant_type") == "client_credentials" and _plain(scope, 512) and _plain(client_id)
+    if not (fields.get("grant_type") == "client_credentials" and _plain(scope, 512) and _plain(client_id)
             and _plain(client_secret) and (terminal is None or terminal == "" or _plain(terminal))):
         return None
-    for name in _NOT_ON_THE_PLAIN_PATH:
-        if _given(fields, name) is not None:
-            return None
+    if not (_given(fields, "postLink") is None and _given(fields, "failurePostLink") is None
+            and _given(fields, "secret_hash") is None):
+        return None
     invoice_value = _given(fields, "invoiceID")
     currency, amount = _given(fields, "currency"), _given(fields, "amount")
-    if invoice_value is None or invoice_value == "":
+    if invoice_value in (None, ""):
         if currency is not None or amount is not None:  # checked field by field even without an invoice
             return None
         return TokenRequest(client_id, client_secret, " ".join(scope.split()), terminal or None)
@@ -135,9 +135,6 @@ def _plain_token_request(fields: dict[str, Any], strict_invoice_id: bool) -> Tok
         return None
     return TokenRequest(client_id, client_secret, " ".join(scope.split()), terminal, invoice_value,
                         parse_amount(amount, "amount", allow_zero=True), currency)
-
-
-_NOT_ON_THE_PLAIN_PATH = ("postLink", "failurePostLink", "secret_hash")  # checked field by field
 
 
 def _given(fields: dict[str, Any], name: str) -> Any:
