@@ -14,9 +14,10 @@ from mock_epay.core.clock import Clock
 from mock_epay.core.fakedata import FakeData
 from mock_epay.gateway.models import APPROVED
 from mock_epay.settings import ConfigError
+from mock_epay.store import sqlite_schema
 from mock_epay.store.base import StoredDelivery
 from mock_epay.store.sqlite import SqliteStore
-from mock_epay.store.sqlite_schema import SCHEMA_VERSION, open_database, schema_version
+from mock_epay.store.sqlite_schema import PLAIN_ROWID_TABLES, SCHEMA_VERSION, open_database, schema_version
 from mock_epay.store.sqlite_state import trim_step
 from tests.test_store_contract import SEED_A, SHOP_A, SHOP_B, attempt, token
 
@@ -311,3 +312,60 @@ def test_the_wal_file_is_cut_back_after_a_burst(tmp_path):
     db.execute("INSERT INTO kv (key, value) VALUES ('after', '')")  # the next commit starts the WAL over
     assert wal.stat().st_size <= WAL_SIZE_LIMIT_BYTES
     db.close()
+
+
+def test_tokens_are_capped_in_steps_never_past_a_sixteenth_of_the_cap(tmp_path):
+    """Cap 320: the oldest tokens go once every 20 issued, so the file holds at most 320 + 19 and
+    exactly the newest 320 after each trim; a token dropped by the cap is not found."""
+    store = SqliteStore([SHOP_A, SHOP_B], Clock(), FakeData(), max_tokens=320, path=str(tmp_path / "s.db"))
+    most = 0
+    for n in range(1000):
+        statements = traced(store, lambda n=n: store.add_token(token(store, f"T{n}", ttl=3600)))
+        count = store._one("SELECT COUNT(*) FROM tokens")[0]
+        most = max(most, count)
+        if any(sql.startswith("DELETE FROM tokens WHERE seq") for sql in statements):
+            assert count == 320
+    assert 320 < most <= 320 + 19
+    store._tokens.clear()  # the process's cache: read the file
+    assert store.token("T999") is not None and store.token("T0") is None
+
+
+def test_tokens_are_capped_again_after_a_reset_numbers_them_from_one(tmp_path):
+    store = SqliteStore([SHOP_A, SHOP_B], Clock(), FakeData(), max_tokens=20, path=str(tmp_path / "s.db"))
+    for n in range(100):
+        store.add_token(token(store, f"T{n}", ttl=3600))
+    store.reset()
+    for n in range(100):
+        store.add_token(token(store, f"U{n}", ttl=3600))
+    assert store._one("SELECT COUNT(*) FROM tokens")[0] <= 20 + trim_step(20) - 1
+
+
+def test_version_7_rebuilds_the_busy_tables_without_autoincrement_and_keeps_their_rows(tmp_path, monkeypatch):
+    """A version 6 file: tokens, transactions, deliveries and the journal numbered by AUTOINCREMENT.
+    After the upgrade their rows, generated columns and indexes are all there, and new rows are
+    numbered after the kept ones."""
+    path = tmp_path / "s.db"
+    monkeypatch.setattr(sqlite_schema, "SCHEMA_VERSION", 6)
+    first = open_file(path)
+    first.add_token(token(first, "OLD", ttl=3600))
+    paid = pay(first, "000000700")
+    first.journal_request((1, "GET", "/old", 200, 0.1, b"", b"", "a"))
+    first.flush_journal()
+    for table in PLAIN_ROWID_TABLES:
+        assert "AUTOINCREMENT" in first._one("SELECT sql FROM sqlite_master WHERE name = ?", (table,))[0]
+    first.close()
+    monkeypatch.undo()
+    store = open_file(path)
+    assert schema_version(store._db) == SCHEMA_VERSION
+    for table in PLAIN_ROWID_TABLES:
+        assert "AUTOINCREMENT" not in store._one("SELECT sql FROM sqlite_master WHERE name = ?", (table,))[0]
+    names = {row[0] for row in store._all("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"tokens_expiry", "transactions_invoice", "transactions_statement", "deliveries_final"} <= names
+    assert store.token("OLD") is not None and store.find_transaction(paid.id) == paid
+    assert store._one("SELECT stmt_status FROM transactions WHERE id = ?", (paid.id,))[0] == paid.status.value
+    assert [e[2] for e in store.journal()] == ["/old"]
+    with pytest.raises(Exception, match="dublicate"):
+        store.reserve_invoice("a", "000000700")
+    kept = store._one("SELECT MAX(seq) FROM transactions")[0]
+    again = pay(store, "000000701")
+    assert store._one("SELECT seq FROM transactions WHERE id = ?", (again.id,))[0] == kept + 1

@@ -105,9 +105,10 @@ class SqliteState(SharedValues):
     def _trim_deliveries(self, db: sqlite3.Connection, seq: int | None) -> None:
         """Final deliveries past the delivery log's cap go (through the index of final rows), once the
         newest `seq` moved `trim_step(cap)` rows past the last trim: a DELETE per outbox write was
-        about 8% of the SQLite store's time on the token+cards/auth load."""
+        about 8% of the SQLite store's time on the token+cards/auth load. A `seq` below the last trim's
+        (the table was emptied and SQLite numbers from 1 again) trims at once."""
         cap = self._delivery_log_size
-        if seq and seq > cap and seq - self._deliveries_trimmed_at >= trim_step(cap):
+        if seq and seq > cap and not 0 <= seq - self._deliveries_trimmed_at < trim_step(cap):
             self._deliveries_trimmed_at = seq
             db.execute("DELETE FROM deliveries WHERE seq <= ? AND status != 'pending'", (seq - cap,))
 
