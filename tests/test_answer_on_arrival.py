@@ -6,6 +6,7 @@ store's commit must hold as on the task path."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any
 from urllib.parse import urlencode
@@ -150,8 +151,8 @@ async def test_a_connection_kept_busy_by_answers_on_arrival_is_not_closed_as_idl
 
 
 async def test_a_sqlite_commit_that_fails_on_arrival_answers_500(tmp_path: Any) -> None:
-    """With a SQLite store the answer waits for the loop turn's commit, so it is queued with the
-    commit it waits for; a failed commit is the bank's 500, as on the task path."""
+    """With a SQLite store the answer waits for the loop turn's commit: it is made on arrival and
+    written by the commit's callback; a failed commit is the bank's 500, as on the task path."""
     from mock_epay.web.app_keys import STORE
     from tests.test_sqlite_group_commit import RefusingCommit
 
@@ -173,4 +174,28 @@ async def test_a_sqlite_commit_that_fails_on_arrival_answers_500(tmp_path: Any) 
         assert status == 500
         assert set(json.loads(body)) == {"code", "message"}
         assert after[0] == 200
-        assert served.on_arrival == 0  # every answer waited for its commit: none written on arrival
+        assert served.on_arrival == 3  # each made on arrival, written once its commit was done
+
+
+async def test_an_answer_held_for_its_commit_goes_out_before_the_request_behind_it() -> None:
+    """While an answer made on arrival waits for its commit, the connection is not idle: the next
+    request is queued for the connection's task, which writes its answer only after the held one."""
+    async with _Served(Settings(seed=3)) as served:
+        lane = served.app[FAST_LANE]
+        gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        durable, lane._durable = lane._durable, lambda: gate
+        reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+        writer.write(_token_request("000111911"))
+        await asyncio.sleep(0.05)
+        lane._durable = durable
+        writer.write(b"GET /_mock/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        await asyncio.sleep(0.05)
+        with contextlib.suppress(asyncio.TimeoutError):
+            early = await asyncio.wait_for(reader.read(1), 0.1)
+            raise AssertionError(f"an answer left before its commit: {early!r}")
+        gate.set_result(None)
+        first, second = await _answer(reader), await _answer(reader)
+        writer.close()
+        assert first[0] == 200 and "access_token" in json.loads(first[1])
+        assert second[0] == 200 and "access_token" not in json.loads(second[1])
+        assert served.on_arrival == 1

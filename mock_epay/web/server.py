@@ -76,7 +76,7 @@ class GuardedRequestHandler(RequestHandler):
     commit) is queued with the lane's answer already made (`_ahead`), so the task writes it in order.
     """
 
-    __slots__ = ("_header_timer", "_fast_lane", "_ahead")
+    __slots__ = ("_header_timer", "_fast_lane", "_ahead", "_held")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -84,11 +84,15 @@ class GuardedRequestHandler(RequestHandler):
         self._fast_lane: FastLane | None = getattr(self._manager, "fast_lane", None)
         # (message, the lane's answer to it, the commit it waits for) for the connection's task
         self._ahead: tuple[Any, Any, Any] | None = None
+        self._held: asyncio.Future[None] | None = None  # an answer on arrival waiting for its commit
 
     async def _handle_request(self, request: web.BaseRequest, start_time: float | None,
                               request_handler: Any) -> tuple[web.StreamResponse, bool]:
         """A request the fast lane (web/fast_lane.py) answers is written here; any other goes on
         to aiohttp's handler."""
+        held = self._held
+        if held is not None:  # the answer to the request before this one waits for its commit
+            await held
         lane = self._fast_lane
         if lane is not None:
             ahead = self._ahead
@@ -160,7 +164,7 @@ class GuardedRequestHandler(RequestHandler):
         waiter = self._waiter
         return (waiter is not None and not waiter.done() and not self._messages and self._parser is not None
                 and self._payload_parser is None and not self._upgraded and not self._force_close
-                and not self._close)
+                and not self._close and self._held is None)
 
     def _arrived(self, data: bytes) -> None:
         """Parse `data` and answer a lane request in it at once, when it is the only one and the
@@ -197,17 +201,41 @@ class GuardedRequestHandler(RequestHandler):
             return True
         if answer is None:
             return False
-        if not isinstance(answer, bytes) or pending is not None:
+        if not isinstance(answer, bytes) or (pending is not None and not isinstance(pending, asyncio.Future)):
             self._ahead = (message, answer, pending)
             return False
         self._request_count += 1
         if self._manager is not None:
             self._manager.requests_count += 1
         parser.message_consumed()
-        transport.write(answer)
+        if pending is None:
+            transport.write(answer)
+        else:
+            self._hold_until_committed(lane, pending, answer)
         lane.answered_on_arrival += 1
         self._keep_alive_after_answer()
         return True
+
+    def _hold_until_committed(self, lane: FastLane, pending: asyncio.Future[None], answer: bytes) -> None:
+        """Write `answer` from the commit's own done-callback (the bank's 500 if the commit failed),
+        without waking the connection's task; until then the connection is not idle, and a request
+        queued behind it waits for the write (`_handle_request`)."""
+        written: asyncio.Future[None] = self._loop.create_future()
+        self._held = written
+
+        def write(commit: asyncio.Future[None]) -> None:
+            if self._held is written:
+                self._held = None
+            data = answer
+            if commit.cancelled() or commit.exception() is not None:  # the store logged why
+                log.warning("answering 500: the store could not commit what the answer reports")
+                data = lane.internal_error_answer()
+            transport = self.transport
+            if transport is not None and not transport.is_closing():
+                transport.write(data)
+            written.set_result(None)
+
+        pending.add_done_callback(write)
 
     def _keep_alive_after_answer(self) -> None:
         """What aiohttp's connection task does after a keep-alive answer: the idle timer restarts."""
