@@ -72,8 +72,11 @@ class GuardedRequestHandler(RequestHandler):
     `_request_factory`, the keep-alive timer's `_next_keepalive_close_time` / `_keepalive_handle`);
     tests/test_answer_on_arrival.py counts these answers and checks order, keep-alive and commits.
     Anything else (two requests in one read, a body still arriving, a request off the lane) is queued
-    for the task exactly as aiohttp queues it; an answer that must wait (a delay, a hang, a SQLite
-    commit) is queued with the lane's answer already made (`_ahead`), so the task writes it in order.
+    for the task exactly as aiohttp queues it. An answer that waits for the store's commit (SQLite's
+    loop turn, PostgreSQL's pipeline) is written by the commit's done-callback (`_held` until then:
+    the connection is not idle, and a request behind it waits for that write); one that waits for a
+    delay or a hang is queued with the lane's answer already made (`_ahead`), so the task writes it
+    in order.
     """
 
     __slots__ = ("_header_timer", "_fast_lane", "_ahead", "_held")
