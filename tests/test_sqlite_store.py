@@ -289,29 +289,61 @@ def test_checkpoint_restarts_a_long_wal(tmp_path, monkeypatch):
         writer.execute("INSERT INTO t VALUES (?)", (b"x" * 3000,))
     other = sqlite3.connect(path, isolation_level=None)
     try:
-        assert sqlite_checkpoint.checkpoint(other) is True
+        frames, copied = sqlite_checkpoint.checkpoint(other) or (0, -1)
+        assert frames == copied >= 30  # copied, then restarted
         writer.execute("INSERT INTO t VALUES (?)", (b"y",))  # starts the WAL from its beginning
         _busy, pages, _copied = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         assert pages < 10
-        assert sqlite_checkpoint.checkpoint(other) is False  # a short WAL: PASSIVE only
+        assert sqlite_checkpoint.checkpoint(other) == (pages, pages)  # a short WAL: PASSIVE only
     finally:
         other.close()
         writer.close()
 
 
-def test_the_wal_file_is_cut_back_after_a_burst(tmp_path):
-    from mock_epay.store.sqlite_schema import WAL_SIZE_LIMIT_BYTES
+def test_the_wal_file_is_cut_back_after_a_burst(tmp_path, monkeypatch):
+    from mock_epay.store import sqlite_schema
 
+    monkeypatch.setattr(sqlite_schema, "WAL_SIZE_LIMIT_BYTES", 16 * 1024 * 1024)  # 64 MB: a slow burst
+    limit = sqlite_schema.WAL_SIZE_LIMIT_BYTES
     db = open_database(str(tmp_path / "s.db"))
     wal = tmp_path / "s.db-wal"
     db.execute("PRAGMA wal_autocheckpoint=0")  # the server checkpoints from its own thread
     for number in range(24):  # a burst: 24 MB of WAL before any checkpoint
         db.execute("INSERT INTO kv (key, value) VALUES (?, ?)", (f"k{number}", "x" * 1024 * 1024))
-    assert wal.stat().st_size > WAL_SIZE_LIMIT_BYTES
+    assert wal.stat().st_size > limit
     db.execute("PRAGMA wal_checkpoint(RESTART)")  # what the checkpoint thread runs on a long WAL
     db.execute("INSERT INTO kv (key, value) VALUES ('after', '')")  # the next commit starts the WAL over
-    assert wal.stat().st_size <= WAL_SIZE_LIMIT_BYTES
+    assert wal.stat().st_size <= limit
     db.close()
+
+
+def test_an_idle_wal_is_emptied_by_the_checkpoint_thread_not_cut_under_load(tmp_path):
+    """A round that finds the WAL changed since the last one leaves the file as it is; one that
+    finds it fully copied and unchanged since the last round empties it."""
+    from mock_epay.store import sqlite_checkpoint
+
+    path = str(tmp_path / "s.db")
+    wal = tmp_path / "s.db-wal"
+    writer = open_database(path)
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    for number in range(3):  # 3 MB of WAL: over IDLE_TRUNCATE_BYTES, under RESTART_PAGES
+        writer.execute("INSERT INTO kv (key, value) VALUES (?, ?)", (f"k{number}", "x" * 1024 * 1024))
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        seen = sqlite_checkpoint.checkpoint_round(other, str(wal), None)
+        assert seen is not None and seen[0] == seen[1] > 0  # copied, but not known to stand still yet
+        size = wal.stat().st_size
+        writer.execute("INSERT INTO kv (key, value) VALUES ('busy', '')")  # written since that round
+        seen = sqlite_checkpoint.checkpoint_round(other, str(wal), seen)
+        assert seen is not None and wal.stat().st_size >= size  # still written to: left alone
+        assert sqlite_checkpoint.checkpoint_round(other, str(wal), seen) is None  # stood still: emptied
+        assert wal.stat().st_size == 0
+        writer.execute("INSERT INTO kv (key, value) VALUES ('after', 'x')")  # the WAL starts again
+        assert writer.execute("SELECT count(*) FROM kv").fetchone()[0] == 5
+        assert wal.stat().st_size > 0
+    finally:
+        other.close()
+        writer.close()
 
 
 def test_tokens_are_capped_in_steps_never_past_a_sixteenth_of_the_cap(tmp_path):
