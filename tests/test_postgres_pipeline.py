@@ -218,3 +218,41 @@ async def test_a_payment_whose_commit_fails_answers_500_records_nothing_and_send
             break
         await asyncio.sleep(0.05)
     assert seen == [("000000940", True)]
+
+
+async def test_the_journal_batch_goes_into_the_pipeline_in_order_and_is_read_back_whole(
+        aiohttp_client: Any, pg_store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """A due journal batch is sent without waiting (run in place at most once, the first time,
+    which prepares its statement while no write is in flight), its entries keep their order and
+    merchant, and reading the journal writes what still waits first."""
+    from mock_epay.store import postgres_journal
+    from mock_epay.store.postgres_fast import FAST
+    from mock_epay.store.postgres_schema import load_entry
+
+    client = await _client(aiohttp_client, pg_store_url)
+    in_place: list[str] = []
+    run = FAST.run
+
+    def spying_run(conn: Any, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        if sql == postgres_journal.JOURNAL_INSERT:
+            in_place.append(sql)
+        return run(conn, sql, params)
+
+    monkeypatch.setattr(FAST, "run", spying_run)
+    for number in range(200):  # three batches of 64 and 8 waiting
+        answer = await client.post(TOKEN_PATH, data=token_form(invoiceID=f"00093{number:04d}"))
+        assert answer.status == 200
+    assert len(in_place) <= 1  # the later batches went out in the pipeline
+    in_place.clear()
+    with _schema_conn(pg_store_url) as other:
+        rows = other.execute("SELECT entry, client_id FROM journal ORDER BY seq").fetchall()
+    written = [load_entry(bytes(entry)) for entry, _client_id in rows]
+    assert len(written) == 192
+    assert all(entry[2] == TOKEN_PATH for entry in written)
+    assert {client_id for _entry, client_id in rows} == {"test"}
+    assert [entry[0] for entry in written] == sorted(entry[0] for entry in written)  # in arrival order
+    store = client.server.app[STORE]
+    whole = store.journal()
+    assert len(whole) == 202  # _client's two and these 200: the waiting ones were written first
+    assert in_place == [postgres_journal.JOURNAL_INSERT]  # that read waited for its write, as it must
+    assert [entry[0] for entry in whole] == sorted(entry[0] for entry in whole)

@@ -148,7 +148,7 @@ class PostgresConnections:
         try:
             yield conn
             if not getattr(local, "begin_pending", False) and self._journal_due():
-                self._write_journal(self._conn())
+                self._write_journal()
         except BaseException:
             local.depth = 0
             local.deferred = []  # never sent
